@@ -1,0 +1,133 @@
+// Command gateway runs Switchyard. With -config it serves the upstreams named in the
+// file; with none it starts the demo storefront (four REST services, two instances
+// each, on loopback) and serves the demo schema over them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/demo"
+	"github.com/switchyard/switchyard/gateway"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "the configuration file (YAML); none runs the built-in demo")
+	listen := fs.String("listen", "", "listen address, overriding the configuration's")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	var cfg *config.Config
+	if *configPath != "" {
+		var err error
+		if cfg, err = config.Load(*configPath); err != nil {
+			return err
+		}
+	} else {
+		cluster, err := demo.StartCluster(demo.NewDataset(), 2)
+		if err != nil {
+			return fmt.Errorf("starting the demo upstreams: %w", err)
+		}
+		defer cluster.Close()
+		cfg = demoConfig(cluster)
+		fmt.Fprintln(stdout, "No -config given: running the demo storefront (4 services x 2 instances on loopback).")
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+
+	gw, err := gateway.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer gw.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "GraphQL endpoint: %s/graphql\n", base)
+	if *cfg.GraphQL.Playground {
+		fmt.Fprintf(stdout, "Playground:       %s/playground\n", base)
+	}
+
+	srv := &http.Server{
+		Handler:           gw.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		gw.Run(bg)
+	}()
+	defer func() {
+		stopBG()
+		wg.Wait()
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.Duration.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.Duration)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	return nil
+}
+
+// demoConfig is the configuration of the built-in demo: one pool per service over the
+// cluster's instances.
+func demoConfig(c *demo.Cluster) *config.Config {
+	cfg := &config.Config{Pools: map[string]config.Pool{}}
+	for _, svc := range demo.Services {
+		cfg.Pools[string(svc)] = config.Pool{
+			Endpoints:   c.URLs(svc),
+			HealthCheck: config.HealthCheck{Interval: config.D(2 * time.Second)},
+		}
+	}
+	cfg.SetDefaults()
+	return cfg
+}

@@ -1,0 +1,263 @@
+// Package config owns the gateway's configuration file: its types, its defaults, and
+// its validation. Load refuses a file with unknown keys, values of the wrong type, bad
+// URLs or bad durations, and every error names the file, the line and the key.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration of one gateway process.
+type Config struct {
+	// Listen is the address of the public listener. Default "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+	// ShutdownTimeout bounds how long in-flight requests may run after a stop signal.
+	// Default 10s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// GraphQL configures the GraphQL endpoint.
+	GraphQL GraphQL `yaml:"graphql"`
+	// Pools are the upstream pools by name. The demo schema needs the pools users,
+	// orders, catalog and reviews.
+	Pools map[string]Pool `yaml:"pools"`
+}
+
+// GraphQL configures the GraphQL endpoint.
+type GraphQL struct {
+	// LoaderWait is how long a batch of ids stays open for more ids after its first.
+	// Default 1ms.
+	LoaderWait Duration `yaml:"loader_wait"`
+	// QueryCacheSize is how many parsed and validated queries are kept. Default 1000.
+	QueryCacheSize int `yaml:"query_cache_size"`
+	// MaxBodyBytes refuses larger request bodies with 413. Default 1 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// Playground serves GraphiQL at /playground. Default true.
+	Playground *bool `yaml:"playground"`
+	// Introspection allows schema introspection queries. Default true.
+	Introspection *bool `yaml:"introspection"`
+}
+
+// Pool is one upstream service's set of interchangeable endpoints.
+type Pool struct {
+	// Endpoints are the base URLs of the instances, "http://host:port". Required.
+	Endpoints []string `yaml:"endpoints"`
+	// ConnectTimeout bounds dialing one endpoint. Default 1s.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// RequestTimeout bounds one call to the pool, failover included. Default 10s.
+	RequestTimeout Duration `yaml:"request_timeout"`
+	// MaxIdleConnsPerEndpoint is how many keep-alive connections stay open to each
+	// endpoint while unused. Default 256.
+	MaxIdleConnsPerEndpoint int `yaml:"max_idle_conns_per_endpoint"`
+	// MaxResponseBytes refuses larger upstream answers. Default 16 MiB.
+	MaxResponseBytes int `yaml:"max_response_bytes"`
+	// HealthCheck configures the active probes.
+	HealthCheck HealthCheck `yaml:"health_check"`
+}
+
+// HealthCheck configures the active probes of a pool.
+type HealthCheck struct {
+	// Disabled turns probing off. Default false.
+	Disabled bool `yaml:"disabled"`
+	// Path is probed with GET on each endpoint. Default "/healthz".
+	Path string `yaml:"path"`
+	// Interval between probes. Default 5s.
+	Interval Duration `yaml:"interval"`
+	// Timeout of one probe. Default 1s.
+	Timeout Duration `yaml:"timeout"`
+	// HealthyThreshold is the number of consecutive successes that make an endpoint
+	// healthy again. Default 2.
+	HealthyThreshold int `yaml:"healthy_threshold"`
+	// UnhealthyThreshold is the number of consecutive failures that make an endpoint
+	// unhealthy. Default 2.
+	UnhealthyThreshold int `yaml:"unhealthy_threshold"`
+}
+
+// RequiredPools are the pools the demo schema's resolvers call.
+var RequiredPools = []string{"users", "orders", "catalog", "reviews"}
+
+// Duration is a time.Duration written as a Go duration string ("250ms", "2s").
+type Duration struct {
+	time.Duration
+	raw string
+	set bool
+}
+
+// D returns d as a Duration, for building configurations in code.
+func D(d time.Duration) Duration { return Duration{Duration: d, set: true} }
+
+// UnmarshalYAML keeps the text; Validate reports it when it is not a duration, so
+// that the error can name its key.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	d.raw, d.set = n.Value, true
+	if n.Kind != yaml.ScalarNode {
+		d.raw = "<" + kindName(n.Kind) + ">"
+		return nil
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err == nil {
+		d.Duration = v
+	}
+	return nil
+}
+
+// MarshalYAML writes the duration as text.
+func (d Duration) MarshalYAML() (any, error) { return d.Duration.String(), nil }
+
+func (d Duration) check(p path, errs *errorList) {
+	if !d.set || d.raw == "" {
+		return
+	}
+	v, err := time.ParseDuration(d.raw)
+	switch {
+	case err != nil:
+		errs.add(p, "%q is not a duration (write it like 500ms, 2s or 1m)", d.raw)
+	case v < 0:
+		errs.add(p, "must not be negative, got %s", d.raw)
+	}
+}
+
+// SetDefaults fills every unset field with its default.
+func (c *Config) SetDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	setDuration(&c.ShutdownTimeout, 10*time.Second)
+	g := &c.GraphQL
+	setDuration(&g.LoaderWait, time.Millisecond)
+	if g.QueryCacheSize == 0 {
+		g.QueryCacheSize = 1000
+	}
+	if g.MaxBodyBytes == 0 {
+		g.MaxBodyBytes = 1 << 20
+	}
+	if g.Playground == nil {
+		g.Playground = ptr(true)
+	}
+	if g.Introspection == nil {
+		g.Introspection = ptr(true)
+	}
+	for name, p := range c.Pools {
+		setDuration(&p.ConnectTimeout, time.Second)
+		setDuration(&p.RequestTimeout, 10*time.Second)
+		if p.MaxIdleConnsPerEndpoint == 0 {
+			p.MaxIdleConnsPerEndpoint = 256
+		}
+		if p.MaxResponseBytes == 0 {
+			p.MaxResponseBytes = 16 << 20
+		}
+		h := &p.HealthCheck
+		if h.Path == "" {
+			h.Path = "/healthz"
+		}
+		setDuration(&h.Interval, 5*time.Second)
+		setDuration(&h.Timeout, time.Second)
+		if h.HealthyThreshold == 0 {
+			h.HealthyThreshold = 2
+		}
+		if h.UnhealthyThreshold == 0 {
+			h.UnhealthyThreshold = 2
+		}
+		c.Pools[name] = p
+	}
+}
+
+func setDuration(d *Duration, def time.Duration) {
+	if d.Duration == 0 && (!d.set || d.raw == "") {
+		*d = D(def)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// Validate checks the values of a configuration whose defaults are set. Its errors
+// name keys but no lines; Load adds the file and lines.
+func (c *Config) Validate() error {
+	var errs errorList
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs.add(path{"listen"}, "%q is not a host:port address", c.Listen)
+	}
+	c.ShutdownTimeout.check(path{"shutdown_timeout"}, &errs)
+	g := path{"graphql"}
+	c.GraphQL.LoaderWait.check(g.key("loader_wait"), &errs)
+	if c.GraphQL.QueryCacheSize < 0 {
+		errs.add(g.key("query_cache_size"), "must not be negative")
+	}
+	if c.GraphQL.MaxBodyBytes < 0 {
+		errs.add(g.key("max_body_bytes"), "must not be negative")
+	}
+	for _, name := range RequiredPools {
+		if _, ok := c.Pools[name]; !ok {
+			errs.add(path{"pools"}, "pool %q is missing: the schema's resolvers call it", name)
+		}
+	}
+	names := make([]string, 0, len(c.Pools))
+	for name := range c.Pools {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		c.Pools[name].validate(path{"pools", name}, &errs)
+	}
+	return errs.err()
+}
+
+func (p Pool) validate(at path, errs *errorList) {
+	if len(p.Endpoints) == 0 {
+		errs.add(at.key("endpoints"), "a pool needs at least one endpoint")
+	}
+	seen := map[string]bool{}
+	for i, raw := range p.Endpoints {
+		ep := at.key("endpoints").index(i)
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil || u.Scheme != "http" || u.Host == "" || u.Hostname() == "":
+			errs.add(ep, "%q is not an endpoint URL (want http://host:port)", raw)
+		case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+			errs.add(ep, "%q: an endpoint URL has no path, query or credentials", raw)
+		case seen[u.Host]:
+			errs.add(ep, "%q is listed twice", raw)
+		}
+		if err == nil {
+			seen[u.Host] = true
+		}
+	}
+	p.ConnectTimeout.check(at.key("connect_timeout"), errs)
+	p.RequestTimeout.check(at.key("request_timeout"), errs)
+	if p.MaxIdleConnsPerEndpoint < 0 {
+		errs.add(at.key("max_idle_conns_per_endpoint"), "must not be negative")
+	}
+	if p.MaxResponseBytes < 0 {
+		errs.add(at.key("max_response_bytes"), "must not be negative")
+	}
+	h := at.key("health_check")
+	if p.HealthCheck.Path == "" || p.HealthCheck.Path[0] != '/' {
+		errs.add(h.key("path"), "%q does not start with '/'", p.HealthCheck.Path)
+	}
+	p.HealthCheck.Interval.check(h.key("interval"), errs)
+	p.HealthCheck.Timeout.check(h.key("timeout"), errs)
+	if !p.HealthCheck.Disabled && p.HealthCheck.Interval.Duration <= 0 && p.HealthCheck.Interval.raw != "" {
+		errs.add(h.key("interval"), "must be positive")
+	}
+	if p.HealthCheck.HealthyThreshold < 1 {
+		errs.add(h.key("healthy_threshold"), "must be at least 1")
+	}
+	if p.HealthCheck.UnhealthyThreshold < 1 {
+		errs.add(h.key("unhealthy_threshold"), "must be at least 1")
+	}
+}
+
+func kindName(k yaml.Kind) string {
+	switch k {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "sequence"
+	default:
+		return fmt.Sprint("node kind ", k)
+	}
+}

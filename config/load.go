@@ -1,0 +1,306 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// path names a key of the file: "pools", "users", "endpoints", "[1]".
+type path []string
+
+func (p path) key(k string) path { return append(p[:len(p):len(p)], k) }
+func (p path) index(i int) path  { return append(p[:len(p):len(p)], "["+strconv.Itoa(i)+"]") }
+
+func (p path) String() string {
+	var b strings.Builder
+	for i, s := range p {
+		if i > 0 && !strings.HasPrefix(s, "[") {
+			b.WriteByte('.')
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+// FieldError is one problem of a configuration file.
+type FieldError struct {
+	File string // the file's name, or "" for a configuration built in code
+	Line int    // 1-based, or 0 when unknown
+	Key  string // the key's path, "pools.users.endpoints[1]"
+	Msg  string
+}
+
+func (e *FieldError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteByte(':')
+		if e.Line > 0 {
+			b.WriteString(strconv.Itoa(e.Line))
+			b.WriteByte(':')
+		}
+		b.WriteByte(' ')
+	}
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+type errorList struct {
+	errs []*FieldError
+	keys []path
+}
+
+func (l *errorList) add(p path, format string, args ...any) {
+	l.errs = append(l.errs, &FieldError{Key: p.String(), Msg: fmt.Sprintf(format, args...)})
+	l.keys = append(l.keys, p)
+}
+
+func (l *errorList) err() error {
+	if len(l.errs) == 0 {
+		return nil
+	}
+	errs := make([]error, len(l.errs))
+	for i, e := range l.errs {
+		errs[i] = e
+	}
+	return errors.Join(errs...)
+}
+
+// Load reads, checks and validates the configuration file at name, with defaults set.
+// The error, if any, lists every problem found, each naming the file, line and key.
+func Load(name string) (*Config, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(name, data)
+}
+
+// Parse is Load for a file already read; name is used in errors.
+func Parse(name string, data []byte) (*Config, error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if err == io.EOF { // an empty file: every default
+			c := &Config{}
+			c.SetDefaults()
+			return c, finish(name, nil, c.Validate())
+		}
+		return nil, &FieldError{File: name, Line: yamlErrorLine(err), Msg: "not valid YAML: " + trimYAMLError(err)}
+	}
+	doc := &root
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		doc = doc.Content[0]
+	}
+	var errs errorList
+	checkKeys(doc, reflect.TypeFor[Config](), nil, &errs)
+	if err := errs.err(); err != nil {
+		return nil, finish(name, doc, err)
+	}
+	var c Config
+	if err := doc.Decode(&c); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, msg := range te.Errors {
+				line := yamlErrorLine(errors.New(msg))
+				errs.errs = append(errs.errs, &FieldError{File: name, Line: line,
+					Key: keyAtLine(doc, line, nil).String(), Msg: "wrong type: " + trimYAMLError(errors.New(msg))})
+				errs.keys = append(errs.keys, nil)
+			}
+			return nil, errs.err()
+		}
+		return nil, &FieldError{File: name, Msg: err.Error()}
+	}
+	c.SetDefaults()
+	return &c, finish(name, doc, c.Validate())
+}
+
+// finish sets the file and line of each FieldError in err.
+func finish(name string, doc *yaml.Node, err error) error {
+	if err == nil {
+		return nil
+	}
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	} else {
+		list = []error{err}
+	}
+	for _, e := range list {
+		var fe *FieldError
+		if errors.As(e, &fe) {
+			fe.File = name
+			if fe.Line == 0 && doc != nil {
+				fe.Line = lineOf(doc, splitKey(fe.Key))
+			}
+		}
+	}
+	return err
+}
+
+// checkKeys reports every key of n that t, a struct or map type, has no place for.
+func checkKeys(n *yaml.Node, t reflect.Type, at path, errs *errorList) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if t == reflect.TypeFor[Duration]() || n.Kind != yaml.MappingNode {
+			return
+		}
+		fields := map[string]reflect.Type{}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if tag := strings.Split(f.Tag.Get("yaml"), ",")[0]; tag != "" && tag != "-" {
+				fields[tag] = f.Type
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			ft, ok := fields[k.Value]
+			if !ok {
+				errs.errs = append(errs.errs, &FieldError{Line: k.Line, Key: at.key(k.Value).String(),
+					Msg: "unknown key" + suggest(k.Value, fields)})
+				errs.keys = append(errs.keys, at.key(k.Value))
+				continue
+			}
+			checkKeys(v, ft, at.key(k.Value), errs)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			checkKeys(n.Content[i+1], t.Elem(), at.key(n.Content[i].Value), errs)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, v := range n.Content {
+			checkKeys(v, t.Elem(), at.index(i), errs)
+		}
+	}
+}
+
+// suggest names the known keys, so that a typo is easy to fix.
+func suggest(key string, fields map[string]reflect.Type) string {
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return " (known keys: " + strings.Join(names, ", ") + ")"
+}
+
+func splitKey(key string) path {
+	var p path
+	for _, part := range strings.Split(key, ".") {
+		if part == "" {
+			continue
+		}
+		if i := strings.IndexByte(part, '['); i >= 0 {
+			if i > 0 {
+				p = append(p, part[:i])
+			}
+			for _, idx := range strings.SplitAfter(part[i:], "]") {
+				if idx != "" {
+					p = append(p, idx)
+				}
+			}
+			continue
+		}
+		p = append(p, part)
+	}
+	return p
+}
+
+// lineOf returns the line of the deepest node of p that exists in n: the value's line
+// when the whole path exists, else its nearest existing parent's.
+func lineOf(n *yaml.Node, p path) int {
+	line := n.Line
+	for _, seg := range p {
+		switch {
+		case n.Kind == yaml.MappingNode:
+			found := false
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == seg {
+					line = n.Content[i].Line
+					n = n.Content[i+1]
+					found = true
+					break
+				}
+			}
+			if !found {
+				return line
+			}
+		case n.Kind == yaml.SequenceNode && strings.HasPrefix(seg, "["):
+			i, err := strconv.Atoi(strings.Trim(seg, "[]"))
+			if err != nil || i < 0 || i >= len(n.Content) {
+				return line
+			}
+			n = n.Content[i]
+			line = n.Line
+		default:
+			return line
+		}
+	}
+	return line
+}
+
+// keyAtLine returns the path of the key or sequence entry whose value starts at line.
+func keyAtLine(n *yaml.Node, line int, at path) path {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if p := keyAtLine(v, line, at.key(k.Value)); p != nil {
+				return p
+			}
+			if k.Line == line {
+				return at.key(k.Value)
+			}
+		}
+	case yaml.SequenceNode:
+		for i, v := range n.Content {
+			if p := keyAtLine(v, line, at.index(i)); p != nil {
+				return p
+			}
+			if v.Line == line {
+				return at.index(i)
+			}
+		}
+	}
+	return nil
+}
+
+var lineRE = regexp.MustCompile(`line (\d+)`)
+
+func yamlErrorLine(err error) int {
+	m := lineRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+var linePrefixRE = regexp.MustCompile(`^(yaml: )?(line \d+: )?`)
+
+func trimYAMLError(err error) string {
+	return linePrefixRE.ReplaceAllString(err.Error(), "")
+}

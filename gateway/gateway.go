@@ -1,0 +1,140 @@
+// Package gateway assembles one running gateway from a validated configuration: the
+// upstream pools, the typed clients over them, the executable schema with its
+// resolvers, and the HTTP router in front (GraphQL, playground, health and readiness).
+// It holds no logic of its own beyond wiring; cmd/gateway owns flags, signals and the
+// listener.
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/lb"
+	"github.com/switchyard/switchyard/playground"
+	"github.com/switchyard/switchyard/upstreams"
+)
+
+// Gateway is one assembled gateway. Create it with New, start its background work
+// with Run, and serve its Handler.
+type Gateway struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	pools   []*lb.Pool // sorted by name
+	clients *upstreams.Clients
+	handler http.Handler
+}
+
+// New builds a gateway from cfg, which must have its defaults set and be valid (as
+// config.Load returns it). New starts no goroutine.
+func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+	g := &Gateway{cfg: cfg, log: log}
+	byName := map[string]*lb.Pool{}
+	names := make([]string, 0, len(cfg.Pools))
+	for name := range cfg.Pools {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		pc := cfg.Pools[name]
+		pool, err := lb.New(name, lb.Options{
+			Endpoints:               pc.Endpoints,
+			ConnectTimeout:          pc.ConnectTimeout.Duration,
+			RequestTimeout:          pc.RequestTimeout.Duration,
+			MaxIdleConnsPerEndpoint: pc.MaxIdleConnsPerEndpoint,
+			MaxResponseBytes:        pc.MaxResponseBytes,
+			HealthCheck: lb.HealthCheck{
+				Disabled:           pc.HealthCheck.Disabled,
+				Path:               pc.HealthCheck.Path,
+				Interval:           pc.HealthCheck.Interval.Duration,
+				Timeout:            pc.HealthCheck.Timeout.Duration,
+				HealthyThreshold:   pc.HealthCheck.HealthyThreshold,
+				UnhealthyThreshold: pc.HealthCheck.UnhealthyThreshold,
+			},
+		}, log)
+		if err != nil {
+			return nil, fmt.Errorf("building pool %s: %w", name, err)
+		}
+		byName[name] = pool
+		g.pools = append(g.pools, pool)
+	}
+	for _, name := range config.RequiredPools {
+		if byName[name] == nil {
+			return nil, fmt.Errorf("pool %s is not configured", name)
+		}
+	}
+	g.clients = &upstreams.Clients{
+		Users:   upstreams.NewUsers("users", byName["users"]),
+		Orders:  upstreams.NewOrders("orders", byName["orders"]),
+		Catalog: upstreams.NewCatalog("catalog", byName["catalog"]),
+		Reviews: upstreams.NewReviews("reviews", byName["reviews"]),
+	}
+	g.handler = g.routes()
+	return g, nil
+}
+
+func (g *Gateway) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(recoverer(g.log))
+	gql := g.graphqlHandler()
+	r.Get("/graphql", gql.ServeHTTP)
+	r.Post("/graphql", gql.ServeHTTP)
+	r.Get("/v2/graphql", gql.ServeHTTP)
+	r.Post("/v2/graphql", gql.ServeHTTP)
+	if *g.cfg.GraphQL.Playground {
+		pg := playground.Handler("Switchyard", playground.Endpoint{Name: "v2", URL: "/graphql"})
+		r.Handle("/playground", pg)
+		r.Handle("/playground/*", pg)
+	}
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	r.Get("/readyz", g.readyz)
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSONError(w, http.StatusNotFound, "NOT_FOUND", "no such route")
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSONError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "method not allowed on this route")
+	})
+	return r
+}
+
+// Handler returns the gateway's HTTP handler.
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// Ready reports whether every pool has a healthy endpoint.
+func (g *Gateway) Ready() bool {
+	for _, p := range g.pools {
+		if !p.Ready() {
+			return false
+		}
+	}
+	return true
+}
+
+// Run runs the pools' health checks until ctx ends, then returns once they stopped.
+func (g *Gateway) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, p := range g.pools {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.Run(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+// Close releases the pools' idle connections.
+func (g *Gateway) Close() {
+	for _, p := range g.pools {
+		p.Close()
+	}
+}

@@ -1,0 +1,6 @@
+// Package switchyard is the root of the Switchyard module: a GraphQL and REST
+// aggregation gateway with load-balanced upstream pools. The binary is cmd/gateway;
+// see README.md.
+package switchyard
+
+//go:generate go run github.com/99designs/gqlgen generate --config gqlgen.yml

@@ -1,0 +1,485 @@
+package lb
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Request is one HTTP/1.1 request to an upstream. The pool chooses the endpoint, so a
+// request names only what goes on the wire after the host.
+type Request struct {
+	// Method is the HTTP method; empty means GET.
+	Method string
+	// Target is the request target: the escaped path and query, as in
+	// "/users?ids=u1,u2". It must start with '/' and hold no space, CR or LF.
+	Target string
+	// Header holds extra request header fields as name/value pairs. Values must hold
+	// no CR or LF.
+	Header [][2]string
+	// Body is sent with a Content-Length when non-empty. A request with a body is
+	// replayable, so it may be retried when its method is idempotent.
+	Body []byte
+}
+
+// Response is an upstream's answer. Body is appended to, so a caller may pass a
+// response whose Body has capacity left from an earlier call and avoid allocating.
+type Response struct {
+	Status int
+	Body   []byte
+}
+
+// Reset empties the response for reuse, keeping the capacity of Body.
+func (r *Response) Reset() {
+	r.Status = 0
+	r.Body = r.Body[:0]
+}
+
+func (r *Request) method() string {
+	if r.Method == "" {
+		return "GET"
+	}
+	return r.Method
+}
+
+// idempotent reports whether the request may be sent twice without changing its
+// meaning (RFC 9110, section 9.2.2).
+func (r *Request) idempotent() bool {
+	switch r.method() {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return false
+}
+
+// Errors the transport returns. A dial error is wrapped in a *DialError so that
+// callers can tell "never reached the endpoint" (always safe to retry) from the rest.
+var (
+	errMalformedResponse = errors.New("malformed HTTP response")
+	errResponseTooLarge  = errors.New("upstream response body too large")
+	errBadRequestTarget  = errors.New("request target must start with '/' and hold no space, CR or LF")
+	errBadHeader         = errors.New("request header holds CR or LF")
+)
+
+// DialError reports that no connection to an endpoint could be made, so the request
+// never left the gateway.
+type DialError struct {
+	Err error
+}
+
+func (e *DialError) Error() string { return "connecting to upstream: " + e.Err.Error() }
+func (e *DialError) Unwrap() error { return e.Err }
+
+// conn is one keep-alive HTTP/1.1 connection to an endpoint. It is used by one request
+// at a time.
+type conn struct {
+	nc       net.Conn
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	deadline time.Time
+	num      [20]byte // scratch space for formatting numbers
+}
+
+// aLongTimeAgo is a deadline in the past, set on a connection to abort blocked I/O.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// transport dials and reuses connections to one address. It is safe for concurrent use.
+type transport struct {
+	addr           string
+	host           string
+	connectTimeout time.Duration
+	maxIdle        int
+	maxBody        int
+
+	mu   sync.Mutex
+	idle []*conn // LIFO: the most recently used connection is the likeliest alive
+}
+
+func (t *transport) getIdle() *conn {
+	t.mu.Lock()
+	n := len(t.idle)
+	if n == 0 {
+		t.mu.Unlock()
+		return nil
+	}
+	c := t.idle[n-1]
+	t.idle[n-1] = nil
+	t.idle = t.idle[:n-1]
+	t.mu.Unlock()
+	return c
+}
+
+func (t *transport) putIdle(c *conn) {
+	t.mu.Lock()
+	if len(t.idle) < t.maxIdle {
+		t.idle = append(t.idle, c)
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	c.nc.Close()
+}
+
+// closeIdle closes every idle connection.
+func (t *transport) closeIdle() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = nil
+	t.mu.Unlock()
+	for _, c := range idle {
+		c.nc.Close()
+	}
+}
+
+func (t *transport) dial(ctx context.Context) (*conn, error) {
+	d := net.Dialer{Timeout: t.connectTimeout, KeepAlive: 30 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", t.addr)
+	if err != nil {
+		return nil, &DialError{Err: err}
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	return &conn{
+		nc: nc,
+		br: bufio.NewReaderSize(nc, 8<<10),
+		bw: bufio.NewWriterSize(nc, 4<<10),
+	}, nil
+}
+
+// roundTrip sends req and reads the answer into resp. It honours ctx: its deadline
+// bounds the I/O, and its cancellation aborts blocked reads and writes and closes the
+// connection, which the upstream sees as a cancelled request.
+func (t *transport) roundTrip(ctx context.Context, req *Request, resp *Response) error {
+	if err := validRequest(req); err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		c := t.getIdle()
+		reused := c != nil
+		if c == nil {
+			var err error
+			if c, err = t.dial(ctx); err != nil {
+				return err
+			}
+		}
+		wrote, err := t.exchange(ctx, c, req, resp)
+		if err == nil {
+			return nil
+		}
+		c.nc.Close()
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		// A reused connection that the server closed while it sat idle fails before
+		// any byte of the answer arrives. The request never reached a handler, so
+		// sending it again on a fresh connection is safe, whatever its method.
+		if reused && !wrote && attempt == 0 {
+			resp.Reset()
+			continue
+		}
+		return err
+	}
+}
+
+// exchange runs one request on c. It returns wrote=true once any byte of the answer
+// was read, after which a failure cannot be blamed on a stale connection.
+func (t *transport) exchange(ctx context.Context, c *conn, req *Request, resp *Response) (answered bool, err error) {
+	dl, _ := ctx.Deadline()
+	if !dl.Equal(c.deadline) {
+		if err := c.nc.SetDeadline(dl); err != nil {
+			return false, err
+		}
+		c.deadline = dl
+	}
+	stop := func() bool { return true }
+	if ctx.Done() != nil {
+		nc := c.nc
+		stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(aLongTimeAgo) })
+	}
+	answered, keepAlive, err := t.send(c, req, resp)
+	if !stop() {
+		// The context ended while the request ran; the deadline set by the callback
+		// makes the connection useless.
+		if err == nil {
+			err = ctx.Err()
+		}
+		return true, err
+	}
+	if err != nil {
+		return answered, err
+	}
+	if keepAlive {
+		t.putIdle(c)
+	} else {
+		c.nc.Close()
+	}
+	return true, nil
+}
+
+func (t *transport) send(c *conn, req *Request, resp *Response) (answered, keepAlive bool, err error) {
+	bw := c.bw
+	method := req.method()
+	bw.WriteString(method)
+	bw.WriteByte(' ')
+	bw.WriteString(req.Target)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(t.host)
+	bw.WriteString("\r\nUser-Agent: switchyard\r\nAccept: application/json\r\n")
+	for _, h := range req.Header {
+		bw.WriteString(h[0])
+		bw.WriteString(": ")
+		bw.WriteString(h[1])
+		bw.WriteString("\r\n")
+	}
+	if len(req.Body) > 0 || method == "POST" || method == "PUT" || method == "PATCH" {
+		bw.WriteString("Content-Length: ")
+		bw.Write(strconv.AppendInt(c.num[:0], int64(len(req.Body)), 10))
+		bw.WriteString("\r\n")
+	}
+	bw.WriteString("\r\n")
+	bw.Write(req.Body)
+	if err := bw.Flush(); err != nil {
+		return false, false, err
+	}
+	return t.readResponse(c.br, method == "HEAD", resp)
+}
+
+func (t *transport) readResponse(br *bufio.Reader, head bool, resp *Response) (answered, keepAlive bool, err error) {
+	for {
+		line, err := readLine(br)
+		if err != nil {
+			return false, false, err
+		}
+		answered = true
+		// "HTTP/1.1 200 OK"
+		if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+			return true, false, fmt.Errorf("%w: bad status line", errMalformedResponse)
+		}
+		http10 := line[7] == '0'
+		status, ok := parseStatus(line[9:12])
+		if !ok {
+			return true, false, fmt.Errorf("%w: bad status code", errMalformedResponse)
+		}
+		contentLength := int64(-1)
+		chunked := false
+		keepAlive = !http10
+		for {
+			line, err := readLine(br)
+			if err != nil {
+				return true, false, err
+			}
+			if len(line) == 0 {
+				break
+			}
+			colon := bytes.IndexByte(line, ':')
+			if colon <= 0 {
+				return true, false, fmt.Errorf("%w: bad header line", errMalformedResponse)
+			}
+			name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
+			switch {
+			case asciiEqualFold(name, "Content-Length"):
+				n, err := strconv.ParseInt(string(value), 10, 64)
+				if err != nil || n < 0 || (contentLength >= 0 && n != contentLength) {
+					return true, false, fmt.Errorf("%w: bad Content-Length", errMalformedResponse)
+				}
+				contentLength = n
+			case asciiEqualFold(name, "Transfer-Encoding"):
+				if !asciiEqualFold(value, "chunked") {
+					return true, false, fmt.Errorf("%w: unsupported Transfer-Encoding", errMalformedResponse)
+				}
+				chunked = true
+			case asciiEqualFold(name, "Connection"):
+				if containsToken(value, "close") {
+					keepAlive = false
+				} else if containsToken(value, "keep-alive") {
+					keepAlive = true
+				}
+			}
+		}
+		if status >= 100 && status < 200 && status != 101 {
+			continue // an interim answer; the final one follows
+		}
+		resp.Status = status
+		switch {
+		case head || status == 204 || status == 304 || status == 101:
+			if status == 101 {
+				keepAlive = false
+			}
+			return true, keepAlive, nil
+		case chunked:
+			return true, keepAlive, t.readChunked(br, resp)
+		case contentLength >= 0:
+			if contentLength > int64(t.maxBody) {
+				return true, false, errResponseTooLarge
+			}
+			n := int(contentLength)
+			resp.Body = grow(resp.Body, n)
+			body := resp.Body[len(resp.Body) : len(resp.Body)+n]
+			if _, err := io.ReadFull(br, body); err != nil {
+				return true, false, err
+			}
+			resp.Body = resp.Body[:len(resp.Body)+n]
+			return true, keepAlive, nil
+		default:
+			// No length: the body runs to the end of the connection.
+			return true, false, t.readToEOF(br, resp)
+		}
+	}
+}
+
+func (t *transport) readChunked(br *bufio.Reader, resp *Response) error {
+	for {
+		line, err := readLine(br)
+		if err != nil {
+			return err
+		}
+		if i := bytes.IndexByte(line, ';'); i >= 0 {
+			line = line[:i]
+		}
+		size, err := strconv.ParseUint(string(bytes.TrimSpace(line)), 16, 31)
+		if err != nil {
+			return fmt.Errorf("%w: bad chunk size", errMalformedResponse)
+		}
+		if size == 0 {
+			for { // trailer fields, ignored
+				line, err := readLine(br)
+				if err != nil {
+					return err
+				}
+				if len(line) == 0 {
+					return nil
+				}
+			}
+		}
+		n := int(size)
+		if len(resp.Body)+n > t.maxBody {
+			return errResponseTooLarge
+		}
+		resp.Body = grow(resp.Body, n)
+		if _, err := io.ReadFull(br, resp.Body[len(resp.Body):len(resp.Body)+n]); err != nil {
+			return err
+		}
+		resp.Body = resp.Body[:len(resp.Body)+n]
+		if line, err := readLine(br); err != nil || len(line) != 0 {
+			return fmt.Errorf("%w: chunk not followed by CRLF", errMalformedResponse)
+		}
+	}
+}
+
+func (t *transport) readToEOF(br *bufio.Reader, resp *Response) error {
+	for {
+		resp.Body = grow(resp.Body, 4096)
+		n, err := br.Read(resp.Body[len(resp.Body):cap(resp.Body)])
+		resp.Body = resp.Body[:len(resp.Body)+n]
+		if len(resp.Body) > t.maxBody {
+			return errResponseTooLarge
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// readLine returns the next line without its CRLF. The slice is valid until the next
+// read from br. Lines longer than the reader's buffer are refused.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		if err == bufio.ErrBufferFull {
+			return nil, fmt.Errorf("%w: header line too long", errMalformedResponse)
+		}
+		if err == io.EOF && len(line) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, nil
+}
+
+// grow makes room for n more bytes after len(b).
+func grow(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b
+	}
+	nb := make([]byte, len(b), max(2*cap(b), len(b)+n))
+	copy(nb, b)
+	return nb
+}
+
+func parseStatus(b []byte) (int, bool) {
+	if b[0] < '1' || b[0] > '5' || b[1] < '0' || b[1] > '9' || b[2] < '0' || b[2] > '9' {
+		return 0, false
+	}
+	return int(b[0]-'0')*100 + int(b[1]-'0')*10 + int(b[2]-'0'), true
+}
+
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// containsToken reports whether the comma-separated header value holds token.
+func containsToken(value []byte, token string) bool {
+	for len(value) > 0 {
+		var part []byte
+		if i := bytes.IndexByte(value, ','); i >= 0 {
+			part, value = value[:i], value[i+1:]
+		} else {
+			part, value = value, nil
+		}
+		if asciiEqualFold(bytes.TrimSpace(part), token) {
+			return true
+		}
+	}
+	return false
+}
+
+func validRequest(req *Request) error {
+	if len(req.Target) == 0 || req.Target[0] != '/' {
+		return errBadRequestTarget
+	}
+	for i := 0; i < len(req.Target); i++ {
+		if c := req.Target[i]; c == ' ' || c == '\r' || c == '\n' {
+			return errBadRequestTarget
+		}
+	}
+	for _, h := range req.Header {
+		for _, s := range h {
+			for i := 0; i < len(s); i++ {
+				if c := s[i]; c == '\r' || c == '\n' {
+					return errBadHeader
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,355 @@
+// Package lb owns the pools of upstream endpoints: the HTTP/1.1 transport each endpoint
+// is reached through, the choice of an endpoint for each request (round robin over the
+// healthy ones), active health checks, and failover of a failed request to another
+// endpoint. It knows nothing of JSON or GraphQL: a Pool takes a Request and fills a
+// Response.
+package lb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a Pool. The zero value of every field but Endpoints has a default,
+// applied by New.
+type Options struct {
+	// Endpoints are the base URLs of the pool's instances, "http://host:port".
+	Endpoints []string
+	// ConnectTimeout bounds dialing one endpoint. Default 1s.
+	ConnectTimeout time.Duration
+	// RequestTimeout bounds one call through the pool, failover included; the
+	// caller's context may end it sooner. Default 10s.
+	RequestTimeout time.Duration
+	// MaxIdleConnsPerEndpoint is how many keep-alive connections are kept open to each
+	// endpoint while unused. Default 256.
+	MaxIdleConnsPerEndpoint int
+	// MaxResponseBytes refuses larger response bodies. Default 16 MiB.
+	MaxResponseBytes int
+	// HealthCheck configures active health checks.
+	HealthCheck HealthCheck
+}
+
+// HealthCheck configures the active probes of a pool: every Interval, each endpoint
+// gets GET Path, and a 2xx answer within Timeout is a success.
+type HealthCheck struct {
+	// Disabled turns probing off; every endpoint is then always healthy.
+	Disabled bool
+	// Path is probed on every endpoint. Default "/healthz".
+	Path string
+	// Interval between probes of one endpoint. Default 5s.
+	Interval time.Duration
+	// Timeout of one probe. Default 1s.
+	Timeout time.Duration
+	// HealthyThreshold is the number of consecutive successes that make an unhealthy
+	// endpoint healthy. Default 2.
+	HealthyThreshold int
+	// UnhealthyThreshold is the number of consecutive failures that make a healthy
+	// endpoint unhealthy. Default 2.
+	UnhealthyThreshold int
+}
+
+func (o *Options) setDefaults() {
+	if o.ConnectTimeout == 0 {
+		o.ConnectTimeout = time.Second
+	}
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = 10 * time.Second
+	}
+	if o.MaxIdleConnsPerEndpoint == 0 {
+		o.MaxIdleConnsPerEndpoint = 256
+	}
+	if o.MaxResponseBytes == 0 {
+		o.MaxResponseBytes = 16 << 20
+	}
+	h := &o.HealthCheck
+	if h.Path == "" {
+		h.Path = "/healthz"
+	}
+	if h.Interval == 0 {
+		h.Interval = 5 * time.Second
+	}
+	if h.Timeout == 0 {
+		h.Timeout = time.Second
+	}
+	if h.HealthyThreshold == 0 {
+		h.HealthyThreshold = 2
+	}
+	if h.UnhealthyThreshold == 0 {
+		h.UnhealthyThreshold = 2
+	}
+}
+
+// ErrNoEndpoints is returned by New for a pool without endpoints.
+var ErrNoEndpoints = errors.New("pool has no endpoints")
+
+// Pool is a set of interchangeable endpoints of one upstream service. Do sends a
+// request to one of them; Run keeps their health up to date. A Pool is safe for
+// concurrent use. Create it with New.
+type Pool struct {
+	name      string
+	opts      Options
+	log       *slog.Logger
+	endpoints []*endpoint
+
+	// healthy is the snapshot Do picks from: the endpoints that are healthy now, in
+	// configuration order. It is rebuilt whenever an endpoint's health changes.
+	healthy atomic.Pointer[[]*endpoint]
+	next    atomic.Uint64
+	mu      sync.Mutex // serialises rebuilds of healthy
+}
+
+// endpoint is one instance of the pool's service.
+type endpoint struct {
+	url string
+	transport
+
+	healthy  atomic.Bool
+	inflight atomic.Int64
+
+	// Probe state, touched only by the endpoint's probe loop.
+	successes, failures int
+}
+
+// New validates opts and returns a pool over its endpoints. Every endpoint starts
+// healthy; call Run to start probing. log receives the pool's state changes.
+func New(name string, opts Options, log *slog.Logger) (*Pool, error) {
+	opts.setDefaults()
+	if len(opts.Endpoints) == 0 {
+		return nil, ErrNoEndpoints
+	}
+	if opts.HealthCheck.Path[0] != '/' {
+		return nil, fmt.Errorf("health check path %q does not start with '/'", opts.HealthCheck.Path)
+	}
+	p := &Pool{name: name, opts: opts, log: log.With("pool", name)}
+	seen := make(map[string]bool)
+	for _, raw := range opts.Endpoints {
+		addr, host, err := parseEndpoint(raw)
+		if err != nil {
+			return nil, err
+		}
+		if seen[addr] {
+			return nil, fmt.Errorf("endpoint %q is listed twice", raw)
+		}
+		seen[addr] = true
+		ep := &endpoint{url: raw, transport: transport{
+			addr:           addr,
+			host:           host,
+			connectTimeout: opts.ConnectTimeout,
+			maxIdle:        opts.MaxIdleConnsPerEndpoint,
+			maxBody:        opts.MaxResponseBytes,
+		}}
+		ep.healthy.Store(true)
+		p.endpoints = append(p.endpoints, ep)
+	}
+	p.rebuild()
+	return p, nil
+}
+
+// parseEndpoint checks an endpoint URL and returns the address to dial and the Host
+// header to send.
+func parseEndpoint(raw string) (addr, host string, err error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", "", fmt.Errorf("endpoint %q: %w", raw, err)
+	}
+	if u.Scheme != "http" {
+		return "", "", fmt.Errorf("endpoint %q: scheme must be http", raw)
+	}
+	if u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", "", fmt.Errorf("endpoint %q: want http://host:port with no path, query or credentials", raw)
+	}
+	host = u.Host
+	addr = host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	return addr, host, nil
+}
+
+// Name returns the pool's name.
+func (p *Pool) Name() string { return p.name }
+
+// Ready reports whether at least one endpoint is healthy.
+func (p *Pool) Ready() bool { return len(*p.healthy.Load()) > 0 }
+
+// EndpointStatus is a snapshot of one endpoint, for readiness and admin pages.
+type EndpointStatus struct {
+	URL      string
+	Healthy  bool
+	InFlight int64
+}
+
+// Status returns a snapshot of every endpoint in configuration order.
+func (p *Pool) Status() []EndpointStatus {
+	out := make([]EndpointStatus, len(p.endpoints))
+	for i, ep := range p.endpoints {
+		out[i] = EndpointStatus{URL: ep.url, Healthy: ep.healthy.Load(), InFlight: ep.inflight.Load()}
+	}
+	return out
+}
+
+// Close closes the pool's idle connections. Requests may still be sent afterwards;
+// they open new connections.
+func (p *Pool) Close() {
+	for _, ep := range p.endpoints {
+		ep.closeIdle()
+	}
+}
+
+func (p *Pool) rebuild() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	healthy := make([]*endpoint, 0, len(p.endpoints))
+	for _, ep := range p.endpoints {
+		if ep.healthy.Load() {
+			healthy = append(healthy, ep)
+		}
+	}
+	p.healthy.Store(&healthy)
+}
+
+// pick returns the next endpoint in round-robin order among the healthy ones, other
+// than avoid when there is another. When no endpoint is healthy it picks among all of
+// them: the probes may be wrong, and an attempt costs less than a certain failure.
+func (p *Pool) pick(avoid *endpoint) *endpoint {
+	set := *p.healthy.Load()
+	if len(set) == 0 {
+		set = p.endpoints
+	}
+	n := uint64(len(set))
+	i := p.next.Add(1)
+	ep := set[i%n]
+	if ep == avoid && n > 1 {
+		ep = set[(i+1)%n]
+	}
+	return ep
+}
+
+// Do sends req to one endpoint and fills resp with its answer. A request that could
+// not connect, or an idempotent one that failed or got a 5xx answer, is sent once more
+// to another endpoint. A 5xx answer that survives failover is returned as a response,
+// not an error. Errors are the context's error when ctx ended, a *DialError when no
+// endpoint could be reached, or the I/O error of the last attempt.
+func (p *Pool) Do(ctx context.Context, req *Request, resp *Response) error {
+	if p.opts.RequestTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.opts.RequestTimeout)
+		defer cancel()
+	}
+	ep := p.pick(nil)
+	err := ep.do(ctx, req, resp)
+	if !p.shouldRetry(ctx, req, resp, err) {
+		return err
+	}
+	next := p.pick(ep)
+	if next == ep {
+		return err
+	}
+	resp.Reset()
+	return next.do(ctx, req, resp)
+}
+
+func (p *Pool) shouldRetry(ctx context.Context, req *Request, resp *Response, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var dialErr *DialError
+	if errors.As(err, &dialErr) {
+		return true // the request never left: always safe
+	}
+	if !req.idempotent() {
+		return false
+	}
+	return err != nil || resp.Status >= 500
+}
+
+func (ep *endpoint) do(ctx context.Context, req *Request, resp *Response) error {
+	ep.inflight.Add(1)
+	err := ep.roundTrip(ctx, req, resp)
+	ep.inflight.Add(-1)
+	return err
+}
+
+// Run probes every endpoint until ctx ends, then returns. It must be called at most
+// once per pool.
+func (p *Pool) Run(ctx context.Context) {
+	if p.opts.HealthCheck.Disabled {
+		<-ctx.Done()
+		return
+	}
+	var wg sync.WaitGroup
+	for _, ep := range p.endpoints {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.probeLoop(ctx, ep)
+		}()
+	}
+	wg.Wait()
+}
+
+func (p *Pool) probeLoop(ctx context.Context, ep *endpoint) {
+	hc := p.opts.HealthCheck
+	req := &Request{Target: hc.Path}
+	var resp Response
+	t := time.NewTicker(hc.Interval)
+	defer t.Stop()
+	for {
+		resp.Reset()
+		pctx, cancel := context.WithTimeout(ctx, hc.Timeout)
+		err := ep.roundTrip(pctx, req, &resp)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		ok := err == nil && resp.Status >= 200 && resp.Status < 300
+		if ep.observe(ok, hc.HealthyThreshold, hc.UnhealthyThreshold) {
+			healthy := ep.healthy.Load()
+			if healthy {
+				p.log.Info("endpoint healthy", "endpoint", ep.url)
+			} else {
+				p.log.Warn("endpoint unhealthy", "endpoint", ep.url, "status", resp.Status, "error", errString(err))
+			}
+			p.rebuild()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// observe records one probe result and reports whether the endpoint's health changed.
+func (ep *endpoint) observe(ok bool, healthyThreshold, unhealthyThreshold int) bool {
+	if ok {
+		ep.failures = 0
+		ep.successes++
+		if !ep.healthy.Load() && ep.successes >= healthyThreshold {
+			ep.healthy.Store(true)
+			return true
+		}
+		return false
+	}
+	ep.successes = 0
+	ep.failures++
+	if ep.healthy.Load() && ep.failures >= unhealthyThreshold {
+		ep.healthy.Store(false)
+		return true
+	}
+	return false
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

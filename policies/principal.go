@@ -1,0 +1,48 @@
+// Package policies owns what the gateway decides about a caller before and while a
+// request runs: who the caller is (the Principal in the request's context) and what
+// the caller may see. Authentication, rate limits and query limits join it as
+// middleware and gqlgen extensions.
+package policies
+
+import (
+	"context"
+	"errors"
+	"slices"
+)
+
+// Principal is an authenticated caller.
+type Principal struct {
+	// Subject identifies the caller; for the demo's users it is the user id.
+	Subject string
+	// Scopes are what the caller's credentials grant, such as "admin".
+	Scopes []string
+}
+
+// HasScope reports whether p was granted scope. A nil Principal has no scope.
+func (p *Principal) HasScope(scope string) bool {
+	return p != nil && slices.Contains(p.Scopes, scope)
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns a context carrying p.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the caller of the request, or nil when it is anonymous.
+func PrincipalFrom(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
+}
+
+// ErrForbidden is returned for a field or operation the caller may not see. The
+// GraphQL error presenter gives it the code FORBIDDEN.
+var ErrForbidden = errors.New("forbidden")
+
+// CanSeeEmail reports whether the caller in ctx may read the e-mail address of the
+// user with id userID: only the user itself or a caller with scope "admin" may.
+func CanSeeEmail(ctx context.Context, userID string) bool {
+	p := PrincipalFrom(ctx)
+	return p != nil && (p.Subject == userID || p.HasScope("admin"))
+}

@@ -1,0 +1,9 @@
+//go:build tools
+
+// Package tools pins the code generators this module runs with `go generate`, so that
+// their versions live in go.mod like any other dependency.
+package tools
+
+import (
+	_ "github.com/99designs/gqlgen"
+)

@@ -1,0 +1,187 @@
+package upstreams
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/switchyard/switchyard/lb"
+)
+
+// Doer sends one request to an upstream service and fills in its answer. *lb.Pool is
+// the Doer the gateway uses; its contract (context, failover, errors) is the one the
+// clients rely on.
+type Doer interface {
+	Do(ctx context.Context, req *lb.Request, resp *lb.Response) error
+}
+
+// MaxBatch is the most ids a batch endpoint takes in one call.
+const MaxBatch = 100
+
+// core is the JSON-over-HTTP part every typed client shares.
+type core struct {
+	name string
+	pool Doer
+}
+
+var responses = sync.Pool{New: func() any { return &lb.Response{Body: make([]byte, 0, 4096)} }}
+
+// get sends GET target and decodes a 200 answer's JSON body into v. Any other answer
+// or failure is an *Error.
+func (c *core) get(ctx context.Context, op, target string, v any) error {
+	resp := responses.Get().(*lb.Response)
+	defer func() {
+		if cap(resp.Body) <= 1<<20 { // do not pin huge buffers
+			resp.Reset()
+			responses.Put(resp)
+		}
+	}()
+	req := lb.Request{Target: target}
+	if err := c.pool.Do(ctx, &req, resp); err != nil {
+		return &Error{Upstream: c.name, Op: op, Kind: classify(ctx, err), Err: err}
+	}
+	if resp.Status != 200 {
+		return statusError(c.name, op, resp.Status)
+	}
+	if err := json.Unmarshal(resp.Body, v); err != nil {
+		return &Error{Upstream: c.name, Op: op, Kind: KindBadResponse, Status: resp.Status, Err: err}
+	}
+	return nil
+}
+
+// idList formats ids for a "?ids=" query: each escaped, joined by commas.
+func idList(ids []string) string {
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(url.QueryEscape(id))
+	}
+	return b.String()
+}
+
+// batched calls fetch for each run of at most MaxBatch ids, in parallel, and
+// concatenates the results.
+func batched[T any](ctx context.Context, ids []string, fetch func(ctx context.Context, ids []string) ([]T, error)) ([]T, error) {
+	if len(ids) <= MaxBatch {
+		return fetch(ctx, ids)
+	}
+	parts := make([][]T, (len(ids)+MaxBatch-1)/MaxBatch)
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range parts {
+		chunk := ids[i*MaxBatch : min(len(ids), (i+1)*MaxBatch)]
+		g.Go(func() error {
+			var err error
+			parts[i], err = fetch(gctx, chunk)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var out []T
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out, nil
+}
+
+// Users is the client of the users service. It is safe for concurrent use.
+type Users struct{ c core }
+
+// NewUsers returns the users client over pool; name is the upstream's name in errors.
+func NewUsers(name string, pool Doer) *Users { return &Users{core{name, pool}} }
+
+// Get returns one user, or an *Error of KindNotFound when there is none.
+func (u *Users) Get(ctx context.Context, id string) (*User, error) {
+	var out User
+	if err := u.c.get(ctx, "get user", "/users/"+url.PathEscape(id), &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetMany returns the users with these ids in any order, leaving out unknown ids. It
+// makes one call per MaxBatch ids.
+func (u *Users) GetMany(ctx context.Context, ids []string) ([]User, error) {
+	return batched(ctx, ids, func(ctx context.Context, ids []string) ([]User, error) {
+		var out []User
+		err := u.c.get(ctx, "get users", "/users?ids="+idList(ids), &out)
+		return out, err
+	})
+}
+
+// Orders is the client of the orders service. It is safe for concurrent use.
+type Orders struct{ c core }
+
+// NewOrders returns the orders client over pool.
+func NewOrders(name string, pool Doer) *Orders { return &Orders{core{name, pool}} }
+
+// Get returns one order, or an *Error of KindNotFound when there is none.
+func (o *Orders) Get(ctx context.Context, id string) (*Order, error) {
+	var out Order
+	if err := o.c.get(ctx, "get order", "/orders/"+url.PathEscape(id), &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ByUser returns a user's orders, newest first.
+func (o *Orders) ByUser(ctx context.Context, userID string) ([]Order, error) {
+	var out []Order
+	err := o.c.get(ctx, "list orders", "/orders?userId="+url.QueryEscape(userID), &out)
+	return out, err
+}
+
+// Catalog is the client of the catalog service. It is safe for concurrent use.
+type Catalog struct{ c core }
+
+// NewCatalog returns the catalog client over pool.
+func NewCatalog(name string, pool Doer) *Catalog { return &Catalog{core{name, pool}} }
+
+// Get returns one product, or an *Error of KindNotFound when there is none.
+func (c *Catalog) Get(ctx context.Context, id string) (*Product, error) {
+	var out Product
+	if err := c.c.get(ctx, "get product", "/products/"+url.PathEscape(id), &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetMany returns the products with these ids in any order, leaving out unknown ids.
+// It makes one call per MaxBatch ids.
+func (c *Catalog) GetMany(ctx context.Context, ids []string) ([]Product, error) {
+	return batched(ctx, ids, func(ctx context.Context, ids []string) ([]Product, error) {
+		var out []Product
+		err := c.c.get(ctx, "get products", "/products?ids="+idList(ids), &out)
+		return out, err
+	})
+}
+
+// Reviews is the client of the reviews service. It is safe for concurrent use.
+type Reviews struct{ c core }
+
+// NewReviews returns the reviews client over pool.
+func NewReviews(name string, pool Doer) *Reviews { return &Reviews{core{name, pool}} }
+
+// ByProduct returns the reviews of one product.
+func (r *Reviews) ByProduct(ctx context.Context, productID string) ([]Review, error) {
+	var out []Review
+	err := r.c.get(ctx, "list reviews", "/reviews?productId="+url.QueryEscape(productID), &out)
+	return out, err
+}
+
+// ByProducts returns the reviews of all these products, in any order. It makes one
+// call per MaxBatch ids.
+func (r *Reviews) ByProducts(ctx context.Context, productIDs []string) ([]Review, error) {
+	return batched(ctx, productIDs, func(ctx context.Context, ids []string) ([]Review, error) {
+		var out []Review
+		err := r.c.get(ctx, "list reviews", "/reviews?productIds="+idList(ids), &out)
+		return out, err
+	})
+}

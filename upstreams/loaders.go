@@ -1,0 +1,101 @@
+package upstreams
+
+import (
+	"context"
+	"time"
+
+	"github.com/vikstrous/dataloadgen"
+)
+
+// Clients are the typed clients of the four services, shared by every request.
+type Clients struct {
+	Users   *Users
+	Orders  *Orders
+	Catalog *Catalog
+	Reviews *Reviews
+}
+
+// Loaders batch and de-duplicate the lookups of one request: every id asked for while
+// a batch is open goes out in one call per MaxBatch ids, and an id asked for twice is
+// fetched once. Loaders must not outlive their request: they cache what they fetched.
+type Loaders struct {
+	// Users loads users by id; a missing user is nil with no error.
+	Users *dataloadgen.Loader[string, *User]
+	// Products loads products by id; a missing product is nil with no error.
+	Products *dataloadgen.Loader[string, *Product]
+	// Reviews loads the reviews of a product by the product's id.
+	Reviews *dataloadgen.Loader[string, []Review]
+	// OrdersByUser loads the orders of a user by the user's id. The orders service has
+	// no batch endpoint, so each id is its own call, sent at once.
+	OrdersByUser *dataloadgen.Loader[string, []Order]
+}
+
+// NewLoaders returns fresh loaders over c for one request. wait is how long a batch
+// stays open for more ids after its first.
+func NewLoaders(c *Clients, wait time.Duration) *Loaders {
+	batch := []dataloadgen.Option{dataloadgen.WithBatchCapacity(MaxBatch), dataloadgen.WithWait(wait)}
+	return &Loaders{
+		Users: dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([]*User, []error) {
+			users, err := c.Users.GetMany(ctx, ids)
+			return align(ids, users, err, func(u *User) string { return u.ID })
+		}, batch...),
+		Products: dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([]*Product, []error) {
+			products, err := c.Catalog.GetMany(ctx, ids)
+			return align(ids, products, err, func(p *Product) string { return p.ID })
+		}, batch...),
+		Reviews: dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([][]Review, []error) {
+			reviews, err := c.Reviews.ByProducts(ctx, ids)
+			if err != nil {
+				return nil, []error{err}
+			}
+			index := make(map[string]int, len(ids))
+			for i, id := range ids {
+				index[id] = i
+			}
+			out := make([][]Review, len(ids))
+			for _, r := range reviews {
+				if i, ok := index[r.ProductID]; ok {
+					out[i] = append(out[i], r)
+				}
+			}
+			return out, nil
+		}, batch...),
+		OrdersByUser: dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([][]Order, []error) {
+			orders, err := c.Orders.ByUser(ctx, ids[0])
+			if err != nil {
+				return nil, []error{err}
+			}
+			return [][]Order{orders}, nil
+		}, dataloadgen.WithBatchCapacity(1)),
+	}
+}
+
+// align re-orders a batch answer to the keys asked for: the upstream answers in any
+// order and leaves out unknown ids, which become nil without an error.
+func align[T any](ids []string, got []T, err error, id func(*T) string) ([]*T, []error) {
+	if err != nil {
+		return nil, []error{err}
+	}
+	byID := make(map[string]*T, len(got))
+	for i := range got {
+		byID[id(&got[i])] = &got[i]
+	}
+	out := make([]*T, len(ids))
+	for i, k := range ids {
+		out[i] = byID[k]
+	}
+	return out, nil
+}
+
+type loadersKey struct{}
+
+// WithLoaders returns a context carrying l.
+func WithLoaders(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, loadersKey{}, l)
+}
+
+// LoadersFrom returns the loaders of the request, or nil when there are none.
+func LoadersFrom(ctx context.Context) *Loaders {
+	l, _ := ctx.Value(loadersKey{}).(*Loaders)
+	return l
+}
