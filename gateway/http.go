@@ -23,7 +23,6 @@ import (
 	"github.com/switchyard/switchyard/upstreams"
 )
 
-
 // graphqlHandler serves GraphQL over HTTP (GET and POST, application/json and
 // application/graphql-response+json) on the version 2 schema.
 func (g *Gateway) graphqlHandler() http.Handler {
