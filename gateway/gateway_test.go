@@ -1,0 +1,476 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/demo"
+	"github.com/switchyard/switchyard/gateway"
+)
+
+// stack is the demo upstreams and a gateway over them, all on loopback.
+type stack struct {
+	ds      *demo.Dataset
+	cluster *demo.Cluster
+	gw      *gateway.Gateway
+	url     string // the gateway's base URL
+}
+
+var dataset = sync.OnceValue(demo.NewDataset)
+
+// startStack starts perService instances of each demo service and a gateway in front,
+// with fast health checks. edit, if not nil, changes the configuration first.
+func startStack(t *testing.T, perService int, edit func(*config.Config)) *stack {
+	t.Helper()
+	ds := dataset()
+	cluster, err := demo.StartCluster(ds, perService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cluster.Close() })
+	cfg := &config.Config{Pools: map[string]config.Pool{}}
+	for _, svc := range demo.Services {
+		cfg.Pools[string(svc)] = config.Pool{
+			Endpoints:      cluster.URLs(svc),
+			RequestTimeout: config.D(2 * time.Second),
+			HealthCheck: config.HealthCheck{
+				Interval:           config.D(20 * time.Millisecond),
+				Timeout:            config.D(200 * time.Millisecond),
+				HealthyThreshold:   1,
+				UnhealthyThreshold: 1,
+			},
+		}
+	}
+	if edit != nil {
+		edit(cfg)
+	}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	gw, err := gateway.New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		gw.Run(ctx)
+	}()
+	srv := httptest.NewServer(gw.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		cancel()
+		<-done
+		gw.Close()
+	})
+	return &stack{ds: ds, cluster: cluster, gw: gw, url: srv.URL}
+}
+
+// gqlResponse is a GraphQL answer with its raw data kept for exact comparison.
+type gqlResponse struct {
+	Status int
+	Data   json.RawMessage `json:"data"`
+	Errors []struct {
+		Message    string         `json:"message"`
+		Path       []any          `json:"path"`
+		Extensions map[string]any `json:"extensions"`
+	} `json:"errors"`
+	Raw string
+}
+
+func (s *stack) query(t *testing.T, q string) gqlResponse {
+	t.Helper()
+	return s.queryCtx(t, context.Background(), q)
+}
+
+func (s *stack) queryCtx(t *testing.T, ctx context.Context, q string) gqlResponse {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"query": q})
+	req, err := http.NewRequestWithContext(ctx, "POST", s.url+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := gqlResponse{Status: resp.StatusCode, Raw: string(raw)}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("answer is not JSON: %v: %s", err, raw)
+	}
+	return out
+}
+
+// jsonEqual compares two JSON texts for equal values.
+func jsonEqual(t *testing.T, got json.RawMessage, want string) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("got is not JSON: %s", got)
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("want is not JSON: %s", want)
+	}
+	gb, _ := json.Marshal(g)
+	wb, _ := json.Marshal(w)
+	if !bytes.Equal(gb, wb) {
+		t.Errorf("data differs\n got: %s\nwant: %s", gb, wb)
+	}
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func TestSpecQueries(t *testing.T) {
+	s := startStack(t, 2, nil)
+	ds := s.ds
+	u2, _ := ds.User("u2")
+	reviews := ds.ReviewsOf("p1")
+	sum := 0
+	for _, r := range reviews {
+		sum += r.Rating
+	}
+	rating := float64(sum) / float64(len(reviews))
+	firstReviews := make([]map[string]any, 0, 2)
+	for _, r := range reviews[:min(2, len(reviews))] {
+		author, _ := ds.User(r.AuthorID)
+		firstReviews = append(firstReviews, map[string]any{"id": r.ID, "rating": r.Rating, "body": r.Body, "author": map[string]any{"name": author.Name}})
+	}
+	ordersU1 := ds.OrdersOf("u1")
+	var latest []map[string]any
+	for _, o := range ordersU1[:min(2, len(ordersU1))] {
+		var total int64
+		for _, it := range o.Items {
+			total += int64(it.Quantity) * it.UnitPrice.Amount
+		}
+		latest = append(latest, map[string]any{"id": o.ID, "createdAt": o.CreatedAt, "total": map[string]any{"amount": total, "currency": "USD"}})
+	}
+
+	tests := []struct {
+		name, query, want string
+	}{
+		{"user", `{ user(id:"u1"){ id name tier } }`,
+			`{"user":{"id":"u1","name":"Ada Lovelace","tier":"GOLD"}}`},
+		{"unknown user is null without error", `{ user(id:"u999999"){ id } }`, `{"user":null}`},
+		{"product with money in minor units", `{ product(id:"p1"){ id name category price{ amount currency } } }`,
+			`{"product":{"id":"p1","name":"Analytical Engine Manual","category":"books","price":{"amount":1999,"currency":"USD"}}}`},
+		{"order with computed total", `{ order(id:"o1"){ id status createdAt items{ quantity unitPrice{ amount currency } product{ id name } } total{ amount currency } user{ name } } }`,
+			`{"order":{"id":"o1","status":"SHIPPED","createdAt":"2026-01-02T03:04:05Z","items":[{"quantity":2,"unitPrice":{"amount":1999,"currency":"USD"},"product":{"id":"p1","name":"Analytical Engine Manual"}}],"total":{"amount":3998,"currency":"USD"},"user":{"name":"Ada Lovelace"}}}`},
+		{"users in the order asked, null for unknown", `{ users(ids:["u2","nope","u1"]){ id name } }`,
+			mustJSON(map[string]any{"users": []any{map[string]any{"id": "u2", "name": u2.Name}, nil, map[string]any{"id": "u1", "name": "Ada Lovelace"}}})},
+		{"products", `{ products(ids:["p1","p0"]){ id } }`, `{"products":[{"id":"p1"},null]}`},
+		{"rating and reviews with authors", `{ product(id:"p1"){ rating reviews(first:2){ id rating body author{ name } } } }`,
+			mustJSON(map[string]any{"product": map[string]any{"rating": rating, "reviews": firstReviews}})},
+		{"latest orders", `{ user(id:"u1"){ orders(first:2){ id createdAt total{ amount currency } } } }`,
+			mustJSON(map[string]any{"user": map[string]any{"orders": latest}})},
+		{"me is null when anonymous", `{ me { id } }`, `{"me":null}`},
+		{"three independent upstreams", `{ user(id:"u1"){name} product(id:"p1"){name} order(id:"o1"){status total{amount}} }`,
+			`{"user":{"name":"Ada Lovelace"},"product":{"name":"Analytical Engine Manual"},"order":{"status":"SHIPPED","total":{"amount":3998}}}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := s.query(t, tc.query)
+			if got.Status != 200 || len(got.Errors) != 0 {
+				t.Fatalf("status %d, errors %v: %s", got.Status, got.Errors, got.Raw)
+			}
+			jsonEqual(t, got.Data, tc.want)
+		})
+	}
+}
+
+func TestEmailIsForbiddenToOthers(t *testing.T) {
+	s := startStack(t, 1, nil)
+	got := s.query(t, `{ user(id:"u1"){ name email } }`)
+	jsonEqual(t, got.Data, `{"user":{"name":"Ada Lovelace","email":null}}`)
+	if len(got.Errors) != 1 || got.Errors[0].Extensions["code"] != "FORBIDDEN" {
+		t.Fatalf("want one FORBIDDEN error, got %s", got.Raw)
+	}
+}
+
+func TestBatching(t *testing.T) {
+	s := startStack(t, 2, nil)
+	tests := []struct {
+		name  string
+		query string
+		calls map[demo.Service]int64
+	}{
+		{"user, orders, products: three calls",
+			`{ user(id:"u1"){ orders(first:10){ items{ product{ name } } } } }`,
+			map[demo.Service]int64{demo.Users: 1, demo.Orders: 1, demo.Catalog: 1}},
+		{"reviews of many products and their authors: one call each",
+			`{ products(ids:["p1","p2","p3","p4","p5","p6"]){ rating reviews{ author{ name } } } }`,
+			map[demo.Service]int64{demo.Catalog: 1, demo.Reviews: 1, demo.Users: 1}},
+		{"an id asked twice is fetched once",
+			`{ a: users(ids:["u1","u1","u2"]){ id } }`,
+			map[demo.Service]int64{demo.Users: 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s.cluster.ResetCounters()
+			got := s.query(t, tc.query)
+			if len(got.Errors) != 0 {
+				t.Fatalf("errors: %s", got.Raw)
+			}
+			for _, svc := range demo.Services {
+				if n := s.cluster.Calls(svc); n != tc.calls[svc] {
+					t.Errorf("%s: %d calls, want %d", svc, n, tc.calls[svc])
+				}
+			}
+		})
+	}
+
+	t.Run("one call per 100 ids", func(t *testing.T) {
+		ids := make([]string, 250)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("%q", fmt.Sprintf("u%d", i+1))
+		}
+		s.cluster.ResetCounters()
+		got := s.query(t, `{ users(ids:[`+strings.Join(ids, ",")+`]){ id } }`)
+		if len(got.Errors) != 0 {
+			t.Fatalf("errors: %s", got.Raw)
+		}
+		if n := s.cluster.Calls(demo.Users); n != 3 {
+			t.Errorf("%d calls for 250 ids, want 3", n)
+		}
+		for _, in := range s.cluster.Instances(demo.Users) {
+			for _, uri := range in.Requests() {
+				u, _ := url.Parse(uri)
+				if n := len(strings.Split(u.Query().Get("ids"), ",")); n > 100 {
+					t.Errorf("a call asked for %d ids", n)
+				}
+			}
+		}
+	})
+}
+
+func TestFailoverWhenAnInstanceDies(t *testing.T) {
+	s := startStack(t, 2, func(c *config.Config) {
+		for name, p := range c.Pools {
+			p.HealthCheck.Interval = config.D(time.Hour) // only failover can save the queries
+			c.Pools[name] = p
+		}
+	})
+	for _, svc := range demo.Services {
+		s.cluster.Instances(svc)[0].Stop()
+	}
+	q := `{ user(id:"u1"){ name orders(first:3){ items{ product{ name rating } } } } order(id:"o1"){ status } }`
+	for i := range 20 {
+		got := s.query(t, q)
+		if got.Status != 200 || len(got.Errors) != 0 {
+			t.Fatalf("query %d failed: %s", i, got.Raw)
+		}
+	}
+}
+
+func TestFailoverUnderLoad(t *testing.T) {
+	s := startStack(t, 2, nil)
+	q := `{ user(id:"u1"){ name orders(first:3){ items{ product{ name rating } } } } order(id:"o1"){ status } }`
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failures []string
+	queries := 0
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				got := s.query(t, q)
+				mu.Lock()
+				queries++
+				if got.Status != 200 || len(got.Errors) != 0 {
+					failures = append(failures, got.Raw)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	for _, svc := range demo.Services {
+		s.cluster.Instances(svc)[1].Stop()
+	}
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatalf("%d of %d queries failed; first: %s", len(failures), queries, failures[0])
+	}
+	if queries < 20 {
+		t.Fatalf("only %d queries ran", queries)
+	}
+}
+
+func TestPartialFailure(t *testing.T) {
+	s := startStack(t, 2, func(c *config.Config) {
+		p := c.Pools["users"]
+		p.RequestTimeout = config.D(150 * time.Millisecond)
+		c.Pools["users"] = p
+	})
+	tests := []struct {
+		name     string
+		fault    demo.Fault
+		svc      demo.Service
+		query    string
+		want     string
+		code     string
+		upstream string
+	}{
+		{"catalog answers 500", demo.Fault{Status: 500}, demo.Catalog,
+			`{ user(id:"u1"){ name } product(id:"p1"){ name } }`,
+			`{"user":{"name":"Ada Lovelace"},"product":null}`, "UPSTREAM_UNAVAILABLE", "catalog"},
+		{"nested catalog failure nulls only the products", demo.Fault{Status: 503}, demo.Catalog,
+			`{ order(id:"o1"){ status items{ quantity product{ name } } } }`,
+			`{"order":{"status":"SHIPPED","items":[{"quantity":2,"product":null}]}}`, "UPSTREAM_UNAVAILABLE", "catalog"},
+		{"users too slow", demo.Fault{Delay: time.Second}, demo.Users,
+			`{ user(id:"u1"){ name } order(id:"o1"){ status } }`,
+			`{"user":null,"order":{"status":"SHIPPED"}}`, "UPSTREAM_TIMEOUT", "users"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s.cluster.SetFault(tc.svc, tc.fault)
+			defer s.cluster.SetFault(tc.svc, demo.Fault{})
+			got := s.query(t, tc.query)
+			if got.Status != 200 {
+				t.Fatalf("status %d", got.Status)
+			}
+			jsonEqual(t, got.Data, tc.want)
+			if len(got.Errors) == 0 {
+				t.Fatalf("no errors: %s", got.Raw)
+			}
+			for _, e := range got.Errors {
+				if e.Extensions["code"] != tc.code || e.Extensions["upstream"] != tc.upstream {
+					t.Errorf("error %q has extensions %v, want code %s upstream %s", e.Message, e.Extensions, tc.code, tc.upstream)
+				}
+			}
+			if strings.Contains(got.Raw, "127.0.0.1") || strings.Contains(got.Raw, "http://") {
+				t.Errorf("the answer leaks an upstream address: %s", got.Raw)
+			}
+		})
+	}
+}
+
+func TestCancellationReachesTheUpstream(t *testing.T) {
+	s := startStack(t, 1, nil)
+	s.cluster.SetFault(demo.Users, demo.Fault{Delay: 10 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	body := `{"query":"{ user(id:\"u1\"){ name } }"}`
+	req, _ := http.NewRequestWithContext(ctx, "POST", s.url+"/graphql", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("the request should have been cut off by its deadline")
+	}
+	in := s.cluster.Instances(demo.Users)[0]
+	deadline := time.Now().Add(5 * time.Second)
+	for in.Cancelled() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the upstream never saw its request cancelled")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestHTTPSurface(t *testing.T) {
+	s := startStack(t, 1, nil)
+	q := url.QueryEscape(`{ user(id:"u1"){ name } }`)
+	tests := []struct {
+		name, method, path, body, contentType, accept string
+		status                                        int
+		wantType, wantBody                            string
+	}{
+		{"GET query", "GET", "/graphql?query=" + q, "", "", "", 200, "application/json", `"Ada Lovelace"`},
+		{"POST on /v2", "POST", "/v2/graphql", `{"query":"{ user(id:\"u1\"){ name } }"}`, "application/json", "", 200, "application/json", `"Ada Lovelace"`},
+		{"graphql-response+json when asked", "POST", "/graphql", `{"query":"{ user(id:\"u1\"){ name } }"}`, "application/json",
+			"application/graphql-response+json", 200, "application/graphql-response+json", `"Ada Lovelace"`},
+		{"parse error is 400 with graphql-response+json", "POST", "/graphql", `{"query":"{ user("}`, "application/json",
+			"application/graphql-response+json", 400, "application/graphql-response+json", "GRAPHQL_PARSE_FAILED"},
+		{"validation error", "POST", "/graphql", `{"query":"{ nope }"}`, "application/json", "", 422, "application/json", "GRAPHQL_VALIDATION_FAILED"},
+		{"bad JSON", "POST", "/graphql", `{"query":`, "application/json", "", 400, "application/json", "could not be decoded"},
+		{"other methods", "PUT", "/graphql", "", "", "", 405, "application/json", "METHOD_NOT_ALLOWED"},
+		{"body too large", "POST", "/graphql", `{"query":"` + strings.Repeat(" ", 2<<20) + `{ me { id } }"}`, "application/json", "", 413, "application/json", "REQUEST_TOO_LARGE"},
+		{"healthz", "GET", "/healthz", "", "", "", 200, "application/json", `"ok"`},
+		{"readyz", "GET", "/readyz", "", "", "", 200, "application/json", `"ready":true`},
+		{"playground", "GET", "/playground", "", "", "", 200, "text/html", "graphiql"},
+		{"unknown route", "GET", "/nope", "", "", "", 404, "application/json", "NOT_FOUND"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, s.url+tc.path, strings.NewReader(tc.body))
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			if tc.accept != "" {
+				req.Header.Set("Accept", tc.accept)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status {
+				t.Errorf("status %d, want %d: %.300s", resp.StatusCode, tc.status, body)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, tc.wantType) {
+				t.Errorf("Content-Type %q, want %q", ct, tc.wantType)
+			}
+			if !strings.Contains(strings.ToLower(string(body)), strings.ToLower(tc.wantBody)) {
+				t.Errorf("body lacks %q: %.300s", tc.wantBody, body)
+			}
+		})
+	}
+}
+
+func TestReadyzFollowsHealth(t *testing.T) {
+	s := startStack(t, 2, nil)
+	status := func() int {
+		resp, err := http.Get(s.url + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitFor := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for status() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz never became %d", want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor(200)
+	s.cluster.SetFault(demo.Reviews, demo.Fault{FailHealth: true})
+	waitFor(503)
+	s.cluster.SetFault(demo.Reviews, demo.Fault{})
+	waitFor(200)
+}
