@@ -240,7 +240,7 @@ func (p Pool) validate(at path, errs *errorList) {
 	}
 	p.HealthCheck.Interval.check(h.key("interval"), errs)
 	p.HealthCheck.Timeout.check(h.key("timeout"), errs)
-	if !p.HealthCheck.Disabled && p.HealthCheck.Interval.Duration <= 0 && p.HealthCheck.Interval.raw != "" {
+	if v, err := time.ParseDuration(p.HealthCheck.Interval.raw); err == nil && v == 0 && !p.HealthCheck.Disabled {
 		errs.add(h.key("interval"), "must be positive")
 	}
 	if p.HealthCheck.HealthyThreshold < 1 {

@@ -1,0 +1,99 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+const valid = `
+listen: 127.0.0.1:9000
+pools:
+  users:
+    endpoints: [http://127.0.0.1:1]
+  orders:
+    endpoints: [http://127.0.0.1:2]
+  catalog:
+    endpoints: [http://127.0.0.1:3]
+  reviews:
+    endpoints: [http://127.0.0.1:4]
+    health_check:
+      interval: 250ms
+`
+
+func TestParseValid(t *testing.T) {
+	c, err := Parse("gw.yaml", []byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9000" || c.Pools["reviews"].HealthCheck.Interval.Duration != 250*time.Millisecond {
+		t.Errorf("values not read: %+v", c)
+	}
+	if c.Pools["users"].HealthCheck.Interval.Duration != 5*time.Second || c.GraphQL.QueryCacheSize != 1000 || !*c.GraphQL.Playground {
+		t.Errorf("defaults not set: %+v", c)
+	}
+}
+
+func TestExampleFileIsValid(t *testing.T) {
+	if _, err := Load("../gateway.example.yaml"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestErrorsNameFileLineAndKey(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(string) string
+		want []string
+	}{
+		{"unknown key", func(s string) string {
+			return strings.Replace(s, "      interval: 250ms", "      intervall: 250ms", 1)
+		}, []string{"gw.yaml:13: pools.reviews.health_check.intervall: unknown key"}},
+		{"unknown top-level key", func(s string) string { return "lisen: x\n" + s }, []string{"gw.yaml:1: lisen: unknown key"}},
+		{"bad duration", func(s string) string { return strings.Replace(s, "250ms", "fast", 1) },
+			[]string{`gw.yaml:13: pools.reviews.health_check.interval: "fast" is not a duration`}},
+		{"bad URL", func(s string) string { return strings.Replace(s, "http://127.0.0.1:2", "htp://127.0.0.1:2", 1) },
+			[]string{`gw.yaml:7: pools.orders.endpoints[0]: "htp://127.0.0.1:2" is not an endpoint URL`}},
+		{"URL with a path", func(s string) string { return strings.Replace(s, "http://127.0.0.1:3", "http://127.0.0.1:3/api", 1) },
+			[]string{`gw.yaml:9: pools.catalog.endpoints[0]:`}},
+		{"wrong type", func(s string) string { return s + "graphql:\n  query_cache_size: lots\n" },
+			[]string{"gw.yaml:15: graphql.query_cache_size: wrong type"}},
+		{"missing pool", func(s string) string { return strings.Replace(s, "  catalog:\n    endpoints: [http://127.0.0.1:3]\n", "", 1) },
+			[]string{`gw.yaml:3: pools: pool "catalog" is missing`}},
+		{"several errors at once", func(s string) string {
+			return strings.Replace(strings.Replace(s, "250ms", "-1s", 1), "127.0.0.1:9000", "nope", 1)
+		}, []string{`gw.yaml:2: listen: "nope" is not a host:port`, "gw.yaml:13: pools.reviews.health_check.interval: must not be negative"}},
+		{"not YAML", func(s string) string { return s + "\n  : : [\n" }, []string{"gw.yaml:", "not valid YAML"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("gw.yaml", []byte(tc.edit(valid)))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\nlacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load("/nonexistent/gw.yaml")
+	if err == nil || !os.IsNotExist(unwrapAll(err)) {
+		t.Fatalf("want a not-exist error, got %v", err)
+	}
+}
+
+func unwrapAll(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return err
+		}
+		err = u.Unwrap()
+	}
+}
