@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole check of the repository, as CI runs it: formatting, vet, staticcheck,
+# generated code up to date, and every test with the race detector.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+STATICCHECK_VERSION=v0.8.2
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "staticcheck $STATICCHECK_VERSION"
+staticcheck=$(go env GOPATH)/bin/staticcheck
+if ! "$staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then
+  GOFLAGS= go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+fi
+"$staticcheck" ./...
+
+step "go generate leaves no diff"
+go generate ./...
+if ! git diff --quiet -- graph/ || [ -n "$(git status --porcelain -- graph/)" ]; then
+  echo "go generate changed graph/: commit the regenerated code"
+  git status --short -- graph/
+  git --no-pager diff --stat -- graph/
+  exit 1
+fi
+
+step "go test -race"
+go test -race -count=1 ./...
