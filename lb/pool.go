@@ -118,9 +118,13 @@ type endpoint struct {
 }
 
 // New validates opts and returns a pool over its endpoints. Every endpoint starts
-// healthy; call Run to start probing. log receives the pool's state changes.
+// healthy; call Run to start probing. log receives the pool's state changes; nil
+// discards them.
 func New(name string, opts Options, log *slog.Logger) (*Pool, error) {
 	opts.setDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if len(opts.Endpoints) == 0 {
 		return nil, ErrNoEndpoints
 	}
