@@ -1,0 +1,257 @@
+// Command bench measures the gateway through real HTTP on loopback and compares it
+// with what it costs to call the upstreams directly and with a hand-written net/http
+// backend-for-frontend (the "floor").
+//
+// Usage:
+//
+//	go run ./cmd/bench [-duration 10s] [-connections 64] [-latency-duration 5s]
+//	                   [-warmup 2s] [-delay 0] [-cases direct,floor,w1,w2]
+//	                   [-profile PREFIX] [-json FILE]
+//
+// It must run from inside the module (it builds ./cmd/gateway and
+// ./cmd/demo-upstreams with go build), needs wrk and taskset on PATH and at least two
+// CPUs. The cases:
+//
+//   - direct: GET /users/u1 from one users instance, no server in between.
+//   - floor: POST to the floor (this binary's "floor" subcommand, see floor.go), which
+//     makes W1's three upstream calls in parallel and merges them.
+//   - w1: POST /graphql to the gateway, user + product + order (three independent
+//     calls).
+//   - w2: POST /graphql to the gateway, a user with 10 orders, their items and each
+//     item's product (user, orders, and one batched catalog call).
+//
+// Layout: the gateway or the floor (one at a time) runs alone on CPU 1 with
+// GOMAXPROCS=1; demo-upstreams (two instances of each service) and wrk share CPU 0.
+// Each case runs a warm-up, a throughput run at -connections with two wrk threads,
+// and a latency run at one connection. demo-upstreams' call counters are reset before
+// the throughput run and read after it, giving upstream calls per request.
+//
+// "bench floor ..." runs the floor server alone; the benchmark starts it so.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "floor" {
+		err = runFloor(ctx, os.Args[2:])
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "bench: interrupted; servers stopped")
+		os.Exit(130)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// The fixed layout of one run: CPUs and loopback addresses.
+const (
+	loadCPU   = "0" // demo-upstreams and wrk
+	serverCPU = "1" // the gateway or the floor, alone
+
+	statsAddr   = "127.0.0.1:19100"
+	gatewayAddr = "127.0.0.1:18080"
+	floorAddr   = "127.0.0.1:18081"
+	debugAddr   = "127.0.0.1:18090"
+)
+
+// services are the demo services, in the order they are reported.
+var services = []string{"users", "orders", "catalog", "reviews"}
+
+// upstreamAddrs are the listen addresses of the two instances of each service.
+var upstreamAddrs = map[string][]string{
+	"users":   {"127.0.0.1:19101", "127.0.0.1:19102"},
+	"orders":  {"127.0.0.1:19201", "127.0.0.1:19202"},
+	"catalog": {"127.0.0.1:19301", "127.0.0.1:19302"},
+	"reviews": {"127.0.0.1:19401", "127.0.0.1:19402"},
+}
+
+// upstreamURLs are the base URLs of svc's instances.
+func upstreamURLs(svc string) []string {
+	var urls []string
+	for _, a := range upstreamAddrs[svc] {
+		urls = append(urls, "http://"+a)
+	}
+	return urls
+}
+
+// The GraphQL request bodies.
+const (
+	w1Body = `{"query":"{ user(id:\"u1\"){name} product(id:\"p1\"){name} order(id:\"o1\"){status total{amount}} }"}`
+	w2Body = `{"query":"{ user(id:\"u1\"){ name orders(first:10){ id total{amount} items{ quantity product{ name price{amount} } } } } }"}`
+)
+
+// server says which server a case needs on the server CPU.
+type server string
+
+const (
+	noServer      server = ""
+	floorServer   server = "floor"
+	gatewayServer server = "gateway"
+)
+
+// benchCase is one measured workload.
+type benchCase struct {
+	Name    string
+	Server  server
+	Method  string
+	URL     string
+	Body    string
+	GraphQL bool // the answer is a GraphQL response, checked for errors
+}
+
+// allCases are the cases by name, in their default order.
+var allCases = []benchCase{
+	{Name: "direct", Server: noServer, Method: "GET", URL: "http://" + upstreamAddrs["users"][0] + "/users/u1"},
+	{Name: "floor", Server: floorServer, Method: "POST", URL: "http://" + floorAddr + "/graphql", Body: w1Body, GraphQL: true},
+	{Name: "w1", Server: gatewayServer, Method: "POST", URL: "http://" + gatewayAddr + "/graphql", Body: w1Body, GraphQL: true},
+	{Name: "w2", Server: gatewayServer, Method: "POST", URL: "http://" + gatewayAddr + "/graphql", Body: w2Body, GraphQL: true},
+}
+
+// options are the command-line flags.
+type options struct {
+	Duration        time.Duration
+	Connections     int
+	LatencyDuration time.Duration
+	Warmup          time.Duration
+	Delay           time.Duration
+	Cases           []string
+	Profile         string
+	JSON            string
+}
+
+// MarshalJSON writes the durations as Go duration strings ("10s").
+func (o options) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Duration        string   `json:"duration"`
+		Connections     int      `json:"connections"`
+		LatencyDuration string   `json:"latency_duration"`
+		Warmup          string   `json:"warmup"`
+		Delay           string   `json:"delay"`
+		Cases           []string `json:"cases"`
+		Profile         string   `json:"profile,omitempty"`
+	}{o.Duration.String(), o.Connections, o.LatencyDuration.String(), o.Warmup.String(),
+		o.Delay.String(), o.Cases, o.Profile})
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "length of each throughput run (whole seconds)")
+	fs.IntVar(&o.Connections, "connections", 64, "connections of the throughput runs")
+	fs.DurationVar(&o.LatencyDuration, "latency-duration", 5*time.Second, "length of each latency run at 1 connection (whole seconds)")
+	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "length of the warm-up before each case (whole seconds, 0 for none)")
+	fs.DurationVar(&o.Delay, "delay", 0, "delay every upstream answer by this much (demo-upstreams -delay)")
+	cases := fs.String("cases", "direct,floor,w1,w2", "comma-separated `cases` to run: direct, floor, w1, w2")
+	fs.StringVar(&o.Profile, "profile", "", "save CPU profiles of the gateway during the W1 and W2 throughput runs to `prefix`.w1 and prefix.w2")
+	fs.StringVar(&o.JSON, "json", "", "also write the results as JSON to this `file`")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	wholeSeconds := func(name string, d time.Duration, zeroOK bool) error {
+		if (d == 0 && zeroOK) || (d >= time.Second && d%time.Second == 0) {
+			return nil
+		}
+		return fmt.Errorf("-%s %v: wrk takes whole seconds of at least 1s", name, d)
+	}
+	if err := errors.Join(
+		wholeSeconds("duration", o.Duration, false),
+		wholeSeconds("latency-duration", o.LatencyDuration, false),
+		wholeSeconds("warmup", o.Warmup, true),
+	); err != nil {
+		return o, err
+	}
+	if o.Connections < 1 {
+		return o, fmt.Errorf("-connections must be at least 1")
+	}
+	if o.Delay < 0 {
+		return o, fmt.Errorf("-delay must not be negative")
+	}
+	seen := map[string]bool{}
+	for name := range strings.SplitSeq(*cases, ",") {
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name == "" || seen[name] {
+			continue
+		}
+		if _, ok := caseByName(name); !ok {
+			return o, fmt.Errorf("-cases: unknown case %q (want direct, floor, w1, w2)", name)
+		}
+		seen[name] = true
+		o.Cases = append(o.Cases, name)
+	}
+	if len(o.Cases) == 0 {
+		return o, fmt.Errorf("-cases: no case to run")
+	}
+	if o.Profile != "" && !seen["w1"] && !seen["w2"] {
+		return o, fmt.Errorf("-profile profiles the W1 and W2 runs, but -cases has neither")
+	}
+	return o, nil
+}
+
+func caseByName(name string) (benchCase, bool) {
+	for _, c := range allCases {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return benchCase{}, false
+}
+
+// run is the benchmark: it prepares, runs every case, and reports.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opts, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	b, err := newBench(ctx, opts, stderr)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+
+	rep := &report{Options: opts, Env: b.env}
+	runErr := b.runAll(ctx, rep)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	rep.finish()
+	rep.print(stdout)
+	if opts.JSON != "" {
+		if err := rep.writeJSON(opts.JSON); err != nil {
+			return errors.Join(runErr, err)
+		}
+		fmt.Fprintf(stdout, "\nJSON written to %s\n", opts.JSON)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if n := rep.totalErrors(); n > 0 {
+		return fmt.Errorf("%d requests failed (see the errors column)", n)
+	}
+	return nil
+}
