@@ -59,7 +59,9 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{`gw.yaml:9: pools.catalog.endpoints[0]:`}},
 		{"wrong type", func(s string) string { return s + "graphql:\n  query_cache_size: lots\n" },
 			[]string{"gw.yaml:15: graphql.query_cache_size: wrong type"}},
-		{"missing pool", func(s string) string { return strings.Replace(s, "  catalog:\n    endpoints: [http://127.0.0.1:3]\n", "", 1) },
+		{"missing pool", func(s string) string {
+			return strings.Replace(s, "  catalog:\n    endpoints: [http://127.0.0.1:3]\n", "", 1)
+		},
 			[]string{`gw.yaml:3: pools: pool "catalog" is missing`}},
 		{"several errors at once", func(s string) string {
 			return strings.Replace(strings.Replace(s, "250ms", "-1s", 1), "127.0.0.1:9000", "nope", 1)

@@ -138,8 +138,8 @@ func (t *transport) closeIdle() {
 	}
 }
 
-func (t *transport) dial(ctx context.Context) (*conn, error) {
-	d := net.Dialer{Timeout: t.connectTimeout, KeepAlive: 30 * time.Second}
+func (t *transport) dial(ctx context.Context, deadline time.Time) (*conn, error) {
+	d := net.Dialer{Timeout: t.connectTimeout, Deadline: deadline, KeepAlive: 30 * time.Second}
 	nc, err := d.DialContext(ctx, "tcp", t.addr)
 	if err != nil {
 		return nil, &DialError{Err: err}
@@ -154,10 +154,11 @@ func (t *transport) dial(ctx context.Context) (*conn, error) {
 	}, nil
 }
 
-// roundTrip sends req and reads the answer into resp. It honours ctx: its deadline
-// bounds the I/O, and its cancellation aborts blocked reads and writes and closes the
-// connection, which the upstream sees as a cancelled request.
-func (t *transport) roundTrip(ctx context.Context, req *Request, resp *Response) error {
+// roundTrip sends req and reads the answer into resp. deadline (zero for none) bounds
+// the dial and the I/O; it must not be later than ctx's. ctx's cancellation aborts
+// blocked reads and writes and closes the connection, which the upstream sees as a
+// cancelled request.
+func (t *transport) roundTrip(ctx context.Context, deadline time.Time, req *Request, resp *Response) error {
 	if err := validRequest(req); err != nil {
 		return err
 	}
@@ -166,11 +167,11 @@ func (t *transport) roundTrip(ctx context.Context, req *Request, resp *Response)
 		reused := c != nil
 		if c == nil {
 			var err error
-			if c, err = t.dial(ctx); err != nil {
+			if c, err = t.dial(ctx, deadline); err != nil {
 				return err
 			}
 		}
-		wrote, err := t.exchange(ctx, c, req, resp)
+		wrote, err := t.exchange(ctx, deadline, c, req, resp)
 		if err == nil {
 			return nil
 		}
@@ -191,13 +192,12 @@ func (t *transport) roundTrip(ctx context.Context, req *Request, resp *Response)
 
 // exchange runs one request on c. It returns wrote=true once any byte of the answer
 // was read, after which a failure cannot be blamed on a stale connection.
-func (t *transport) exchange(ctx context.Context, c *conn, req *Request, resp *Response) (answered bool, err error) {
-	dl, _ := ctx.Deadline()
-	if !dl.Equal(c.deadline) {
-		if err := c.nc.SetDeadline(dl); err != nil {
+func (t *transport) exchange(ctx context.Context, deadline time.Time, c *conn, req *Request, resp *Response) (answered bool, err error) {
+	if !deadline.Equal(c.deadline) {
+		if err := c.nc.SetDeadline(deadline); err != nil {
 			return false, err
 		}
-		c.deadline = dl
+		c.deadline = deadline
 	}
 	stop := func() bool { return true }
 	if ctx.Done() != nil {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -273,8 +274,8 @@ func TestDeadline(t *testing.T) {
 	p := newPool(t, Options{Endpoints: []string{srv.URL}, RequestTimeout: 50 * time.Millisecond})
 	var resp Response
 	err := p.Do(context.Background(), &Request{Target: "/"}, &resp)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("want DeadlineExceeded, got %v", err)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("want os.ErrDeadlineExceeded, got %v", err)
 	}
 }
 

@@ -239,17 +239,23 @@ func (p *Pool) pick(avoid *endpoint) *endpoint {
 // Do sends req to one endpoint and fills resp with its answer. A request that could
 // not connect, or an idempotent one that failed or got a 5xx answer, is sent once more
 // to another endpoint. A 5xx answer that survives failover is returned as a response,
-// not an error. Errors are the context's error when ctx ended, a *DialError when no
-// endpoint could be reached, or the I/O error of the last attempt.
+// not an error. Errors are the context's error when ctx was cancelled, an error
+// wrapping os.ErrDeadlineExceeded when the deadline (ctx's or RequestTimeout's,
+// whichever is sooner) passed, a *DialError when no endpoint could be reached, or the
+// I/O error of the last attempt.
 func (p *Pool) Do(ctx context.Context, req *Request, resp *Response) error {
+	// The pool's timeout becomes a deadline on the connection rather than a derived
+	// context: the same bound, without a timer and a context per call.
+	var deadline time.Time
 	if p.opts.RequestTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.opts.RequestTimeout)
-		defer cancel()
+		deadline = time.Now().Add(p.opts.RequestTimeout)
+	}
+	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
+		deadline = d
 	}
 	ep := p.pick(nil)
-	err := ep.do(ctx, req, resp)
-	if !p.shouldRetry(ctx, req, resp, err) {
+	err := ep.do(ctx, deadline, req, resp)
+	if !p.shouldRetry(ctx, deadline, req, resp, err) {
 		return err
 	}
 	next := p.pick(ep)
@@ -257,11 +263,11 @@ func (p *Pool) Do(ctx context.Context, req *Request, resp *Response) error {
 		return err
 	}
 	resp.Reset()
-	return next.do(ctx, req, resp)
+	return next.do(ctx, deadline, req, resp)
 }
 
-func (p *Pool) shouldRetry(ctx context.Context, req *Request, resp *Response, err error) bool {
-	if ctx.Err() != nil {
+func (p *Pool) shouldRetry(ctx context.Context, deadline time.Time, req *Request, resp *Response, err error) bool {
+	if ctx.Err() != nil || (!deadline.IsZero() && !time.Now().Before(deadline)) {
 		return false
 	}
 	var dialErr *DialError
@@ -274,9 +280,9 @@ func (p *Pool) shouldRetry(ctx context.Context, req *Request, resp *Response, er
 	return err != nil || resp.Status >= 500
 }
 
-func (ep *endpoint) do(ctx context.Context, req *Request, resp *Response) error {
+func (ep *endpoint) do(ctx context.Context, deadline time.Time, req *Request, resp *Response) error {
 	ep.inflight.Add(1)
-	err := ep.roundTrip(ctx, req, resp)
+	err := ep.roundTrip(ctx, deadline, req, resp)
 	ep.inflight.Add(-1)
 	return err
 }
@@ -307,9 +313,7 @@ func (p *Pool) probeLoop(ctx context.Context, ep *endpoint) {
 	defer t.Stop()
 	for {
 		resp.Reset()
-		pctx, cancel := context.WithTimeout(ctx, hc.Timeout)
-		err := ep.roundTrip(pctx, req, &resp)
-		cancel()
+		err := ep.roundTrip(ctx, time.Now().Add(hc.Timeout), req, &resp)
 		if ctx.Err() != nil {
 			return
 		}

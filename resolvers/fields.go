@@ -21,7 +21,7 @@ func (r queryResolver) Users(ctx context.Context, ids []string) ([]*upstreams.Us
 	if err != nil {
 		return nil, err
 	}
-	return loadList(ctx, l.Users.LoadAll, ids), nil
+	return loadList(ctx, l.Users().LoadAll, ids), nil
 }
 
 func (r queryResolver) Product(ctx context.Context, id string) (*upstreams.Product, error) {
@@ -33,7 +33,7 @@ func (r queryResolver) Products(ctx context.Context, ids []string) ([]*upstreams
 	if err != nil {
 		return nil, err
 	}
-	return loadList(ctx, l.Products.LoadAll, ids), nil
+	return loadList(ctx, l.Products().LoadAll, ids), nil
 }
 
 func (r queryResolver) Order(ctx context.Context, id string) (*upstreams.Order, error) {
@@ -59,7 +59,7 @@ func (r userResolver) Orders(ctx context.Context, obj *upstreams.User, first *in
 	if err != nil {
 		return nil, err
 	}
-	orders, err := l.OrdersByUser.Load(ctx, obj.ID)
+	orders, err := l.OrdersByUser().Load(ctx, obj.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func (r userResolver) Orders(ctx context.Context, obj *upstreams.User, first *in
 				ids = append(ids, it.ProductID)
 			}
 		}
-		l.Products.LoadAllThunk(ctx, ids)
+		l.Products().LoadAllThunk(ctx, ids)
 	}
 	return orders, nil
 }
@@ -128,7 +128,7 @@ func (r orderResolver) User(ctx context.Context, obj *upstreams.Order) (*upstrea
 	if err != nil {
 		return nil, err
 	}
-	return l.Users.Load(ctx, obj.UserID)
+	return l.Users().Load(ctx, obj.UserID)
 }
 
 type orderItemResolver struct{ *Resolver }
@@ -138,7 +138,7 @@ func (r orderItemResolver) Product(ctx context.Context, obj *upstreams.OrderItem
 	if err != nil {
 		return nil, err
 	}
-	return l.Products.Load(ctx, obj.ProductID)
+	return l.Products().Load(ctx, obj.ProductID)
 }
 
 type productResolver struct{ *Resolver }
@@ -148,7 +148,7 @@ func (r productResolver) Reviews(ctx context.Context, obj *upstreams.Product, fi
 	if err != nil {
 		return nil, err
 	}
-	reviews, err := l.Reviews.Load(ctx, obj.ID)
+	reviews, err := l.Reviews().Load(ctx, obj.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +161,7 @@ func (r productResolver) Rating(ctx context.Context, obj *upstreams.Product) (*f
 	if err != nil {
 		return nil, err
 	}
-	reviews, err := l.Reviews.Load(ctx, obj.ID)
+	reviews, err := l.Reviews().Load(ctx, obj.ID)
 	if err != nil || len(reviews) == 0 {
 		return nil, err
 	}
@@ -180,5 +180,5 @@ func (r reviewResolver) Author(ctx context.Context, obj *upstreams.Review) (*ups
 	if err != nil {
 		return nil, err
 	}
-	return l.Users.Load(ctx, obj.AuthorID)
+	return l.Users().Load(ctx, obj.AuthorID)
 }

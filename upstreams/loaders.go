@@ -2,6 +2,7 @@ package upstreams
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
@@ -17,34 +18,58 @@ type Clients struct {
 
 // Loaders batch and de-duplicate the lookups of one request: every id asked for while
 // a batch is open goes out in one call per MaxBatch ids, and an id asked for twice is
-// fetched once. Loaders must not outlive their request: they cache what they fetched.
+// fetched once. Each loader is made on first use, so a request that needs none pays
+// for none. Loaders are safe for concurrent use by the resolvers of one request and
+// must not outlive it: they cache what they fetched.
 type Loaders struct {
-	// Users loads users by id; a missing user is nil with no error.
-	Users *dataloadgen.Loader[string, *User]
-	// Products loads products by id; a missing product is nil with no error.
-	Products *dataloadgen.Loader[string, *Product]
-	// Reviews loads the reviews of a product by the product's id.
-	Reviews *dataloadgen.Loader[string, []Review]
-	// OrdersByUser loads the orders of a user by the user's id. The orders service has
-	// no batch endpoint, so each id is its own call, sent at once.
-	OrdersByUser *dataloadgen.Loader[string, []Order]
+	c    *Clients
+	wait time.Duration
+
+	usersOnce, productsOnce, reviewsOnce, ordersOnce sync.Once
+
+	users    *dataloadgen.Loader[string, *User]
+	products *dataloadgen.Loader[string, *Product]
+	reviews  *dataloadgen.Loader[string, []Review]
+	orders   *dataloadgen.Loader[string, []Order]
 }
 
 // NewLoaders returns fresh loaders over c for one request. wait is how long a batch
 // stays open for more ids after its first.
 func NewLoaders(c *Clients, wait time.Duration) *Loaders {
-	batch := []dataloadgen.Option{dataloadgen.WithBatchCapacity(MaxBatch), dataloadgen.WithWait(wait)}
-	return &Loaders{
-		Users: dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([]*User, []error) {
-			users, err := c.Users.GetMany(ctx, ids)
+	return &Loaders{c: c, wait: wait}
+}
+
+func (l *Loaders) batchOptions() []dataloadgen.Option {
+	return []dataloadgen.Option{dataloadgen.WithBatchCapacity(MaxBatch), dataloadgen.WithWait(l.wait)}
+}
+
+// Users loads users by id; a missing user is nil with no error.
+func (l *Loaders) Users() *dataloadgen.Loader[string, *User] {
+	l.usersOnce.Do(func() {
+		l.users = dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([]*User, []error) {
+			users, err := l.c.Users.GetMany(ctx, ids)
 			return align(ids, users, err, func(u *User) string { return u.ID })
-		}, batch...),
-		Products: dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([]*Product, []error) {
-			products, err := c.Catalog.GetMany(ctx, ids)
+		}, l.batchOptions()...)
+	})
+	return l.users
+}
+
+// Products loads products by id; a missing product is nil with no error.
+func (l *Loaders) Products() *dataloadgen.Loader[string, *Product] {
+	l.productsOnce.Do(func() {
+		l.products = dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([]*Product, []error) {
+			products, err := l.c.Catalog.GetMany(ctx, ids)
 			return align(ids, products, err, func(p *Product) string { return p.ID })
-		}, batch...),
-		Reviews: dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([][]Review, []error) {
-			reviews, err := c.Reviews.ByProducts(ctx, ids)
+		}, l.batchOptions()...)
+	})
+	return l.products
+}
+
+// Reviews loads the reviews of a product by the product's id.
+func (l *Loaders) Reviews() *dataloadgen.Loader[string, []Review] {
+	l.reviewsOnce.Do(func() {
+		l.reviews = dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([][]Review, []error) {
+			reviews, err := l.c.Reviews.ByProducts(ctx, ids)
 			if err != nil {
 				return nil, []error{err}
 			}
@@ -59,15 +84,25 @@ func NewLoaders(c *Clients, wait time.Duration) *Loaders {
 				}
 			}
 			return out, nil
-		}, batch...),
-		OrdersByUser: dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([][]Order, []error) {
-			orders, err := c.Orders.ByUser(ctx, ids[0])
+		}, l.batchOptions()...)
+	})
+	return l.reviews
+}
+
+// OrdersByUser loads the orders of a user by the user's id. The orders service has no
+// batch endpoint, so each id is its own call, sent at once; the loader still
+// de-duplicates.
+func (l *Loaders) OrdersByUser() *dataloadgen.Loader[string, []Order] {
+	l.ordersOnce.Do(func() {
+		l.orders = dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([][]Order, []error) {
+			orders, err := l.c.Orders.ByUser(ctx, ids[0])
 			if err != nil {
 				return nil, []error{err}
 			}
 			return [][]Order{orders}, nil
-		}, dataloadgen.WithBatchCapacity(1)),
-	}
+		}, dataloadgen.WithBatchCapacity(1), dataloadgen.WithWait(l.wait))
+	})
+	return l.orders
 }
 
 // align re-orders a batch answer to the keys asked for: the upstream answers in any

@@ -138,8 +138,8 @@ func TestLoadersBatchAndDedupe(t *testing.T) {
 	l := NewLoaders(&Clients{Catalog: NewCatalog("catalog", pool)}, time.Millisecond)
 	ctx := context.Background()
 	thunks := []func() (*Product, error){
-		l.Products.LoadThunk(ctx, "p1"), l.Products.LoadThunk(ctx, "p2"),
-		l.Products.LoadThunk(ctx, "p1"), l.Products.LoadThunk(ctx, "p9"),
+		l.Products().LoadThunk(ctx, "p1"), l.Products().LoadThunk(ctx, "p2"),
+		l.Products().LoadThunk(ctx, "p1"), l.Products().LoadThunk(ctx, "p9"),
 	}
 	want := []string{"p1", "p2", "p1", ""}
 	for i, th := range thunks {

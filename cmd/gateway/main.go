@@ -15,6 +15,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -33,6 +34,9 @@ func main() {
 	}
 }
 
+// defaultGCPercent is the GC target used when the environment sets no GOGC.
+const defaultGCPercent = 400
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -48,6 +52,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-log-level: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	if os.Getenv("GOGC") == "" {
+		// A gateway's live heap is small and its garbage is per-request: collecting
+		// at 4x the live heap instead of 2x halves the GC's CPU for a few MB more.
+		debug.SetGCPercent(defaultGCPercent)
+	}
 
 	var cfg *config.Config
 	if *configPath != "" {
