@@ -25,11 +25,12 @@ fi
 "$staticcheck" ./...
 
 step "go generate leaves no diff"
+before=$(git status --porcelain)
 go generate ./...
-if ! git diff --quiet -- graph/ || [ -n "$(git status --porcelain -- graph/)" ]; then
-  echo "go generate changed graph/: commit the regenerated code"
-  git status --short -- graph/
-  git --no-pager diff --stat -- graph/
+after=$(git status --porcelain)
+if [ "$before" != "$after" ] || ! git diff --quiet -- graph/ upstreams/; then
+  echo "go generate changed the tree: commit the regenerated code"
+  git status --short
   exit 1
 fi
 

@@ -2,11 +2,11 @@ package upstreams
 
 import (
 	"context"
-	"encoding/json"
 	"net/url"
 	"strings"
 	"sync"
 
+	"github.com/mailru/easyjson"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/switchyard/switchyard/lb"
@@ -30,9 +30,9 @@ type core struct {
 
 var responses = sync.Pool{New: func() any { return &lb.Response{Body: make([]byte, 0, 4096)} }}
 
-// get sends GET target and decodes a 200 answer's JSON body into v. Any other answer
-// or failure is an *Error.
-func (c *core) get(ctx context.Context, op, target string, v any) error {
+// get sends GET target and decodes a 200 answer's JSON body into v with its generated
+// decoder. Any other answer or failure is an *Error.
+func (c *core) get(ctx context.Context, op, target string, v easyjson.Unmarshaler) error {
 	resp := responses.Get().(*lb.Response)
 	defer func() {
 		if cap(resp.Body) <= 1<<20 { // do not pin huge buffers
@@ -47,7 +47,7 @@ func (c *core) get(ctx context.Context, op, target string, v any) error {
 	if resp.Status != 200 {
 		return statusError(c.name, op, resp.Status)
 	}
-	if err := json.Unmarshal(resp.Body, v); err != nil {
+	if err := easyjson.Unmarshal(resp.Body, v); err != nil {
 		return &Error{Upstream: c.name, Op: op, Kind: KindBadResponse, Status: resp.Status, Err: err}
 	}
 	return nil
@@ -110,7 +110,7 @@ func (u *Users) Get(ctx context.Context, id string) (*User, error) {
 // makes one call per MaxBatch ids.
 func (u *Users) GetMany(ctx context.Context, ids []string) ([]User, error) {
 	return batched(ctx, ids, func(ctx context.Context, ids []string) ([]User, error) {
-		var out []User
+		var out userList
 		err := u.c.get(ctx, "get users", "/users?ids="+idList(ids), &out)
 		return out, err
 	})
@@ -133,7 +133,7 @@ func (o *Orders) Get(ctx context.Context, id string) (*Order, error) {
 
 // ByUser returns a user's orders, newest first.
 func (o *Orders) ByUser(ctx context.Context, userID string) ([]Order, error) {
-	var out []Order
+	var out orderList
 	err := o.c.get(ctx, "list orders", "/orders?userId="+url.QueryEscape(userID), &out)
 	return out, err
 }
@@ -157,7 +157,7 @@ func (c *Catalog) Get(ctx context.Context, id string) (*Product, error) {
 // It makes one call per MaxBatch ids.
 func (c *Catalog) GetMany(ctx context.Context, ids []string) ([]Product, error) {
 	return batched(ctx, ids, func(ctx context.Context, ids []string) ([]Product, error) {
-		var out []Product
+		var out productList
 		err := c.c.get(ctx, "get products", "/products?ids="+idList(ids), &out)
 		return out, err
 	})
@@ -171,7 +171,7 @@ func NewReviews(name string, pool Doer) *Reviews { return &Reviews{core{name, po
 
 // ByProduct returns the reviews of one product.
 func (r *Reviews) ByProduct(ctx context.Context, productID string) ([]Review, error) {
-	var out []Review
+	var out reviewList
 	err := r.c.get(ctx, "list reviews", "/reviews?productId="+url.QueryEscape(productID), &out)
 	return out, err
 }
@@ -180,7 +180,7 @@ func (r *Reviews) ByProduct(ctx context.Context, productID string) ([]Review, er
 // call per MaxBatch ids.
 func (r *Reviews) ByProducts(ctx context.Context, productIDs []string) ([]Review, error) {
 	return batched(ctx, productIDs, func(ctx context.Context, ids []string) ([]Review, error) {
-		var out []Review
+		var out reviewList
 		err := r.c.get(ctx, "list reviews", "/reviews?productIds="+idList(ids), &out)
 		return out, err
 	})
