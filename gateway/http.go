@@ -1,22 +1,15 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	graphv2 "github.com/switchyard/switchyard/graph/v2"
 	"github.com/switchyard/switchyard/resolvers"
@@ -28,8 +21,7 @@ import (
 func (g *Gateway) graphqlHandler() http.Handler {
 	es := graphv2.NewExecutableSchema(graphv2.Config{Resolvers: resolvers.New(g.clients)})
 	srv := handler.New(es)
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpTransport{maxBody: g.cfg.GraphQL.MaxBodyBytes})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](g.cfg.GraphQL.QueryCacheSize))
 	if *g.cfg.GraphQL.Introspection {
 		srv.Use(extension.Introspection{})
@@ -38,55 +30,10 @@ func (g *Gateway) graphqlHandler() http.Handler {
 	srv.SetRecoverFunc(resolvers.Recover(g.log))
 
 	wait := g.cfg.GraphQL.LoaderWait.Duration
-	limit := g.cfg.GraphQL.MaxBodyBytes
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost {
-			if !readBody(w, r, limit) {
-				return
-			}
-		}
 		ctx := upstreams.WithLoaders(r.Context(), upstreams.NewLoaders(g.clients, wait))
 		srv.ServeHTTP(w, r.WithContext(ctx))
 	})
-}
-
-// readBody reads a POST body of at most limit bytes into memory before the GraphQL
-// transport sees it, so that an oversized body is refused with 413 and a coded error
-// rather than half read. It reports whether the request may go on.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) bool {
-	if r.ContentLength > limit {
-		writeGraphQLError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE",
-			"request body exceeds "+strconv.FormatInt(limit, 10)+" bytes")
-		return false
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			writeGraphQLError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE",
-				"request body exceeds "+strconv.FormatInt(limit, 10)+" bytes")
-		} else {
-			writeGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
-		}
-		return false
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	return true
-}
-
-// writeGraphQLError answers with a GraphQL response holding only one error.
-func writeGraphQLError(w http.ResponseWriter, status int, code, msg string) {
-	resp := graphql.Response{Errors: gqlerror.List{{Message: msg, Extensions: map[string]any{"code": code}}}}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(resp)
-}
-
-// writeJSONError answers a non-GraphQL route with {"error": {"code", "message"}}.
-func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
 }
 
 // recoverer turns a panic in any handler into a logged 500 with a coded error, never

@@ -1,0 +1,283 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/mailru/easyjson"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// Media types of GraphQL over HTTP.
+const (
+	mediaJSON            = "application/json"
+	mediaGraphQLResponse = "application/graphql-response+json"
+)
+
+// Codes of errors the transport makes itself.
+const (
+	codeBadRequest       = "BAD_REQUEST"
+	codeRequestTooLarge  = "REQUEST_TOO_LARGE"
+	codeUnsupportedMedia = "UNSUPPORTED_MEDIA_TYPE"
+	codeMethodNotAllowed = "METHOD_NOT_ALLOWED"
+)
+
+// requestBody is a POST body of GraphQL over HTTP. Variables and extensions are kept
+// raw and decoded only when present, with numbers kept exact (json.Number), as gqlgen
+// expects them.
+//
+//easyjson:json
+type requestBody struct {
+	Query         string              `json:"query"`
+	OperationName string              `json:"operationName"`
+	Variables     easyjson.RawMessage `json:"variables"`
+	Extensions    easyjson.RawMessage `json:"extensions"`
+}
+
+//go:generate go run github.com/mailru/easyjson/easyjson -no_std_marshalers transport.go
+
+// httpTransport serves GraphQL over HTTP (GET and POST) as the GraphQL-over-HTTP
+// specification describes. It does what gqlgen's GET and POST transports do, and
+// differs where that costs or misleads: the body is read once, under a limit, into
+// a pooled buffer; the request is decoded by generated code; the answer is written
+// without decoding and re-encoding the data the executor already marshalled; a POST
+// of another media type is a 415, and a body over the limit a 413.
+//
+// With Accept: application/graphql-response+json, a request that fails before
+// execution (it does not parse or validate) is a 400; with application/json it is a
+// 422 for parse and validation errors, as gqlgen answers, and otherwise a 200.
+type httpTransport struct {
+	maxBody int64
+}
+
+var _ graphql.Transport = httpTransport{}
+
+// Supports claims every GET and POST that is not a protocol upgrade, so that a POST
+// of the wrong media type gets a clear 415 from Do rather than a generic refusal.
+func (t httpTransport) Supports(r *http.Request) bool {
+	return r.Header.Get("Upgrade") == "" && (r.Method == http.MethodGet || r.Method == http.MethodPost)
+}
+
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// Do serves one request.
+func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	media := responseMediaType(r.Header.Get("Accept"))
+	w.Header().Set("Content-Type", media)
+	var params graphql.RawParams
+	params.Headers = r.Header
+	params.ReadTime.Start = graphql.Now()
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			buf.Reset()
+			bodyBuffers.Put(buf)
+		}
+	}()
+	if r.Method == http.MethodGet {
+		if status, err := paramsFromQuery(r, &params); err != nil {
+			writeErrors(w, status, gqlerror.List{err})
+			return
+		}
+	} else {
+		if status, err := t.paramsFromBody(w, r, buf, &params); err != nil {
+			writeErrors(w, status, gqlerror.List{err})
+			return
+		}
+	}
+	params.ReadTime.End = graphql.Now()
+
+	ctx := r.Context()
+	opCtx, errs := exec.CreateOperationContext(ctx, &params)
+	if errs != nil {
+		status := http.StatusOK
+		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
+			status = http.StatusUnprocessableEntity
+			if media == mediaGraphQLResponse {
+				status = http.StatusBadRequest
+			}
+		}
+		resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
+		writeResponse(w, status, buf, resp)
+		return
+	}
+	if r.Method == http.MethodGet {
+		if op := opCtx.Doc.Operations.ForName(opCtx.OperationName); op == nil || op.Operation != ast.Query {
+			w.Header().Set("Allow", http.MethodPost)
+			writeErrors(w, http.StatusMethodNotAllowed, gqlerror.List{codedError(codeMethodNotAllowed, "GET requests may only run queries; use POST")})
+			return
+		}
+	}
+	responses, ctx := exec.DispatchOperation(ctx, opCtx)
+	writeResponse(w, http.StatusOK, buf, responses(ctx))
+}
+
+// paramsFromBody reads and decodes a POST body.
+func (t httpTransport) paramsFromBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, params *graphql.RawParams) (int, *gqlerror.Error) {
+	media, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || media != mediaJSON {
+		return http.StatusUnsupportedMediaType, codedError(codeUnsupportedMedia, "POST bodies must be application/json")
+	}
+	tooLarge := func() (int, *gqlerror.Error) {
+		return http.StatusRequestEntityTooLarge, codedError(codeRequestTooLarge, "request body exceeds "+strconv.FormatInt(t.maxBody, 10)+" bytes")
+	}
+	if r.ContentLength > t.maxBody {
+		return tooLarge()
+	}
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, t.maxBody)); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge()
+		}
+		return http.StatusBadRequest, codedError(codeBadRequest, "could not read the request body")
+	}
+	body := bytes.TrimLeft(buf.Bytes(), " \t\r\n")
+	if len(body) > 0 && body[0] == '[' {
+		return http.StatusBadRequest, codedError(codeBadRequest, "batched operations are not supported; send one operation per request")
+	}
+	var rb requestBody
+	if err := easyjson.Unmarshal(body, &rb); err != nil {
+		return http.StatusBadRequest, codedError(codeBadRequest, "the body is not a JSON GraphQL request: "+err.Error())
+	}
+	params.Query, params.OperationName = rb.Query, rb.OperationName
+	if err := decodeObject(rb.Variables, &params.Variables); err != nil {
+		return http.StatusBadRequest, codedError(codeBadRequest, "variables must be a JSON object")
+	}
+	if err := decodeObject(rb.Extensions, &params.Extensions); err != nil {
+		return http.StatusBadRequest, codedError(codeBadRequest, "extensions must be a JSON object")
+	}
+	return 0, nil
+}
+
+// paramsFromQuery reads the parameters of a GET request.
+func paramsFromQuery(r *http.Request, params *graphql.RawParams) (int, *gqlerror.Error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return http.StatusBadRequest, codedError(codeBadRequest, "the query string does not parse")
+	}
+	params.Query = q.Get("query")
+	params.OperationName = q.Get("operationName")
+	if err := decodeObject([]byte(q.Get("variables")), &params.Variables); err != nil {
+		return http.StatusBadRequest, codedError(codeBadRequest, "variables must be a JSON object")
+	}
+	if err := decodeObject([]byte(q.Get("extensions")), &params.Extensions); err != nil {
+		return http.StatusBadRequest, codedError(codeBadRequest, "extensions must be a JSON object")
+	}
+	return 0, nil
+}
+
+// decodeObject decodes a JSON object, or nothing when raw is empty or null, keeping
+// numbers exact.
+func decodeObject(raw []byte, into *map[string]any) error {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	if raw[0] != '{' {
+		return errors.New("not an object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	return dec.Decode(into)
+}
+
+// responseMediaType chooses the answer's media type from the Accept header:
+// application/graphql-response+json when the client lists it before
+// application/json, application/json otherwise (also for */* and no header, which
+// legacy clients send).
+func responseMediaType(accept string) string {
+	if accept == "" {
+		return mediaJSON
+	}
+	for part := range strings.SplitSeq(accept, ",") {
+		media, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch media {
+		case mediaGraphQLResponse:
+			return mediaGraphQLResponse
+		case mediaJSON, "*/*", "application/*":
+			return mediaJSON
+		}
+	}
+	return mediaJSON
+}
+
+// writeResponse writes a GraphQL response with one write: errors first, then the
+// data as the executor marshalled it, then extensions.
+func writeResponse(w http.ResponseWriter, status int, buf *bytes.Buffer, resp *graphql.Response) {
+	buf.Reset()
+	buf.WriteByte('{')
+	if len(resp.Errors) > 0 {
+		b, err := json.Marshal(resp.Errors)
+		if err != nil {
+			b = []byte(`[{"message":"internal error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]`)
+		}
+		buf.WriteString(`"errors":`)
+		buf.Write(b)
+		buf.WriteByte(',')
+	}
+	// A request that failed before execution has no data entry at all (GraphQL over
+	// HTTP); an executed one always has one, null when a non-null error bubbled up.
+	switch {
+	case len(resp.Data) > 0:
+		buf.WriteString(`"data":`)
+		buf.Write(resp.Data)
+	case len(resp.Errors) == 0:
+		buf.WriteString(`"data":null`)
+	default:
+		buf.Truncate(buf.Len() - 1) // the comma after the errors
+	}
+	if len(resp.Extensions) > 0 {
+		if b, err := json.Marshal(resp.Extensions); err == nil {
+			buf.WriteString(`,"extensions":`)
+			buf.Write(b)
+		}
+	}
+	buf.WriteByte('}')
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// writeErrors answers with a GraphQL response holding only errors.
+func writeErrors(w http.ResponseWriter, status int, errs gqlerror.List) {
+	b, _ := json.Marshal(struct {
+		Errors gqlerror.List `json:"errors"`
+	}{errs})
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func codedError(code, msg string) *gqlerror.Error {
+	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code}}
+}
+
+// writeGraphQLError answers with a GraphQL response holding one coded error, for
+// refusals made before the transport runs.
+func writeGraphQLError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", mediaJSON)
+	writeErrors(w, status, gqlerror.List{codedError(code, msg)})
+}
+
+// writeJSONError answers a non-GraphQL route with {"error": {"code", "message"}}.
+func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", mediaJSON)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
