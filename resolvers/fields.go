@@ -67,16 +67,17 @@ func (r userResolver) Orders(ctx context.Context, obj *upstreams.User, first *in
 		return nil, err
 	}
 	if wantsItemProducts(ctx) {
-		// Put every product of these orders into one batch now, before the item
-		// resolvers run one by one, so that the batch is complete when it leaves
-		// however the item resolvers are scheduled.
+		// Every product these orders' items will ask for is known now: fetch them
+		// in one batch before the item resolvers run, so that the batch is complete
+		// however they are scheduled and none of them waits for a batch window. If
+		// it fails, the item resolvers load, and report, on their own.
 		var ids []string
 		for i := range orders {
 			for _, it := range orders[i].Items {
 				ids = append(ids, it.ProductID)
 			}
 		}
-		l.Products().LoadAllThunk(ctx, ids)
+		_ = l.PrefetchProducts(ctx, ids)
 	}
 	return orders, nil
 }

@@ -65,6 +65,33 @@ func (l *Loaders) Products() *dataloadgen.Loader[string, *Product] {
 	return l.products
 }
 
+// PrefetchProducts fetches the products with these ids now, in one call per MaxBatch
+// distinct ids, and primes the Products loader with them (nil for an unknown id), so
+// that later loads of these ids answer at once instead of waiting for a batch window.
+// A resolver that knows every id its children will ask for calls it. On failure
+// nothing is primed and the error is returned; the children's own loads then fetch,
+// and report, as usual.
+func (l *Loaders) PrefetchProducts(ctx context.Context, ids []string) error {
+	seen := make(map[string]bool, len(ids))
+	distinct := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			distinct = append(distinct, id)
+		}
+	}
+	products, err := l.c.Catalog.GetMany(ctx, distinct)
+	if err != nil {
+		return err
+	}
+	got, _ := align(distinct, products, nil, func(p *Product) string { return p.ID })
+	loader := l.Products()
+	for i, id := range distinct {
+		loader.Prime(id, got[i])
+	}
+	return nil
+}
+
 // Reviews loads the reviews of a product by the product's id.
 func (l *Loaders) Reviews() *dataloadgen.Loader[string, []Review] {
 	l.reviewsOnce.Do(func() {
