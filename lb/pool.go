@@ -267,17 +267,19 @@ func (p *Pool) Do(ctx context.Context, req *Request, resp *Response) error {
 }
 
 func (p *Pool) shouldRetry(ctx context.Context, deadline time.Time, req *Request, resp *Response, err error) bool {
+	if err == nil && resp.Status < 500 {
+		return false
+	}
 	if ctx.Err() != nil || (!deadline.IsZero() && !time.Now().Before(deadline)) {
 		return false
 	}
-	var dialErr *DialError
-	if errors.As(err, &dialErr) {
-		return true // the request never left: always safe
+	if err != nil {
+		var dialErr *DialError
+		if errors.As(err, &dialErr) {
+			return true // the request never left: always safe
+		}
 	}
-	if !req.idempotent() {
-		return false
-	}
-	return err != nil || resp.Status >= 500
+	return req.idempotent()
 }
 
 func (ep *endpoint) do(ctx context.Context, deadline time.Time, req *Request, resp *Response) error {

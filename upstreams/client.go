@@ -28,20 +28,29 @@ type core struct {
 	pool Doer
 }
 
-var responses = sync.Pool{New: func() any { return &lb.Response{Body: make([]byte, 0, 4096)} }}
+// call is the request and response of one upstream call, pooled together so that a
+// call allocates neither.
+type call struct {
+	req  lb.Request
+	resp lb.Response
+}
+
+var calls = sync.Pool{New: func() any { return &call{resp: lb.Response{Body: make([]byte, 0, 4096)}} }}
 
 // get sends GET target and decodes a 200 answer's JSON body into v with its generated
 // decoder. Any other answer or failure is an *Error.
 func (c *core) get(ctx context.Context, op, target string, v easyjson.Unmarshaler) error {
-	resp := responses.Get().(*lb.Response)
+	cl := calls.Get().(*call)
 	defer func() {
-		if cap(resp.Body) <= 1<<20 { // do not pin huge buffers
-			resp.Reset()
-			responses.Put(resp)
+		if cap(cl.resp.Body) <= 1<<20 { // do not pin huge buffers
+			cl.req = lb.Request{}
+			cl.resp.Reset()
+			calls.Put(cl)
 		}
 	}()
-	req := lb.Request{Target: target}
-	if err := c.pool.Do(ctx, &req, resp); err != nil {
+	cl.req.Target = target
+	resp := &cl.resp
+	if err := c.pool.Do(ctx, &cl.req, resp); err != nil {
 		return &Error{Upstream: c.name, Op: op, Kind: classify(ctx, err), Err: err}
 	}
 	if resp.Status != 200 {
