@@ -53,6 +53,9 @@ func startStack(t *testing.T, perService int, edit func(*config.Config)) *stack 
 			},
 		}
 	}
+	// A wide batch window, so that batching holds under the race detector's
+	// slower scheduling; the default (1ms) is for production.
+	cfg.GraphQL.LoaderWait = config.D(20 * time.Millisecond)
 	if edit != nil {
 		edit(cfg)
 	}

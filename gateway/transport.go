@@ -268,13 +268,6 @@ func codedError(code, msg string) *gqlerror.Error {
 	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code}}
 }
 
-// writeGraphQLError answers with a GraphQL response holding one coded error, for
-// refusals made before the transport runs.
-func writeGraphQLError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", mediaJSON)
-	writeErrors(w, status, gqlerror.List{codedError(code, msg)})
-}
-
 // writeJSONError answers a non-GraphQL route with {"error": {"code", "message"}}.
 func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", mediaJSON)

@@ -16,10 +16,17 @@ func (r queryResolver) User(ctx context.Context, id string) (*upstreams.User, er
 	return orNotFound(r.users.Get(ctx, id))
 }
 
+// Users fetches all the ids at once (one call per 100) rather than through a batch
+// window, so the number of calls does not depend on scheduling; the loader is primed
+// for the rest of the request.
 func (r queryResolver) Users(ctx context.Context, ids []string) ([]*upstreams.User, error) {
 	l, err := loaders(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if err := l.PrefetchUsers(ctx, ids); err != nil {
+		graphql.AddError(ctx, err)
+		return make([]*upstreams.User, len(ids)), nil
 	}
 	return loadList(ctx, l.Users().LoadAll, ids), nil
 }
@@ -28,10 +35,15 @@ func (r queryResolver) Product(ctx context.Context, id string) (*upstreams.Produ
 	return orNotFound(r.catalog.Get(ctx, id))
 }
 
+// Products is Users for products.
 func (r queryResolver) Products(ctx context.Context, ids []string) ([]*upstreams.Product, error) {
 	l, err := loaders(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if err := l.PrefetchProducts(ctx, ids); err != nil {
+		graphql.AddError(ctx, err)
+		return make([]*upstreams.Product, len(ids)), nil
 	}
 	return loadList(ctx, l.Products().LoadAll, ids), nil
 }

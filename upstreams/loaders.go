@@ -65,29 +65,38 @@ func (l *Loaders) Products() *dataloadgen.Loader[string, *Product] {
 	return l.products
 }
 
-// PrefetchProducts fetches the products with these ids now, in one call per MaxBatch
-// distinct ids, and primes the Products loader with them (nil for an unknown id), so
-// that later loads of these ids answer at once instead of waiting for a batch window.
-// A resolver that knows every id its children will ask for calls it. On failure
-// nothing is primed and the error is returned; the children's own loads then fetch,
+// PrefetchUsers fetches the users with these ids now, in one call per MaxBatch
+// distinct ids sent in parallel, and primes the Users loader with them (nil for an
+// unknown id), so that later loads of these ids answer at once instead of waiting for
+// a batch window. A resolver that knows every id it or its children will ask for
+// calls it. On failure nothing is primed and the error is returned; loads then fetch,
 // and report, as usual.
+func (l *Loaders) PrefetchUsers(ctx context.Context, ids []string) error {
+	return prefetch(ctx, l.Users(), ids, l.c.Users.GetMany, func(u *User) string { return u.ID })
+}
+
+// PrefetchProducts is PrefetchUsers for products.
 func (l *Loaders) PrefetchProducts(ctx context.Context, ids []string) error {
+	return prefetch(ctx, l.Products(), ids, l.c.Catalog.GetMany, func(p *Product) string { return p.ID })
+}
+
+func prefetch[T any](ctx context.Context, loader *dataloadgen.Loader[string, *T], ids []string,
+	getMany func(context.Context, []string) ([]T, error), id func(*T) string) error {
 	seen := make(map[string]bool, len(ids))
 	distinct := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			distinct = append(distinct, id)
+	for _, k := range ids {
+		if !seen[k] {
+			seen[k] = true
+			distinct = append(distinct, k)
 		}
 	}
-	products, err := l.c.Catalog.GetMany(ctx, distinct)
+	got, err := getMany(ctx, distinct)
 	if err != nil {
 		return err
 	}
-	got, _ := align(distinct, products, nil, func(p *Product) string { return p.ID })
-	loader := l.Products()
-	for i, id := range distinct {
-		loader.Prime(id, got[i])
+	aligned, _ := align(distinct, got, nil, id)
+	for i, k := range distinct {
+		loader.Prime(k, aligned[i])
 	}
 	return nil
 }
