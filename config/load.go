@@ -108,25 +108,32 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	var errs errorList
 	checkKeys(doc, reflect.TypeFor[Config](), nil, &errs)
-	if err := errs.err(); err != nil {
-		return nil, finish(name, doc, err)
-	}
 	var c Config
 	if err := doc.Decode(&c); err != nil {
 		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			for _, msg := range te.Errors {
-				line := yamlErrorLine(errors.New(msg))
-				errs.errs = append(errs.errs, &FieldError{File: name, Line: line,
-					Key: keyAtLine(doc, line, nil).String(), Msg: "wrong type: " + trimYAMLError(errors.New(msg))})
-				errs.keys = append(errs.keys, nil)
-			}
-			return nil, errs.err()
+		if !errors.As(err, &te) {
+			return nil, &FieldError{File: name, Msg: err.Error()}
 		}
-		return nil, &FieldError{File: name, Msg: err.Error()}
+		for _, msg := range te.Errors {
+			line := yamlErrorLine(errors.New(msg))
+			errs.errs = append(errs.errs, &FieldError{Line: line,
+				Key: keyAtLine(doc, line, nil).String(), Msg: "wrong type: " + trimYAMLError(errors.New(msg))})
+			errs.keys = append(errs.keys, nil)
+		}
+		return nil, finish(name, doc, errs.err())
 	}
 	c.SetDefaults()
-	return &c, finish(name, doc, c.Validate())
+	// Report every problem at once: unknown keys and invalid values together.
+	if err := c.Validate(); err != nil {
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			errs.errs = append(errs.errs, e.(*FieldError))
+			errs.keys = append(errs.keys, nil)
+		}
+	}
+	if err := errs.err(); err != nil {
+		return nil, finish(name, doc, err)
+	}
+	return &c, nil
 }
 
 // finish sets the file and line of each FieldError in err.
