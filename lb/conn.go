@@ -163,57 +163,86 @@ func (t *transport) roundTrip(ctx context.Context, deadline time.Time, req *Requ
 		return err
 	}
 	for attempt := 0; ; attempt++ {
-		c := t.getIdle()
-		reused := c != nil
-		if c == nil {
-			var err error
-			if c, err = t.dial(ctx, deadline); err != nil {
-				return err
+		c, reused, stop, err := t.begin(ctx, deadline, req)
+		answered := false
+		if err == nil {
+			answered, err = t.finish(ctx, c, stop, req, resp)
+			if err == nil {
+				return nil
 			}
 		}
-		wrote, err := t.exchange(ctx, deadline, c, req, resp)
-		if err == nil {
-			return nil
+		if c == nil {
+			return err // the dial failed
 		}
-		c.nc.Close()
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
 		}
-		// A reused connection that the server closed while it sat idle fails before
-		// any byte of the answer arrives. The request never reached a handler, so
-		// sending it again on a fresh connection is safe, whatever its method.
-		if reused && !wrote && attempt == 0 {
-			resp.Reset()
-			continue
+		if !t.staleRetry(reused, answered, attempt) {
+			return err
 		}
-		return err
+		resp.Reset()
 	}
 }
 
-// exchange runs one request on c. It returns wrote=true once any byte of the answer
-// was read, after which a failure cannot be blamed on a stale connection.
-func (t *transport) exchange(ctx context.Context, deadline time.Time, c *conn, req *Request, resp *Response) (answered bool, err error) {
+// staleRetry reports whether a failed exchange may be sent again on a fresh
+// connection: a reused connection that the server closed while it sat idle fails
+// before any byte of the answer arrives, so the request never reached a handler and
+// sending it again is safe, whatever its method.
+func (t *transport) staleRetry(reused, answered bool, attempt int) bool {
+	return reused && !answered && attempt == 0
+}
+
+// begin takes a connection (an idle one, or a new one) and writes req on it, with
+// the deadline set and cancellation armed. On success the caller must call finish
+// with the returned connection and stop. On failure the connection, if any, is
+// closed; c is nil when the dial failed.
+func (t *transport) begin(ctx context.Context, deadline time.Time, req *Request) (c *conn, reused bool, stop func() bool, err error) {
+	c = t.getIdle()
+	reused = c != nil
+	if c == nil {
+		if c, err = t.dial(ctx, deadline); err != nil {
+			return nil, false, nil, err
+		}
+	}
 	if !deadline.Equal(c.deadline) {
 		if err := c.nc.SetDeadline(deadline); err != nil {
-			return false, err
+			c.nc.Close()
+			return c, reused, nil, err
 		}
 		c.deadline = deadline
 	}
-	stop := func() bool { return true }
+	stop = noStop
 	if ctx.Done() != nil {
 		nc := c.nc
 		stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(aLongTimeAgo) })
 	}
-	answered, keepAlive, err := t.send(c, req, resp)
+	if err := writeRequest(c, t.host, req); err != nil {
+		stop()
+		c.nc.Close()
+		return c, reused, nil, err
+	}
+	return c, reused, stop, nil
+}
+
+func noStop() bool { return true }
+
+// finish reads the answer of the request begun on c into resp, disarms the
+// cancellation, and returns c to the idle set or closes it. answered reports whether
+// any byte of the answer was read, after which a failure cannot be blamed on a stale
+// connection.
+func (t *transport) finish(ctx context.Context, c *conn, stop func() bool, req *Request, resp *Response) (answered bool, err error) {
+	answered, keepAlive, err := t.readResponse(c.br, req.method() == "HEAD", resp)
 	if !stop() {
 		// The context ended while the request ran; the deadline set by the callback
 		// makes the connection useless.
+		c.nc.Close()
 		if err == nil {
 			err = ctx.Err()
 		}
 		return true, err
 	}
 	if err != nil {
+		c.nc.Close()
 		return answered, err
 	}
 	if keepAlive {
@@ -224,14 +253,15 @@ func (t *transport) exchange(ctx context.Context, deadline time.Time, c *conn, r
 	return true, nil
 }
 
-func (t *transport) send(c *conn, req *Request, resp *Response) (answered, keepAlive bool, err error) {
+// writeRequest writes req on c and flushes it.
+func writeRequest(c *conn, host string, req *Request) error {
 	bw := c.bw
 	method := req.method()
 	bw.WriteString(method)
 	bw.WriteByte(' ')
 	bw.WriteString(req.Target)
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(t.host)
+	bw.WriteString(host)
 	bw.WriteString("\r\nUser-Agent: switchyard\r\nAccept: application/json\r\n")
 	for _, h := range req.Header {
 		bw.WriteString(h[0])
@@ -246,10 +276,7 @@ func (t *transport) send(c *conn, req *Request, resp *Response) (answered, keepA
 	}
 	bw.WriteString("\r\n")
 	bw.Write(req.Body)
-	if err := bw.Flush(); err != nil {
-		return false, false, err
-	}
-	return t.readResponse(c.br, method == "HEAD", resp)
+	return bw.Flush()
 }
 
 func (t *transport) readResponse(br *bufio.Reader, head bool, resp *Response) (answered, keepAlive bool, err error) {

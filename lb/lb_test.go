@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -408,5 +409,54 @@ func BenchmarkPick(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		p.pick(nil)
+	}
+}
+
+func TestStartedCallsAreInFlightTogether(t *testing.T) {
+	// Each server answers only once all three requests have arrived: the test
+	// deadlocks unless Start sends each request before any answer is read.
+	var arrived sync.WaitGroup
+	arrived.Add(3)
+	var pools []*Pool
+	for i := range 3 {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			arrived.Done()
+			arrived.Wait()
+			fmt.Fprint(w, i)
+		}))
+		t.Cleanup(srv.Close)
+		pools = append(pools, newPool(t, Options{Endpoints: []string{srv.URL}, RequestTimeout: 5 * time.Second}))
+	}
+	var calls []*Call
+	for _, p := range pools {
+		calls = append(calls, p.Start(context.Background(), &Request{Target: "/"}))
+	}
+	for i, c := range calls {
+		var resp Response
+		if err := c.Finish(&resp); err != nil {
+			t.Fatal(err)
+		}
+		if string(resp.Body) != fmt.Sprint(i) {
+			t.Errorf("call %d got %q", i, resp.Body)
+		}
+	}
+}
+
+func TestStartedCallFailsOver(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	p := newPool(t, Options{Endpoints: []string{dead, srv.URL}})
+	for range 4 {
+		var resp Response
+		if err := p.Start(context.Background(), &Request{Target: "/"}).Finish(&resp); err != nil || string(resp.Body) != "ok" {
+			t.Fatalf("got %q, %v", resp.Body, err)
+		}
+	}
+	var resp Response
+	if err := p.Start(context.Background(), &Request{Target: "bad"}).Finish(&resp); !errors.Is(err, errBadRequestTarget) {
+		t.Fatalf("want errBadRequestTarget, got %v", err)
 	}
 }

@@ -244,6 +244,36 @@ func (p *Pool) pick(avoid *endpoint) *endpoint {
 // whichever is sooner) passed, a *DialError when no endpoint could be reached, or the
 // I/O error of the last attempt.
 func (p *Pool) Do(ctx context.Context, req *Request, resp *Response) error {
+	var call Call
+	p.start(&call, ctx, req)
+	return call.Finish(resp)
+}
+
+// Call is a request that Start has sent and whose answer Finish reads.
+type Call struct {
+	pool     *Pool
+	ctx      context.Context
+	req      *Request
+	deadline time.Time
+	ep       *endpoint
+	c        *conn
+	reused   bool
+	stop     func() bool
+	err      error // the request could not be sent
+	invalid  bool  // the request is malformed: no endpoint will take it
+}
+
+// Start sends req to one endpoint and returns without waiting for the answer, which
+// Finish reads. Between the two the caller may start other calls, on this pool or
+// others, and then finish them in turn: their waits overlap as if each had its own
+// goroutine, without the goroutines. Every Call must be finished, once.
+func (p *Pool) Start(ctx context.Context, req *Request) *Call {
+	call := new(Call)
+	p.start(call, ctx, req)
+	return call
+}
+
+func (p *Pool) start(call *Call, ctx context.Context, req *Request) {
 	// The pool's timeout becomes a deadline on the connection rather than a derived
 	// context: the same bound, without a timer and a context per call.
 	var deadline time.Time
@@ -254,8 +284,35 @@ func (p *Pool) Do(ctx context.Context, req *Request, resp *Response) error {
 		deadline = d
 	}
 	ep := p.pick(nil)
-	err := ep.do(ctx, deadline, req, resp)
-	if !p.shouldRetry(ctx, deadline, req, resp, err) {
+	*call = Call{pool: p, ctx: ctx, req: req, deadline: deadline, ep: ep}
+	ep.inflight.Add(1)
+	if call.err = validRequest(req); call.err != nil {
+		call.invalid = true
+		return
+	}
+	call.c, call.reused, call.stop, call.err = ep.begin(ctx, deadline, req)
+}
+
+// Finish reads the answer of the call into resp, with the failover Do has.
+func (call *Call) Finish(resp *Response) error {
+	p, ep, ctx := call.pool, call.ep, call.ctx
+	err := call.err
+	if err == nil {
+		var answered bool
+		answered, err = ep.finish(ctx, call.c, call.stop, call.req, resp)
+		if err != nil && ctx.Err() == nil && ep.staleRetry(call.reused, answered, 0) {
+			resp.Reset()
+			err = ep.roundTrip(ctx, call.deadline, call.req, resp)
+		}
+	} else if call.c != nil && ctx.Err() == nil && ep.staleRetry(call.reused, false, 0) {
+		resp.Reset()
+		err = ep.roundTrip(ctx, call.deadline, call.req, resp)
+	}
+	if err != nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	ep.inflight.Add(-1)
+	if call.invalid || !p.shouldRetry(ctx, call.deadline, call.req, resp, err) {
 		return err
 	}
 	next := p.pick(ep)
@@ -263,7 +320,7 @@ func (p *Pool) Do(ctx context.Context, req *Request, resp *Response) error {
 		return err
 	}
 	resp.Reset()
-	return next.do(ctx, deadline, req, resp)
+	return next.do(ctx, call.deadline, call.req, resp)
 }
 
 func (p *Pool) shouldRetry(ctx context.Context, deadline time.Time, req *Request, resp *Response, err error) bool {
