@@ -379,24 +379,32 @@ func TestPartialFailure(t *testing.T) {
 }
 
 func TestCancellationReachesTheUpstream(t *testing.T) {
-	s := startStack(t, 1, nil)
-	s.cluster.SetFault(demo.Users, demo.Fault{Delay: 10 * time.Second})
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	body := `{"query":"{ user(id:\"u1\"){ name } }"}`
-	req, _ := http.NewRequestWithContext(ctx, "POST", s.url+"/graphql", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if resp, err := http.DefaultClient.Do(req); err == nil {
-		resp.Body.Close()
-		t.Fatal("the request should have been cut off by its deadline")
+	tests := []struct{ name, query string }{
+		{"a field's own call", `{ user(id:\"u1\"){ name } }`},
+		{"root lookups fetched together", `{ user(id:\"u1\"){ name } product(id:\"p1\"){ name } }`},
 	}
-	in := s.cluster.Instances(demo.Users)[0]
-	deadline := time.Now().Add(5 * time.Second)
-	for in.Cancelled() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the upstream never saw its request cancelled")
-		}
-		time.Sleep(5 * time.Millisecond)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startStack(t, 1, nil)
+			s.cluster.SetFault(demo.Users, demo.Fault{Delay: 10 * time.Second})
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			body := `{"query":"` + tc.query + `"}`
+			req, _ := http.NewRequestWithContext(ctx, "POST", s.url+"/graphql", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+				t.Fatal("the request should have been cut off by its deadline")
+			}
+			in := s.cluster.Instances(demo.Users)[0]
+			deadline := time.Now().Add(5 * time.Second)
+			for in.Cancelled() == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the upstream never saw its request cancelled")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
 	}
 }
 

@@ -26,6 +26,7 @@ func (g *Gateway) graphqlHandler() http.Handler {
 	if *g.cfg.GraphQL.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	srv.Use(resolvers.NewRootFetch(g.clients))
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(g.log))
 	srv.SetRecoverFunc(resolvers.Recover(g.log))
 

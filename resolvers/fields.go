@@ -13,6 +13,9 @@ import (
 type queryResolver struct{ *Resolver }
 
 func (r queryResolver) User(ctx context.Context, id string) (*upstreams.User, error) {
+	if rec, ok := fetchedUser(ctx, id); ok {
+		return orNotFound(rec.v, rec.err)
+	}
 	return orNotFound(r.users.Get(ctx, id))
 }
 
@@ -32,6 +35,9 @@ func (r queryResolver) Users(ctx context.Context, ids []string) ([]*upstreams.Us
 }
 
 func (r queryResolver) Product(ctx context.Context, id string) (*upstreams.Product, error) {
+	if rec, ok := fetchedProduct(ctx, id); ok {
+		return orNotFound(rec.v, rec.err)
+	}
 	return orNotFound(r.catalog.Get(ctx, id))
 }
 
@@ -49,6 +55,9 @@ func (r queryResolver) Products(ctx context.Context, ids []string) ([]*upstreams
 }
 
 func (r queryResolver) Order(ctx context.Context, id string) (*upstreams.Order, error) {
+	if rec, ok := fetchedOrder(ctx, id); ok {
+		return orNotFound(rec.v, rec.err)
+	}
 	return orNotFound(r.orders.Get(ctx, id))
 }
 

@@ -40,26 +40,81 @@ var calls = sync.Pool{New: func() any { return &call{resp: lb.Response{Body: mak
 // get sends GET target and decodes a 200 answer's JSON body into v with its generated
 // decoder. Any other answer or failure is an *Error.
 func (c *core) get(ctx context.Context, op, target string, v easyjson.Unmarshaler) error {
+	cl := newCall(target)
+	defer cl.release()
+	return c.result(ctx, op, cl, c.pool.Do(ctx, &cl.req, &cl.resp), v)
+}
+
+func newCall(target string) *call {
 	cl := calls.Get().(*call)
-	defer func() {
-		if cap(cl.resp.Body) <= 1<<20 { // do not pin huge buffers
-			cl.req = lb.Request{}
-			cl.resp.Reset()
-			calls.Put(cl)
-		}
-	}()
 	cl.req.Target = target
-	resp := &cl.resp
-	if err := c.pool.Do(ctx, &cl.req, resp); err != nil {
+	return cl
+}
+
+func (cl *call) release() {
+	if cap(cl.resp.Body) <= 1<<20 { // do not pin huge buffers
+		cl.req = lb.Request{}
+		cl.resp.Reset()
+		calls.Put(cl)
+	}
+}
+
+// result turns the outcome of a call into a decoded value or an *Error.
+func (c *core) result(ctx context.Context, op string, cl *call, err error, v easyjson.Unmarshaler) error {
+	if err != nil {
 		return &Error{Upstream: c.name, Op: op, Kind: classify(ctx, err), Err: err}
 	}
-	if resp.Status != 200 {
-		return statusError(c.name, op, resp.Status)
+	if cl.resp.Status != 200 {
+		return statusError(c.name, op, cl.resp.Status)
 	}
-	if err := easyjson.Unmarshal(resp.Body, v); err != nil {
-		return &Error{Upstream: c.name, Op: op, Kind: KindBadResponse, Status: resp.Status, Err: err}
+	if err := easyjson.Unmarshal(cl.resp.Body, v); err != nil {
+		return &Error{Upstream: c.name, Op: op, Kind: KindBadResponse, Status: cl.resp.Status, Err: err}
 	}
 	return nil
+}
+
+// Starter is the optional part of a Doer that sends a request without waiting for
+// its answer (*lb.Pool has it). With it, Pending calls keep several requests in flight
+// from one goroutine; without it, a Pending call is made when it is waited for.
+type Starter interface {
+	Start(ctx context.Context, req *lb.Request) *lb.Call
+}
+
+// Pending is an upstream call that has been sent and whose answer Wait reads. A
+// goroutine that starts several pending calls and then waits for each has them all
+// in flight at once, as if each had its own goroutine. Wait must be called once; a
+// Pending call is not safe for concurrent use.
+type Pending[T any] struct {
+	c      *core
+	ctx    context.Context
+	op     string
+	cl     *call
+	lc     *lb.Call // nil when the pool cannot start calls
+	decode func(*T) easyjson.Unmarshaler
+}
+
+// Wait reads the answer and returns the record, or an *Error as Get does.
+func (p *Pending[T]) Wait() (*T, error) {
+	defer p.cl.release()
+	var err error
+	if p.lc != nil {
+		err = p.lc.Finish(&p.cl.resp)
+	} else {
+		err = p.c.pool.Do(p.ctx, &p.cl.req, &p.cl.resp)
+	}
+	var v T
+	if err := p.c.result(p.ctx, p.op, p.cl, err, p.decode(&v)); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+func startGet[T any](ctx context.Context, c *core, op, target string, decode func(*T) easyjson.Unmarshaler) *Pending[T] {
+	p := &Pending[T]{c: c, ctx: ctx, op: op, cl: newCall(target), decode: decode}
+	if s, ok := c.pool.(Starter); ok {
+		p.lc = s.Start(ctx, &p.cl.req)
+	}
+	return p
 }
 
 // idList formats ids for a "?ids=" query: each escaped, joined by commas.
@@ -106,6 +161,11 @@ type Users struct{ c core }
 // NewUsers returns the users client over pool; name is the upstream's name in errors.
 func NewUsers(name string, pool Doer) *Users { return &Users{core{name, pool}} }
 
+// StartGet sends the request of Get and returns at once; Wait gives Get's result.
+func (u *Users) StartGet(ctx context.Context, id string) *Pending[User] {
+	return startGet(ctx, &u.c, "get user", "/users/"+url.PathEscape(id), func(v *User) easyjson.Unmarshaler { return v })
+}
+
 // Get returns one user, or an *Error of KindNotFound when there is none.
 func (u *Users) Get(ctx context.Context, id string) (*User, error) {
 	var out User
@@ -131,6 +191,11 @@ type Orders struct{ c core }
 // NewOrders returns the orders client over pool.
 func NewOrders(name string, pool Doer) *Orders { return &Orders{core{name, pool}} }
 
+// StartGet sends the request of Get and returns at once; Wait gives Get's result.
+func (o *Orders) StartGet(ctx context.Context, id string) *Pending[Order] {
+	return startGet(ctx, &o.c, "get order", "/orders/"+url.PathEscape(id), func(v *Order) easyjson.Unmarshaler { return v })
+}
+
 // Get returns one order, or an *Error of KindNotFound when there is none.
 func (o *Orders) Get(ctx context.Context, id string) (*Order, error) {
 	var out Order
@@ -152,6 +217,11 @@ type Catalog struct{ c core }
 
 // NewCatalog returns the catalog client over pool.
 func NewCatalog(name string, pool Doer) *Catalog { return &Catalog{core{name, pool}} }
+
+// StartGet sends the request of Get and returns at once; Wait gives Get's result.
+func (c *Catalog) StartGet(ctx context.Context, id string) *Pending[Product] {
+	return startGet(ctx, &c.c, "get product", "/products/"+url.PathEscape(id), func(v *Product) easyjson.Unmarshaler { return v })
+}
 
 // Get returns one product, or an *Error of KindNotFound when there is none.
 func (c *Catalog) Get(ctx context.Context, id string) (*Product, error) {
