@@ -40,7 +40,7 @@ func TestRootFetchPlansOnlyLookupsByID(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			doc, errs := gqlparser.LoadQuery(schema, tc.query)
+			doc, errs := gqlparser.LoadQueryWithRules(schema, tc.query, nil)
 			if errs != nil {
 				t.Fatal(errs)
 			}
