@@ -1,0 +1,38 @@
+package switchyard
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependenciesPointDown enforces the layering of the code: each package imports
+// only packages below it (cmd -> gateway/config -> policies, resolvers -> upstreams ->
+// lb), lb knows no JSON or GraphQL, and upstreams no GraphQL. Direct imports are
+// checked, not the standard library's own dependencies.
+func TestDependenciesPointDown(t *testing.T) {
+	const mod = "github.com/switchyard/switchyard/"
+	forbidden := map[string][]string{
+		"lb":        {mod, "encoding/json", "github.com/99designs/gqlgen", "github.com/vektah/gqlparser", "github.com/mailru/easyjson"},
+		"upstreams": {mod + "graph", mod + "resolvers", mod + "gateway", mod + "policies", mod + "config", "github.com/99designs/gqlgen", "github.com/vektah/gqlparser"},
+		"policies":  {mod + "upstreams", mod + "lb", mod + "resolvers", mod + "gateway"},
+		"resolvers": {mod + "lb", mod + "gateway", mod + "config"},
+		"config":    {mod + "gateway", mod + "resolvers", mod + "upstreams"},
+	}
+	for pkg, bad := range forbidden {
+		out, err := exec.Command("go", "list", "-f", `{{join .Imports " "}}`, "./"+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if dep == mod+pkg {
+				continue
+			}
+			for _, b := range bad {
+				if dep == b || strings.HasPrefix(dep, strings.TrimSuffix(b, "/")+"/") || (strings.HasSuffix(b, "/") && strings.HasPrefix(dep, b)) {
+					t.Errorf("%s depends on %s", pkg, dep)
+				}
+			}
+		}
+	}
+}
