@@ -1,0 +1,13 @@
+package upstreams
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package's tests if a goroutine outlives them: pools' health loops, loaders and
+// cancellation callbacks must end with their owners.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
