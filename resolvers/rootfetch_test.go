@@ -64,12 +64,9 @@ func TestRootFetchPlansOnlyLookupsByID(t *testing.T) {
 				if !ok {
 					t.Fatal("user u1 not kept as fetched")
 				}
-				if _, err := rec.get(); !upstreams.IsNotFound(err) {
-					t.Errorf("user u1: want not found, got %v", err)
+				if !upstreams.IsNotFound(rec.err) {
+					t.Errorf("user u1: want not found, got %v", rec.err)
 				}
-			}
-			if rr != nil {
-				rr.finishAll()
 			}
 		})
 	}
