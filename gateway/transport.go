@@ -119,7 +119,13 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		}
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
-	writeResponse(w, http.StatusOK, buf, responses(ctx))
+	resp := responses(ctx)
+	if resp == nil {
+		// The executor gives no response once the request's context has ended: the
+		// client is gone, and there is no one to answer.
+		return
+	}
+	writeResponse(w, http.StatusOK, buf, resp)
 }
 
 // paramsFromBody reads and decodes a POST body.
@@ -191,7 +197,13 @@ func decodeObject(raw []byte, into *map[string]any) error {
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	return dec.Decode(into)
+	if err := dec.Decode(into); err != nil {
+		return err
+	}
+	if dec.InputOffset() != int64(len(raw)) {
+		return errors.New("trailing data after the object")
+	}
+	return nil
 }
 
 // responseMediaType chooses the answer's media type from the Accept header:
@@ -203,8 +215,8 @@ func responseMediaType(accept string) string {
 		return mediaJSON
 	}
 	for part := range strings.SplitSeq(accept, ",") {
-		media, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
+		media, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil || isZeroQ(params["q"]) {
 			continue
 		}
 		switch media {
@@ -215,6 +227,15 @@ func responseMediaType(accept string) string {
 		}
 	}
 	return mediaJSON
+}
+
+// isZeroQ reports whether an Accept q-value refuses the media type ("q=0").
+func isZeroQ(q string) bool {
+	if q == "" {
+		return false
+	}
+	v, err := strconv.ParseFloat(q, 64)
+	return err == nil && v == 0
 }
 
 // writeResponse writes a GraphQL response with one write: errors first, then the

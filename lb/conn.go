@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -64,8 +66,8 @@ func (r *Request) idempotent() bool {
 var (
 	errMalformedResponse = errors.New("malformed HTTP response")
 	errResponseTooLarge  = errors.New("upstream response body too large")
-	errBadRequestTarget  = errors.New("request target must start with '/' and hold no space, CR or LF")
-	errBadHeader         = errors.New("request header holds CR or LF")
+	errBadRequestTarget  = errors.New("request target must start with '/' and hold no space or control character")
+	errBadHeader         = errors.New("request header field has a bad name or a control character in its value")
 )
 
 // DialError reports that no connection to an endpoint could be made, so the request
@@ -84,7 +86,8 @@ type conn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	deadline time.Time
-	num      [20]byte // scratch space for formatting numbers
+	idleAt   time.Time // when it was put in the idle set
+	num      [20]byte  // scratch space for formatting numbers
 }
 
 // aLongTimeAgo is a deadline in the past, set on a connection to abort blocked I/O.
@@ -96,12 +99,16 @@ type transport struct {
 	host           string
 	connectTimeout time.Duration
 	maxIdle        int
+	idleTimeout    time.Duration
 	maxBody        int
 
 	mu   sync.Mutex
 	idle []*conn // LIFO: the most recently used connection is the likeliest alive
 }
 
+// getIdle takes the most recently used idle connection. One idle for longer than
+// idleTimeout is closed instead, with every older one: servers close such
+// connections, and sending on one would cost a failed attempt.
 func (t *transport) getIdle() *conn {
 	t.mu.Lock()
 	n := len(t.idle)
@@ -110,6 +117,15 @@ func (t *transport) getIdle() *conn {
 		return nil
 	}
 	c := t.idle[n-1]
+	if t.idleTimeout > 0 && time.Since(c.idleAt) > t.idleTimeout {
+		expired := t.idle
+		t.idle = nil
+		t.mu.Unlock()
+		for _, e := range expired {
+			e.nc.Close()
+		}
+		return nil
+	}
 	t.idle[n-1] = nil
 	t.idle = t.idle[:n-1]
 	t.mu.Unlock()
@@ -117,6 +133,9 @@ func (t *transport) getIdle() *conn {
 }
 
 func (t *transport) putIdle(c *conn) {
+	if t.idleTimeout > 0 {
+		c.idleAt = time.Now()
+	}
 	t.mu.Lock()
 	if len(t.idle) < t.maxIdle {
 		t.idle = append(t.idle, c)
@@ -159,13 +178,18 @@ func (t *transport) dial(ctx context.Context, deadline time.Time) (*conn, error)
 // blocked reads and writes and closes the connection, which the upstream sees as a
 // cancelled request.
 func (t *transport) roundTrip(ctx context.Context, deadline time.Time, req *Request, resp *Response) error {
+	return t.roundTripOn(ctx, deadline, req, resp, false)
+}
+
+// roundTripOn is roundTrip on a new connection when fresh, else on an idle one if any.
+func (t *transport) roundTripOn(ctx context.Context, deadline time.Time, req *Request, resp *Response, fresh bool) error {
 	if err := validRequest(req); err != nil {
 		return err
 	}
-	for attempt := 0; ; attempt++ {
-		c, reused, stop, err := t.begin(ctx, deadline, req)
-		answered := false
-		if err == nil {
+	for {
+		c, reused, stop, err := t.begin(ctx, deadline, req, fresh)
+		sent, answered := err == nil, false
+		if sent {
 			answered, err = t.finish(ctx, c, stop, req, resp)
 			if err == nil {
 				return nil
@@ -177,27 +201,39 @@ func (t *transport) roundTrip(ctx context.Context, deadline time.Time, req *Requ
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
 		}
-		if !t.staleRetry(reused, answered, attempt) {
+		if fresh || !retryStale(req, reused, sent, answered, err) {
 			return err
 		}
+		fresh = true
 		resp.Reset()
 	}
 }
 
-// staleRetry reports whether a failed exchange may be sent again on a fresh
-// connection: a reused connection that the server closed while it sat idle fails
-// before any byte of the answer arrives, so the request never reached a handler and
-// sending it again is safe, whatever its method.
-func (t *transport) staleRetry(reused, answered bool, attempt int) bool {
-	return reused && !answered && attempt == 0
+// retryStale reports whether an exchange that failed on a reused connection may be
+// sent again on a new one. A server may close a keep-alive connection while it sits
+// idle; the next request on it then fails. If the request did not get out whole, no
+// handler saw it: any method may be sent again. If it got out and the connection was
+// closed before any byte of an answer, a handler may have run, so only an idempotent
+// request may be. A timeout is never retried here: the deadline is spent.
+func retryStale(req *Request, reused, sent, answered bool, err error) bool {
+	if !reused {
+		return false
+	}
+	if !sent {
+		return true
+	}
+	return req.idempotent() && !answered &&
+		(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
 }
 
-// begin takes a connection (an idle one, or a new one) and writes req on it, with
-// the deadline set and cancellation armed. On success the caller must call finish
-// with the returned connection and stop. On failure the connection, if any, is
-// closed; c is nil when the dial failed.
-func (t *transport) begin(ctx context.Context, deadline time.Time, req *Request) (c *conn, reused bool, stop func() bool, err error) {
-	c = t.getIdle()
+// begin takes a connection (an idle one unless fresh, else a new one) and writes req
+// on it, with the deadline set and cancellation armed. On success the caller must
+// call finish with the returned connection and stop. On failure the connection, if
+// any, is closed; c is nil when the dial failed.
+func (t *transport) begin(ctx context.Context, deadline time.Time, req *Request, fresh bool) (c *conn, reused bool, stop func() bool, err error) {
+	if !fresh {
+		c = t.getIdle()
+	}
 	reused = c != nil
 	if c == nil {
 		if c, err = t.dial(ctx, deadline); err != nil {
@@ -245,7 +281,9 @@ func (t *transport) finish(ctx context.Context, c *conn, stop func() bool, req *
 		c.nc.Close()
 		return answered, err
 	}
-	if keepAlive {
+	// Bytes left in the buffer belong to no request: the answer was longer than it
+	// said. The connection cannot be trusted with another request.
+	if keepAlive && c.br.Buffered() == 0 {
 		t.putIdle(c)
 	} else {
 		c.nc.Close()
@@ -287,7 +325,8 @@ func (t *transport) readResponse(br *bufio.Reader, head bool, resp *Response) (a
 		}
 		answered = true
 		// "HTTP/1.1 200 OK"
-		if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+		if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || (line[7] != '0' && line[7] != '1') ||
+			line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
 			return true, false, fmt.Errorf("%w: bad status line", errMalformedResponse)
 		}
 		http10 := line[7] == '0'
@@ -313,8 +352,8 @@ func (t *transport) readResponse(br *bufio.Reader, head bool, resp *Response) (a
 			name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
 			switch {
 			case asciiEqualFold(name, "Content-Length"):
-				n, err := strconv.ParseInt(string(value), 10, 64)
-				if err != nil || n < 0 || (contentLength >= 0 && n != contentLength) {
+				n, err := parseLength(value)
+				if err != nil || (contentLength >= 0 && n != contentLength) {
 					return true, false, fmt.Errorf("%w: bad Content-Length", errMalformedResponse)
 				}
 				contentLength = n
@@ -334,6 +373,11 @@ func (t *transport) readResponse(br *bufio.Reader, head bool, resp *Response) (a
 		if status >= 100 && status < 200 && status != 101 {
 			continue // an interim answer; the final one follows
 		}
+		if chunked && contentLength >= 0 {
+			// Both framings: the chunked one wins, and the connection is not
+			// reused (RFC 9112, section 6.3).
+			contentLength, keepAlive = -1, false
+		}
 		resp.Status = status
 		switch {
 		case head || status == 204 || status == 304 || status == 101:
@@ -344,7 +388,7 @@ func (t *transport) readResponse(br *bufio.Reader, head bool, resp *Response) (a
 		case chunked:
 			return true, keepAlive, t.readChunked(br, resp)
 		case contentLength >= 0:
-			if contentLength > int64(t.maxBody) {
+			if contentLength > int64(t.maxBody-len(resp.Body)) {
 				return true, false, errResponseTooLarge
 			}
 			n := int(contentLength)
@@ -395,7 +439,11 @@ func (t *transport) readChunked(br *bufio.Reader, resp *Response) error {
 			return err
 		}
 		resp.Body = resp.Body[:len(resp.Body)+n]
-		if line, err := readLine(br); err != nil || len(line) != 0 {
+		line, err = readLine(br)
+		if err != nil {
+			return err
+		}
+		if len(line) != 0 {
 			return fmt.Errorf("%w: chunk not followed by CRLF", errMalformedResponse)
 		}
 	}
@@ -490,23 +538,56 @@ func containsToken(value []byte, token string) bool {
 	return false
 }
 
+// parseLength parses a Content-Length value: digits only (no sign, no space).
+func parseLength(v []byte) (int64, error) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, errMalformedResponse
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, errMalformedResponse
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, nil
+}
+
+// validRequest refuses what cannot be sent safely: a target that is not an origin
+// form without spaces or control characters, and header fields whose names are not
+// tokens or whose values hold control characters other than tab.
 func validRequest(req *Request) error {
 	if len(req.Target) == 0 || req.Target[0] != '/' {
 		return errBadRequestTarget
 	}
 	for i := 0; i < len(req.Target); i++ {
-		if c := req.Target[i]; c == ' ' || c == '\r' || c == '\n' {
+		if c := req.Target[i]; c <= ' ' || c == 0x7f {
 			return errBadRequestTarget
 		}
 	}
 	for _, h := range req.Header {
-		for _, s := range h {
-			for i := 0; i < len(s); i++ {
-				if c := s[i]; c == '\r' || c == '\n' {
-					return errBadHeader
-				}
+		if h[0] == "" {
+			return errBadHeader
+		}
+		for i := 0; i < len(h[0]); i++ {
+			if !isTokenChar(h[0][i]) {
+				return errBadHeader
+			}
+		}
+		for i := 0; i < len(h[1]); i++ {
+			if c := h[1][i]; (c < ' ' && c != '\t') || c == 0x7f {
+				return errBadHeader
 			}
 		}
 	}
 	return nil
+}
+
+// isTokenChar reports whether c may appear in an HTTP token (RFC 9110, 5.6.2).
+func isTokenChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

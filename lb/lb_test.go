@@ -85,6 +85,11 @@ func TestTransportWireFormats(t *testing.T) {
 		{"bad content length", "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", 0, "", true},
 		{"too large", "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", 0, "", true},
 		{"short body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nabc", 0, "", true},
+		{"signed content length", "HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok", 0, "", true},
+		{"status glued to its reason", "HTTP/1.1 200OK\r\nContent-Length: 2\r\n\r\nok", 0, "", true},
+		{"unknown version", "HTTP/1.7 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, "", true},
+		{"chunked wins over a length", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\nok\r\n0\r\n\r\n", 200, "ok", false},
+		{"status line alone", "HTTP/1.1 204\r\n\r\n", 204, "", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,7 +133,8 @@ func TestTransportSendsRequest(t *testing.T) {
 	if r.Method != "POST" || r.URL.RequestURI() != "/a/b?c=d%2Ce" || r.Header.Get("X-Trace") != "t1" || body.Load() != `{"a":1}` || r.Host != strings.TrimPrefix(srv.URL, "http://") {
 		t.Errorf("upstream saw %s %s host %s header %v body %v", r.Method, r.URL.RequestURI(), r.Host, r.Header, body.Load())
 	}
-	for _, bad := range []*Request{{Target: "no-slash"}, {Target: "/a b"}, {Target: "/x", Header: [][2]string{{"X", "a\r\nInjected: 1"}}}} {
+	for _, bad := range []*Request{{Target: "no-slash"}, {Target: "/a b"}, {Target: "/a\x00"}, {Target: "/x", Header: [][2]string{{"X", "a\r\nInjected: 1"}}},
+		{Target: "/x", Header: [][2]string{{"Bad Name", "v"}}}, {Target: "/x", Header: [][2]string{{"", "v"}}}, {Target: "/x", Header: [][2]string{{"X", "a\x00"}}}} {
 		if err := p.Do(context.Background(), bad, &resp); err == nil {
 			t.Errorf("request %+v was sent", bad)
 		}
@@ -159,12 +165,57 @@ func TestKeepAliveAndStaleConnections(t *testing.T) {
 		t.Errorf("10 sequential requests used %d connections, want 1", n)
 	}
 	// The server closes its idle connections: the next request must notice the stale
-	// connection and succeed on a new one, even though POST is not idempotent.
+	// connection and succeed on a new one, even when every idle connection is stale.
+	var calls []*Call
+	for range 4 {
+		calls = append(calls, p.Start(context.Background(), &Request{Target: "/"}))
+	}
+	for _, c := range calls {
+		var r Response
+		if err := c.Finish(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
 	srv.CloseClientConnections()
 	time.Sleep(10 * time.Millisecond)
 	resp.Reset()
-	if err := p.Do(context.Background(), &Request{Method: "POST", Target: "/"}, &resp); err != nil {
-		t.Fatalf("request on a stale connection: %v", err)
+	if err := p.Do(context.Background(), &Request{Target: "/"}, &resp); err != nil {
+		t.Fatalf("request on stale connections: %v", err)
+	}
+}
+
+func TestNonIdempotentRequestIsNotSentTwice(t *testing.T) {
+	var runs atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "POST" {
+			runs.Add(1)
+			panic(http.ErrAbortHandler) // closes the connection without an answer
+		}
+	}))
+	defer srv.Close()
+	p := newPool(t, Options{Endpoints: []string{srv.URL}})
+	var resp Response
+	if err := p.Do(context.Background(), &Request{Target: "/"}, &resp); err != nil {
+		t.Fatal(err) // leaves a keep-alive connection idle
+	}
+	if err := p.Do(context.Background(), &Request{Method: "POST", Target: "/", Body: []byte("x")}, &resp); err == nil {
+		t.Fatal("a POST without an answer succeeded")
+	}
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("the POST ran %d times, want 1", n)
+	}
+}
+
+func TestLeftoverBytesCloseTheConnection(t *testing.T) {
+	u := rawServer(t, func(*http.Request) string {
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA"
+	})
+	p := newPool(t, Options{Endpoints: []string{u}})
+	for range 2 {
+		var resp Response
+		if err := p.Do(context.Background(), &Request{Target: "/"}, &resp); err != nil || string(resp.Body) != "ok" {
+			t.Fatalf("got %q, %v", resp.Body, err)
+		}
 	}
 }
 

@@ -30,6 +30,9 @@ type Options struct {
 	// MaxIdleConnsPerEndpoint is how many keep-alive connections are kept open to each
 	// endpoint while unused. Default 256.
 	MaxIdleConnsPerEndpoint int
+	// IdleConnTimeout closes a keep-alive connection unused for longer, before the
+	// server does. Default 30s.
+	IdleConnTimeout time.Duration
 	// MaxResponseBytes refuses larger response bodies. Default 16 MiB.
 	MaxResponseBytes int
 	// HealthCheck configures active health checks.
@@ -64,6 +67,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxIdleConnsPerEndpoint == 0 {
 		o.MaxIdleConnsPerEndpoint = 256
+	}
+	if o.IdleConnTimeout == 0 {
+		o.IdleConnTimeout = 30 * time.Second
 	}
 	if o.MaxResponseBytes == 0 {
 		o.MaxResponseBytes = 16 << 20
@@ -147,6 +153,7 @@ func New(name string, opts Options, log *slog.Logger) (*Pool, error) {
 			host:           host,
 			connectTimeout: opts.ConnectTimeout,
 			maxIdle:        opts.MaxIdleConnsPerEndpoint,
+			idleTimeout:    opts.IdleConnTimeout,
 			maxBody:        opts.MaxResponseBytes,
 		}}
 		ep.healthy.Store(true)
@@ -290,23 +297,21 @@ func (p *Pool) start(call *Call, ctx context.Context, req *Request) {
 		call.invalid = true
 		return
 	}
-	call.c, call.reused, call.stop, call.err = ep.begin(ctx, deadline, req)
+	call.c, call.reused, call.stop, call.err = ep.begin(ctx, deadline, req, false)
 }
 
 // Finish reads the answer of the call into resp, with the failover Do has.
 func (call *Call) Finish(resp *Response) error {
 	p, ep, ctx := call.pool, call.ep, call.ctx
 	err := call.err
-	if err == nil {
-		var answered bool
+	sent, answered := err == nil, false
+	if sent {
 		answered, err = ep.finish(ctx, call.c, call.stop, call.req, resp)
-		if err != nil && ctx.Err() == nil && ep.staleRetry(call.reused, answered, 0) {
-			resp.Reset()
-			err = ep.roundTrip(ctx, call.deadline, call.req, resp)
-		}
-	} else if call.c != nil && ctx.Err() == nil && ep.staleRetry(call.reused, false, 0) {
+	}
+	if err != nil && !call.invalid && call.c != nil && ctx.Err() == nil &&
+		retryStale(call.req, call.reused, sent, answered, err) {
 		resp.Reset()
-		err = ep.roundTrip(ctx, call.deadline, call.req, resp)
+		err = ep.roundTripOn(ctx, call.deadline, call.req, resp, true)
 	}
 	if err != nil && ctx.Err() != nil {
 		err = ctx.Err()
@@ -383,6 +388,7 @@ func (p *Pool) probeLoop(ctx context.Context, ep *endpoint) {
 				p.log.Info("endpoint healthy", "endpoint", ep.url)
 			} else {
 				p.log.Warn("endpoint unhealthy", "endpoint", ep.url, "status", resp.Status, "error", errString(err))
+				ep.closeIdle() // they would be stale by the time it recovers
 			}
 			p.rebuild()
 		}
