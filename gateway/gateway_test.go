@@ -193,6 +193,9 @@ func TestSpecQueries(t *testing.T) {
 		{"latest orders", `{ user(id:"u1"){ orders(first:2){ id createdAt total{ amount currency } } } }`,
 			mustJSON(map[string]any{"user": map[string]any{"orders": latest}})},
 		{"me is null when anonymous", `{ me { id } }`, `{"me":null}`},
+		{"odd ids are not found", `{ a: user(id:""){ id } b: user(id:".."){ id } c: product(id:"."){ id } d: order(id:"../users/u1"){ id } }`,
+			`{"a":null,"b":null,"c":null,"d":null}`},
+		{"no ids, no users", `{ users(ids:[]){ id } products(ids:[""]){ id } }`, `{"users":[],"products":[null]}`},
 		{"three independent upstreams", `{ user(id:"u1"){name} product(id:"p1"){name} order(id:"o1"){status total{amount}} }`,
 			`{"user":{"name":"Ada Lovelace"},"product":{"name":"Analytical Engine Manual"},"order":{"status":"SHIPPED","total":{"amount":3998}}}`},
 	}
@@ -247,6 +250,18 @@ func TestBatching(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("too many ids", func(t *testing.T) {
+		ids := make([]string, 1001)
+		for i := range ids {
+			ids[i] = `"u1"`
+		}
+		s.cluster.ResetCounters()
+		got := s.query(t, `{ users(ids:[`+strings.Join(ids, ",")+`]){ id } }`)
+		if len(got.Errors) != 1 || got.Errors[0].Extensions["code"] != "BAD_USER_INPUT" || s.cluster.Calls(demo.Users) != 0 {
+			t.Fatalf("want one BAD_USER_INPUT error and no call, got %s", got.Raw)
+		}
+	})
 
 	t.Run("one call per 100 ids", func(t *testing.T) {
 		ids := make([]string, 250)

@@ -73,6 +73,10 @@ func upstreamCode(e *upstreams.Error) (code, msg string) {
 		return CodeUpstreamBadResponse, fmt.Sprintf("the %s service gave an answer the gateway could not use", e.Upstream)
 	case upstreams.KindCanceled:
 		return CodeRequestCanceled, "the request was canceled"
+	case upstreams.KindNotFound:
+		// A 404 that reaches a client is one the contract does not allow (a list
+		// endpoint, a batch): a lookup by id turns its 404 into null before this.
+		return CodeUpstreamBadResponse, fmt.Sprintf("the %s service gave an answer the gateway could not use", e.Upstream)
 	default:
 		return CodeUpstreamUnavailable, fmt.Sprintf("the %s service is unavailable", e.Upstream)
 	}

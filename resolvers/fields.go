@@ -23,6 +23,9 @@ func (r queryResolver) User(ctx context.Context, id string) (*upstreams.User, er
 // window, so the number of calls does not depend on scheduling; the loader is primed
 // for the rest of the request.
 func (r queryResolver) Users(ctx context.Context, ids []string) ([]*upstreams.User, error) {
+	if err := checkIDs(ids); err != nil {
+		return nil, err
+	}
 	l, err := loaders(ctx)
 	if err != nil {
 		return nil, err
@@ -43,6 +46,9 @@ func (r queryResolver) Product(ctx context.Context, id string) (*upstreams.Produ
 
 // Products is Users for products.
 func (r queryResolver) Products(ctx context.Context, ids []string) ([]*upstreams.Product, error) {
+	if err := checkIDs(ids); err != nil {
+		return nil, err
+	}
 	l, err := loaders(ctx)
 	if err != nil {
 		return nil, err

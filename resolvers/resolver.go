@@ -103,6 +103,17 @@ func firstN[T any](list []T, first *int) ([]T, error) {
 	return list, nil
 }
 
+// MaxIDs is the most ids one list argument may hold: ten batches. Query cost limits
+// bound the rest.
+const MaxIDs = 1000
+
+func checkIDs(ids []string) error {
+	if len(ids) > MaxIDs {
+		return &InputError{Msg: fmt.Sprintf("at most %d ids may be asked for at once, got %d", MaxIDs, len(ids))}
+	}
+	return nil
+}
+
 // loadList loads many ids through a loader for a list field whose entries are
 // nullable: an id whose lookup failed is null, and each distinct failure is added to
 // the response's errors once, so one failed upstream does not null the whole list.

@@ -99,7 +99,11 @@ func (f RootFetch) fetch(ctx context.Context, oc *graphql.OperationContext) *roo
 			return nil
 		}
 	}
-	if len(wants) < minRootCalls {
+	distinct := map[want]bool{}
+	for _, w := range wants {
+		distinct[w] = true
+	}
+	if len(distinct) < minRootCalls {
 		return nil
 	}
 	users := map[string]*upstreams.Pending[upstreams.User]{}

@@ -3,6 +3,7 @@ package upstreams
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -91,10 +92,14 @@ type Pending[T any] struct {
 	cl     *call
 	lc     *lb.Call // nil when the pool cannot start calls
 	decode func(*T) easyjson.Unmarshaler
+	err    error // known before any call: nothing is sent
 }
 
 // Wait reads the answer and returns the record, or an *Error as Get does.
 func (p *Pending[T]) Wait() (*T, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
 	defer p.cl.release()
 	var err error
 	if p.lc != nil {
@@ -109,12 +114,34 @@ func (p *Pending[T]) Wait() (*T, error) {
 	return &v, nil
 }
 
-func startGet[T any](ctx context.Context, c *core, op, target string, decode func(*T) easyjson.Unmarshaler) *Pending[T] {
+func startGet[T any](ctx context.Context, c *core, op, id, path string, decode func(*T) easyjson.Unmarshaler) *Pending[T] {
+	if id == "" {
+		return &Pending[T]{err: c.noRecord(op)}
+	}
+	target := path + pathSegment(id)
 	p := &Pending[T]{c: c, ctx: ctx, op: op, cl: newCall(target), decode: decode}
 	if s, ok := c.pool.(Starter); ok {
 		p.lc = s.Start(ctx, &p.cl.req)
 	}
 	return p
+}
+
+// pathSegment escapes an id as one path segment. "." and ".." are escaped too, so
+// that no server or proxy on the way resolves them as relative paths.
+func pathSegment(id string) string {
+	switch id {
+	case ".":
+		return "%2E"
+	case "..":
+		return "%2E%2E"
+	}
+	return url.PathEscape(id)
+}
+
+// noRecord is the answer to a lookup of the empty id, which names no record and
+// would name the list endpoint if sent.
+func (c *core) noRecord(op string) *Error {
+	return &Error{Upstream: c.name, Op: op, Kind: KindNotFound}
 }
 
 // idList formats ids for a "?ids=" query: each escaped, joined by commas.
@@ -129,14 +156,25 @@ func idList(ids []string) string {
 	return b.String()
 }
 
-// batched calls fetch for each run of at most MaxBatch ids, in parallel, and
-// concatenates the results.
+// maxParallelBatches bounds the calls one batched lookup has in flight at once.
+const maxParallelBatches = 4
+
+// batched calls fetch for each run of at most MaxBatch ids, at most
+// maxParallelBatches at a time, and concatenates the results. The empty id names no
+// record and is not sent; no ids, no call.
 func batched[T any](ctx context.Context, ids []string, fetch func(ctx context.Context, ids []string) ([]T, error)) ([]T, error) {
+	if slices.Contains(ids, "") {
+		ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == "" })
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
 	if len(ids) <= MaxBatch {
 		return fetch(ctx, ids)
 	}
 	parts := make([][]T, (len(ids)+MaxBatch-1)/MaxBatch)
 	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxParallelBatches)
 	for i := range parts {
 		chunk := ids[i*MaxBatch : min(len(ids), (i+1)*MaxBatch)]
 		g.Go(func() error {
@@ -163,13 +201,16 @@ func NewUsers(name string, pool Doer) *Users { return &Users{core{name, pool}} }
 
 // StartGet sends the request of Get and returns at once; Wait gives Get's result.
 func (u *Users) StartGet(ctx context.Context, id string) *Pending[User] {
-	return startGet(ctx, &u.c, "get user", "/users/"+url.PathEscape(id), func(v *User) easyjson.Unmarshaler { return v })
+	return startGet(ctx, &u.c, "get user", id, "/users/", func(v *User) easyjson.Unmarshaler { return v })
 }
 
 // Get returns one user, or an *Error of KindNotFound when there is none.
 func (u *Users) Get(ctx context.Context, id string) (*User, error) {
+	if id == "" {
+		return nil, u.c.noRecord("get user")
+	}
 	var out User
-	if err := u.c.get(ctx, "get user", "/users/"+url.PathEscape(id), &out); err != nil {
+	if err := u.c.get(ctx, "get user", "/users/"+pathSegment(id), &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -193,13 +234,16 @@ func NewOrders(name string, pool Doer) *Orders { return &Orders{core{name, pool}
 
 // StartGet sends the request of Get and returns at once; Wait gives Get's result.
 func (o *Orders) StartGet(ctx context.Context, id string) *Pending[Order] {
-	return startGet(ctx, &o.c, "get order", "/orders/"+url.PathEscape(id), func(v *Order) easyjson.Unmarshaler { return v })
+	return startGet(ctx, &o.c, "get order", id, "/orders/", func(v *Order) easyjson.Unmarshaler { return v })
 }
 
 // Get returns one order, or an *Error of KindNotFound when there is none.
 func (o *Orders) Get(ctx context.Context, id string) (*Order, error) {
+	if id == "" {
+		return nil, o.c.noRecord("get order")
+	}
 	var out Order
-	if err := o.c.get(ctx, "get order", "/orders/"+url.PathEscape(id), &out); err != nil {
+	if err := o.c.get(ctx, "get order", "/orders/"+pathSegment(id), &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -220,13 +264,16 @@ func NewCatalog(name string, pool Doer) *Catalog { return &Catalog{core{name, po
 
 // StartGet sends the request of Get and returns at once; Wait gives Get's result.
 func (c *Catalog) StartGet(ctx context.Context, id string) *Pending[Product] {
-	return startGet(ctx, &c.c, "get product", "/products/"+url.PathEscape(id), func(v *Product) easyjson.Unmarshaler { return v })
+	return startGet(ctx, &c.c, "get product", id, "/products/", func(v *Product) easyjson.Unmarshaler { return v })
 }
 
 // Get returns one product, or an *Error of KindNotFound when there is none.
 func (c *Catalog) Get(ctx context.Context, id string) (*Product, error) {
+	if id == "" {
+		return nil, c.c.noRecord("get product")
+	}
 	var out Product
-	if err := c.c.get(ctx, "get product", "/products/"+url.PathEscape(id), &out); err != nil {
+	if err := c.c.get(ctx, "get product", "/products/"+pathSegment(id), &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
