@@ -53,6 +53,9 @@ type Pool struct {
 	// MaxIdleConnsPerEndpoint is how many keep-alive connections stay open to each
 	// endpoint while unused. Default 256.
 	MaxIdleConnsPerEndpoint int `yaml:"max_idle_conns_per_endpoint"`
+	// IdleConnTimeout closes a keep-alive connection unused for longer. Keep it below
+	// the upstream servers' own idle timeout. Default 30s.
+	IdleConnTimeout Duration `yaml:"idle_conn_timeout"`
 	// MaxResponseBytes refuses larger upstream answers. Default 16 MiB.
 	MaxResponseBytes int `yaml:"max_response_bytes"`
 	// HealthCheck configures the active probes.
@@ -147,6 +150,7 @@ func (c *Config) SetDefaults() {
 		if p.MaxIdleConnsPerEndpoint == 0 {
 			p.MaxIdleConnsPerEndpoint = 256
 		}
+		setDuration(&p.IdleConnTimeout, 30*time.Second)
 		if p.MaxResponseBytes == 0 {
 			p.MaxResponseBytes = 16 << 20
 		}
@@ -228,6 +232,7 @@ func (p Pool) validate(at path, errs *errorList) {
 	}
 	p.ConnectTimeout.check(at.key("connect_timeout"), errs)
 	p.RequestTimeout.check(at.key("request_timeout"), errs)
+	p.IdleConnTimeout.check(at.key("idle_conn_timeout"), errs)
 	if p.MaxIdleConnsPerEndpoint < 0 {
 		errs.add(at.key("max_idle_conns_per_endpoint"), "must not be negative")
 	}

@@ -48,6 +48,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			ConnectTimeout:          pc.ConnectTimeout.Duration,
 			RequestTimeout:          pc.RequestTimeout.Duration,
 			MaxIdleConnsPerEndpoint: pc.MaxIdleConnsPerEndpoint,
+			IdleConnTimeout:         pc.IdleConnTimeout.Duration,
 			MaxResponseBytes:        pc.MaxResponseBytes,
 			HealthCheck: lb.HealthCheck{
 				Disabled:           pc.HealthCheck.Disabled,
