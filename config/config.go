@@ -8,9 +8,12 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/switchyard/switchyard/lb"
 )
 
 // Config is the whole configuration of one gateway process.
@@ -58,6 +61,9 @@ type Pool struct {
 	IdleConnTimeout Duration `yaml:"idle_conn_timeout"`
 	// MaxResponseBytes refuses larger upstream answers. Default 16 MiB.
 	MaxResponseBytes int `yaml:"max_response_bytes"`
+	// Policy chooses each request's endpoint: round_robin or least_request (power
+	// of two choices over latency times requests in flight). Default round_robin.
+	Policy string `yaml:"policy"`
 	// HealthCheck configures the active probes.
 	HealthCheck HealthCheck `yaml:"health_check"`
 }
@@ -151,6 +157,9 @@ func (c *Config) SetDefaults() {
 			p.MaxIdleConnsPerEndpoint = 256
 		}
 		setDuration(&p.IdleConnTimeout, 30*time.Second)
+		if p.Policy == "" {
+			p.Policy = string(lb.RoundRobin)
+		}
 		if p.MaxResponseBytes == 0 {
 			p.MaxResponseBytes = 16 << 20
 		}
@@ -239,6 +248,9 @@ func (p Pool) validate(at path, errs *errorList) {
 	if p.MaxResponseBytes < 0 {
 		errs.add(at.key("max_response_bytes"), "must not be negative")
 	}
+	if !slices.Contains(lb.Policies, lb.Policy(p.Policy)) {
+		errs.add(at.key("policy"), "%q is not a balancing policy (use %s)", p.Policy, policyList())
+	}
 	h := at.key("health_check")
 	if p.HealthCheck.Path == "" || p.HealthCheck.Path[0] != '/' {
 		errs.add(h.key("path"), "%q does not start with '/'", p.HealthCheck.Path)
@@ -254,6 +266,14 @@ func (p Pool) validate(at path, errs *errorList) {
 	if p.HealthCheck.UnhealthyThreshold < 1 {
 		errs.add(h.key("unhealthy_threshold"), "must be at least 1")
 	}
+}
+
+func policyList() string {
+	names := make([]string, len(lb.Policies))
+	for i, p := range lb.Policies {
+		names[i] = string(p)
+	}
+	return strings.Join(names, " or ")
 }
 
 func kindName(k yaml.Kind) string {

@@ -50,6 +50,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			MaxIdleConnsPerEndpoint: pc.MaxIdleConnsPerEndpoint,
 			IdleConnTimeout:         pc.IdleConnTimeout.Duration,
 			MaxResponseBytes:        pc.MaxResponseBytes,
+			Policy:                  lb.Policy(pc.Policy),
 			HealthCheck: lb.HealthCheck{
 				Disabled:           pc.HealthCheck.Disabled,
 				Path:               pc.HealthCheck.Path,

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"sync"
@@ -37,6 +38,13 @@ type Options struct {
 	MaxResponseBytes int
 	// HealthCheck configures active health checks.
 	HealthCheck HealthCheck
+	// Policy chooses the endpoint of each request. Default RoundRobin.
+	Policy Policy
+
+	// Now and Rand stand in for the clock and for randomness; tests set them so that
+	// picks are reproducible. Default time.Now and math/rand/v2's IntN.
+	Now  func() time.Time
+	Rand func(n int) int
 }
 
 // HealthCheck configures the active probes of a pool: every Interval, each endpoint
@@ -74,6 +82,15 @@ func (o *Options) setDefaults() {
 	if o.MaxResponseBytes == 0 {
 		o.MaxResponseBytes = 16 << 20
 	}
+	if o.Policy == "" {
+		o.Policy = RoundRobin
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.IntN
+	}
 	h := &o.HealthCheck
 	if h.Path == "" {
 		h.Path = "/healthz"
@@ -104,11 +121,16 @@ type Pool struct {
 	log       *slog.Logger
 	endpoints []*endpoint
 
-	// healthy is the snapshot Do picks from: the endpoints that are healthy now, in
-	// configuration order. It is rebuilt whenever an endpoint's health changes.
-	healthy atomic.Pointer[[]*endpoint]
-	next    atomic.Uint64
-	mu      sync.Mutex // serialises rebuilds of healthy
+	// snap is what Do picks from, rebuilt whenever an endpoint's health changes.
+	snap atomic.Pointer[snapshot]
+	next atomic.Uint64 // the round-robin counter, kept across snapshots
+	mu   sync.Mutex    // serialises rebuilds of snap
+}
+
+// snapshot is an immutable view of the pool for picking.
+type snapshot struct {
+	healthy []*endpoint // in configuration order
+	picker  picker      // over healthy, or over every endpoint when none is
 }
 
 // endpoint is one instance of the pool's service.
@@ -118,6 +140,7 @@ type endpoint struct {
 
 	healthy  atomic.Bool
 	inflight atomic.Int64
+	latency  latency
 
 	// Probe state, touched only by the endpoint's probe loop.
 	successes, failures int
@@ -133,6 +156,9 @@ func New(name string, opts Options, log *slog.Logger) (*Pool, error) {
 	}
 	if len(opts.Endpoints) == 0 {
 		return nil, ErrNoEndpoints
+	}
+	if err := opts.Policy.valid(); err != nil {
+		return nil, err
 	}
 	if opts.HealthCheck.Path[0] != '/' {
 		return nil, fmt.Errorf("health check path %q does not start with '/'", opts.HealthCheck.Path)
@@ -188,7 +214,7 @@ func parseEndpoint(raw string) (addr, host string, err error) {
 func (p *Pool) Name() string { return p.name }
 
 // Ready reports whether at least one endpoint is healthy.
-func (p *Pool) Ready() bool { return len(*p.healthy.Load()) > 0 }
+func (p *Pool) Ready() bool { return len(p.snap.Load().healthy) > 0 }
 
 // EndpointStatus is a snapshot of one endpoint, for readiness and admin pages.
 type EndpointStatus struct {
@@ -223,24 +249,25 @@ func (p *Pool) rebuild() {
 			healthy = append(healthy, ep)
 		}
 	}
-	p.healthy.Store(&healthy)
-}
-
-// pick returns the next endpoint in round-robin order among the healthy ones, other
-// than avoid when there is another. When no endpoint is healthy it picks among all of
-// them: the probes may be wrong, and an attempt costs less than a certain failure.
-func (p *Pool) pick(avoid *endpoint) *endpoint {
-	set := *p.healthy.Load()
+	// When no endpoint is healthy the pool picks among all of them: the probes may
+	// be wrong, and an attempt costs less than a certain failure.
+	set := healthy
 	if len(set) == 0 {
 		set = p.endpoints
 	}
-	n := uint64(len(set))
-	i := p.next.Add(1)
-	ep := set[i%n]
-	if ep == avoid && n > 1 {
-		ep = set[(i+1)%n]
+	var pk picker
+	switch p.opts.Policy {
+	case LeastRequest:
+		pk = &leastRequest{eps: set, rand: p.opts.Rand, now: p.opts.Now}
+	default:
+		pk = &roundRobin{eps: set, next: &p.next}
 	}
-	return ep
+	p.snap.Store(&snapshot{healthy: healthy, picker: pk})
+}
+
+// pick returns an endpoint for a request, other than avoid when there is another.
+func (p *Pool) pick(avoid *endpoint) *endpoint {
+	return p.snap.Load().picker.pick(avoid)
 }
 
 // Do sends req to one endpoint and fills resp with its answer. A request that could
@@ -262,6 +289,7 @@ type Call struct {
 	ctx      context.Context
 	req      *Request
 	deadline time.Time
+	started  time.Time
 	ep       *endpoint
 	c        *conn
 	reused   bool
@@ -283,15 +311,16 @@ func (p *Pool) Start(ctx context.Context, req *Request) *Call {
 func (p *Pool) start(call *Call, ctx context.Context, req *Request) {
 	// The pool's timeout becomes a deadline on the connection rather than a derived
 	// context: the same bound, without a timer and a context per call.
+	now := p.opts.Now()
 	var deadline time.Time
 	if p.opts.RequestTimeout > 0 {
-		deadline = time.Now().Add(p.opts.RequestTimeout)
+		deadline = now.Add(p.opts.RequestTimeout)
 	}
 	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
 		deadline = d
 	}
 	ep := p.pick(nil)
-	*call = Call{pool: p, ctx: ctx, req: req, deadline: deadline, ep: ep}
+	*call = Call{pool: p, ctx: ctx, req: req, deadline: deadline, ep: ep, started: now}
 	ep.inflight.Add(1)
 	if call.err = validRequest(req); call.err != nil {
 		call.invalid = true
@@ -317,6 +346,7 @@ func (call *Call) Finish(resp *Response) error {
 		err = ctx.Err()
 	}
 	ep.inflight.Add(-1)
+	p.observe(ep, call.started, resp, err)
 	if call.invalid || !p.shouldRetry(ctx, call.deadline, call.req, resp, err) {
 		return err
 	}
@@ -325,7 +355,7 @@ func (call *Call) Finish(resp *Response) error {
 		return err
 	}
 	resp.Reset()
-	return next.do(ctx, call.deadline, call.req, resp)
+	return p.do(ctx, next, call.deadline, call.req, resp)
 }
 
 func (p *Pool) shouldRetry(ctx context.Context, deadline time.Time, req *Request, resp *Response, err error) bool {
@@ -344,11 +374,29 @@ func (p *Pool) shouldRetry(ctx context.Context, deadline time.Time, req *Request
 	return req.idempotent()
 }
 
-func (ep *endpoint) do(ctx context.Context, deadline time.Time, req *Request, resp *Response) error {
+// do sends req to this endpoint only, as a failover attempt.
+func (p *Pool) do(ctx context.Context, ep *endpoint, deadline time.Time, req *Request, resp *Response) error {
+	started := p.opts.Now()
 	ep.inflight.Add(1)
 	err := ep.roundTrip(ctx, deadline, req, resp)
 	ep.inflight.Add(-1)
+	p.observe(ep, started, resp, err)
 	return err
+}
+
+// observe records the latency of a finished request on its endpoint. A failure
+// counts as at least failurePenalty, so that an endpoint failing fast does not look
+// fast. A request cut short by its caller says nothing of the endpoint.
+func (p *Pool) observe(ep *endpoint, started time.Time, resp *Response, err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	now := p.opts.Now()
+	d := now.Sub(started)
+	if (err != nil || resp.Status >= 500) && d < failurePenalty {
+		d = failurePenalty
+	}
+	ep.latency.observe(d, now.UnixNano())
 }
 
 // Run probes every endpoint until ctx ends, then returns. It must be called at most

@@ -1,0 +1,147 @@
+package lb
+
+import (
+	"fmt"
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// Policy names how a pool chooses an endpoint for a request.
+type Policy string
+
+// The balancing policies.
+const (
+	// RoundRobin takes the healthy endpoints in turn.
+	RoundRobin Policy = "round_robin"
+	// LeastRequest draws two healthy endpoints at random and takes the one with the
+	// lower load: its latency (a peak-sensitive moving average, as Finagle's and
+	// Envoy's least-request balancers use) times its requests in flight plus one.
+	// A slow or saturated endpoint gets little traffic; an idle fast one most.
+	LeastRequest Policy = "least_request"
+)
+
+// Policies lists the valid policies.
+var Policies = []Policy{RoundRobin, LeastRequest}
+
+func (p Policy) valid() error {
+	for _, v := range Policies {
+		if p == v {
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown balancing policy %q", p)
+}
+
+// picker chooses one endpoint among a fixed set. A picker is an immutable snapshot
+// that the pool builds again whenever the set of healthy endpoints changes; pick
+// never blocks and is safe for concurrent use. avoid, if not nil, is an endpoint the
+// request just failed on: pick returns another one when there is another.
+type picker interface {
+	pick(avoid *endpoint) *endpoint
+}
+
+var (
+	_ picker = (*roundRobin)(nil)
+	_ picker = (*leastRequest)(nil)
+)
+
+// roundRobin takes the endpoints in turn. The counter is the pool's, so the rotation
+// goes on across snapshots.
+type roundRobin struct {
+	eps  []*endpoint
+	next *atomic.Uint64
+}
+
+func (r *roundRobin) pick(avoid *endpoint) *endpoint {
+	n := uint64(len(r.eps))
+	i := r.next.Add(1)
+	ep := r.eps[i%n]
+	if ep == avoid && n > 1 {
+		ep = r.eps[(i+1)%n]
+	}
+	return ep
+}
+
+// leastRequest is the power of two choices over a load score.
+type leastRequest struct {
+	eps  []*endpoint
+	rand func(n int) int
+	now  func() time.Time
+}
+
+func (l *leastRequest) pick(avoid *endpoint) *endpoint {
+	n := len(l.eps)
+	if n == 1 {
+		return l.eps[0]
+	}
+	i := l.rand(n)
+	j := l.rand(n - 1)
+	if j >= i {
+		j++
+	}
+	a, b := l.eps[i], l.eps[j]
+	switch {
+	case a == avoid:
+		return b
+	case b == avoid:
+		return a
+	}
+	now := l.now().UnixNano()
+	if b.load(now) < a.load(now) {
+		return b
+	}
+	return a
+}
+
+// latency is an endpoint's peak-sensitive moving average of request latency: a
+// slower answer raises it at once, faster ones bring it down with a time constant of
+// latencyDecay. It is safe for concurrent use.
+type latency struct {
+	cost  atomic.Uint64 // float64 bits, nanoseconds
+	stamp atomic.Int64  // unix nanoseconds of the last update
+}
+
+// latencyDecay is the time constant over which a past latency peak is forgotten.
+const latencyDecay = 10 * time.Second
+
+// failurePenalty is the latency recorded for a failed request, so that an endpoint
+// answering errors quickly does not look fast.
+const failurePenalty = 250 * time.Millisecond
+
+// observe records one request's latency at now (unix nanoseconds).
+func (l *latency) observe(d time.Duration, now int64) {
+	rtt := float64(d)
+	for {
+		oldBits := l.cost.Load()
+		old := math.Float64frombits(oldBits)
+		next := rtt
+		if rtt < old {
+			w := math.Exp(-float64(now-l.stamp.Load()) / float64(latencyDecay))
+			next = old*w + rtt*(1-w)
+		}
+		if l.cost.CompareAndSwap(oldBits, math.Float64bits(next)) {
+			l.stamp.Store(now)
+			return
+		}
+	}
+}
+
+// current returns the average decayed to now, as the picker sees it.
+func (l *latency) current(now int64) float64 {
+	cost := math.Float64frombits(l.cost.Load())
+	if elapsed := now - l.stamp.Load(); elapsed > 0 {
+		cost *= math.Exp(-float64(elapsed) / float64(latencyDecay))
+	}
+	return cost
+}
+
+// load is the endpoint's score for least-request: latency times requests in flight
+// plus one. An endpoint never measured scores by its in-flight requests alone.
+func (ep *endpoint) load(now int64) float64 {
+	cost := ep.latency.current(now)
+	if cost < 1 {
+		cost = 1
+	}
+	return cost * float64(ep.inflight.Load()+1)
+}

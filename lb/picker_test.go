@@ -1,0 +1,150 @@
+package lb
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeClock is a clock that moves only when told to.
+type fakeClock struct{ t atomic.Int64 }
+
+func (c *fakeClock) now() time.Time          { return time.Unix(0, c.t.Load()) }
+func (c *fakeClock) advance(d time.Duration) { c.t.Add(int64(d)) }
+
+func seeded(seed uint64) func(int) int {
+	r := rand.New(rand.NewPCG(seed, seed))
+	var mu sync.Mutex
+	return func(n int) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return r.IntN(n)
+	}
+}
+
+func pickPool(t *testing.T, policy Policy, n int, clock *fakeClock) *Pool {
+	t.Helper()
+	var eps []string
+	for i := range n {
+		eps = append(eps, "http://127.0.0.1:"+string(rune('1'+i))+"0")
+	}
+	p, err := New("pick", Options{Endpoints: eps, Policy: policy, Now: clock.now, Rand: seeded(1),
+		HealthCheck: HealthCheck{Disabled: true}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func counts(p *Pool, picks int) map[*endpoint]int {
+	out := map[*endpoint]int{}
+	for range picks {
+		out[p.pick(nil)]++
+	}
+	return out
+}
+
+func TestLeastRequestSpreadsEvenLoad(t *testing.T) {
+	clock := &fakeClock{}
+	p := pickPool(t, LeastRequest, 4, clock)
+	got := counts(p, 8000)
+	for _, ep := range p.endpoints {
+		if n := got[ep]; n < 1600 || n > 2400 {
+			t.Errorf("%s got %d of 8000 picks with equal load", ep.url, n)
+		}
+	}
+}
+
+func TestLeastRequestAvoidsASlowEndpoint(t *testing.T) {
+	clock := &fakeClock{}
+	p := pickPool(t, LeastRequest, 3, clock)
+	now := clock.now().UnixNano()
+	fast1, fast2, slow := p.endpoints[0], p.endpoints[1], p.endpoints[2]
+	fast1.latency.observe(time.Millisecond, now)
+	fast2.latency.observe(time.Millisecond, now)
+	slow.latency.observe(500*time.Millisecond, now)
+	got := counts(p, 3000)
+	if share := float64(got[slow]) / 3000; share > 0.01 {
+		t.Errorf("the slow endpoint got %.1f%% of picks", share*100)
+	}
+	// Requests in flight count too: a fast endpoint with many is passed over.
+	fast1.inflight.Store(1000)
+	got = counts(p, 3000)
+	if got[fast1] > got[fast2]/10 {
+		t.Errorf("a saturated endpoint got %d picks against %d", got[fast1], got[fast2])
+	}
+	fast1.inflight.Store(0)
+	// The peak is forgotten over time, so a recovered endpoint gets traffic again.
+	clock.advance(2 * time.Minute)
+	fast1.latency.observe(time.Millisecond, clock.now().UnixNano())
+	fast2.latency.observe(time.Millisecond, clock.now().UnixNano())
+	got = counts(p, 3000)
+	if got[slow] < 500 {
+		t.Errorf("two minutes after its peak the slow endpoint got only %d of 3000 picks", got[slow])
+	}
+}
+
+func TestPickAvoidsTheFailedEndpoint(t *testing.T) {
+	for _, policy := range Policies {
+		t.Run(string(policy), func(t *testing.T) {
+			p := pickPool(t, policy, 2, &fakeClock{})
+			for range 100 {
+				if ep := p.pick(p.endpoints[0]); ep == p.endpoints[0] {
+					t.Fatal("picked the endpoint to avoid")
+				}
+			}
+		})
+	}
+}
+
+func TestLatencyIsPeakSensitive(t *testing.T) {
+	var l latency
+	l.observe(10*time.Millisecond, 0)
+	l.observe(time.Second, 1)
+	if got := l.current(1); got < float64(time.Second)*0.99 {
+		t.Fatalf("a slow answer did not raise the average at once: %v", time.Duration(got))
+	}
+	l.observe(time.Millisecond, int64(latencyDecay))
+	if got := time.Duration(l.current(int64(latencyDecay))); got > 400*time.Millisecond || got < 300*time.Millisecond {
+		t.Fatalf("after one time constant the average is %v, want about 1s/e", got)
+	}
+}
+
+func TestLeastRequestSendsLittleToASlowServer(t *testing.T) {
+	var hits [2]atomic.Int64
+	var urls []string
+	for i := range hits {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+			if i == 1 {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}))
+		t.Cleanup(srv.Close)
+		urls = append(urls, srv.URL)
+	}
+	p := newPool(t, Options{Endpoints: urls, Policy: LeastRequest})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				var resp Response
+				if err := p.Do(context.Background(), &Request{Target: "/"}, &resp); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if slow, all := hits[1].Load(), hits[0].Load()+hits[1].Load(); float64(slow)/float64(all) > 0.10 {
+		t.Errorf("the slow server got %d of %d requests", slow, all)
+	}
+}
