@@ -66,7 +66,9 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		{"several errors at once", func(s string) string {
 			return strings.Replace(strings.Replace(s, "250ms", "-1s", 1), "127.0.0.1:9000", "nope", 1)
 		}, []string{`gw.yaml:2: listen: "nope" is not a host:port`, "gw.yaml:13: pools.reviews.health_check.interval: must not be negative"}},
-		{"unknown policy", func(s string) string { return strings.Replace(s, "    endpoints: [http://127.0.0.1:1]", "    endpoints: [http://127.0.0.1:1]\n    policy: random", 1) },
+		{"unknown policy", func(s string) string {
+			return strings.Replace(s, "    endpoints: [http://127.0.0.1:1]", "    endpoints: [http://127.0.0.1:1]\n    policy: random", 1)
+		},
 			[]string{`gw.yaml:6: pools.users.policy: "random" is not a balancing policy (use round_robin or least_request)`}},
 		{"not YAML", func(s string) string { return s + "\n  : : [\n" }, []string{"gw.yaml:", "not valid YAML"}},
 	}
