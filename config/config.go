@@ -66,6 +66,25 @@ type Pool struct {
 	Policy string `yaml:"policy"`
 	// HealthCheck configures the active probes.
 	HealthCheck HealthCheck `yaml:"health_check"`
+	// OutlierDetection configures passive ejection of failing endpoints.
+	OutlierDetection OutlierDetection `yaml:"outlier_detection"`
+}
+
+// OutlierDetection configures passive health checking: an endpoint whose requests
+// fail (5xx, refused, broken, timed out) consecutive_failures times in a row is
+// ejected for base_ejection_time, doubling with each ejection without a success in
+// between, up to max_ejection_time; never more than max_ejection_percent of the pool
+// at once.
+type OutlierDetection struct {
+	// ConsecutiveFailures ejects after that many failures in a row; 0 turns passive
+	// ejection off. Default 5.
+	ConsecutiveFailures *int `yaml:"consecutive_failures"`
+	// BaseEjectionTime is the first ejection's length. Default 10s.
+	BaseEjectionTime Duration `yaml:"base_ejection_time"`
+	// MaxEjectionTime caps the ejection time. Default 5m.
+	MaxEjectionTime Duration `yaml:"max_ejection_time"`
+	// MaxEjectionPercent is the largest share of the pool ejected at once. Default 50.
+	MaxEjectionPercent int `yaml:"max_ejection_percent"`
 }
 
 // HealthCheck configures the active probes of a pool.
@@ -160,6 +179,15 @@ func (c *Config) SetDefaults() {
 		if p.Policy == "" {
 			p.Policy = string(lb.RoundRobin)
 		}
+		o := &p.OutlierDetection
+		if o.ConsecutiveFailures == nil {
+			o.ConsecutiveFailures = ptr(5)
+		}
+		setDuration(&o.BaseEjectionTime, 10*time.Second)
+		setDuration(&o.MaxEjectionTime, 5*time.Minute)
+		if o.MaxEjectionPercent == 0 {
+			o.MaxEjectionPercent = 50
+		}
 		if p.MaxResponseBytes == 0 {
 			p.MaxResponseBytes = 16 << 20
 		}
@@ -250,6 +278,15 @@ func (p Pool) validate(at path, errs *errorList) {
 	}
 	if !slices.Contains(lb.Policies, lb.Policy(p.Policy)) {
 		errs.add(at.key("policy"), "%q is not a balancing policy (use %s)", p.Policy, policyList())
+	}
+	od := at.key("outlier_detection")
+	if *p.OutlierDetection.ConsecutiveFailures < 0 {
+		errs.add(od.key("consecutive_failures"), "must not be negative (0 turns ejection off)")
+	}
+	p.OutlierDetection.BaseEjectionTime.check(od.key("base_ejection_time"), errs)
+	p.OutlierDetection.MaxEjectionTime.check(od.key("max_ejection_time"), errs)
+	if mp := p.OutlierDetection.MaxEjectionPercent; mp < 0 || mp > 100 {
+		errs.add(od.key("max_ejection_percent"), "must be between 0 and 100, got %d", mp)
 	}
 	h := at.key("health_check")
 	if p.HealthCheck.Path == "" || p.HealthCheck.Path[0] != '/' {

@@ -51,6 +51,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			IdleConnTimeout:         pc.IdleConnTimeout.Duration,
 			MaxResponseBytes:        pc.MaxResponseBytes,
 			Policy:                  lb.Policy(pc.Policy),
+			Outlier: lb.OutlierDetection{
+				ConsecutiveFailures: *pc.OutlierDetection.ConsecutiveFailures,
+				BaseEjectionTime:    pc.OutlierDetection.BaseEjectionTime.Duration,
+				MaxEjectionTime:     pc.OutlierDetection.MaxEjectionTime.Duration,
+				MaxEjectionPercent:  pc.OutlierDetection.MaxEjectionPercent,
+			},
 			HealthCheck: lb.HealthCheck{
 				Disabled:           pc.HealthCheck.Disabled,
 				Path:               pc.HealthCheck.Path,

@@ -148,3 +148,92 @@ func TestLeastRequestSendsLittleToASlowServer(t *testing.T) {
 		t.Errorf("the slow server got %d of %d requests", slow, all)
 	}
 }
+
+func TestOutlierEjection(t *testing.T) {
+	clock := &fakeClock{}
+	p := pickPool(t, RoundRobin, 3, clock)
+	p.opts.Outlier = OutlierDetection{ConsecutiveFailures: 3, BaseEjectionTime: 10 * time.Second,
+		MaxEjectionTime: 25 * time.Second, MaxEjectionPercent: 50}
+	bad, other := p.endpoints[0], p.endpoints[1]
+	fail := func(ep *endpoint) { p.observe(context.Background(), ep, clock.now(), &Response{Status: 503}, nil) }
+	ok := func(ep *endpoint) { p.observe(context.Background(), ep, clock.now(), &Response{Status: 200}, nil) }
+	available := func(ep *endpoint) bool {
+		for _, e := range p.current(clock.now()).healthy {
+			if e == ep {
+				return true
+			}
+		}
+		return false
+	}
+
+	fail(bad)
+	fail(bad)
+	ok(bad) // a success resets the count
+	fail(bad)
+	fail(bad)
+	if !available(bad) {
+		t.Fatal("ejected before three failures in a row")
+	}
+	fail(bad)
+	if available(bad) {
+		t.Fatal("not ejected after three failures in a row")
+	}
+	for range 30 {
+		if p.pick(nil) == bad {
+			t.Fatal("an ejected endpoint was picked")
+		}
+	}
+	// A second endpoint may not be ejected too: at most 50% of three, rounded down.
+	for range 3 {
+		fail(other)
+	}
+	if !available(other) {
+		t.Fatal("ejected more than the allowed share")
+	}
+
+	// Readmitted after 10s; failing again, ejected for twice as long, capped at 25s.
+	clock.advance(10 * time.Second)
+	if !available(bad) {
+		t.Fatal("not readmitted after its ejection time")
+	}
+	for range 3 {
+		fail(bad)
+	}
+	clock.advance(19 * time.Second)
+	if available(bad) {
+		t.Fatal("the second ejection was not longer")
+	}
+	clock.advance(time.Second)
+	if !available(bad) {
+		t.Fatal("not readmitted after 20s")
+	}
+	for range 3 {
+		fail(bad)
+	}
+	clock.advance(24 * time.Second)
+	if available(bad) {
+		t.Fatal("the third ejection was shorter than the cap")
+	}
+	clock.advance(time.Second)
+	if !available(bad) {
+		t.Fatal("the ejection time was not capped")
+	}
+	// A success after readmission forgets the past ejections.
+	ok(bad)
+	for range 3 {
+		fail(bad)
+	}
+	clock.advance(10 * time.Second)
+	if !available(bad) {
+		t.Fatal("after a success the ejection time did not start over")
+	}
+	// A request its caller ended says nothing of the endpoint.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 5 {
+		p.observe(ctx, other, clock.now(), &Response{}, context.Canceled)
+	}
+	if !available(other) {
+		t.Fatal("caller cancellations ejected an endpoint")
+	}
+}

@@ -40,6 +40,8 @@ type Options struct {
 	HealthCheck HealthCheck
 	// Policy chooses the endpoint of each request. Default RoundRobin.
 	Policy Policy
+	// Outlier configures passive ejection of failing endpoints. Off by default.
+	Outlier OutlierDetection
 
 	// Now and Rand stand in for the clock and for randomness; tests set them so that
 	// picks are reproducible. Default time.Now and math/rand/v2's IntN.
@@ -85,6 +87,7 @@ func (o *Options) setDefaults() {
 	if o.Policy == "" {
 		o.Policy = RoundRobin
 	}
+	o.Outlier.setDefaults()
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -129,8 +132,9 @@ type Pool struct {
 
 // snapshot is an immutable view of the pool for picking.
 type snapshot struct {
-	healthy []*endpoint // in configuration order
+	healthy []*endpoint // healthy and not ejected, in configuration order
 	picker  picker      // over healthy, or over every endpoint when none is
+	expires time.Time   // when the first ejection in it ends; zero when none
 }
 
 // endpoint is one instance of the pool's service.
@@ -141,6 +145,8 @@ type endpoint struct {
 	healthy  atomic.Bool
 	inflight atomic.Int64
 	latency  latency
+	outlier  outlier
+	ejected  bool // in the last snapshot, ejected; guarded by the pool's mu
 
 	// Probe state, touched only by the endpoint's probe loop.
 	successes, failures int
@@ -214,12 +220,13 @@ func parseEndpoint(raw string) (addr, host string, err error) {
 func (p *Pool) Name() string { return p.name }
 
 // Ready reports whether at least one endpoint is healthy.
-func (p *Pool) Ready() bool { return len(p.snap.Load().healthy) > 0 }
+func (p *Pool) Ready() bool { return len(p.current(p.opts.Now()).healthy) > 0 }
 
 // EndpointStatus is a snapshot of one endpoint, for readiness and admin pages.
 type EndpointStatus struct {
 	URL      string
-	Healthy  bool
+	Healthy  bool // by the active probes
+	Ejected  bool // by passive outlier detection
 	InFlight int64
 }
 
@@ -227,7 +234,8 @@ type EndpointStatus struct {
 func (p *Pool) Status() []EndpointStatus {
 	out := make([]EndpointStatus, len(p.endpoints))
 	for i, ep := range p.endpoints {
-		out[i] = EndpointStatus{URL: ep.url, Healthy: ep.healthy.Load(), InFlight: ep.inflight.Load()}
+		out[i] = EndpointStatus{URL: ep.url, Healthy: ep.healthy.Load(), InFlight: ep.inflight.Load(),
+			Ejected: !ep.outlier.ejectedUntil(p.opts.Now()).IsZero()}
 	}
 	return out
 }
@@ -243,14 +251,29 @@ func (p *Pool) Close() {
 func (p *Pool) rebuild() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.rebuildLocked(p.opts.Now())
+}
+
+// rebuildLocked builds the snapshot as of now. p.mu must be held.
+func (p *Pool) rebuildLocked(now time.Time) {
 	healthy := make([]*endpoint, 0, len(p.endpoints))
+	var expires time.Time
 	for _, ep := range p.endpoints {
-		if ep.healthy.Load() {
+		until := ep.outlier.ejectedUntil(now)
+		ejected := !until.IsZero()
+		if ep.ejected && !ejected {
+			p.log.Info("endpoint readmitted after ejection", "endpoint", ep.url)
+		}
+		ep.ejected = ejected
+		if ejected && (expires.IsZero() || until.Before(expires)) {
+			expires = until
+		}
+		if ep.healthy.Load() && !ejected {
 			healthy = append(healthy, ep)
 		}
 	}
-	// When no endpoint is healthy the pool picks among all of them: the probes may
-	// be wrong, and an attempt costs less than a certain failure.
+	// When no endpoint is available the pool picks among all of them: the probes
+	// may be wrong, and an attempt costs less than a certain failure.
 	set := healthy
 	if len(set) == 0 {
 		set = p.endpoints
@@ -262,12 +285,46 @@ func (p *Pool) rebuild() {
 	default:
 		pk = &roundRobin{eps: set, next: &p.next}
 	}
-	p.snap.Store(&snapshot{healthy: healthy, picker: pk})
+	p.snap.Store(&snapshot{healthy: healthy, picker: pk, expires: expires})
+}
+
+// current returns the snapshot as of now, rebuilding it first when an ejection in it
+// has ended.
+func (p *Pool) current(now time.Time) *snapshot {
+	s := p.snap.Load()
+	if s.expires.IsZero() || now.Before(s.expires) {
+		return s
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s = p.snap.Load(); !s.expires.IsZero() && !now.Before(s.expires) {
+		p.rebuildLocked(now)
+	}
+	return p.snap.Load()
+}
+
+// eject takes ep out of the pool after its failure crossed the threshold, unless
+// that would eject more than the configured share.
+func (p *Pool) eject(ep *endpoint, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ejected := 0
+	for _, e := range p.endpoints {
+		if !e.outlier.ejectedUntil(now).IsZero() {
+			ejected++
+		}
+	}
+	if ejected >= maxEjected(len(p.endpoints), p.opts.Outlier.MaxEjectionPercent) {
+		return
+	}
+	d := ep.outlier.eject(now, &p.opts.Outlier)
+	p.log.Warn("endpoint ejected after consecutive failures", "endpoint", ep.url, "for", d.String())
+	p.rebuildLocked(now)
 }
 
 // pick returns an endpoint for a request, other than avoid when there is another.
 func (p *Pool) pick(avoid *endpoint) *endpoint {
-	return p.snap.Load().picker.pick(avoid)
+	return p.current(p.opts.Now()).picker.pick(avoid)
 }
 
 // Do sends req to one endpoint and fills resp with its answer. A request that could
@@ -319,7 +376,7 @@ func (p *Pool) start(call *Call, ctx context.Context, req *Request) {
 	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
 		deadline = d
 	}
-	ep := p.pick(nil)
+	ep := p.current(now).picker.pick(nil)
 	*call = Call{pool: p, ctx: ctx, req: req, deadline: deadline, ep: ep, started: now}
 	ep.inflight.Add(1)
 	if call.err = validRequest(req); call.err != nil {
@@ -346,7 +403,7 @@ func (call *Call) Finish(resp *Response) error {
 		err = ctx.Err()
 	}
 	ep.inflight.Add(-1)
-	p.observe(ep, call.started, resp, err)
+	p.observe(ctx, ep, call.started, resp, err)
 	if call.invalid || !p.shouldRetry(ctx, call.deadline, call.req, resp, err) {
 		return err
 	}
@@ -380,23 +437,32 @@ func (p *Pool) do(ctx context.Context, ep *endpoint, deadline time.Time, req *Re
 	ep.inflight.Add(1)
 	err := ep.roundTrip(ctx, deadline, req, resp)
 	ep.inflight.Add(-1)
-	p.observe(ep, started, resp, err)
+	p.observe(ctx, ep, started, resp, err)
 	return err
 }
 
 // observe records the latency of a finished request on its endpoint. A failure
 // counts as at least failurePenalty, so that an endpoint failing fast does not look
-// fast. A request cut short by its caller says nothing of the endpoint.
-func (p *Pool) observe(ep *endpoint, started time.Time, resp *Response, err error) {
-	if errors.Is(err, context.Canceled) {
+// fast. A request cut short by its caller (cancelled, or past the caller's own
+// deadline) says nothing of the endpoint.
+func (p *Pool) observe(ctx context.Context, ep *endpoint, started time.Time, resp *Response, err error) {
+	if err != nil && ctx.Err() != nil {
 		return
 	}
 	now := p.opts.Now()
 	d := now.Sub(started)
-	if (err != nil || resp.Status >= 500) && d < failurePenalty {
+	failed := err != nil || resp.Status >= 500
+	if failed && d < failurePenalty {
 		d = failurePenalty
 	}
 	ep.latency.observe(d, now.UnixNano())
+	if threshold := p.opts.Outlier.ConsecutiveFailures; threshold > 0 {
+		if !failed {
+			ep.outlier.succeed(now)
+		} else if ep.outlier.fail(now, threshold) {
+			p.eject(ep, now)
+		}
+	}
 }
 
 // Run probes every endpoint until ctx ends, then returns. It must be called at most

@@ -1,0 +1,99 @@
+package lb
+
+import (
+	"sync"
+	"time"
+)
+
+// OutlierDetection configures passive health checking: an endpoint whose requests
+// fail ConsecutiveFailures times in a row (a 5xx answer, a refused or broken
+// connection, a timeout) is ejected from the pool for BaseEjectionTime, twice as long
+// each time it is ejected again without a success in between, up to
+// MaxEjectionTime. No more than MaxEjectionPercent of the endpoints are ejected at
+// once, so that a pool-wide failure does not empty the pool.
+type OutlierDetection struct {
+	// ConsecutiveFailures ejects an endpoint after that many failures in a row; 0
+	// turns ejection off. Default 0 (off).
+	ConsecutiveFailures int
+	// BaseEjectionTime is the first ejection's length. Default 10s.
+	BaseEjectionTime time.Duration
+	// MaxEjectionTime caps the growing ejection time. Default 5m.
+	MaxEjectionTime time.Duration
+	// MaxEjectionPercent is the largest share of the pool ejected at once, rounded
+	// down, but at least one endpoint of a pool of two or more. Default 50.
+	MaxEjectionPercent int
+}
+
+func (o *OutlierDetection) setDefaults() {
+	if o.BaseEjectionTime == 0 {
+		o.BaseEjectionTime = 10 * time.Second
+	}
+	if o.MaxEjectionTime == 0 {
+		o.MaxEjectionTime = 5 * time.Minute
+	}
+	if o.MaxEjectionPercent == 0 {
+		o.MaxEjectionPercent = 50
+	}
+}
+
+// outlier is an endpoint's passive health state. Its methods are safe for concurrent
+// use.
+type outlier struct {
+	mu        sync.Mutex
+	failures  int       // consecutive failures
+	ejections int       // consecutive ejections, without a success in between
+	until     time.Time // ejected until then; zero when not ejected
+}
+
+// succeed records a request that did not fail.
+func (o *outlier) succeed(now time.Time) {
+	o.mu.Lock()
+	o.failures = 0
+	if o.until.IsZero() || !now.Before(o.until) {
+		o.ejections = 0
+	}
+	o.mu.Unlock()
+}
+
+// fail records a failed request and reports whether it crossed the threshold of an
+// endpoint that is not ejected already; the pool then decides whether to eject it.
+func (o *outlier) fail(now time.Time, threshold int) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.failures++
+	return o.failures >= threshold && (o.until.IsZero() || !now.Before(o.until))
+}
+
+// eject takes the endpoint out until now plus its ejection time, which doubles with
+// each ejection without a success in between, and returns that time.
+func (o *outlier) eject(now time.Time, cfg *OutlierDetection) time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	d := cfg.BaseEjectionTime << min(o.ejections, 20)
+	if d > cfg.MaxEjectionTime || d <= 0 {
+		d = cfg.MaxEjectionTime
+	}
+	o.ejections++
+	o.failures = 0
+	o.until = now.Add(d)
+	return d
+}
+
+// ejectedUntil returns when the current ejection ends, or zero when there is none.
+func (o *outlier) ejectedUntil(now time.Time) time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.until.IsZero() && now.Before(o.until) {
+		return o.until
+	}
+	return time.Time{}
+}
+
+// maxEjected is how many of n endpoints may be ejected at once.
+func maxEjected(n, percent int) int {
+	m := n * percent / 100
+	if m == 0 && n > 1 {
+		m = 1
+	}
+	return m
+}
