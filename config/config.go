@@ -68,6 +68,41 @@ type Pool struct {
 	HealthCheck HealthCheck `yaml:"health_check"`
 	// OutlierDetection configures passive ejection of failing endpoints.
 	OutlierDetection OutlierDetection `yaml:"outlier_detection"`
+	// Retries is how many times a failed request may be sent again, each to another
+	// endpoint: any request that could not connect, an idempotent one that failed or
+	// got a 5xx. Default 1; 0 for none.
+	Retries *int `yaml:"retries"`
+	// RetryBackoff is the base of the jittered wait before a retry (a random time up
+	// to it, doubled for each further retry). Default 0: the first retry goes to
+	// another endpoint at once.
+	RetryBackoff Duration `yaml:"retry_backoff"`
+	// PerTryTimeout bounds each attempt; request_timeout bounds them all. Default 0:
+	// no bound of its own.
+	PerTryTimeout Duration `yaml:"per_try_timeout"`
+	// RetryBudget bounds the retries in flight to a share of the requests in flight.
+	RetryBudget RetryBudget `yaml:"retry_budget"`
+	// CircuitBreaker configures the breakers of the pool and of each endpoint.
+	CircuitBreaker CircuitBreaker `yaml:"circuit_breaker"`
+}
+
+// RetryBudget bounds retries: at most ratio of the requests in flight may be
+// retries, but min_retries are always allowed.
+type RetryBudget struct {
+	Ratio      float64 `yaml:"ratio"`       // default 0.2
+	MinRetries int     `yaml:"min_retries"` // default 10
+}
+
+// CircuitBreaker configures the breakers of a pool and of its endpoints: a breaker
+// opens when, within window, at least min_requests were made and failure_ratio of
+// them failed; it then refuses requests at once (CIRCUIT_OPEN) for open_time, and
+// lets half_open_requests through as a trial.
+type CircuitBreaker struct {
+	Disabled         bool     `yaml:"disabled"`
+	FailureRatio     float64  `yaml:"failure_ratio"`      // default 0.5
+	MinRequests      int      `yaml:"min_requests"`       // default 20
+	Window           Duration `yaml:"window"`             // default 10s
+	OpenTime         Duration `yaml:"open_time"`          // default 5s
+	HalfOpenRequests int      `yaml:"half_open_requests"` // default 3
 }
 
 // OutlierDetection configures passive health checking: an endpoint whose requests
@@ -183,6 +218,27 @@ func (c *Config) SetDefaults() {
 		if o.ConsecutiveFailures == nil {
 			o.ConsecutiveFailures = ptr(5)
 		}
+		if p.Retries == nil {
+			p.Retries = ptr(1)
+		}
+		if p.RetryBudget.Ratio == 0 {
+			p.RetryBudget.Ratio = 0.2
+		}
+		if p.RetryBudget.MinRetries == 0 {
+			p.RetryBudget.MinRetries = 10
+		}
+		cb := &p.CircuitBreaker
+		if cb.FailureRatio == 0 {
+			cb.FailureRatio = 0.5
+		}
+		if cb.MinRequests == 0 {
+			cb.MinRequests = 20
+		}
+		setDuration(&cb.Window, 10*time.Second)
+		setDuration(&cb.OpenTime, 5*time.Second)
+		if cb.HalfOpenRequests == 0 {
+			cb.HalfOpenRequests = 3
+		}
 		setDuration(&o.BaseEjectionTime, 10*time.Second)
 		setDuration(&o.MaxEjectionTime, 5*time.Minute)
 		if o.MaxEjectionPercent == 0 {
@@ -279,6 +335,30 @@ func (p Pool) validate(at path, errs *errorList) {
 	if !slices.Contains(lb.Policies, lb.Policy(p.Policy)) {
 		errs.add(at.key("policy"), "%q is not a balancing policy (use %s)", p.Policy, policyList())
 	}
+	if *p.Retries < 0 || *p.Retries > 5 {
+		errs.add(at.key("retries"), "must be between 0 and 5, got %d", *p.Retries)
+	}
+	p.RetryBackoff.check(at.key("retry_backoff"), errs)
+	p.PerTryTimeout.check(at.key("per_try_timeout"), errs)
+	rb := at.key("retry_budget")
+	if r := p.RetryBudget.Ratio; r < 0 || r > 1 {
+		errs.add(rb.key("ratio"), "must be between 0 and 1, got %g", r)
+	}
+	if p.RetryBudget.MinRetries < 0 {
+		errs.add(rb.key("min_retries"), "must not be negative")
+	}
+	cbk := at.key("circuit_breaker")
+	if r := p.CircuitBreaker.FailureRatio; r <= 0 || r > 1 {
+		errs.add(cbk.key("failure_ratio"), "must be above 0 and at most 1, got %g", r)
+	}
+	if p.CircuitBreaker.MinRequests < 1 {
+		errs.add(cbk.key("min_requests"), "must be at least 1")
+	}
+	if p.CircuitBreaker.HalfOpenRequests < 1 {
+		errs.add(cbk.key("half_open_requests"), "must be at least 1")
+	}
+	p.CircuitBreaker.Window.check(cbk.key("window"), errs)
+	p.CircuitBreaker.OpenTime.check(cbk.key("open_time"), errs)
 	od := at.key("outlier_detection")
 	if *p.OutlierDetection.ConsecutiveFailures < 0 {
 		errs.add(od.key("consecutive_failures"), "must not be negative (0 turns ejection off)")

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -85,3 +86,60 @@ func TestChaosLeastRequestAvoidsASlowInstance(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestChaosAWholeUpstreamDownOpensTheBreaker(t *testing.T) {
+	s := startStack(t, 2, func(c *config.Config) {
+		p := c.Pools["catalog"]
+		p.RequestTimeout = config.D(200 * time.Millisecond)
+		p.CircuitBreaker.MinRequests = 10
+		p.CircuitBreaker.OpenTime = config.D(time.Minute)
+		c.Pools["catalog"] = p
+	})
+	// Every catalog instance hangs: without a breaker each query would wait for the
+	// 200ms timeout.
+	s.cluster.SetFault(demo.Catalog, demo.Fault{Delay: 10 * time.Second})
+	q := `{ product(id:"p1"){ name } user(id:"u1"){ name } }`
+	stop := load(t, s, 8, q)
+	time.Sleep(600 * time.Millisecond)
+	stop()
+	s.cluster.ResetCounters()
+
+	var durations []time.Duration
+	for range 50 {
+		start := time.Now()
+		got := s.query(t, q)
+		durations = append(durations, time.Since(start))
+		jsonEqual(t, got.Data, `{"product":null,"user":{"name":"Ada Lovelace"}}`)
+		if len(got.Errors) != 1 || got.Errors[0].Extensions["code"] != "CIRCUIT_OPEN" || got.Errors[0].Extensions["upstream"] != "catalog" {
+			t.Fatalf("want one CIRCUIT_OPEN error for catalog, got %s", got.Raw)
+		}
+	}
+	slices.Sort(durations)
+	if p99 := durations[len(durations)*99/100]; p99 > 50*time.Millisecond {
+		t.Errorf("p99 of queries with the breaker open is %v, want under 50ms", p99)
+	}
+	if n := s.cluster.Calls(demo.Catalog); n != 0 {
+		t.Errorf("an open breaker let %d calls through", n)
+	}
+}
+
+func TestChaosRetryBudgetCapsExtraLoad(t *testing.T) {
+	s := startStack(t, 2, func(c *config.Config) {
+		p := c.Pools["users"]
+		p.Retries = ptr(3)
+		p.RetryBudget = config.RetryBudget{Ratio: 0.2, MinRetries: 1}
+		p.CircuitBreaker.Disabled = true
+		p.OutlierDetection.ConsecutiveFailures = ptr(0)
+		c.Pools["users"] = p
+	})
+	s.cluster.SetFault(demo.Users, demo.Fault{Status: 503})
+	stop := load(t, s, 8, `{ user(id:"u1"){ name } }`)
+	time.Sleep(300 * time.Millisecond)
+	queries, _ := stop()
+	calls := s.cluster.Calls(demo.Users)
+	// Without a budget every query would make four calls; with it, retries are at
+	// most a fifth of the calls in flight, or one.
+	if ratio := float64(calls) / float64(queries); ratio > 2.2 {
+		t.Errorf("%d queries made %d calls (%.1f each): the budget did not cap the retries", queries, calls, ratio)
+	}
+}

@@ -51,6 +51,18 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			IdleConnTimeout:         pc.IdleConnTimeout.Duration,
 			MaxResponseBytes:        pc.MaxResponseBytes,
 			Policy:                  lb.Policy(pc.Policy),
+			Retries:                 retries(*pc.Retries),
+			RetryBackoff:            pc.RetryBackoff.Duration,
+			PerTryTimeout:           pc.PerTryTimeout.Duration,
+			RetryBudget:             lb.RetryBudget{Ratio: pc.RetryBudget.Ratio, MinRetries: pc.RetryBudget.MinRetries},
+			Breaker: lb.CircuitBreaker{
+				Disabled:         pc.CircuitBreaker.Disabled,
+				FailureRatio:     pc.CircuitBreaker.FailureRatio,
+				MinRequests:      uint32(pc.CircuitBreaker.MinRequests),
+				Window:           pc.CircuitBreaker.Window.Duration,
+				OpenTime:         pc.CircuitBreaker.OpenTime.Duration,
+				HalfOpenRequests: uint32(pc.CircuitBreaker.HalfOpenRequests),
+			},
 			Outlier: lb.OutlierDetection{
 				ConsecutiveFailures: *pc.OutlierDetection.ConsecutiveFailures,
 				BaseEjectionTime:    pc.OutlierDetection.BaseEjectionTime.Duration,
@@ -112,6 +124,14 @@ func (g *Gateway) routes() http.Handler {
 		writeJSONError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "method not allowed on this route")
 	})
 	return r
+}
+
+// retries turns the configuration's count (0 for none) into lb's (-1 for none).
+func retries(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // Handler returns the gateway's HTTP handler.

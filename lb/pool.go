@@ -42,6 +42,20 @@ type Options struct {
 	Policy Policy
 	// Outlier configures passive ejection of failing endpoints. Off by default.
 	Outlier OutlierDetection
+	// Breaker configures the circuit breakers of the pool and its endpoints.
+	Breaker CircuitBreaker
+	// Retries is how many times a failed request may be sent again, each time to
+	// another endpoint. Default 1; -1 for none.
+	Retries int
+	// RetryBackoff is the base of the jittered wait before a retry. Default 0: the
+	// first retry goes to another endpoint at once.
+	RetryBackoff time.Duration
+	// RetryBudget bounds retries to a share of the requests in flight, so that a
+	// sick upstream is not hit by a retry storm.
+	RetryBudget RetryBudget
+	// PerTryTimeout bounds each attempt; RequestTimeout bounds them all. Default 0:
+	// no bound of its own.
+	PerTryTimeout time.Duration
 
 	// Now and Rand stand in for the clock and for randomness; tests set them so that
 	// picks are reproducible. Default time.Now and math/rand/v2's IntN.
@@ -88,6 +102,14 @@ func (o *Options) setDefaults() {
 		o.Policy = RoundRobin
 	}
 	o.Outlier.setDefaults()
+	o.Breaker.setDefaults()
+	o.RetryBudget.setDefaults()
+	switch {
+	case o.Retries == 0:
+		o.Retries = 1
+	case o.Retries < 0:
+		o.Retries = 0
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -128,11 +150,18 @@ type Pool struct {
 	snap atomic.Pointer[snapshot]
 	next atomic.Uint64 // the round-robin counter, kept across snapshots
 	mu   sync.Mutex    // serialises rebuilds of snap
+
+	breaker *breaker // the pool's; nil when breakers are disabled
+	budget  retryBudget
+	active  atomic.Int64 // calls started and not finished
+
+	retries, retriesRefused atomic.Int64 // retries sent, and refused by the budget
 }
 
 // snapshot is an immutable view of the pool for picking.
 type snapshot struct {
 	healthy []*endpoint // healthy and not ejected, in configuration order
+	set     []*endpoint // what picker picks from
 	picker  picker      // over healthy, or over every endpoint when none is
 	expires time.Time   // when the first ejection in it ends; zero when none
 }
@@ -146,7 +175,8 @@ type endpoint struct {
 	inflight atomic.Int64
 	latency  latency
 	outlier  outlier
-	ejected  bool // in the last snapshot, ejected; guarded by the pool's mu
+	breaker  *breaker // nil when breakers are disabled
+	ejected  bool     // in the last snapshot, ejected; guarded by the pool's mu
 
 	// Probe state, touched only by the endpoint's probe loop.
 	successes, failures int
@@ -170,6 +200,8 @@ func New(name string, opts Options, log *slog.Logger) (*Pool, error) {
 		return nil, fmt.Errorf("health check path %q does not start with '/'", opts.HealthCheck.Path)
 	}
 	p := &Pool{name: name, opts: opts, log: log.With("pool", name)}
+	p.breaker = newBreaker(name, &opts.Breaker, p.log)
+	p.budget = retryBudget{cfg: opts.RetryBudget, active: &p.active}
 	seen := make(map[string]bool)
 	for _, raw := range opts.Endpoints {
 		addr, host, err := parseEndpoint(raw)
@@ -189,6 +221,7 @@ func New(name string, opts Options, log *slog.Logger) (*Pool, error) {
 			maxBody:        opts.MaxResponseBytes,
 		}}
 		ep.healthy.Store(true)
+		ep.breaker = newBreaker(name+" "+raw, &opts.Breaker, p.log)
 		p.endpoints = append(p.endpoints, ep)
 	}
 	p.rebuild()
@@ -225,19 +258,35 @@ func (p *Pool) Ready() bool { return len(p.current(p.opts.Now()).healthy) > 0 }
 // EndpointStatus is a snapshot of one endpoint, for readiness and admin pages.
 type EndpointStatus struct {
 	URL      string
-	Healthy  bool // by the active probes
-	Ejected  bool // by passive outlier detection
+	Healthy  bool   // by the active probes
+	Ejected  bool   // by passive outlier detection
+	Breaker  string // closed, half-open, open or disabled
 	InFlight int64
+	Latency  time.Duration // the moving average the least-request policy uses
 }
 
 // Status returns a snapshot of every endpoint in configuration order.
 func (p *Pool) Status() []EndpointStatus {
 	out := make([]EndpointStatus, len(p.endpoints))
 	for i, ep := range p.endpoints {
+		now := p.opts.Now()
 		out[i] = EndpointStatus{URL: ep.url, Healthy: ep.healthy.Load(), InFlight: ep.inflight.Load(),
-			Ejected: !ep.outlier.ejectedUntil(p.opts.Now()).IsZero()}
+			Ejected: !ep.outlier.ejectedUntil(now).IsZero(), Breaker: breakerState(ep.breaker),
+			Latency: time.Duration(ep.latency.current(now.UnixNano()))}
 	}
 	return out
+}
+
+// Stats are a pool's counters since it was made.
+type Stats struct {
+	Breaker        string // the pool's breaker: closed, half-open, open or disabled
+	Retries        int64  // retries sent
+	RetriesRefused int64  // retries the budget refused
+}
+
+// Stats returns the pool's counters.
+func (p *Pool) Stats() Stats {
+	return Stats{Breaker: breakerState(p.breaker), Retries: p.retries.Load(), RetriesRefused: p.retriesRefused.Load()}
 }
 
 // Close closes the pool's idle connections. Requests may still be sent afterwards;
@@ -285,7 +334,7 @@ func (p *Pool) rebuildLocked(now time.Time) {
 	default:
 		pk = &roundRobin{eps: set, next: &p.next}
 	}
-	p.snap.Store(&snapshot{healthy: healthy, picker: pk, expires: expires})
+	p.snap.Store(&snapshot{healthy: healthy, set: set, picker: pk, expires: expires})
 }
 
 // current returns the snapshot as of now, rebuilding it first when an ejection in it
@@ -345,14 +394,17 @@ type Call struct {
 	pool     *Pool
 	ctx      context.Context
 	req      *Request
-	deadline time.Time
+	deadline time.Time // of the whole call, retries included
+	tryEnd   time.Time // of the first attempt
 	started  time.Time
 	ep       *endpoint
 	c        *conn
 	reused   bool
 	stop     func() bool
-	err      error // the request could not be sent
-	invalid  bool  // the request is malformed: no endpoint will take it
+	err      error       // the request could not be sent
+	invalid  bool        // the request is malformed: no endpoint will take it
+	pdone    func(error) // reports the outcome to the pool's breaker
+	edone    func(error) // reports the first attempt's outcome to its endpoint's breaker
 }
 
 // Start sends req to one endpoint and returns without waiting for the answer, which
@@ -376,43 +428,156 @@ func (p *Pool) start(call *Call, ctx context.Context, req *Request) {
 	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
 		deadline = d
 	}
-	ep := p.current(now).picker.pick(nil)
-	*call = Call{pool: p, ctx: ctx, req: req, deadline: deadline, ep: ep, started: now}
-	ep.inflight.Add(1)
+	*call = Call{pool: p, ctx: ctx, req: req, deadline: deadline, started: now}
+	p.active.Add(1)
 	if call.err = validRequest(req); call.err != nil {
 		call.invalid = true
 		return
 	}
-	call.c, call.reused, call.stop, call.err = ep.begin(ctx, deadline, req, false)
+	pdone, ok := allow(p.breaker)
+	if !ok {
+		call.err, call.invalid = ErrCircuitOpen, true
+		return
+	}
+	call.pdone = pdone
+	ep, edone := p.choose(p.current(now), nil)
+	if ep == nil {
+		call.err, call.invalid = ErrCircuitOpen, true
+		return
+	}
+	call.ep, call.edone = ep, edone
+	call.tryEnd = p.tryDeadline(now, deadline)
+	ep.inflight.Add(1)
+	call.c, call.reused, call.stop, call.err = ep.begin(ctx, call.tryEnd, req, false)
 }
 
-// Finish reads the answer of the call into resp, with the failover Do has.
+// tryDeadline is the deadline of one attempt: the call's, or sooner by the per-try
+// timeout.
+func (p *Pool) tryDeadline(now, deadline time.Time) time.Time {
+	if p.opts.PerTryTimeout > 0 {
+		if d := now.Add(p.opts.PerTryTimeout); deadline.IsZero() || d.Before(deadline) {
+			return d
+		}
+	}
+	return deadline
+}
+
+// choose picks an endpoint other than avoid whose breaker lets a request through,
+// and returns it with the callback that reports the outcome to that breaker. It
+// returns nil when no endpoint will take the request.
+func (p *Pool) choose(s *snapshot, avoid *endpoint) (*endpoint, func(error)) {
+	n := len(s.set)
+	for range 2 * n {
+		ep := s.picker.pick(avoid)
+		if ep == avoid {
+			return nil, nil // there is no other
+		}
+		if done, ok := allow(ep.breaker); ok {
+			return ep, done
+		}
+	}
+	for _, ep := range s.set { // the picker kept landing on open breakers
+		if ep == avoid {
+			continue
+		}
+		if done, ok := allow(ep.breaker); ok {
+			return ep, done
+		}
+	}
+	return nil, nil
+}
+
+// Finish reads the answer of the call into resp. A request that could not connect,
+// or an idempotent one that failed or got a 5xx answer, is sent again to another
+// endpoint, up to Retries times, after a jittered backoff, within the call's deadline
+// and within the retry budget.
 func (call *Call) Finish(resp *Response) error {
 	p, ep, ctx := call.pool, call.ep, call.ctx
+	defer p.active.Add(-1)
 	err := call.err
+	if call.invalid {
+		if call.pdone != nil {
+			call.pdone(errCallerEnded) // nothing was sent: no outcome to count
+		}
+		return err
+	}
 	sent, answered := err == nil, false
 	if sent {
 		answered, err = ep.finish(ctx, call.c, call.stop, call.req, resp)
 	}
-	if err != nil && !call.invalid && call.c != nil && ctx.Err() == nil &&
+	if err != nil && call.c != nil && ctx.Err() == nil &&
 		retryStale(call.req, call.reused, sent, answered, err) {
 		resp.Reset()
-		err = ep.roundTripOn(ctx, call.deadline, call.req, resp, true)
+		err = ep.roundTripOn(ctx, call.tryEnd, call.req, resp, true)
 	}
 	if err != nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}
 	ep.inflight.Add(-1)
 	p.observe(ctx, ep, call.started, resp, err)
-	if call.invalid || !p.shouldRetry(ctx, call.deadline, call.req, resp, err) {
-		return err
+	if call.edone != nil {
+		call.edone(outcome(ctx, resp, err))
 	}
-	next := p.pick(ep)
-	if next == ep {
-		return err
+	err = p.retry(ctx, call.deadline, call.req, resp, ep, err)
+	if call.pdone != nil {
+		call.pdone(outcome(ctx, resp, err))
 	}
-	resp.Reset()
-	return p.do(ctx, next, call.deadline, call.req, resp)
+	return err
+}
+
+// retry sends a failed request again, as Finish describes, and returns the last
+// outcome.
+func (p *Pool) retry(ctx context.Context, deadline time.Time, req *Request, resp *Response, last *endpoint, err error) error {
+	for attempt := 1; attempt <= p.opts.Retries; attempt++ {
+		if !p.shouldRetry(ctx, deadline, req, resp, err) {
+			return err
+		}
+		if !p.budget.acquire() {
+			p.retriesRefused.Add(1)
+			return err
+		}
+		if !p.backoff(ctx, deadline, attempt) {
+			p.budget.release()
+			return err
+		}
+		next, done := p.choose(p.current(p.opts.Now()), last)
+		if next == nil {
+			p.budget.release()
+			return err
+		}
+		p.retries.Add(1)
+		resp.Reset()
+		err = p.do(ctx, next, deadline, req, resp)
+		if done != nil {
+			done(outcome(ctx, resp, err))
+		}
+		p.budget.release()
+		last = next
+	}
+	return err
+}
+
+// backoff waits before retry number attempt: a random time up to RetryBackoff
+// doubled for each earlier retry ("full jitter"), capped at 32 times it. It reports
+// false, without waiting, when the wait would outlast the deadline or ctx ends.
+func (p *Pool) backoff(ctx context.Context, deadline time.Time, attempt int) bool {
+	base := p.opts.RetryBackoff
+	if base <= 0 {
+		return ctx.Err() == nil
+	}
+	ceiling := base << min(attempt-1, 5)
+	wait := time.Duration(p.opts.Rand(int(ceiling) + 1))
+	if !deadline.IsZero() && !p.opts.Now().Add(wait).Before(deadline) {
+		return false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func (p *Pool) shouldRetry(ctx context.Context, deadline time.Time, req *Request, resp *Response, err error) bool {
@@ -431,11 +596,11 @@ func (p *Pool) shouldRetry(ctx context.Context, deadline time.Time, req *Request
 	return req.idempotent()
 }
 
-// do sends req to this endpoint only, as a failover attempt.
+// do sends req to this endpoint only, as a retry.
 func (p *Pool) do(ctx context.Context, ep *endpoint, deadline time.Time, req *Request, resp *Response) error {
 	started := p.opts.Now()
 	ep.inflight.Add(1)
-	err := ep.roundTrip(ctx, deadline, req, resp)
+	err := ep.roundTrip(ctx, p.tryDeadline(started, deadline), req, resp)
 	ep.inflight.Add(-1)
 	p.observe(ctx, ep, started, resp, err)
 	return err

@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"strconv"
+
+	"github.com/switchyard/switchyard/lb"
 )
 
 // Kind says what went wrong with an upstream call, in terms a caller can act on.
@@ -81,6 +83,8 @@ func IsNotFound(err error) bool {
 // classify turns a transport error into the kind a caller acts on.
 func classify(ctx context.Context, err error) Kind {
 	switch {
+	case errors.Is(err, lb.ErrCircuitOpen):
+		return KindCircuitOpen
 	case errors.Is(err, context.Canceled):
 		if ctx.Err() == context.Canceled {
 			return KindCanceled
