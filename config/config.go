@@ -92,12 +92,13 @@ type RetryBudget struct {
 	MinRetries int     `yaml:"min_retries"` // default 10
 }
 
-// CircuitBreaker configures the breakers of a pool and of its endpoints: a breaker
-// opens when, within window, at least min_requests were made and failure_ratio of
+// CircuitBreaker configures the breaker of a pool and, with per_endpoint, of each of
+// its endpoints: a breaker opens when, within window, at least min_requests were made and failure_ratio of
 // them failed; it then refuses requests at once (CIRCUIT_OPEN) for open_time, and
 // lets half_open_requests through as a trial.
 type CircuitBreaker struct {
 	Disabled         bool     `yaml:"disabled"`
+	PerEndpoint      bool     `yaml:"per_endpoint"`       // a breaker per endpoint too; default false
 	FailureRatio     float64  `yaml:"failure_ratio"`      // default 0.5
 	MinRequests      int      `yaml:"min_requests"`       // default 20
 	Window           Duration `yaml:"window"`             // default 10s

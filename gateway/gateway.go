@@ -57,6 +57,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			RetryBudget:             lb.RetryBudget{Ratio: pc.RetryBudget.Ratio, MinRetries: pc.RetryBudget.MinRetries},
 			Breaker: lb.CircuitBreaker{
 				Disabled:         pc.CircuitBreaker.Disabled,
+				PerEndpoint:      pc.CircuitBreaker.PerEndpoint,
 				FailureRatio:     pc.CircuitBreaker.FailureRatio,
 				MinRequests:      uint32(pc.CircuitBreaker.MinRequests),
 				Window:           pc.CircuitBreaker.Window.Duration,

@@ -9,8 +9,8 @@ import (
 	"github.com/sony/gobreaker/v2"
 )
 
-// CircuitBreaker configures the breakers of a pool: one for the pool and one for each
-// endpoint. A breaker opens when, within the last Window, at least MinRequests
+// CircuitBreaker configures the breakers of a pool: one for the pool and, with
+// PerEndpoint, one for each endpoint. A breaker opens when, within the last Window, at least MinRequests
 // requests were made and at least FailureRatio of them failed (a 5xx answer, a
 // refused or broken connection, a timeout). An open breaker refuses requests at once
 // for OpenTime, then lets HalfOpenRequests through: if they succeed it closes, if one
@@ -20,6 +20,9 @@ import (
 type CircuitBreaker struct {
 	// Disabled turns the breakers off.
 	Disabled bool
+	// PerEndpoint adds a breaker to each endpoint, which takes it out on its error
+	// rate; outlier detection takes it out on consecutive failures. Default false.
+	PerEndpoint bool
 	// FailureRatio is the share of failed requests that opens a breaker. Default 0.5.
 	FailureRatio float64
 	// MinRequests is the fewest requests in the window before a breaker may open.

@@ -69,7 +69,7 @@ func TestEndpointBreakerPassesOverAnEndpoint(t *testing.T) {
 		urls = append(urls, srv.URL)
 	}
 	p := newPool(t, Options{Endpoints: urls,
-		Breaker: CircuitBreaker{MinRequests: 5, FailureRatio: 0.5, Window: time.Minute, OpenTime: time.Minute}})
+		Breaker: CircuitBreaker{PerEndpoint: true, MinRequests: 5, FailureRatio: 0.5, Window: time.Minute, OpenTime: time.Minute}})
 	for range 40 {
 		var resp Response
 		if err := p.Do(context.Background(), &Request{Target: "/"}, &resp); err != nil || resp.Status != 200 {

@@ -2,6 +2,7 @@ package lb
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,6 +40,7 @@ func (o *OutlierDetection) setDefaults() {
 // outlier is an endpoint's passive health state. Its methods are safe for concurrent
 // use.
 type outlier struct {
+	clean     atomic.Bool // no failure and no ejection on record: succeed has nothing to do
 	mu        sync.Mutex
 	failures  int       // consecutive failures
 	ejections int       // consecutive ejections, without a success in between
@@ -47,11 +49,15 @@ type outlier struct {
 
 // succeed records a request that did not fail.
 func (o *outlier) succeed(now time.Time) {
+	if o.clean.Load() {
+		return // the common case, without the lock
+	}
 	o.mu.Lock()
 	o.failures = 0
 	if o.until.IsZero() || !now.Before(o.until) {
 		o.ejections = 0
 	}
+	o.clean.Store(o.failures == 0 && o.ejections == 0)
 	o.mu.Unlock()
 }
 
@@ -60,6 +66,7 @@ func (o *outlier) succeed(now time.Time) {
 func (o *outlier) fail(now time.Time, threshold int) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.clean.Store(false)
 	o.failures++
 	return o.failures >= threshold && (o.until.IsZero() || !now.Before(o.until))
 }

@@ -221,7 +221,9 @@ func New(name string, opts Options, log *slog.Logger) (*Pool, error) {
 			maxBody:        opts.MaxResponseBytes,
 		}}
 		ep.healthy.Store(true)
-		ep.breaker = newBreaker(name+" "+raw, &opts.Breaker, p.log)
+		if opts.Breaker.PerEndpoint {
+			ep.breaker = newBreaker(name+" "+raw, &opts.Breaker, p.log)
+		}
 		p.endpoints = append(p.endpoints, ep)
 	}
 	p.rebuild()
