@@ -43,6 +43,12 @@ type GraphQL struct {
 	Playground *bool `yaml:"playground"`
 	// Introspection allows schema introspection queries. Default true.
 	Introspection *bool `yaml:"introspection"`
+	// RequestTimeout bounds each request and every upstream call it makes; 0 leaves
+	// only the pools' request_timeout. Default 0.
+	RequestTimeout Duration `yaml:"request_timeout"`
+	// MaxRequestTimeout caps the budget a client asks for with the Request-Timeout
+	// header. Default 60s.
+	MaxRequestTimeout Duration `yaml:"max_request_timeout"`
 }
 
 // Pool is one upstream service's set of interchangeable endpoints.
@@ -205,6 +211,7 @@ func (c *Config) SetDefaults() {
 	if g.Introspection == nil {
 		g.Introspection = ptr(true)
 	}
+	setDuration(&g.MaxRequestTimeout, time.Minute)
 	for name, p := range c.Pools {
 		setDuration(&p.ConnectTimeout, time.Second)
 		setDuration(&p.RequestTimeout, 10*time.Second)
@@ -282,6 +289,8 @@ func (c *Config) Validate() error {
 	c.ShutdownTimeout.check(path{"shutdown_timeout"}, &errs)
 	g := path{"graphql"}
 	c.GraphQL.LoaderWait.check(g.key("loader_wait"), &errs)
+	c.GraphQL.RequestTimeout.check(g.key("request_timeout"), &errs)
+	c.GraphQL.MaxRequestTimeout.check(g.key("max_request_timeout"), &errs)
 	if c.GraphQL.QueryCacheSize < 0 {
 		errs.add(g.key("query_cache_size"), "must not be negative")
 	}

@@ -423,6 +423,38 @@ func TestCancellationReachesTheUpstream(t *testing.T) {
 	}
 }
 
+func TestRequestTimeoutBoundsUpstreamCalls(t *testing.T) {
+	s := startStack(t, 1, nil)
+	s.cluster.SetFault(demo.Users, demo.Fault{Delay: 5 * time.Second})
+	for _, tc := range []struct {
+		header string
+		status int
+		code   string
+	}{
+		{"150ms", 200, "UPSTREAM_TIMEOUT"},
+		{"0.15", 200, "UPSTREAM_TIMEOUT"},
+		{"later", 400, "BAD_REQUEST"},
+	} {
+		t.Run(tc.header, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", s.url+"/graphql", strings.NewReader(`{"query":"{ user(id:\"u1\"){ name } order(id:\"o1\"){ status } }"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Request-Timeout", tc.header)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.code) {
+				t.Fatalf("%d %s", resp.StatusCode, body)
+			}
+			if tc.status == 200 && !strings.Contains(string(body), `"order":{"status":"SHIPPED"}`) {
+				t.Fatalf("the rest of the answer is missing: %s", body)
+			}
+		})
+	}
+}
+
 func TestHTTPSurface(t *testing.T) {
 	s := startStack(t, 1, nil)
 	q := url.QueryEscape(`{ user(id:"u1"){ name } }`)

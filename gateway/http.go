@@ -1,15 +1,21 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime/debug"
+	"strconv"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	graphv2 "github.com/switchyard/switchyard/graph/v2"
 	"github.com/switchyard/switchyard/resolvers"
@@ -31,10 +37,47 @@ func (g *Gateway) graphqlHandler() http.Handler {
 	srv.SetRecoverFunc(resolvers.Recover(g.log))
 
 	wait := g.cfg.GraphQL.LoaderWait.Duration
+	def, maxTimeout := g.cfg.GraphQL.RequestTimeout.Duration, g.cfg.GraphQL.MaxRequestTimeout.Duration
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := upstreams.WithLoaders(r.Context(), upstreams.NewLoaders(g.clients, wait))
+		ctx := r.Context()
+		timeout, err := requestTimeout(r.Header.Get("Request-Timeout"), def, maxTimeout)
+		if err != nil {
+			w.Header().Set("Content-Type", mediaJSON)
+			writeErrors(w, http.StatusBadRequest, gqlerror.List{codedError(codeBadRequest, err.Error())})
+			return
+		}
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+		ctx = upstreams.WithLoaders(ctx, upstreams.NewLoaders(g.clients, wait))
 		srv.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// requestTimeout is the deadline budget of one request: the Request-Timeout header
+// (seconds, as in "2.5", or a duration, as in "250ms") capped at maxTimeout, or else
+// def; 0 means none. Every upstream call of the request gets what remains of it.
+func requestTimeout(header string, def, maxTimeout time.Duration) (time.Duration, error) {
+	if header == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(header)
+	if err != nil {
+		secs, ferr := strconv.ParseFloat(header, 64)
+		if ferr != nil || math.IsNaN(secs) || math.IsInf(secs, 0) {
+			return 0, errors.New("the Request-Timeout header must be a number of seconds or a duration such as 250ms")
+		}
+		d = time.Duration(secs * float64(time.Second))
+	}
+	if d <= 0 {
+		return 0, errors.New("the Request-Timeout header must be positive")
+	}
+	if maxTimeout > 0 && d > maxTimeout {
+		d = maxTimeout
+	}
+	return d, nil
 }
 
 // recoverer turns a panic in any handler into a logged 500 with a coded error, never

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -30,6 +31,7 @@ const (
 	codeRequestTooLarge  = "REQUEST_TOO_LARGE"
 	codeUnsupportedMedia = "UNSUPPORTED_MEDIA_TYPE"
 	codeMethodNotAllowed = "METHOD_NOT_ALLOWED"
+	codeRequestTimeout   = "REQUEST_TIMEOUT"
 )
 
 // requestBody is a POST body of GraphQL over HTTP. Variables and extensions are kept
@@ -121,8 +123,12 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	resp := responses(ctx)
 	if resp == nil {
-		// The executor gives no response once the request's context has ended: the
-		// client is gone, and there is no one to answer.
+		// The executor gives no response once the request's context has ended. If
+		// the client went away there is no one to answer; if the request's own
+		// deadline passed, the client is told so.
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			writeErrors(w, http.StatusGatewayTimeout, gqlerror.List{codedError(codeRequestTimeout, "the request's deadline passed before it could run")})
+		}
 		return
 	}
 	writeResponse(w, http.StatusOK, buf, resp)

@@ -267,6 +267,23 @@ func noStop() bool { return true }
 // any byte of the answer was read, after which a failure cannot be blamed on a stale
 // connection.
 func (t *transport) finish(ctx context.Context, c *conn, stop func() bool, req *Request, resp *Response) (answered bool, err error) {
+	// A caller that keeps several calls in flight reads their answers in turn; by
+	// the time it reads one, the deadline may have passed while the answer sat in
+	// the socket, in time. Such an answer is still read, within a short grace.
+	late := !c.deadline.IsZero() && !time.Now().Before(c.deadline)
+	if late || ctx.Err() != nil {
+		stop()
+		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			c.nc.Close() // cancelled: no one wants the answer
+			return true, ctx.Err()
+		}
+		c.deadline = time.Now().Add(lateReadGrace)
+		if err := c.nc.SetDeadline(c.deadline); err != nil {
+			c.nc.Close()
+			return false, err
+		}
+		stop = noStop
+	}
 	answered, keepAlive, err := t.readResponse(c.br, req.method() == "HEAD", resp)
 	if !stop() {
 		// The context ended while the request ran; the deadline set by the callback
@@ -290,6 +307,10 @@ func (t *transport) finish(ctx context.Context, c *conn, stop func() bool, req *
 	}
 	return true, nil
 }
+
+// lateReadGrace is how long an answer read after its deadline may take to read: an
+// answer already in the socket takes none.
+const lateReadGrace = time.Millisecond
 
 // writeRequest writes req on c and flushes it.
 func writeRequest(c *conn, host string, req *Request) error {

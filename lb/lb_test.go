@@ -511,3 +511,29 @@ func TestStartedCallFailsOver(t *testing.T) {
 		t.Fatalf("want errBadRequestTarget, got %v", err)
 	}
 }
+
+func TestAnAnswerReadAfterTheDeadlineStillCounts(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("fast")) }))
+	defer fast.Close()
+	ps := newPool(t, Options{Endpoints: []string{slow.URL}, RequestTimeout: 100 * time.Millisecond, Retries: -1})
+	pf := newPool(t, Options{Endpoints: []string{fast.URL}, RequestTimeout: 100 * time.Millisecond, Retries: -1})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	a := ps.Start(ctx, &Request{Target: "/"})
+	b := pf.Start(ctx, &Request{Target: "/"})
+	var ra, rb Response
+	if err := a.Finish(&ra); err == nil {
+		t.Fatal("the slow call did not time out")
+	}
+	// The fast answer arrived long before the deadline; it is read after it.
+	if err := b.Finish(&rb); err != nil || string(rb.Body) != "fast" {
+		t.Fatalf("the fast answer was lost: %q, %v", rb.Body, err)
+	}
+}

@@ -507,7 +507,7 @@ func (call *Call) Finish(resp *Response) error {
 	if sent {
 		answered, err = ep.finish(ctx, call.c, call.stop, call.req, resp)
 	}
-	if err != nil && call.c != nil && ctx.Err() == nil &&
+	if err != nil && call.c != nil && ctx.Err() == nil && (call.tryEnd.IsZero() || p.opts.Now().Before(call.tryEnd)) &&
 		retryStale(call.req, call.reused, sent, answered, err) {
 		resp.Reset()
 		err = ep.roundTripOn(ctx, call.tryEnd, call.req, resp, true)
