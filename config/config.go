@@ -25,6 +25,8 @@ type Config struct {
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 	// GraphQL configures the GraphQL endpoint.
 	GraphQL GraphQL `yaml:"graphql"`
+	// Admin configures the private admin listener.
+	Admin Admin `yaml:"admin"`
 	// Pools are the upstream pools by name. The demo schema needs the pools users,
 	// orders, catalog and reviews.
 	Pools map[string]Pool `yaml:"pools"`
@@ -49,6 +51,13 @@ type GraphQL struct {
 	// MaxRequestTimeout caps the budget a client asks for with the Request-Timeout
 	// header. Default 60s.
 	MaxRequestTimeout Duration `yaml:"max_request_timeout"`
+}
+
+// Admin configures the admin listener, which shows the pools' state with upstream
+// addresses: keep it private.
+type Admin struct {
+	// Listen is its address, such as 127.0.0.1:9901; empty turns it off. Default off.
+	Listen string `yaml:"listen"`
 }
 
 // Pool is one upstream service's set of interchangeable endpoints.
@@ -287,6 +296,11 @@ func (c *Config) Validate() error {
 		errs.add(path{"listen"}, "%q is not a host:port address", c.Listen)
 	}
 	c.ShutdownTimeout.check(path{"shutdown_timeout"}, &errs)
+	if c.Admin.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
+			errs.add(path{"admin", "listen"}, "%q is not a host:port address", c.Admin.Listen)
+		}
+	}
 	g := path{"graphql"}
 	c.GraphQL.LoaderWait.check(g.key("loader_wait"), &errs)
 	c.GraphQL.RequestTimeout.check(g.key("request_timeout"), &errs)

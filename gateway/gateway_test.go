@@ -538,3 +538,38 @@ func TestReadyzFollowsHealth(t *testing.T) {
 	s.cluster.SetFault(demo.Reviews, demo.Fault{})
 	waitFor(200)
 }
+
+func TestAdminShowsPools(t *testing.T) {
+	s := startStack(t, 2, nil)
+	s.query(t, `{ user(id:"u1"){ name } }`)
+	admin := httptest.NewServer(s.gw.AdminHandler())
+	defer admin.Close()
+	resp, err := http.Get(admin.URL + "/pools")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Pools []struct {
+			Name      string `json:"name"`
+			Ready     bool   `json:"ready"`
+			Breaker   string `json:"breaker"`
+			Endpoints []struct {
+				URL     string `json:"url"`
+				Healthy bool   `json:"healthy"`
+				Breaker string `json:"breaker"`
+			} `json:"endpoints"`
+		} `json:"pools"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Pools) != 4 {
+		t.Fatalf("%d pools", len(got.Pools))
+	}
+	for _, p := range got.Pools {
+		if !p.Ready || p.Breaker != "closed" || len(p.Endpoints) != 2 || !p.Endpoints[0].Healthy || !strings.HasPrefix(p.Endpoints[0].URL, "http://127.0.0.1:") {
+			t.Errorf("pool %+v", p)
+		}
+	}
+}

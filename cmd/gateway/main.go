@@ -114,6 +114,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		wg.Wait()
 	}()
 
+	if cfg.Admin.Listen != "" {
+		aln, err := net.Listen("tcp", cfg.Admin.Listen)
+		if err != nil {
+			return fmt.Errorf("listening for admin: %w", err)
+		}
+		asrv := &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = asrv.Serve(aln) }()
+		defer asrv.Close()
+		fmt.Fprintf(stdout, "Admin:            http://%s/pools\n", aln.Addr())
+	}
 	if *debugAddr != "" {
 		dln, err := net.Listen("tcp", *debugAddr)
 		if err != nil {
