@@ -96,6 +96,9 @@ type Pool struct {
 	PerTryTimeout Duration `yaml:"per_try_timeout"`
 	// RetryBudget bounds the retries in flight to a share of the requests in flight.
 	RetryBudget RetryBudget `yaml:"retry_budget"`
+	// SlowStart is how long an endpoint back from unhealthy or ejected takes to get
+	// its full share of traffic, growing from a tenth. Default 0: at once.
+	SlowStart Duration `yaml:"slow_start"`
 	// CircuitBreaker configures the breakers of the pool and of each endpoint.
 	CircuitBreaker CircuitBreaker `yaml:"circuit_breaker"`
 }
@@ -364,6 +367,7 @@ func (p Pool) validate(at path, errs *errorList) {
 	}
 	p.RetryBackoff.check(at.key("retry_backoff"), errs)
 	p.PerTryTimeout.check(at.key("per_try_timeout"), errs)
+	p.SlowStart.check(at.key("slow_start"), errs)
 	rb := at.key("retry_budget")
 	if r := p.RetryBudget.Ratio; r < 0 || r > 1 {
 		errs.add(rb.key("ratio"), "must be between 0 and 1, got %g", r)

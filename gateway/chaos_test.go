@@ -143,3 +143,50 @@ func TestChaosRetryBudgetCapsExtraLoad(t *testing.T) {
 		t.Errorf("%d queries made %d calls (%.1f each): the budget did not cap the retries", queries, calls, ratio)
 	}
 }
+
+func TestChaosARecoveredInstanceGetsTrafficAgain(t *testing.T) {
+	s := startStack(t, 2, func(c *config.Config) {
+		p := c.Pools["users"]
+		p.OutlierDetection.ConsecutiveFailures = ptr(2)
+		p.OutlierDetection.BaseEjectionTime = config.D(200 * time.Millisecond)
+		p.SlowStart = config.D(100 * time.Millisecond)
+		c.Pools["users"] = p
+	})
+	sick := s.cluster.Instances(demo.Users)[0]
+	q := `{ user(id:"u1"){ name } }`
+
+	// Passive: answers 500, is ejected, recovers, is readmitted.
+	sick.SetFault(demo.Fault{Status: 500})
+	for range 20 {
+		if got := s.query(t, q); len(got.Errors) != 0 {
+			t.Fatalf("query failed: %s", got.Raw)
+		}
+	}
+	sick.SetFault(demo.Fault{})
+	sick.ResetCounters()
+	time.Sleep(300 * time.Millisecond) // past the ejection and the slow start
+	for range 40 {
+		s.query(t, q)
+	}
+	if n := sick.Calls(); n < 10 {
+		t.Fatalf("after its ejection the recovered instance got %d of 40 calls", n)
+	}
+
+	// Active: stopped, probed unhealthy, started, probed healthy, back in rotation.
+	sick.Stop()
+	for range 20 {
+		if got := s.query(t, q); len(got.Errors) != 0 {
+			t.Fatalf("query failed while an instance was down: %s", got.Raw)
+		}
+	}
+	if err := sick.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for sick.ResetCounters(); sick.Calls() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the restarted instance never got traffic again")
+		}
+		s.query(t, q)
+	}
+}

@@ -49,14 +49,25 @@ var (
 // roundRobin takes the endpoints in turn. The counter is the pool's, so the rotation
 // goes on across snapshots.
 type roundRobin struct {
-	eps  []*endpoint
-	next *atomic.Uint64
+	eps       []*endpoint
+	next      *atomic.Uint64
+	rand      func(n int) int
+	now       func() time.Time
+	slowStart time.Duration
 }
 
 func (r *roundRobin) pick(avoid *endpoint) *endpoint {
 	n := uint64(len(r.eps))
 	i := r.next.Add(1)
 	ep := r.eps[i%n]
+	if r.slowStart > 0 && n > 1 {
+		// An endpoint in slow start takes its turn with a probability that grows
+		// with its time back; otherwise the turn passes to the next one.
+		now := r.now().UnixNano()
+		for k := uint64(0); k < n && ep.share(now, r.slowStart) < float64(r.rand(1000))/1000; k++ {
+			ep = r.eps[(i+k+1)%n]
+		}
+	}
 	if ep == avoid && n > 1 {
 		ep = r.eps[(i+1)%n]
 	}
@@ -65,9 +76,10 @@ func (r *roundRobin) pick(avoid *endpoint) *endpoint {
 
 // leastRequest is the power of two choices over a load score.
 type leastRequest struct {
-	eps  []*endpoint
-	rand func(n int) int
-	now  func() time.Time
+	eps       []*endpoint
+	rand      func(n int) int
+	now       func() time.Time
+	slowStart time.Duration
 }
 
 func (l *leastRequest) pick(avoid *endpoint) *endpoint {
@@ -88,10 +100,30 @@ func (l *leastRequest) pick(avoid *endpoint) *endpoint {
 		return a
 	}
 	now := l.now().UnixNano()
+	best, other := a, b
 	if b.load(now) < a.load(now) {
-		return b
+		best, other = b, a
 	}
-	return a
+	// An endpoint in slow start wins its draw with a probability that grows with
+	// its time back.
+	if share := best.share(now, l.slowStart); share < 1 && share < float64(l.rand(1000))/1000 {
+		return other
+	}
+	return best
+}
+
+// share is the part of its traffic an endpoint gets at now: 1, or during slow start
+// a part growing linearly from a tenth.
+func (ep *endpoint) share(now int64, slowStart time.Duration) float64 {
+	if slowStart <= 0 {
+		return 1
+	}
+	since := ep.since.Load()
+	if since == 0 {
+		return 1
+	}
+	f := float64(now-since) / float64(slowStart)
+	return min(1, max(0.1, f))
 }
 
 // latency is an endpoint's peak-sensitive moving average of request latency: a
@@ -125,6 +157,12 @@ func (l *latency) observe(d time.Duration, now int64) {
 			return
 		}
 	}
+}
+
+// set replaces the average, as of now.
+func (l *latency) set(cost float64, now int64) {
+	l.cost.Store(math.Float64bits(cost))
+	l.stamp.Store(now)
 }
 
 // current returns the average decayed to now, as the picker sees it.

@@ -237,3 +237,31 @@ func TestOutlierEjection(t *testing.T) {
 		t.Fatal("caller cancellations ejected an endpoint")
 	}
 }
+
+func TestSlowStartAfterReadmission(t *testing.T) {
+	for _, policy := range Policies {
+		t.Run(string(policy), func(t *testing.T) {
+			clock := &fakeClock{}
+			p := pickPool(t, policy, 2, clock)
+			p.opts.SlowStart = 10 * time.Second
+			p.opts.Outlier = OutlierDetection{ConsecutiveFailures: 1, BaseEjectionTime: time.Second, MaxEjectionTime: time.Second, MaxEjectionPercent: 50}
+			p.rebuild()
+			back := p.endpoints[0]
+			p.endpoints[1].latency.observe(time.Millisecond, clock.now().UnixNano())
+			p.observe(context.Background(), back, clock.now(), &Response{Status: 500}, nil)
+			clock.advance(time.Second) // readmitted now
+			share := func() float64 { return float64(counts(p, 4000)[back]) / 4000 }
+			if s := share(); s > 0.12 {
+				t.Fatalf("just readmitted, it got %.0f%% of picks", s*100)
+			}
+			clock.advance(5 * time.Second)
+			if s := share(); s < 0.2 || s > 0.45 {
+				t.Fatalf("halfway through slow start it got %.0f%% of picks", s*100)
+			}
+			clock.advance(5 * time.Second)
+			if s := share(); s < 0.45 {
+				t.Fatalf("after slow start it got %.0f%% of picks", s*100)
+			}
+		})
+	}
+}

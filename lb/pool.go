@@ -56,6 +56,10 @@ type Options struct {
 	// PerTryTimeout bounds each attempt; RequestTimeout bounds them all. Default 0:
 	// no bound of its own.
 	PerTryTimeout time.Duration
+	// SlowStart is how long an endpoint that becomes available again (healthy after
+	// unhealthy, readmitted after ejection) takes to get its full share of traffic:
+	// its share grows linearly from a tenth. Default 0: at once.
+	SlowStart time.Duration
 
 	// Now and Rand stand in for the clock and for randomness; tests set them so that
 	// picks are reproducible. Default time.Now and math/rand/v2's IntN.
@@ -175,8 +179,10 @@ type endpoint struct {
 	inflight atomic.Int64
 	latency  latency
 	outlier  outlier
-	breaker  *breaker // nil when breakers are disabled
-	ejected  bool     // in the last snapshot, ejected; guarded by the pool's mu
+	breaker  *breaker     // nil when breakers are disabled
+	since    atomic.Int64 // unix nanoseconds when it last became available; 0 at start
+	avail    bool         // available in the last snapshot; guarded by the pool's mu
+	ejected  bool         // in the last snapshot, ejected; guarded by the pool's mu
 
 	// Probe state, touched only by the endpoint's probe loop.
 	successes, failures int
@@ -319,7 +325,16 @@ func (p *Pool) rebuildLocked(now time.Time) {
 		if ejected && (expires.IsZero() || until.Before(expires)) {
 			expires = until
 		}
-		if ep.healthy.Load() && !ejected {
+		available := ep.healthy.Load() && !ejected
+		if available && !ep.avail && p.snap.Load() != nil {
+			// Back after an absence: its slow start begins, and its latency is
+			// taken to be the others' until measured, since what it was before it
+			// left (a failure, a timeout) says little of it now.
+			ep.since.Store(now.UnixNano())
+			ep.latency.set(p.meanLatency(ep, now), now.UnixNano())
+		}
+		ep.avail = available
+		if available {
 			healthy = append(healthy, ep)
 		}
 	}
@@ -332,11 +347,27 @@ func (p *Pool) rebuildLocked(now time.Time) {
 	var pk picker
 	switch p.opts.Policy {
 	case LeastRequest:
-		pk = &leastRequest{eps: set, rand: p.opts.Rand, now: p.opts.Now}
+		pk = &leastRequest{eps: set, rand: p.opts.Rand, now: p.opts.Now, slowStart: p.opts.SlowStart}
 	default:
-		pk = &roundRobin{eps: set, next: &p.next}
+		pk = &roundRobin{eps: set, next: &p.next, rand: p.opts.Rand, now: p.opts.Now, slowStart: p.opts.SlowStart}
 	}
 	p.snap.Store(&snapshot{healthy: healthy, set: set, picker: pk, expires: expires})
+}
+
+// meanLatency is the mean latency of the endpoints other than ep, or 0.
+func (p *Pool) meanLatency(ep *endpoint, now time.Time) float64 {
+	var sum float64
+	n := 0
+	for _, e := range p.endpoints {
+		if e != ep {
+			sum += e.latency.current(now.UnixNano())
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
 }
 
 // current returns the snapshot as of now, rebuilding it first when an ejection in it
