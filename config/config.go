@@ -76,9 +76,15 @@ type Pool struct {
 	IdleConnTimeout Duration `yaml:"idle_conn_timeout"`
 	// MaxResponseBytes refuses larger upstream answers. Default 16 MiB.
 	MaxResponseBytes int `yaml:"max_response_bytes"`
-	// Policy chooses each request's endpoint: round_robin or least_request (power
-	// of two choices over latency times requests in flight). Default round_robin.
+	// Policy chooses each request's endpoint: round_robin, least_request (power of
+	// two choices over latency times requests in flight) or ring_hash (consistent
+	// hashing on hash_on). Default round_robin.
 	Policy string `yaml:"policy"`
+	// HashOn is what ring_hash hashes: exactly one of header, cookie, client_ip.
+	HashOn HashOn `yaml:"hash_on"`
+	// Sticky pins each client to an endpoint with a cookie the gateway sets, while
+	// that endpoint is available.
+	Sticky Sticky `yaml:"sticky"`
 	// HealthCheck configures the active probes.
 	HealthCheck HealthCheck `yaml:"health_check"`
 	// OutlierDetection configures passive ejection of failing endpoints.
@@ -122,6 +128,18 @@ type CircuitBreaker struct {
 	Window           Duration `yaml:"window"`             // default 10s
 	OpenTime         Duration `yaml:"open_time"`          // default 5s
 	HalfOpenRequests int      `yaml:"half_open_requests"` // default 3
+}
+
+// HashOn names what the ring_hash policy hashes.
+type HashOn struct {
+	Header   string `yaml:"header"`
+	Cookie   string `yaml:"cookie"`
+	ClientIP bool   `yaml:"client_ip"`
+}
+
+// Sticky configures sticky sessions; an empty cookie turns them off.
+type Sticky struct {
+	Cookie string `yaml:"cookie"`
 }
 
 // OutlierDetection configures passive health checking: an endpoint whose requests
@@ -362,6 +380,21 @@ func (p Pool) validate(at path, errs *errorList) {
 	if !slices.Contains(lb.Policies, lb.Policy(p.Policy)) {
 		errs.add(at.key("policy"), "%q is not a balancing policy (use %s)", p.Policy, policyList())
 	}
+	set := 0
+	for _, b := range []bool{p.HashOn.Header != "", p.HashOn.Cookie != "", p.HashOn.ClientIP} {
+		if b {
+			set++
+		}
+	}
+	switch {
+	case p.Policy == string(lb.RingHash) && set != 1:
+		errs.add(at.key("hash_on"), "ring_hash needs exactly one of header, cookie or client_ip")
+	case p.Policy != string(lb.RingHash) && set != 0:
+		errs.add(at.key("hash_on"), "only the ring_hash policy hashes")
+	}
+	if c := p.Sticky.Cookie; c != "" && !validCookieName(c) {
+		errs.add(at.key("sticky").key("cookie"), "%q is not a cookie name", c)
+	}
 	if *p.Retries < 0 || *p.Retries > 5 {
 		errs.add(at.key("retries"), "must be between 0 and 5, got %d", *p.Retries)
 	}
@@ -413,12 +446,22 @@ func (p Pool) validate(at path, errs *errorList) {
 	}
 }
 
+func validCookieName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return s != ""
+}
+
 func policyList() string {
 	names := make([]string, len(lb.Policies))
 	for i, p := range lb.Policies {
 		names[i] = string(p)
 	}
-	return strings.Join(names, " or ")
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func kindName(k yaml.Kind) string {

@@ -69,7 +69,13 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		{"unknown policy", func(s string) string {
 			return strings.Replace(s, "    endpoints: [http://127.0.0.1:1]", "    endpoints: [http://127.0.0.1:1]\n    policy: random", 1)
 		},
-			[]string{`gw.yaml:6: pools.users.policy: "random" is not a balancing policy (use round_robin or least_request)`}},
+			[]string{`gw.yaml:6: pools.users.policy: "random" is not a balancing policy (use round_robin, least_request or ring_hash)`}},
+		{"ring hash without a key", func(s string) string {
+			return strings.Replace(s, "    endpoints: [http://127.0.0.1:1]", "    endpoints: [http://127.0.0.1:1]\n    policy: ring_hash", 1)
+		}, []string{`pools.users.hash_on: ring_hash needs exactly one of header, cookie or client_ip`}},
+		{"a bad sticky cookie", func(s string) string {
+			return strings.Replace(s, "    endpoints: [http://127.0.0.1:1]", "    endpoints: [http://127.0.0.1:1]\n    sticky: {cookie: \"a b\"}", 1)
+		}, []string{`gw.yaml:6: pools.users.sticky.cookie: "a b" is not a cookie name`}},
 		{"not YAML", func(s string) string { return s + "\n  : : [\n" }, []string{"gw.yaml:", "not valid YAML"}},
 	}
 	for _, tc := range tests {

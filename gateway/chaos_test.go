@@ -2,7 +2,10 @@ package gateway_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -188,5 +191,81 @@ func TestChaosARecoveredInstanceGetsTrafficAgain(t *testing.T) {
 			t.Fatal("the restarted instance never got traffic again")
 		}
 		s.query(t, q)
+	}
+}
+
+func TestStickySessionsAndRingHashThroughTheGateway(t *testing.T) {
+	s := startStack(t, 3, func(c *config.Config) {
+		u := c.Pools["users"]
+		u.Sticky.Cookie = "sy_users"
+		c.Pools["users"] = u
+		p := c.Pools["catalog"]
+		p.Policy = "ring_hash"
+		p.HashOn.Header = "X-Shopper"
+		c.Pools["catalog"] = p
+	})
+	post := func(cookie *http.Cookie, shopper string) (*http.Response, string) {
+		req, _ := http.NewRequest("POST", s.url+"/graphql", strings.NewReader(`{"query":"{ user(id:\"u1\"){ name } product(id:\"p1\"){ name } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Shopper", shopper)
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if strings.Contains(string(body), "errors") {
+			t.Fatalf("errors: %s", body)
+		}
+		return resp, string(body)
+	}
+	pinOf := func(resp *http.Response) *http.Cookie {
+		for _, c := range resp.Cookies() {
+			if c.Name == "sy_users" {
+				return c
+			}
+		}
+		return nil
+	}
+	resp, _ := post(nil, "alice")
+	pin := pinOf(resp)
+	if pin == nil || !pin.HttpOnly {
+		t.Fatalf("no HttpOnly sticky cookie set: %v", resp.Header["Set-Cookie"])
+	}
+	if strings.Contains(pin.Value, "127.0.0.1") {
+		t.Fatal("the cookie shows the endpoint's address")
+	}
+	s.cluster.ResetCounters()
+	for range 12 {
+		if resp, _ := post(pin, "alice"); pinOf(resp) != nil {
+			t.Fatal("the same pin was set again")
+		}
+	}
+	busy := func(svc demo.Service) (hit int) {
+		for _, in := range s.cluster.Instances(svc) {
+			if in.Calls() > 0 {
+				hit++
+			}
+		}
+		return hit
+	}
+	if busy(demo.Users) != 1 {
+		t.Fatal("a pinned client's calls went to several users instances")
+	}
+	if busy(demo.Catalog) != 1 {
+		t.Fatal("one shopper's calls went to several catalog instances")
+	}
+	// The pinned instance dies: the client is moved, and told so.
+	for _, in := range s.cluster.Instances(demo.Users) {
+		if in.Calls() > 0 {
+			in.Stop()
+		}
+	}
+	resp, _ = post(pin, "alice")
+	if moved := pinOf(resp); moved == nil || moved.Value == pin.Value {
+		t.Fatalf("the client was not re-pinned: %v", resp.Header["Set-Cookie"])
 	}
 }

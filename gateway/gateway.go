@@ -29,6 +29,10 @@ type Gateway struct {
 	pools   []*lb.Pool // sorted by name
 	clients *upstreams.Clients
 	handler http.Handler
+
+	// affinity says whether a pool balances by what the request carries (ring
+	// hash, sticky sessions), so that requests need an lb.Affinity.
+	affinity bool
 }
 
 // New builds a gateway from cfg, which must have its defaults set and be valid (as
@@ -51,6 +55,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			IdleConnTimeout:         pc.IdleConnTimeout.Duration,
 			MaxResponseBytes:        pc.MaxResponseBytes,
 			Policy:                  lb.Policy(pc.Policy),
+			HashOn:                  lb.HashOn{Header: pc.HashOn.Header, Cookie: pc.HashOn.Cookie, ClientIP: pc.HashOn.ClientIP},
+			Sticky:                  lb.Sticky{Cookie: pc.Sticky.Cookie},
 			Retries:                 retries(*pc.Retries),
 			RetryBackoff:            pc.RetryBackoff.Duration,
 			PerTryTimeout:           pc.PerTryTimeout.Duration,
@@ -83,6 +89,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			return nil, fmt.Errorf("building pool %s: %w", name, err)
 		}
 		byName[name] = pool
+		if pc.Policy == string(lb.RingHash) || pc.Sticky.Cookie != "" {
+			g.affinity = true
+		}
 		g.pools = append(g.pools, pool)
 	}
 	for _, name := range config.RequiredPools {

@@ -18,6 +18,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	graphv2 "github.com/switchyard/switchyard/graph/v2"
+	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/resolvers"
 	"github.com/switchyard/switchyard/upstreams"
 )
@@ -50,6 +51,9 @@ func (g *Gateway) graphqlHandler() http.Handler {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, timeout)
 			defer cancel()
+		}
+		if g.affinity {
+			ctx = lb.WithAffinity(ctx, lb.NewAffinity(r, r.RemoteAddr))
 		}
 		ctx = upstreams.WithLoaders(ctx, upstreams.NewLoaders(g.clients, wait))
 		srv.ServeHTTP(w, r.WithContext(ctx))

@@ -17,6 +17,8 @@ import (
 	"github.com/mailru/easyjson"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/switchyard/switchyard/lb"
 )
 
 // Media types of GraphQL over HTTP.
@@ -131,6 +133,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		}
 		return
 	}
+	setPins(ctx, w)
 	writeResponse(w, http.StatusOK, buf, resp)
 }
 
@@ -242,6 +245,17 @@ func isZeroQ(q string) bool {
 	}
 	v, err := strconv.ParseFloat(q, 64)
 	return err == nil && v == 0
+}
+
+// setPins sets the cookies that pin the client to the endpoints sticky pools chose.
+func setPins(ctx context.Context, w http.ResponseWriter) {
+	aff := lb.AffinityFrom(ctx)
+	if aff == nil {
+		return
+	}
+	for name, id := range aff.Pins() {
+		http.SetCookie(w, &http.Cookie{Name: name, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	}
 }
 
 // writeResponse writes a GraphQL response with one write: errors first, then the

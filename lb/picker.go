@@ -22,7 +22,7 @@ const (
 )
 
 // Policies lists the valid policies.
-var Policies = []Policy{RoundRobin, LeastRequest}
+var Policies = []Policy{RoundRobin, LeastRequest, RingHash}
 
 func (p Policy) valid() error {
 	for _, v := range Policies {

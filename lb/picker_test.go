@@ -33,8 +33,11 @@ func pickPool(t *testing.T, policy Policy, n int, clock *fakeClock) *Pool {
 	for i := range n {
 		eps = append(eps, "http://127.0.0.1:"+string(rune('1'+i))+"0")
 	}
-	p, err := New("pick", Options{Endpoints: eps, Policy: policy, Now: clock.now, Rand: seeded(1),
-		HealthCheck: HealthCheck{Disabled: true}}, nil)
+	opts := Options{Endpoints: eps, Policy: policy, Now: clock.now, Rand: seeded(1), HealthCheck: HealthCheck{Disabled: true}}
+	if policy == RingHash {
+		opts.HashOn = HashOn{Header: "X-Key"}
+	}
+	p, err := New("pick", opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,10 @@ type Options struct {
 	HealthCheck HealthCheck
 	// Policy chooses the endpoint of each request. Default RoundRobin.
 	Policy Policy
+	// HashOn is what the RingHash policy hashes.
+	HashOn HashOn
+	// Sticky configures sticky sessions. Off by default.
+	Sticky Sticky
 	// Outlier configures passive ejection of failing endpoints. Off by default.
 	Outlier OutlierDetection
 	// Breaker configures the circuit breakers of the pool and its endpoints.
@@ -173,6 +177,7 @@ type snapshot struct {
 // endpoint is one instance of the pool's service.
 type endpoint struct {
 	url string
+	id  string // opaque and stable, for sticky cookies
 	transport
 
 	healthy  atomic.Bool
@@ -202,6 +207,9 @@ func New(name string, opts Options, log *slog.Logger) (*Pool, error) {
 	if err := opts.Policy.valid(); err != nil {
 		return nil, err
 	}
+	if opts.Policy == RingHash && opts.HashOn == (HashOn{}) {
+		return nil, errors.New("the ring_hash policy needs something to hash: a header, a cookie or the client IP")
+	}
 	if opts.HealthCheck.Path[0] != '/' {
 		return nil, fmt.Errorf("health check path %q does not start with '/'", opts.HealthCheck.Path)
 	}
@@ -218,7 +226,7 @@ func New(name string, opts Options, log *slog.Logger) (*Pool, error) {
 			return nil, fmt.Errorf("endpoint %q is listed twice", raw)
 		}
 		seen[addr] = true
-		ep := &endpoint{url: raw, transport: transport{
+		ep := &endpoint{url: raw, id: endpointID(raw), transport: transport{
 			addr:           addr,
 			host:           host,
 			connectTimeout: opts.ConnectTimeout,
@@ -345,11 +353,14 @@ func (p *Pool) rebuildLocked(now time.Time) {
 		set = p.endpoints
 	}
 	var pk picker
+	rr := &roundRobin{eps: set, next: &p.next, rand: p.opts.Rand, now: p.opts.Now, slowStart: p.opts.SlowStart}
 	switch p.opts.Policy {
 	case LeastRequest:
 		pk = &leastRequest{eps: set, rand: p.opts.Rand, now: p.opts.Now, slowStart: p.opts.SlowStart}
+	case RingHash:
+		pk = newRing(set, rr)
 	default:
-		pk = &roundRobin{eps: set, next: &p.next, rand: p.opts.Rand, now: p.opts.Now, slowStart: p.opts.SlowStart}
+		pk = rr
 	}
 	p.snap.Store(&snapshot{healthy: healthy, set: set, picker: pk, expires: expires})
 }
@@ -473,7 +484,7 @@ func (p *Pool) start(call *Call, ctx context.Context, req *Request) {
 		return
 	}
 	call.pdone = pdone
-	ep, edone := p.choose(p.current(now), nil)
+	ep, edone := p.chooseFor(ctx, p.current(now), nil)
 	if ep == nil {
 		call.err, call.invalid = ErrCircuitOpen, true
 		return
@@ -495,13 +506,54 @@ func (p *Pool) tryDeadline(now, deadline time.Time) time.Time {
 	return deadline
 }
 
+// chooseFor chooses the endpoint of a request, other than avoid: the one its sticky
+// cookie pins it to while that one is available, else the policy's choice (by the
+// request's key for ring hash); a sticky pool then pins the request to it.
+func (p *Pool) chooseFor(ctx context.Context, s *snapshot, avoid *endpoint) (*endpoint, func(error)) {
+	if p.opts.Policy != RingHash && p.opts.Sticky.Cookie == "" {
+		return p.choose(s, avoid, 0, false) // the common case, without the context lookup
+	}
+	aff := AffinityFrom(ctx)
+	if aff == nil {
+		return p.choose(s, avoid, 0, false)
+	}
+	if name := p.opts.Sticky.Cookie; name != "" {
+		if id := aff.cookie(name); id != "" {
+			for _, ep := range s.healthy {
+				if ep.id == id && ep != avoid {
+					if done, ok := allow(ep.breaker); ok {
+						return ep, done
+					}
+				}
+			}
+		}
+	}
+	key, hasKey := uint64(0), false
+	if p.opts.Policy == RingHash {
+		key, hasKey = p.opts.HashOn.key(aff)
+	}
+	ep, done := p.choose(s, avoid, key, hasKey)
+	if ep != nil && p.opts.Sticky.Cookie != "" {
+		aff.pin(p.opts.Sticky.Cookie, ep.id)
+	}
+	return ep, done
+}
+
 // choose picks an endpoint other than avoid whose breaker lets a request through,
-// and returns it with the callback that reports the outcome to that breaker. It
-// returns nil when no endpoint will take the request.
-func (p *Pool) choose(s *snapshot, avoid *endpoint) (*endpoint, func(error)) {
+// and returns it with the callback that reports the outcome to that breaker. With a
+// key, a ring-hash picker picks by it. It returns nil when no endpoint will take the
+// request.
+func (p *Pool) choose(s *snapshot, avoid *endpoint, key uint64, hasKey bool) (*endpoint, func(error)) {
 	n := len(s.set)
+	keyed, _ := s.picker.(*ring)
 	for range 2 * n {
-		ep := s.picker.pick(avoid)
+		var ep *endpoint
+		if hasKey && keyed != nil {
+			ep = keyed.pickKey(key, avoid)
+			key = mix(key) // if its breaker refuses, the next try lands elsewhere
+		} else {
+			ep = s.picker.pick(avoid)
+		}
 		if ep == avoid {
 			return nil, nil // there is no other
 		}
@@ -573,7 +625,7 @@ func (p *Pool) retry(ctx context.Context, deadline time.Time, req *Request, resp
 			p.budget.release()
 			return err
 		}
-		next, done := p.choose(p.current(p.opts.Now()), last)
+		next, done := p.chooseFor(ctx, p.current(p.opts.Now()), last)
 		if next == nil {
 			p.budget.release()
 			return err
