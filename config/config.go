@@ -51,6 +51,10 @@ type GraphQL struct {
 	// MaxRequestTimeout caps the budget a client asks for with the Request-Timeout
 	// header. Default 60s.
 	MaxRequestTimeout Duration `yaml:"max_request_timeout"`
+	// Fallbacks answer a field whose upstream failed with a value instead of null
+	// ("Product.reviews": []); the failure is still reported, with
+	// extensions.fallback. Checked against the schema when the gateway starts.
+	Fallbacks map[string]any `yaml:"fallbacks"`
 }
 
 // Admin configures the admin listener, which shows the pools' state with upstream
@@ -85,6 +89,9 @@ type Pool struct {
 	// Sticky pins each client to an endpoint with a cookie the gateway sets, while
 	// that endpoint is available.
 	Sticky Sticky `yaml:"sticky"`
+	// Required makes the pool's failure fail the whole response (HTTP 502, no data)
+	// instead of nulling only the fields that need it. Default false.
+	Required bool `yaml:"required"`
 	// HealthCheck configures the active probes.
 	HealthCheck HealthCheck `yaml:"health_check"`
 	// OutlierDetection configures passive ejection of failing endpoints.

@@ -16,8 +16,10 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/switchyard/switchyard/config"
+	graphv2 "github.com/switchyard/switchyard/graph/v2"
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/playground"
+	"github.com/switchyard/switchyard/resolvers"
 	"github.com/switchyard/switchyard/upstreams"
 )
 
@@ -33,6 +35,8 @@ type Gateway struct {
 	// affinity says whether a pool balances by what the request carries (ring
 	// hash, sticky sessions), so that requests need an lb.Affinity.
 	affinity bool
+	// fallbacks answer failed fields with configured values; nil when none are.
+	fallbacks *resolvers.Fallbacks
 }
 
 // New builds a gateway from cfg, which must have its defaults set and be valid (as
@@ -104,6 +108,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		Orders:  upstreams.NewOrders("orders", byName["orders"]),
 		Catalog: upstreams.NewCatalog("catalog", byName["catalog"]),
 		Reviews: upstreams.NewReviews("reviews", byName["reviews"]),
+	}
+	if len(cfg.GraphQL.Fallbacks) > 0 {
+		schema := graphv2.NewExecutableSchema(graphv2.Config{}).Schema()
+		fb, err := resolvers.NewFallbacks(schema, cfg.GraphQL.Fallbacks)
+		if err != nil {
+			return nil, fmt.Errorf("graphql.fallbacks: %w", err)
+		}
+		g.fallbacks = &fb
 	}
 	g.handler = g.routes()
 	return g, nil

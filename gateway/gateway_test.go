@@ -573,3 +573,59 @@ func TestAdminShowsPools(t *testing.T) {
 		}
 	}
 }
+
+func TestFailurePolicies(t *testing.T) {
+	s := startStack(t, 1, func(c *config.Config) {
+		c.GraphQL.Fallbacks = map[string]any{"Product.reviews": []any{}, "Product.rating": 0}
+		o := c.Pools["orders"]
+		o.Required = true
+		c.Pools["orders"] = o
+	})
+	t.Run("fallback values", func(t *testing.T) {
+		s.cluster.SetFault(demo.Reviews, demo.Fault{Status: 500})
+		defer s.cluster.SetFault(demo.Reviews, demo.Fault{})
+		got := s.query(t, `{ product(id:"p1"){ name rating reviews{ id } } }`)
+		jsonEqual(t, got.Data, `{"product":{"name":"Analytical Engine Manual","rating":0,"reviews":[]}}`)
+		if len(got.Errors) == 0 {
+			t.Fatal("a fallback hid the failure")
+		}
+		for _, e := range got.Errors {
+			if e.Extensions["fallback"] != true || e.Extensions["upstream"] != "reviews" {
+				t.Errorf("error %v lacks fallback or upstream", e.Extensions)
+			}
+		}
+	})
+	t.Run("a required upstream fails the whole answer", func(t *testing.T) {
+		s.cluster.SetFault(demo.Orders, demo.Fault{Status: 500})
+		defer s.cluster.SetFault(demo.Orders, demo.Fault{})
+		got := s.query(t, `{ user(id:"u1"){ name } order(id:"o1"){ status } }`)
+		if got.Status != http.StatusBadGateway || got.Data != nil {
+			t.Fatalf("status %d, data %s", got.Status, got.Data)
+		}
+		if len(got.Errors) == 0 || got.Errors[0].Extensions["upstream"] != "orders" {
+			t.Fatalf("errors: %s", got.Raw)
+		}
+	})
+	t.Run("an optional upstream nulls only its fields", func(t *testing.T) {
+		s.cluster.SetFault(demo.Users, demo.Fault{Status: 500})
+		defer s.cluster.SetFault(demo.Users, demo.Fault{})
+		got := s.query(t, `{ user(id:"u1"){ name } order(id:"o1"){ status } }`)
+		if got.Status != 200 {
+			t.Fatalf("status %d", got.Status)
+		}
+		jsonEqual(t, got.Data, `{"user":null,"order":{"status":"SHIPPED"}}`)
+	})
+}
+
+func TestBadFallbacksAreRefused(t *testing.T) {
+	cfg := &config.Config{Pools: map[string]config.Pool{}}
+	for _, svc := range config.RequiredPools {
+		cfg.Pools[svc] = config.Pool{Endpoints: []string{"http://127.0.0.1:1"}}
+	}
+	cfg.GraphQL.Fallbacks = map[string]any{"Product.reviewz": []any{}, "Order.total": nil}
+	cfg.SetDefaults()
+	_, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "Product.reviewz: no such field") || !strings.Contains(err.Error(), "Order.total: null does not fit") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -28,12 +28,21 @@ import (
 func (g *Gateway) graphqlHandler() http.Handler {
 	es := graphv2.NewExecutableSchema(graphv2.Config{Resolvers: resolvers.New(g.clients)})
 	srv := handler.New(es)
-	srv.AddTransport(httpTransport{maxBody: g.cfg.GraphQL.MaxBodyBytes})
+	required := map[string]bool{}
+	for name, pc := range g.cfg.Pools {
+		if pc.Required {
+			required[name] = true
+		}
+	}
+	srv.AddTransport(httpTransport{maxBody: g.cfg.GraphQL.MaxBodyBytes, required: required})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](g.cfg.GraphQL.QueryCacheSize))
 	if *g.cfg.GraphQL.Introspection {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(resolvers.NewRootFetch(g.clients))
+	if g.fallbacks != nil {
+		srv.Use(*g.fallbacks)
+	}
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(g.log))
 	srv.SetRecoverFunc(resolvers.Recover(g.log))
 

@@ -61,7 +61,8 @@ type requestBody struct {
 // execution (it does not parse or validate) is a 400; with application/json it is a
 // 422 for parse and validation errors, as gqlgen answers, and otherwise a 200.
 type httpTransport struct {
-	maxBody int64
+	maxBody  int64
+	required map[string]bool // upstreams whose failure fails the whole response
 }
 
 var _ graphql.Transport = httpTransport{}
@@ -134,7 +135,26 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		return
 	}
 	setPins(ctx, w)
+	if t.requiredFailed(resp) {
+		// A required upstream failed: the answer is not worth having in part.
+		resp.Data = nil
+		writeResponse(w, http.StatusBadGateway, buf, resp)
+		return
+	}
 	writeResponse(w, http.StatusOK, buf, resp)
+}
+
+// requiredFailed reports whether an error of resp comes from a required upstream.
+func (t httpTransport) requiredFailed(resp *graphql.Response) bool {
+	if len(t.required) == 0 {
+		return false
+	}
+	for _, e := range resp.Errors {
+		if u, ok := e.Extensions["upstream"].(string); ok && t.required[u] {
+			return true
+		}
+	}
+	return false
 }
 
 // paramsFromBody reads and decodes a POST body.

@@ -35,11 +35,15 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		var ue *upstreams.Error
 		var ie *InputError
 		var qe *gqlerror.Error
+		var fe *fallbackError
 		switch {
 		case errors.As(err, &ue):
 			code, msg := upstreamCode(ue)
 			gerr.Message = msg
 			gerr.Extensions = map[string]any{"code": code, "upstream": ue.Upstream}
+			if errors.As(err, &fe) {
+				gerr.Extensions["fallback"] = true
+			}
 			if ue.Kind != upstreams.KindCanceled {
 				log.LogAttrs(ctx, slog.LevelWarn, "upstream call failed",
 					slog.String("upstream", ue.Upstream), slog.String("error", ue.Error()))
