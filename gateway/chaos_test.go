@@ -63,6 +63,7 @@ func TestChaosAnInstanceAnswering500IsEjected(t *testing.T) {
 		t.Fatalf("%d of %d queries failed; first: %s", len(failures), queries, failures[0])
 	}
 	good := s.cluster.Instances(demo.Catalog)[1]
+	t.Logf("%d queries, none failed; the failing instance got %d calls, the good one %d", queries, bad.Calls(), good.Calls())
 	if bad.Calls() > 12 || good.Calls() < 50 {
 		t.Fatalf("the failing instance got %d calls and the good one %d: not ejected", bad.Calls(), good.Calls())
 	}
@@ -83,6 +84,7 @@ func TestChaosLeastRequestAvoidsASlowInstance(t *testing.T) {
 		t.Fatalf("%d of %d queries failed; first: %s", len(failures), queries, failures[0])
 	}
 	fast := s.cluster.Instances(demo.Users)[1]
+	t.Logf("%d queries, none failed; the slow instance got %d of %d calls", queries, slow.Calls(), slow.Calls()+fast.Calls())
 	if share := float64(slow.Calls()) / float64(slow.Calls()+fast.Calls()); share >= 0.10 {
 		t.Fatalf("the slow instance got %.0f%% of %d calls", share*100, slow.Calls()+fast.Calls())
 	}
@@ -118,6 +120,7 @@ func TestChaosAWholeUpstreamDownOpensTheBreaker(t *testing.T) {
 		}
 	}
 	slices.Sort(durations)
+	t.Logf("with the breaker open: p50 %v, p99 %v over %d queries", durations[len(durations)/2], durations[len(durations)*99/100], len(durations))
 	if p99 := durations[len(durations)*99/100]; p99 > 50*time.Millisecond {
 		t.Errorf("p99 of queries with the breaker open is %v, want under 50ms", p99)
 	}
@@ -140,6 +143,7 @@ func TestChaosRetryBudgetCapsExtraLoad(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	queries, _ := stop()
 	calls := s.cluster.Calls(demo.Users)
+	t.Logf("%d queries made %d calls (%.2f each; 4 without a budget)", queries, calls, float64(calls)/float64(queries))
 	// Without a budget every query would make four calls; with it, retries are at
 	// most a fifth of the calls in flight, or one.
 	if ratio := float64(calls) / float64(queries); ratio > 2.2 {

@@ -456,10 +456,19 @@ func BenchmarkNetHTTPClient(b *testing.B) {
 }
 
 func BenchmarkPick(b *testing.B) {
-	p, _ := New("bench", Options{Endpoints: []string{"http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"}}, discard)
-	b.ReportAllocs()
-	for b.Loop() {
-		p.pick(nil)
+	for _, policy := range Policies {
+		b.Run(string(policy), func(b *testing.B) {
+			opts := Options{Endpoints: []string{"http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"}, Policy: policy}
+			if policy == RingHash {
+				opts.HashOn = HashOn{Header: "X-Key"}
+			}
+			p, _ := New("bench", opts, nil)
+			ctx := WithAffinity(context.Background(), inbound("user-42", ""))
+			b.ReportAllocs()
+			for b.Loop() {
+				p.chooseFor(ctx, p.current(p.opts.Now()), nil)
+			}
+		})
 	}
 }
 
