@@ -55,6 +55,9 @@ type GraphQL struct {
 	// ("Product.reviews": []); the failure is still reported, with
 	// extensions.fallback. Checked against the schema when the gateway starts.
 	Fallbacks map[string]any `yaml:"fallbacks"`
+	// RequiredFields fail the whole answer (HTTP 502, no data) when they fail for
+	// an upstream, as a required pool does ("Query.order").
+	RequiredFields []string `yaml:"required_fields"`
 }
 
 // Admin configures the admin listener, which shows the pools' state with upstream
@@ -68,6 +71,9 @@ type Admin struct {
 type Pool struct {
 	// Endpoints are the base URLs of the instances, "http://host:port". Required.
 	Endpoints []string `yaml:"endpoints"`
+	// Weights give endpoints, by URL, a share of traffic proportional to their
+	// weight, 1 to 100; an endpoint not listed weighs 1.
+	Weights map[string]int `yaml:"weights"`
 	// ConnectTimeout bounds dialing one endpoint. Default 1s.
 	ConnectTimeout Duration `yaml:"connect_timeout"`
 	// RequestTimeout bounds one call to the pool, failover included. Default 10s.
@@ -174,6 +180,9 @@ type HealthCheck struct {
 	Path string `yaml:"path"`
 	// Interval between probes. Default 5s.
 	Interval Duration `yaml:"interval"`
+	// UnhealthyInterval is the interval while an endpoint is unhealthy, so that a
+	// recovered one is noticed sooner. Default: interval.
+	UnhealthyInterval Duration `yaml:"unhealthy_interval"`
 	// Timeout of one probe. Default 1s.
 	Timeout Duration `yaml:"timeout"`
 	// HealthyThreshold is the number of consecutive successes that make an endpoint
@@ -297,6 +306,7 @@ func (c *Config) SetDefaults() {
 			h.Path = "/healthz"
 		}
 		setDuration(&h.Interval, 5*time.Second)
+		setDuration(&h.UnhealthyInterval, h.Interval.Duration)
 		setDuration(&h.Timeout, time.Second)
 		if h.HealthyThreshold == 0 {
 			h.HealthyThreshold = 2
@@ -375,6 +385,19 @@ func (p Pool) validate(at path, errs *errorList) {
 			seen[u.Host] = true
 		}
 	}
+	weightURLs := make([]string, 0, len(p.Weights))
+	for u := range p.Weights {
+		weightURLs = append(weightURLs, u)
+	}
+	slices.Sort(weightURLs)
+	for _, u := range weightURLs {
+		switch w := p.Weights[u]; {
+		case !slices.Contains(p.Endpoints, u):
+			errs.add(at.key("weights").key(u), "not one of the pool's endpoints")
+		case w < 1 || w > 100:
+			errs.add(at.key("weights").key(u), "must be between 1 and 100, got %d", w)
+		}
+	}
 	p.ConnectTimeout.check(at.key("connect_timeout"), errs)
 	p.RequestTimeout.check(at.key("request_timeout"), errs)
 	p.IdleConnTimeout.check(at.key("idle_conn_timeout"), errs)
@@ -441,6 +464,7 @@ func (p Pool) validate(at path, errs *errorList) {
 		errs.add(h.key("path"), "%q does not start with '/'", p.HealthCheck.Path)
 	}
 	p.HealthCheck.Interval.check(h.key("interval"), errs)
+	p.HealthCheck.UnhealthyInterval.check(h.key("unhealthy_interval"), errs)
 	p.HealthCheck.Timeout.check(h.key("timeout"), errs)
 	if v, err := time.ParseDuration(p.HealthCheck.Interval.raw); err == nil && v == 0 && !p.HealthCheck.Disabled {
 		errs.add(h.key("interval"), "must be positive")

@@ -76,6 +76,9 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		{"a bad sticky cookie", func(s string) string {
 			return strings.Replace(s, "    endpoints: [http://127.0.0.1:1]", "    endpoints: [http://127.0.0.1:1]\n    sticky: {cookie: \"a b\"}", 1)
 		}, []string{`gw.yaml:6: pools.users.sticky.cookie: "a b" is not a cookie name`}},
+		{"a weight for no endpoint", func(s string) string {
+			return strings.Replace(s, "    endpoints: [http://127.0.0.1:1]", "    endpoints: [http://127.0.0.1:1]\n    weights: {\"http://127.0.0.1:9\": 2}", 1)
+		}, []string{`gw.yaml:6: pools.users.weights.http://127.0.0.1:9: not one of the pool's endpoints`}},
 		{"not YAML", func(s string) string { return s + "\n  : : [\n" }, []string{"gw.yaml:", "not valid YAML"}},
 	}
 	for _, tc := range tests {

@@ -53,6 +53,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		pc := cfg.Pools[name]
 		pool, err := lb.New(name, lb.Options{
 			Endpoints:               pc.Endpoints,
+			Weights:                 pc.Weights,
 			ConnectTimeout:          pc.ConnectTimeout.Duration,
 			RequestTimeout:          pc.RequestTimeout.Duration,
 			MaxIdleConnsPerEndpoint: pc.MaxIdleConnsPerEndpoint,
@@ -84,6 +85,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 				Disabled:           pc.HealthCheck.Disabled,
 				Path:               pc.HealthCheck.Path,
 				Interval:           pc.HealthCheck.Interval.Duration,
+				UnhealthyInterval:  pc.HealthCheck.UnhealthyInterval.Duration,
 				Timeout:            pc.HealthCheck.Timeout.Duration,
 				HealthyThreshold:   pc.HealthCheck.HealthyThreshold,
 				UnhealthyThreshold: pc.HealthCheck.UnhealthyThreshold,
@@ -109,11 +111,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		Catalog: upstreams.NewCatalog("catalog", byName["catalog"]),
 		Reviews: upstreams.NewReviews("reviews", byName["reviews"]),
 	}
-	if len(cfg.GraphQL.Fallbacks) > 0 {
+	if len(cfg.GraphQL.Fallbacks) > 0 || len(cfg.GraphQL.RequiredFields) > 0 {
 		schema := graphv2.NewExecutableSchema(graphv2.Config{}).Schema()
-		fb, err := resolvers.NewFallbacks(schema, cfg.GraphQL.Fallbacks)
+		fb, err := resolvers.NewFallbacks(schema, cfg.GraphQL.Fallbacks, cfg.GraphQL.RequiredFields)
 		if err != nil {
-			return nil, fmt.Errorf("graphql.fallbacks: %w", err)
+			return nil, fmt.Errorf("graphql.fallbacks or graphql.required_fields: %w", err)
 		}
 		g.fallbacks = &fb
 	}

@@ -577,6 +577,7 @@ func TestAdminShowsPools(t *testing.T) {
 func TestFailurePolicies(t *testing.T) {
 	s := startStack(t, 1, func(c *config.Config) {
 		c.GraphQL.Fallbacks = map[string]any{"Product.reviews": []any{}, "Product.rating": 0}
+		c.GraphQL.RequiredFields = []string{"Query.product"}
 		o := c.Pools["orders"]
 		o.Required = true
 		c.Pools["orders"] = o
@@ -606,6 +607,17 @@ func TestFailurePolicies(t *testing.T) {
 			t.Fatalf("errors: %s", got.Raw)
 		}
 	})
+	t.Run("a required field fails the whole answer", func(t *testing.T) {
+		s.cluster.SetFault(demo.Catalog, demo.Fault{Status: 500})
+		defer s.cluster.SetFault(demo.Catalog, demo.Fault{})
+		got := s.query(t, `{ user(id:"u1"){ name } product(id:"p1"){ name } }`)
+		if got.Status != http.StatusBadGateway || got.Data != nil {
+			t.Fatalf("status %d, data %s", got.Status, got.Data)
+		}
+		// The same upstream under a field that is not required only nulls it.
+		got = s.query(t, `{ order(id:"o1"){ items{ product{ name } } } }`)
+		jsonEqual(t, got.Data, `{"order":{"items":[{"product":null}]}}`)
+	})
 	t.Run("an optional upstream nulls only its fields", func(t *testing.T) {
 		s.cluster.SetFault(demo.Users, demo.Fault{Status: 500})
 		defer s.cluster.SetFault(demo.Users, demo.Fault{})
@@ -623,9 +635,10 @@ func TestBadFallbacksAreRefused(t *testing.T) {
 		cfg.Pools[svc] = config.Pool{Endpoints: []string{"http://127.0.0.1:1"}}
 	}
 	cfg.GraphQL.Fallbacks = map[string]any{"Product.reviewz": []any{}, "Order.total": nil}
+	cfg.GraphQL.RequiredFields = []string{"Query.nope"}
 	cfg.SetDefaults()
 	_, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), "Product.reviewz: no such field") || !strings.Contains(err.Error(), "Order.total: null does not fit") {
+	if err == nil || !strings.Contains(err.Error(), "Product.reviewz: no such field") || !strings.Contains(err.Error(), "Order.total: null does not fit") || !strings.Contains(err.Error(), "Query.nope: no such field") {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/switchyard/switchyard/lb"
+	"github.com/switchyard/switchyard/resolvers"
 )
 
 // Media types of GraphQL over HTTP.
@@ -135,7 +136,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		return
 	}
 	setPins(ctx, w)
-	if t.requiredFailed(resp) {
+	if t.requiredFailed(resp) || resolvers.RequiredFailed(ctx) {
 		// A required upstream failed: the answer is not worth having in part.
 		resp.Data = nil
 		writeResponse(w, http.StatusBadGateway, buf, resp)

@@ -140,7 +140,7 @@ func endpointID(url string) string {
 	return strconv.FormatUint(hash64(url), 36)
 }
 
-// ringNodes is how many points each endpoint has on the ring.
+// ringNodes is how many points an endpoint of weight 1 has on the ring.
 const ringNodes = 160
 
 // ring is the ring-hash picker: points on a circle of 2^64, each owned by an
@@ -160,7 +160,7 @@ func newRing(eps []*endpoint, random picker) *ring {
 	}
 	pts := make([]point, 0, len(eps)*ringNodes)
 	for _, ep := range eps {
-		for i := range ringNodes {
+		for i := range ringNodes * ep.weight {
 			pts = append(pts, point{hash64(ep.url + "#" + strconv.Itoa(i)), ep})
 		}
 	}

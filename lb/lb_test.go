@@ -546,3 +546,27 @@ func TestAnAnswerReadAfterTheDeadlineStillCounts(t *testing.T) {
 		t.Fatalf("the fast answer was lost: %q, %v", rb.Body, err)
 	}
 }
+
+func TestUnhealthyEndpointsAreProbedFaster(t *testing.T) {
+	var sick atomic.Bool
+	sick.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sick.Load() {
+			w.WriteHeader(503)
+		}
+	}))
+	defer srv.Close()
+	p, err := New("hc", Options{Endpoints: []string{srv.URL}, HealthCheck: HealthCheck{Interval: time.Hour,
+		UnhealthyInterval: 5 * time.Millisecond, HealthyThreshold: 1, UnhealthyThreshold: 1}}, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitUntil(t, func() bool { return !p.Status()[0].Healthy })
+	sick.Store(false)
+	// With the hour-long interval this would never happen within the test.
+	waitUntil(t, func() bool { return p.Status()[0].Healthy })
+}

@@ -46,8 +46,9 @@ var (
 	_ picker = (*leastRequest)(nil)
 )
 
-// roundRobin takes the endpoints in turn. The counter is the pool's, so the rotation
-// goes on across snapshots.
+// roundRobin takes the endpoints in turn, from a sequence in which each appears as
+// often as its weight (see weightedSequence). The counter is the pool's, so the
+// rotation goes on across snapshots.
 type roundRobin struct {
 	eps       []*endpoint
 	next      *atomic.Uint64
@@ -68,10 +69,39 @@ func (r *roundRobin) pick(avoid *endpoint) *endpoint {
 			ep = r.eps[(i+k+1)%n]
 		}
 	}
-	if ep == avoid && n > 1 {
-		ep = r.eps[(i+1)%n]
+	for k := uint64(1); ep == avoid && k < n; k++ {
+		ep = r.eps[(i+k)%n]
 	}
 	return ep
+}
+
+// weightedSequence spreads the endpoints over a sequence as long as the sum of their
+// weights, each appearing as often as its weight and as evenly as possible (the
+// smooth weighted round robin of nginx), so that a heavy endpoint's turns are not
+// bunched together. With equal weights it is the endpoints themselves.
+func weightedSequence(eps []*endpoint) []*endpoint {
+	total, equal := 0, true
+	for _, ep := range eps {
+		total += ep.weight
+		equal = equal && ep.weight == eps[0].weight
+	}
+	if equal {
+		return eps
+	}
+	current := make([]int, len(eps))
+	seq := make([]*endpoint, 0, total)
+	for range total {
+		best := 0
+		for i, ep := range eps {
+			current[i] += ep.weight
+			if current[i] > current[best] {
+				best = i
+			}
+		}
+		current[best] -= total
+		seq = append(seq, eps[best])
+	}
+	return seq
 }
 
 // leastRequest is the power of two choices over a load score.
@@ -101,7 +131,7 @@ func (l *leastRequest) pick(avoid *endpoint) *endpoint {
 	}
 	now := l.now().UnixNano()
 	best, other := a, b
-	if b.load(now) < a.load(now) {
+	if b.load(now)/float64(b.weight) < a.load(now)/float64(a.weight) {
 		best, other = b, a
 	}
 	// An endpoint in slow start wins its draw with a probability that grows with

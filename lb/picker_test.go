@@ -2,6 +2,7 @@ package lb
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -266,5 +267,57 @@ func TestSlowStartAfterReadmission(t *testing.T) {
 				t.Fatalf("after slow start it got %.0f%% of picks", s*100)
 			}
 		})
+	}
+}
+
+func TestWeights(t *testing.T) {
+	for _, policy := range Policies {
+		t.Run(string(policy), func(t *testing.T) {
+			clock := &fakeClock{}
+			eps := []string{"http://127.0.0.1:10", "http://127.0.0.1:20"}
+			opts := Options{Endpoints: eps, Policy: policy, Now: clock.now, Rand: seeded(3),
+				Weights: map[string]int{eps[1]: 3}, HealthCheck: HealthCheck{Disabled: true}}
+			if policy == RingHash {
+				opts.HashOn = HashOn{Header: "X-Key"}
+			}
+			p, err := New("w", opts, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			heavy := 0
+			const picks = 4000
+			// Eight requests stay in flight, so that least-request sees load: with
+			// none, the heavier endpoint would always score better.
+			var inflight []*endpoint
+			for k := range picks {
+				ctx := WithAffinity(context.Background(), inbound(fmt.Sprint("key-", k), ""))
+				ep, _ := p.chooseFor(ctx, p.current(clock.now()), nil)
+				if ep == p.endpoints[1] {
+					heavy++
+				}
+				ep.inflight.Add(1)
+				if inflight = append(inflight, ep); len(inflight) > 8 {
+					inflight[0].inflight.Add(-1)
+					inflight = inflight[1:]
+				}
+			}
+			if share := float64(heavy) / picks; share < 0.65 || share > 0.85 {
+				t.Errorf("the endpoint of weight 3 against 1 got %.0f%% of picks", share*100)
+			}
+		})
+	}
+	if _, err := New("w", Options{Endpoints: []string{"http://127.0.0.1:1"}, Weights: map[string]int{"http://127.0.0.1:1": 0}}, nil); err == nil {
+		t.Error("a weight of 0 was accepted")
+	}
+}
+
+func TestWeightedSequenceIsSmooth(t *testing.T) {
+	a, b, c := &endpoint{url: "a", weight: 5}, &endpoint{url: "b", weight: 1}, &endpoint{url: "c", weight: 1}
+	var got string
+	for _, ep := range weightedSequence([]*endpoint{a, b, c}) {
+		got += ep.url
+	}
+	if got != "aabacaa" {
+		t.Fatalf("sequence %s, want aabacaa (nginx's smooth weighted round robin)", got)
 	}
 }

@@ -23,6 +23,9 @@ import (
 type Options struct {
 	// Endpoints are the base URLs of the pool's instances, "http://host:port".
 	Endpoints []string
+	// Weights give endpoints, by URL, a share of traffic proportional to their
+	// weight (1 to 100); an endpoint not listed weighs 1.
+	Weights map[string]int
 	// ConnectTimeout bounds dialing one endpoint. Default 1s.
 	ConnectTimeout time.Duration
 	// RequestTimeout bounds one call through the pool, failover included; the
@@ -80,6 +83,9 @@ type HealthCheck struct {
 	Path string
 	// Interval between probes of one endpoint. Default 5s.
 	Interval time.Duration
+	// UnhealthyInterval is the interval while the endpoint is unhealthy. Default
+	// Interval.
+	UnhealthyInterval time.Duration
 	// Timeout of one probe. Default 1s.
 	Timeout time.Duration
 	// HealthyThreshold is the number of consecutive successes that make an unhealthy
@@ -131,6 +137,9 @@ func (o *Options) setDefaults() {
 	if h.Interval == 0 {
 		h.Interval = 5 * time.Second
 	}
+	if h.UnhealthyInterval == 0 {
+		h.UnhealthyInterval = h.Interval
+	}
 	if h.Timeout == 0 {
 		h.Timeout = time.Second
 	}
@@ -176,8 +185,9 @@ type snapshot struct {
 
 // endpoint is one instance of the pool's service.
 type endpoint struct {
-	url string
-	id  string // opaque and stable, for sticky cookies
+	url    string
+	id     string // opaque and stable, for sticky cookies
+	weight int
 	transport
 
 	healthy  atomic.Bool
@@ -226,7 +236,14 @@ func New(name string, opts Options, log *slog.Logger) (*Pool, error) {
 			return nil, fmt.Errorf("endpoint %q is listed twice", raw)
 		}
 		seen[addr] = true
-		ep := &endpoint{url: raw, id: endpointID(raw), transport: transport{
+		w := 1
+		if v, ok := opts.Weights[raw]; ok {
+			if v < 1 || v > 100 {
+				return nil, fmt.Errorf("endpoint %q: weight %d is not between 1 and 100", raw, v)
+			}
+			w = v
+		}
+		ep := &endpoint{url: raw, id: endpointID(raw), weight: w, transport: transport{
 			addr:           addr,
 			host:           host,
 			connectTimeout: opts.ConnectTimeout,
@@ -353,7 +370,7 @@ func (p *Pool) rebuildLocked(now time.Time) {
 		set = p.endpoints
 	}
 	var pk picker
-	rr := &roundRobin{eps: set, next: &p.next, rand: p.opts.Rand, now: p.opts.Now, slowStart: p.opts.SlowStart}
+	rr := &roundRobin{eps: weightedSequence(set), next: &p.next, rand: p.opts.Rand, now: p.opts.Now, slowStart: p.opts.SlowStart}
 	switch p.opts.Policy {
 	case LeastRequest:
 		pk = &leastRequest{eps: set, rand: p.opts.Rand, now: p.opts.Now, slowStart: p.opts.SlowStart}
@@ -737,9 +754,14 @@ func (p *Pool) probeLoop(ctx context.Context, ep *endpoint) {
 	hc := p.opts.HealthCheck
 	req := &Request{Target: hc.Path}
 	var resp Response
-	t := time.NewTicker(hc.Interval)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 		resp.Reset()
 		err := ep.roundTrip(ctx, time.Now().Add(hc.Timeout), req, &resp)
 		if ctx.Err() != nil {
@@ -747,8 +769,7 @@ func (p *Pool) probeLoop(ctx context.Context, ep *endpoint) {
 		}
 		ok := err == nil && resp.Status >= 200 && resp.Status < 300
 		if ep.observe(ok, hc.HealthyThreshold, hc.UnhealthyThreshold) {
-			healthy := ep.healthy.Load()
-			if healthy {
+			if ep.healthy.Load() {
 				p.log.Info("endpoint healthy", "endpoint", ep.url)
 			} else {
 				p.log.Warn("endpoint unhealthy", "endpoint", ep.url, "status", resp.Status, "error", errString(err))
@@ -756,11 +777,11 @@ func (p *Pool) probeLoop(ctx context.Context, ep *endpoint) {
 			}
 			p.rebuild()
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		next := hc.Interval
+		if !ep.healthy.Load() {
+			next = hc.UnhealthyInterval
 		}
+		t.Reset(next)
 	}
 }
 

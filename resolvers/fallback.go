@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -14,24 +15,36 @@ import (
 	"github.com/switchyard/switchyard/upstreams"
 )
 
-// Fallbacks is a gqlgen extension that answers a field with a configured value when
-// the upstream it needs fails, instead of null. The failure is still reported in
-// errors, with extensions.fallback set, so clients can tell a fallback from data.
-// Fields are named "Type.field"; values are given as JSON-like values (nil, numbers,
-// strings, lists, maps) and must fit the field's type.
+// Fallbacks is a gqlgen extension for the failure policies of fields: a field with a
+// fallback is answered with that value when the upstream it needs fails, instead of
+// null, and the failure is still reported in errors with extensions.fallback set; a
+// required field's failure fails the whole answer (see RequiredFailed). Fields are
+// named "Type.field"; fallbacks are JSON-like values (nil, numbers, strings, lists,
+// maps) that must fit the field's type.
 type Fallbacks struct {
-	values map[string]json.RawMessage
+	values   map[string]json.RawMessage
+	required map[string]bool
 }
 
 var (
-	_ graphql.HandlerExtension = Fallbacks{}
-	_ graphql.FieldInterceptor = Fallbacks{}
+	_ graphql.HandlerExtension     = Fallbacks{}
+	_ graphql.FieldInterceptor     = Fallbacks{}
+	_ graphql.OperationInterceptor = Fallbacks{}
 )
 
 // NewFallbacks checks every field against schema and returns the extension.
-func NewFallbacks(schema *ast.Schema, values map[string]any) (Fallbacks, error) {
-	f := Fallbacks{values: map[string]json.RawMessage{}}
+func NewFallbacks(schema *ast.Schema, values map[string]any, required []string) (Fallbacks, error) {
+	f := Fallbacks{values: map[string]json.RawMessage{}, required: map[string]bool{}}
 	var errs []error
+	for _, name := range required {
+		typ, field, ok := strings.Cut(name, ".")
+		def := schema.Types[typ]
+		if !ok || def == nil || def.Kind != ast.Object || def.Fields.ForName(field) == nil {
+			errs = append(errs, fmt.Errorf("%s: no such field (write Type.field)", name))
+			continue
+		}
+		f.required[name] = true
+	}
 	for name, v := range values {
 		typ, field, ok := strings.Cut(name, ".")
 		def := schema.Types[typ]
@@ -59,7 +72,28 @@ func (Fallbacks) ExtensionName() string { return "Fallbacks" }
 // Validate accepts every schema; NewFallbacks checked the fields.
 func (Fallbacks) Validate(graphql.ExecutableSchema) error { return nil }
 
-// InterceptField answers a failed field with its fallback, when it has one.
+// failed records that a required field failed during one operation.
+type failed struct{ yes atomic.Bool }
+
+type failedKey struct{}
+
+// InterceptOperation gives the operation a place to record required failures.
+func (f Fallbacks) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	if len(f.required) == 0 {
+		return next(ctx)
+	}
+	return next(context.WithValue(ctx, failedKey{}, new(failed)))
+}
+
+// RequiredFailed reports whether a required field failed in the operation whose
+// context ctx is (the context DispatchOperation returns).
+func RequiredFailed(ctx context.Context) bool {
+	f, _ := ctx.Value(failedKey{}).(*failed)
+	return f != nil && f.yes.Load()
+}
+
+// InterceptField answers a failed field with its fallback, when it has one, and
+// records the failure of a required field.
 func (f Fallbacks) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
 	res, err := next(ctx)
 	if err == nil {
@@ -73,7 +107,14 @@ func (f Fallbacks) InterceptField(ctx context.Context, next graphql.Resolver) (a
 	if fc == nil {
 		return res, err
 	}
-	raw, ok := f.values[fc.Object+"."+fc.Field.Name]
+	name := fc.Object + "." + fc.Field.Name
+	if f.required[name] {
+		if fl, _ := ctx.Value(failedKey{}).(*failed); fl != nil {
+			fl.yes.Store(true)
+		}
+		return res, err
+	}
+	raw, ok := f.values[name]
 	if !ok || res == nil {
 		return res, err
 	}
