@@ -17,19 +17,31 @@ import (
 // load runs query from workers goroutines until the returned stop is called, and
 // then reports how many queries ran and the answers of those that failed.
 func load(t *testing.T, s *stack, workers int, query string) (stop func() (queries int, failures []string)) {
+	stop, _ = loadTimed(t, s, workers, query)
+	return stop
+}
+
+// loadTimed is load that also gives, once stopped, the sorted durations of the
+// queries that started after the given time into the run.
+func loadTimed(t *testing.T, s *stack, workers int, query string) (stop func() (int, []string), durations func(after time.Duration) []time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var n int
 	var failed []string
+	type sample struct{ at, took time.Duration }
+	var took []sample
+	begin := time.Now()
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
+				start := time.Now()
 				got := s.query(t, query)
 				mu.Lock()
+				took = append(took, sample{start.Sub(begin), time.Since(start)})
 				n++
 				if got.Status != 200 || len(got.Errors) != 0 {
 					failed = append(failed, got.Raw)
@@ -39,10 +51,19 @@ func load(t *testing.T, s *stack, workers int, query string) (stop func() (queri
 		}()
 	}
 	return func() (int, []string) {
-		cancel()
-		wg.Wait()
-		return n, failed
-	}
+			cancel()
+			wg.Wait()
+			return n, failed
+		}, func(after time.Duration) []time.Duration {
+			var out []time.Duration
+			for _, x := range took {
+				if x.at >= after {
+					out = append(out, x.took)
+				}
+			}
+			slices.Sort(out)
+			return out
+		}
 }
 
 func TestChaosAnInstanceAnswering500IsEjected(t *testing.T) {
@@ -77,9 +98,16 @@ func TestChaosLeastRequestAvoidsASlowInstance(t *testing.T) {
 	})
 	slow := s.cluster.Instances(demo.Users)[0]
 	slow.SetFault(demo.Fault{Delay: 100 * time.Millisecond})
-	stop := load(t, s, 8, `{ user(id:"u1"){ name } }`)
+	stop, durations := loadTimed(t, s, 8, `{ user(id:"u1"){ name } }`)
 	time.Sleep(500 * time.Millisecond)
 	queries, failures := stop()
+	// The first round of queries teaches the balancer which instance is slow.
+	took := durations(200 * time.Millisecond)
+	p50, p99 := took[len(took)/2], took[len(took)*99/100]
+	t.Logf("after the first 200ms: p50 %v, p99 %v over %d queries", p50, p99, len(took))
+	if p99 > 50*time.Millisecond {
+		t.Errorf("p99 %v: the slow instance's 100ms shows in the tail", p99)
+	}
 	if len(failures) > 0 {
 		t.Fatalf("%d of %d queries failed; first: %s", len(failures), queries, failures[0])
 	}
