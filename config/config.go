@@ -125,8 +125,8 @@ type Pool struct {
 // RetryBudget bounds retries: at most ratio of the requests in flight may be
 // retries, but min_retries are always allowed.
 type RetryBudget struct {
-	Ratio      float64 `yaml:"ratio"`       // default 0.2
-	MinRetries int     `yaml:"min_retries"` // default 10
+	Ratio      *float64 `yaml:"ratio"`       // default 0.2
+	MinRetries *int     `yaml:"min_retries"` // default 10
 }
 
 // CircuitBreaker configures the breaker of a pool and, with per_endpoint, of each of
@@ -168,8 +168,9 @@ type OutlierDetection struct {
 	BaseEjectionTime Duration `yaml:"base_ejection_time"`
 	// MaxEjectionTime caps the ejection time. Default 5m.
 	MaxEjectionTime Duration `yaml:"max_ejection_time"`
-	// MaxEjectionPercent is the largest share of the pool ejected at once. Default 50.
-	MaxEjectionPercent int `yaml:"max_ejection_percent"`
+	// MaxEjectionPercent is the largest share of the pool ejected at once; 0 ejects
+	// none. Default 50.
+	MaxEjectionPercent *int `yaml:"max_ejection_percent"`
 }
 
 // HealthCheck configures the active probes of a pool.
@@ -275,11 +276,11 @@ func (c *Config) SetDefaults() {
 		if p.Retries == nil {
 			p.Retries = ptr(1)
 		}
-		if p.RetryBudget.Ratio == 0 {
-			p.RetryBudget.Ratio = 0.2
+		if p.RetryBudget.Ratio == nil {
+			p.RetryBudget.Ratio = ptr(0.2)
 		}
-		if p.RetryBudget.MinRetries == 0 {
-			p.RetryBudget.MinRetries = 10
+		if p.RetryBudget.MinRetries == nil {
+			p.RetryBudget.MinRetries = ptr(10)
 		}
 		cb := &p.CircuitBreaker
 		if cb.FailureRatio == 0 {
@@ -295,8 +296,8 @@ func (c *Config) SetDefaults() {
 		}
 		setDuration(&o.BaseEjectionTime, 10*time.Second)
 		setDuration(&o.MaxEjectionTime, 5*time.Minute)
-		if o.MaxEjectionPercent == 0 {
-			o.MaxEjectionPercent = 50
+		if o.MaxEjectionPercent == nil {
+			o.MaxEjectionPercent = ptr(50)
 		}
 		if p.MaxResponseBytes == 0 {
 			p.MaxResponseBytes = 16 << 20
@@ -432,11 +433,14 @@ func (p Pool) validate(at path, errs *errorList) {
 	p.PerTryTimeout.check(at.key("per_try_timeout"), errs)
 	p.SlowStart.check(at.key("slow_start"), errs)
 	rb := at.key("retry_budget")
-	if r := p.RetryBudget.Ratio; r < 0 || r > 1 {
+	if r := *p.RetryBudget.Ratio; r < 0 || r > 1 {
 		errs.add(rb.key("ratio"), "must be between 0 and 1, got %g", r)
 	}
-	if p.RetryBudget.MinRetries < 0 {
+	if *p.RetryBudget.MinRetries < 0 {
 		errs.add(rb.key("min_retries"), "must not be negative")
+	}
+	if p.RetryBackoff.Duration > 10*time.Second {
+		errs.add(at.key("retry_backoff"), "must be at most 10s, got %s", p.RetryBackoff.raw)
 	}
 	cbk := at.key("circuit_breaker")
 	if r := p.CircuitBreaker.FailureRatio; r <= 0 || r > 1 {
@@ -456,7 +460,7 @@ func (p Pool) validate(at path, errs *errorList) {
 	}
 	p.OutlierDetection.BaseEjectionTime.check(od.key("base_ejection_time"), errs)
 	p.OutlierDetection.MaxEjectionTime.check(od.key("max_ejection_time"), errs)
-	if mp := p.OutlierDetection.MaxEjectionPercent; mp < 0 || mp > 100 {
+	if mp := *p.OutlierDetection.MaxEjectionPercent; mp < 0 || mp > 100 {
 		errs.add(od.key("max_ejection_percent"), "must be between 0 and 100, got %d", mp)
 	}
 	h := at.key("health_check")

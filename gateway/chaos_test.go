@@ -161,7 +161,7 @@ func TestChaosRetryBudgetCapsExtraLoad(t *testing.T) {
 	s := startStack(t, 2, func(c *config.Config) {
 		p := c.Pools["users"]
 		p.Retries = ptr(3)
-		p.RetryBudget = config.RetryBudget{Ratio: 0.2, MinRetries: 1}
+		p.RetryBudget = config.RetryBudget{Ratio: ptr(0.2), MinRetries: ptr(1)}
 		p.CircuitBreaker.Disabled = true
 		p.OutlierDetection.ConsecutiveFailures = ptr(0)
 		c.Pools["users"] = p

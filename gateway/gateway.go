@@ -62,10 +62,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			Policy:                  lb.Policy(pc.Policy),
 			HashOn:                  lb.HashOn{Header: pc.HashOn.Header, Cookie: pc.HashOn.Cookie, ClientIP: pc.HashOn.ClientIP},
 			Sticky:                  lb.Sticky{Cookie: pc.Sticky.Cookie},
-			Retries:                 retries(*pc.Retries),
+			Retries:                 retries(*pc.Retries, pc.RetryBudget),
 			RetryBackoff:            pc.RetryBackoff.Duration,
 			PerTryTimeout:           pc.PerTryTimeout.Duration,
-			RetryBudget:             lb.RetryBudget{Ratio: pc.RetryBudget.Ratio, MinRetries: pc.RetryBudget.MinRetries},
+			SlowStart:               pc.SlowStart.Duration,
+			RetryBudget:             lb.RetryBudget{Ratio: *pc.RetryBudget.Ratio, MinRetries: *pc.RetryBudget.MinRetries},
 			Breaker: lb.CircuitBreaker{
 				Disabled:         pc.CircuitBreaker.Disabled,
 				PerEndpoint:      pc.CircuitBreaker.PerEndpoint,
@@ -76,10 +77,10 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 				HalfOpenRequests: uint32(pc.CircuitBreaker.HalfOpenRequests),
 			},
 			Outlier: lb.OutlierDetection{
-				ConsecutiveFailures: *pc.OutlierDetection.ConsecutiveFailures,
+				ConsecutiveFailures: ejectAfter(pc.OutlierDetection),
 				BaseEjectionTime:    pc.OutlierDetection.BaseEjectionTime.Duration,
 				MaxEjectionTime:     pc.OutlierDetection.MaxEjectionTime.Duration,
-				MaxEjectionPercent:  pc.OutlierDetection.MaxEjectionPercent,
+				MaxEjectionPercent:  *pc.OutlierDetection.MaxEjectionPercent,
 			},
 			HealthCheck: lb.HealthCheck{
 				Disabled:           pc.HealthCheck.Disabled,
@@ -150,12 +151,22 @@ func (g *Gateway) routes() http.Handler {
 	return r
 }
 
-// retries turns the configuration's count (0 for none) into lb's (-1 for none).
-func retries(n int) int {
-	if n == 0 {
+// retries turns the configuration's count (0 for none) into lb's (-1 for none); a
+// budget that allows no retry at all is none too.
+func retries(n int, b config.RetryBudget) int {
+	if n == 0 || (*b.Ratio == 0 && *b.MinRetries == 0) {
 		return -1
 	}
 	return n
+}
+
+// ejectAfter is lb's consecutive-failure threshold: 0, ejection off, when the
+// configuration allows no share of the pool to be ejected.
+func ejectAfter(o config.OutlierDetection) int {
+	if *o.MaxEjectionPercent == 0 {
+		return 0
+	}
+	return *o.ConsecutiveFailures
 }
 
 // Handler returns the gateway's HTTP handler.

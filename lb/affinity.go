@@ -70,6 +70,18 @@ func (a *Affinity) cookie(name string) string {
 	return ""
 }
 
+// pinned returns the endpoint id the request is pinned to for cookie: the pin made
+// earlier in this request, else the cookie it came with.
+func (a *Affinity) pinned(cookie string) string {
+	a.mu.Lock()
+	id, ok := a.pins[cookie]
+	a.mu.Unlock()
+	if ok {
+		return id
+	}
+	return a.cookie(cookie)
+}
+
 func (a *Affinity) pin(cookie, id string) {
 	a.mu.Lock()
 	if a.pins == nil {

@@ -76,7 +76,10 @@ func newBreaker(name string, cfg *CircuitBreaker, log *slog.Logger) *breaker {
 		BucketPeriod: cfg.Window / 10,
 		Timeout:      cfg.OpenTime,
 		ReadyToTrip: func(c gobreaker.Counts) bool {
-			return c.Requests >= minReq && float64(c.TotalFailures) >= ratio*float64(c.Requests)
+			// Requests counts excluded ones (the caller ended them) and those still
+			// in flight: only outcomes count.
+			n := c.TotalSuccesses + c.TotalFailures
+			return n >= minReq && float64(c.TotalFailures) >= ratio*float64(n)
 		},
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			level := slog.LevelInfo

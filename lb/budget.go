@@ -6,19 +6,18 @@ import "sync/atomic"
 // allows at least MinRetries at once, as Envoy's retry budgets do: when an upstream
 // fails, retries add at most that share of extra load instead of multiplying it.
 type RetryBudget struct {
-	// Ratio is the largest share of calls in flight that may be retries. Default 0.2.
+	// Ratio is the largest share of calls in flight that may be retries.
 	Ratio float64
 	// MinRetries are always allowed in flight, so that a quiet pool can retry.
-	// Default 10.
 	MinRetries int
+	// The zero RetryBudget is Ratio 0.2 and MinRetries 10.
 }
 
+// setDefaults gives the zero budget its defaults; a budget with either field set is
+// taken as it is.
 func (b *RetryBudget) setDefaults() {
-	if b.Ratio == 0 {
-		b.Ratio = 0.2
-	}
-	if b.MinRetries == 0 {
-		b.MinRetries = 10
+	if b.Ratio == 0 && b.MinRetries == 0 {
+		b.Ratio, b.MinRetries = 0.2, 10
 	}
 }
 

@@ -67,15 +67,22 @@ func (o *outlier) fail(now time.Time, threshold int) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.clean.Store(false)
+	if !o.until.IsZero() && now.Before(o.until) {
+		return false // ejected: the failures of requests already in flight do not count
+	}
 	o.failures++
-	return o.failures >= threshold && (o.until.IsZero() || !now.Before(o.until))
+	return o.failures >= threshold
 }
 
 // eject takes the endpoint out until now plus its ejection time, which doubles with
-// each ejection without a success in between, and returns that time.
+// each ejection without a success in between, and returns that time; or returns 0
+// when it is ejected already (failures that arrived together).
 func (o *outlier) eject(now time.Time, cfg *OutlierDetection) time.Duration {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if !o.until.IsZero() && now.Before(o.until) {
+		return 0
+	}
 	d := cfg.BaseEjectionTime << min(o.ejections, 20)
 	if d > cfg.MaxEjectionTime || d <= 0 {
 		d = cfg.MaxEjectionTime
@@ -84,6 +91,20 @@ func (o *outlier) eject(now time.Time, cfg *OutlierDetection) time.Duration {
 	o.failures = 0
 	o.until = now.Add(d)
 	return d
+}
+
+// readmit forgets the failures counted before the endpoint came back.
+func (o *outlier) readmit() {
+	o.mu.Lock()
+	o.failures = 0
+	o.mu.Unlock()
+}
+
+// lastEnd returns when the last ejection ended or ends; zero when there was none.
+func (o *outlier) lastEnd() time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.until
 }
 
 // ejectedUntil returns when the current ejection ends, or zero when there is none.

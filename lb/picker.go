@@ -59,20 +59,24 @@ type roundRobin struct {
 
 func (r *roundRobin) pick(avoid *endpoint) *endpoint {
 	n := uint64(len(r.eps))
-	i := r.next.Add(1)
-	ep := r.eps[i%n]
+	pos := r.next.Add(1)
 	if r.slowStart > 0 && n > 1 {
 		// An endpoint in slow start takes its turn with a probability that grows
 		// with its time back; otherwise the turn passes to the next one.
 		now := r.now().UnixNano()
-		for k := uint64(0); k < n && ep.share(now, r.slowStart) < float64(r.rand(1000))/1000; k++ {
-			ep = r.eps[(i+k+1)%n]
+		for k := uint64(0); k < n; k++ {
+			if ep := r.eps[pos%n]; ep != avoid && ep.share(now, r.slowStart) >= float64(r.rand(1000))/1000 {
+				return ep
+			}
+			pos++
 		}
 	}
-	for k := uint64(1); ep == avoid && k < n; k++ {
-		ep = r.eps[(i+k)%n]
+	for k := uint64(0); k < n; k++ {
+		if ep := r.eps[(pos+k)%n]; ep != avoid {
+			return ep
+		}
 	}
-	return ep
+	return r.eps[pos%n] // there is no other than avoid
 }
 
 // weightedSequence spreads the endpoints over a sequence as long as the sum of their

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -159,8 +160,12 @@ func TestOutlierEjection(t *testing.T) {
 	p.opts.Outlier = OutlierDetection{ConsecutiveFailures: 3, BaseEjectionTime: 10 * time.Second,
 		MaxEjectionTime: 25 * time.Second, MaxEjectionPercent: 50}
 	bad, other := p.endpoints[0], p.endpoints[1]
-	fail := func(ep *endpoint) { p.observe(context.Background(), ep, clock.now(), &Response{Status: 503}, nil) }
-	ok := func(ep *endpoint) { p.observe(context.Background(), ep, clock.now(), &Response{Status: 200}, nil) }
+	fail := func(ep *endpoint) {
+		p.observe(context.Background(), ep, clock.now(), &Response{Status: 503}, nil, true)
+	}
+	ok := func(ep *endpoint) {
+		p.observe(context.Background(), ep, clock.now(), &Response{Status: 200}, nil, true)
+	}
 	available := func(ep *endpoint) bool {
 		for _, e := range p.current(clock.now()).healthy {
 			if e == ep {
@@ -235,7 +240,7 @@ func TestOutlierEjection(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for range 5 {
-		p.observe(ctx, other, clock.now(), &Response{}, context.Canceled)
+		p.observe(ctx, other, clock.now(), &Response{}, context.Canceled, true)
 	}
 	if !available(other) {
 		t.Fatal("caller cancellations ejected an endpoint")
@@ -252,7 +257,7 @@ func TestSlowStartAfterReadmission(t *testing.T) {
 			p.rebuild()
 			back := p.endpoints[0]
 			p.endpoints[1].latency.observe(time.Millisecond, clock.now().UnixNano())
-			p.observe(context.Background(), back, clock.now(), &Response{Status: 500}, nil)
+			p.observe(context.Background(), back, clock.now(), &Response{Status: 500}, nil, true)
 			clock.advance(time.Second) // readmitted now
 			share := func() float64 { return float64(counts(p, 4000)[back]) / 4000 }
 			if s := share(); s > 0.12 {
@@ -320,4 +325,69 @@ func TestWeightedSequenceIsSmooth(t *testing.T) {
 	if got != "aabacaa" {
 		t.Fatalf("sequence %s, want aabacaa (nginx's smooth weighted round robin)", got)
 	}
+}
+
+func TestReviewFixes(t *testing.T) {
+	t.Run("round robin in slow start still avoids", func(t *testing.T) {
+		clock := &fakeClock{}
+		p := pickPool(t, RoundRobin, 2, clock)
+		p.opts.SlowStart = time.Minute
+		p.endpoints[1].since.Store(clock.now().UnixNano()) // just back
+		p.rebuild()
+		for range 1000 {
+			if ep, _ := p.choose(p.current(clock.now()), p.endpoints[0], 0, false); ep != p.endpoints[1] {
+				t.Fatal("a retry found no other endpoint, or the one to avoid")
+			}
+		}
+	})
+	t.Run("failures arriving together eject once", func(t *testing.T) {
+		clock := &fakeClock{}
+		p := pickPool(t, RoundRobin, 3, clock)
+		p.opts.Outlier = OutlierDetection{ConsecutiveFailures: 1, BaseEjectionTime: 10 * time.Second, MaxEjectionTime: time.Hour, MaxEjectionPercent: 50}
+		bad := p.endpoints[0]
+		for range 8 {
+			p.observe(context.Background(), bad, clock.now(), &Response{Status: 502}, nil, true)
+		}
+		clock.advance(10 * time.Second)
+		if !slices.Contains(p.current(clock.now()).healthy, bad) {
+			t.Fatal("eight failures at once ejected it for longer than the base time")
+		}
+	})
+	t.Run("failures during an ejection do not count after it", func(t *testing.T) {
+		clock := &fakeClock{}
+		p := pickPool(t, RoundRobin, 3, clock)
+		p.opts.Outlier = OutlierDetection{ConsecutiveFailures: 5, BaseEjectionTime: time.Second, MaxEjectionTime: time.Hour, MaxEjectionPercent: 50}
+		bad := p.endpoints[0]
+		for range 25 { // 5 eject it, 20 more were in flight
+			p.observe(context.Background(), bad, clock.now(), &Response{Status: 502}, nil, true)
+		}
+		clock.advance(time.Second)
+		p.current(clock.now())
+		p.observe(context.Background(), bad, clock.now(), &Response{Status: 502}, nil, true)
+		if !slices.Contains(p.current(clock.now()).healthy, bad) {
+			t.Fatal("one failure after readmission ejected it again")
+		}
+	})
+	t.Run("a late finish does not teach a latency", func(t *testing.T) {
+		clock := &fakeClock{}
+		p := pickPool(t, LeastRequest, 2, clock)
+		clock.advance(200 * time.Millisecond)
+		p.observe(context.Background(), p.endpoints[0], clock.now().Add(-200*time.Millisecond), &Response{Status: 200}, nil, false)
+		if got := p.endpoints[0].latency.current(clock.now().UnixNano()); got != 0 {
+			t.Fatalf("an untimed call set the latency to %v", time.Duration(got))
+		}
+	})
+	t.Run("sticky within one request", func(t *testing.T) {
+		clock := &fakeClock{}
+		p := pickPool(t, RoundRobin, 3, clock)
+		p.opts.Sticky = Sticky{Cookie: "sy"}
+		aff := inbound("", "")
+		ctx := WithAffinity(context.Background(), aff)
+		first, _ := p.chooseFor(ctx, p.current(clock.now()), nil)
+		for range 10 {
+			if ep, _ := p.chooseFor(ctx, p.current(clock.now()), nil); ep != first {
+				t.Fatal("calls of one request went to several endpoints of a sticky pool")
+			}
+		}
+	})
 }

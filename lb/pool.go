@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -343,7 +344,8 @@ func (p *Pool) rebuildLocked(now time.Time) {
 	for _, ep := range p.endpoints {
 		until := ep.outlier.ejectedUntil(now)
 		ejected := !until.IsZero()
-		if ep.ejected && !ejected {
+		wasEjected := ep.ejected
+		if wasEjected && !ejected {
 			p.log.Info("endpoint readmitted after ejection", "endpoint", ep.url)
 		}
 		ep.ejected = ejected
@@ -352,11 +354,17 @@ func (p *Pool) rebuildLocked(now time.Time) {
 		}
 		available := ep.healthy.Load() && !ejected
 		if available && !ep.avail && p.snap.Load() != nil {
-			// Back after an absence: its slow start begins, and its latency is
-			// taken to be the others' until measured, since what it was before it
-			// left (a failure, a timeout) says little of it now.
-			ep.since.Store(now.UnixNano())
+			// Back after an absence: its slow start begins (when its ejection
+			// ended, if that is what kept it out: the snapshot is rebuilt only on
+			// the next request), and its latency is taken to be the others' until
+			// measured, since what it was before it left says little of it now.
+			back := now
+			if end := ep.outlier.lastEnd(); wasEjected && !end.IsZero() && end.Before(now) {
+				back = end
+			}
+			ep.since.Store(back.UnixNano())
 			ep.latency.set(p.meanLatency(ep, now), now.UnixNano())
+			ep.outlier.readmit()
 		}
 		ep.avail = available
 		if available {
@@ -387,8 +395,11 @@ func (p *Pool) meanLatency(ep *endpoint, now time.Time) float64 {
 	var sum float64
 	n := 0
 	for _, e := range p.endpoints {
-		if e != ep {
-			sum += e.latency.current(now.UnixNano())
+		if e == ep || !e.avail {
+			continue
+		}
+		if c := e.latency.current(now.UnixNano()); c > 0 {
+			sum += c
 			n++
 		}
 	}
@@ -428,6 +439,9 @@ func (p *Pool) eject(ep *endpoint, now time.Time) {
 		return
 	}
 	d := ep.outlier.eject(now, &p.opts.Outlier)
+	if d == 0 {
+		return
+	}
 	p.log.Warn("endpoint ejected after consecutive failures", "endpoint", ep.url, "for", d.String())
 	p.rebuildLocked(now)
 }
@@ -512,6 +526,10 @@ func (p *Pool) start(call *Call, ctx context.Context, req *Request) {
 	call.c, call.reused, call.stop, call.err = ep.begin(ctx, call.tryEnd, req, false)
 }
 
+// lateFinish is how long after its start a call may be finished and still have its
+// time count as the endpoint's latency.
+const lateFinish = time.Millisecond
+
 // tryDeadline is the deadline of one attempt: the call's, or sooner by the per-try
 // timeout.
 func (p *Pool) tryDeadline(now, deadline time.Time) time.Time {
@@ -535,7 +553,7 @@ func (p *Pool) chooseFor(ctx context.Context, s *snapshot, avoid *endpoint) (*en
 		return p.choose(s, avoid, 0, false)
 	}
 	if name := p.opts.Sticky.Cookie; name != "" {
-		if id := aff.cookie(name); id != "" {
+		if id := aff.pinned(name); id != "" {
 			for _, ep := range s.healthy {
 				if ep.id == id && ep != avoid {
 					if done, ok := allow(ep.breaker); ok {
@@ -595,6 +613,9 @@ func (p *Pool) choose(s *snapshot, avoid *endpoint, key uint64, hasKey bool) (*e
 // and within the retry budget.
 func (call *Call) Finish(resp *Response) error {
 	p, ep, ctx := call.pool, call.ep, call.ctx
+	// A call finished long after it started waited in its caller's queue, not
+	// (only) on its endpoint: its time says little of the endpoint's latency.
+	timed := call.invalid || p.opts.Now().Sub(call.started) < lateFinish
 	defer p.active.Add(-1)
 	err := call.err
 	if call.invalid {
@@ -616,7 +637,7 @@ func (call *Call) Finish(resp *Response) error {
 		err = ctx.Err()
 	}
 	ep.inflight.Add(-1)
-	p.observe(ctx, ep, call.started, resp, err)
+	p.observe(ctx, ep, call.started, resp, err, timed)
 	if call.edone != nil {
 		call.edone(outcome(ctx, resp, err))
 	}
@@ -630,6 +651,7 @@ func (call *Call) Finish(resp *Response) error {
 // retry sends a failed request again, as Finish describes, and returns the last
 // outcome.
 func (p *Pool) retry(ctx context.Context, deadline time.Time, req *Request, resp *Response, last *endpoint, err error) error {
+	tried := []*endpoint{last}
 	for attempt := 1; attempt <= p.opts.Retries; attempt++ {
 		if !p.shouldRetry(ctx, deadline, req, resp, err) {
 			return err
@@ -642,21 +664,71 @@ func (p *Pool) retry(ctx context.Context, deadline time.Time, req *Request, resp
 			p.budget.release()
 			return err
 		}
-		next, done := p.chooseFor(ctx, p.current(p.opts.Now()), last)
+		next, done := p.chooseRetry(ctx, p.current(p.opts.Now()), tried)
 		if next == nil {
 			p.budget.release()
 			return err
 		}
 		p.retries.Add(1)
+		prevErr := err
 		resp.Reset()
 		err = p.do(ctx, next, deadline, req, resp)
+		if err == nil && resp.Status < 500 {
+			p.repin(ctx, tried[len(tried)-1], next, prevErr)
+		}
 		if done != nil {
 			done(outcome(ctx, resp, err))
 		}
 		p.budget.release()
-		last = next
+		tried = append(tried, next)
 	}
 	return err
+}
+
+// repin moves a sticky client from the endpoint that failed to the one that served
+// it, when the failed one could not be reached or is no longer available: a single
+// failure of an endpoint that still serves does not break the session.
+func (p *Pool) repin(ctx context.Context, failed, served *endpoint, err error) {
+	if p.opts.Sticky.Cookie == "" {
+		return
+	}
+	aff := AffinityFrom(ctx)
+	if aff == nil || aff.pinned(p.opts.Sticky.Cookie) != failed.id {
+		return
+	}
+	var de *DialError
+	if errors.As(err, &de) || !slices.Contains(p.current(p.opts.Now()).healthy, failed) {
+		aff.pin(p.opts.Sticky.Cookie, served.id)
+	}
+}
+
+// chooseRetry chooses the endpoint of a retry: one not tried yet by the call if
+// there is one, else one other than the last tried. A retry does not move a sticky
+// client: only an unavailable endpoint does.
+func (p *Pool) chooseRetry(ctx context.Context, s *snapshot, tried []*endpoint) (*endpoint, func(error)) {
+	last := tried[len(tried)-1]
+	key, hasKey := uint64(0), false
+	if p.opts.Policy == RingHash {
+		key, hasKey = p.opts.HashOn.key(AffinityFrom(ctx))
+	}
+	for range 2 * len(s.set) {
+		ep, done := p.choose(s, last, key, hasKey)
+		if ep == nil || !slices.Contains(tried, ep) {
+			return ep, done
+		}
+		if done != nil {
+			done(errCallerEnded) // not used: no outcome to count
+		}
+		key = mix(key)
+	}
+	for _, ep := range s.set {
+		if !slices.Contains(tried, ep) {
+			if done, ok := allow(ep.breaker); ok {
+				return ep, done
+			}
+		}
+	}
+	return p.choose(s, last, key, hasKey)
 }
 
 // backoff waits before retry number attempt: a random time up to RetryBackoff
@@ -686,7 +758,7 @@ func (p *Pool) shouldRetry(ctx context.Context, deadline time.Time, req *Request
 	if err == nil && resp.Status < 500 {
 		return false
 	}
-	if ctx.Err() != nil || (!deadline.IsZero() && !time.Now().Before(deadline)) {
+	if ctx.Err() != nil || (!deadline.IsZero() && !p.opts.Now().Before(deadline)) {
 		return false
 	}
 	if err != nil {
@@ -704,7 +776,7 @@ func (p *Pool) do(ctx context.Context, ep *endpoint, deadline time.Time, req *Re
 	ep.inflight.Add(1)
 	err := ep.roundTrip(ctx, p.tryDeadline(started, deadline), req, resp)
 	ep.inflight.Add(-1)
-	p.observe(ctx, ep, started, resp, err)
+	p.observe(ctx, ep, started, resp, err, true)
 	return err
 }
 
@@ -712,7 +784,7 @@ func (p *Pool) do(ctx context.Context, ep *endpoint, deadline time.Time, req *Re
 // counts as at least failurePenalty, so that an endpoint failing fast does not look
 // fast. A request cut short by its caller (cancelled, or past the caller's own
 // deadline) says nothing of the endpoint.
-func (p *Pool) observe(ctx context.Context, ep *endpoint, started time.Time, resp *Response, err error) {
+func (p *Pool) observe(ctx context.Context, ep *endpoint, started time.Time, resp *Response, err error, timed bool) {
 	if err != nil && ctx.Err() != nil {
 		return
 	}
@@ -722,7 +794,9 @@ func (p *Pool) observe(ctx context.Context, ep *endpoint, started time.Time, res
 	if failed && d < failurePenalty {
 		d = failurePenalty
 	}
-	ep.latency.observe(d, now.UnixNano())
+	if timed {
+		ep.latency.observe(d, now.UnixNano())
+	}
 	if threshold := p.opts.Outlier.ConsecutiveFailures; threshold > 0 {
 		if !failed {
 			ep.outlier.succeed(now)
