@@ -23,6 +23,10 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may run after a stop signal.
 	// Default 10s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// ShutdownDelay is how long, after a stop signal, /readyz answers 503 while the
+	// listener still serves, so that load balancers stop sending first. Set it to
+	// their probe interval or more. Default 0s.
+	ShutdownDelay Duration `yaml:"shutdown_delay"`
 	// GraphQL configures the GraphQL endpoint.
 	GraphQL GraphQL `yaml:"graphql"`
 	// Admin configures the private admin listener.
@@ -335,6 +339,7 @@ func (c *Config) Validate() error {
 		errs.add(path{"listen"}, "%q is not a host:port address", c.Listen)
 	}
 	c.ShutdownTimeout.check(path{"shutdown_timeout"}, &errs)
+	c.ShutdownDelay.check(path{"shutdown_delay"}, &errs)
 	if c.Admin.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
 			errs.add(path{"admin", "listen"}, "%q is not a host:port address", c.Admin.Listen)

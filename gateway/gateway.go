@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-chi/chi/v5"
 
@@ -37,7 +38,13 @@ type Gateway struct {
 	affinity bool
 	// fallbacks answer failed fields with configured values; nil when none are.
 	fallbacks *resolvers.Fallbacks
+	// draining is set when the gateway is shutting down: /readyz then says no.
+	draining atomic.Bool
 }
+
+// Drain makes /readyz answer 503 from now on, so that load balancers stop sending
+// requests before the listener closes. Requests are still served.
+func (g *Gateway) Drain() { g.draining.Store(true) }
 
 // New builds a gateway from cfg, which must have its defaults set and be valid (as
 // config.Load returns it). New starts no goroutine.

@@ -122,9 +122,10 @@ func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 		Endpoints int  `json:"endpoints"`
 	}
 	out := struct {
-		Ready bool            `json:"ready"`
-		Pools map[string]pool `json:"pools"`
-	}{Ready: true, Pools: map[string]pool{}}
+		Ready    bool            `json:"ready"`
+		Draining bool            `json:"draining,omitempty"`
+		Pools    map[string]pool `json:"pools"`
+	}{Ready: !g.draining.Load(), Draining: g.draining.Load(), Pools: map[string]pool{}}
 	for _, p := range g.pools {
 		ps := pool{Ready: p.Ready()}
 		for _, e := range p.Status() {

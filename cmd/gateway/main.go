@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -37,7 +38,64 @@ func main() {
 // defaultGCPercent is the GC target used when the environment sets no GOGC.
 const defaultGCPercent = 400
 
+// version is the release, set at build time with -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+// run runs the command line: "version", "check -config FILE", or the gateway.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "version":
+			printVersion(stdout)
+			return nil
+		case "check":
+			return check(args[1:], stdout, stderr)
+		}
+	}
+	return serve(ctx, args, stdout, stderr)
+}
+
+// printVersion prints the release and what the binary was built from.
+func printVersion(w io.Writer) {
+	fmt.Fprintf(w, "switchyard gateway %s\n", version)
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		fmt.Fprintf(w, "  go       %s\n  module   %s %s\n", bi.GoVersion, bi.Main.Path, bi.Main.Version)
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision", "vcs.time", "vcs.modified", "GOOS", "GOARCH", "CGO_ENABLED":
+				fmt.Fprintf(w, "  %-8s %s\n", strings.TrimPrefix(s.Key, "vcs."), s.Value)
+			}
+		}
+	}
+}
+
+// check validates a configuration file as the gateway would at start, without
+// starting anything: every problem is printed with file, line and key.
+func check(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gateway check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "the configuration file to check (required)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *configPath == "" {
+		return errors.New("check: -config FILE is required")
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	gw, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return fmt.Errorf("%s: %w", *configPath, err)
+	}
+	gw.Close()
+	fmt.Fprintf(stdout, "%s: ok (%d pools)\n", *configPath, len(cfg.Pools))
+	return nil
+}
+
+// serve runs the gateway until ctx ends.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "the configuration file (YAML); none runs the built-in demo")
@@ -142,12 +200,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.Duration.String())
+	// Readiness turns false first, so that load balancers stop sending; after
+	// shutdown_delay the listener stops accepting, and in-flight requests get
+	// shutdown_timeout to finish. The health loops stop last (the deferred stopBG).
+	gw.Drain()
+	log.Info("draining", "delay", cfg.ShutdownDelay.Duration.String(), "timeout", cfg.ShutdownTimeout.Duration.String())
+	select {
+	case <-time.After(cfg.ShutdownDelay.Duration):
+	case err := <-serveErr:
+		return fmt.Errorf("serving: %w", err)
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.Duration)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err := srv.Shutdown(sctx); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			log.Warn("shutdown timeout passed with requests in flight; closing them")
+			_ = srv.Close()
+			return nil
+		}
 		return fmt.Errorf("shutting down: %w", err)
 	}
+	log.Info("stopped")
 	return nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/demo"
 )
 
 // start runs the gateway with args until the test ends and returns its base URL.
@@ -91,5 +94,105 @@ func TestBadConfigIsRefusedWithFileLineAndKey(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
+	}
+}
+
+func TestGracefulShutdownUnderLoad(t *testing.T) {
+	cluster, err := demo.StartCluster(demo.NewDataset(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	cluster.SetFault(demo.Users, demo.Fault{Delay: 300 * time.Millisecond})
+	var b strings.Builder
+	b.WriteString("listen: 127.0.0.1:0\nshutdown_delay: 200ms\nshutdown_timeout: 5s\npools:\n")
+	for _, svc := range demo.Services {
+		fmt.Fprintf(&b, "  %s: {endpoints: [%s]}\n", svc, cluster.URLs(svc)[0])
+	}
+	file := filepath.Join(t.TempDir(), "gw.yaml")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-config", file, "-log-level", "error"}, pw, io.Discard)
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	var base string
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "GraphQL endpoint: "); ok {
+			base = strings.TrimSuffix(rest, "/graphql")
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+
+	query := func() (int, string, error) {
+		resp, err := http.Post(base+"/graphql", "application/json", strings.NewReader(`{"query":"{ user(id:\"u1\"){ name } }"}`))
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body), nil
+	}
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	inflight := make(chan result, 1)
+	go func() {
+		s, b, err := query()
+		inflight <- result{s, b, err}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel() // SIGTERM
+
+	// Readiness turns false at once, while the listener still serves.
+	deadline := time.Now().Add(150 * time.Millisecond)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 503 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("readiness did not turn false first")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r := <-inflight
+	if r.err != nil || r.status != 200 || !strings.Contains(r.body, "Ada Lovelace") {
+		t.Fatalf("the in-flight request did not complete: %d %q %v", r.status, r.body, r.err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if _, _, err := query(); err == nil {
+		t.Fatal("the listener still accepts after shutdown")
+	}
+}
+
+func TestVersionAndCheck(t *testing.T) {
+	var out strings.Builder
+	if err := run(context.Background(), []string{"version"}, &out, io.Discard); err != nil || !strings.Contains(out.String(), "switchyard gateway") {
+		t.Fatalf("version: %v %q", err, out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"check", "-config", "../../gateway.example.yaml"}, &out, io.Discard); err != nil || !strings.Contains(out.String(), "ok (4 pools)") {
+		t.Fatalf("check: %v %q", err, out.String())
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("pools:\n  users: {endpoints: [htp://x]}\n"), 0o644)
+	err := run(context.Background(), []string{"check", "-config", bad}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), bad+":2: pools.users.endpoints[0]") {
+		t.Fatalf("check of a bad file: %v", err)
 	}
 }
