@@ -31,6 +31,8 @@ type Config struct {
 	GraphQL GraphQL `yaml:"graphql"`
 	// Admin configures the private admin listener.
 	Admin Admin `yaml:"admin"`
+	// AccessLog configures the access log.
+	AccessLog AccessLog `yaml:"access_log"`
 	// Pools are the upstream pools by name. The demo schema needs the pools users,
 	// orders, catalog and reviews.
 	Pools map[string]Pool `yaml:"pools"`
@@ -62,6 +64,15 @@ type GraphQL struct {
 	// RequiredFields fail the whole answer (HTTP 502, no data) when they fail for
 	// an upstream, as a required pool does ("Query.order").
 	RequiredFields []string `yaml:"required_fields"`
+}
+
+// AccessLog configures the access log: one JSON line per request at level info.
+type AccessLog struct {
+	// Enabled turns it on. Default true.
+	Enabled *bool `yaml:"enabled"`
+	// Sample is the share of requests logged, 0 to 1; responses with a 5xx status
+	// are always logged. Default 1.
+	Sample *float64 `yaml:"sample"`
 }
 
 // Admin configures the admin listener, which shows the pools' state with upstream
@@ -248,6 +259,12 @@ func (c *Config) SetDefaults() {
 		c.Listen = "127.0.0.1:8080"
 	}
 	setDuration(&c.ShutdownTimeout, 10*time.Second)
+	if c.AccessLog.Enabled == nil {
+		c.AccessLog.Enabled = ptr(true)
+	}
+	if c.AccessLog.Sample == nil {
+		c.AccessLog.Sample = ptr(1.0)
+	}
 	g := &c.GraphQL
 	setDuration(&g.LoaderWait, time.Millisecond)
 	if g.QueryCacheSize == 0 {
@@ -340,6 +357,9 @@ func (c *Config) Validate() error {
 	}
 	c.ShutdownTimeout.check(path{"shutdown_timeout"}, &errs)
 	c.ShutdownDelay.check(path{"shutdown_delay"}, &errs)
+	if s := *c.AccessLog.Sample; s < 0 || s > 1 {
+		errs.add(path{"access_log", "sample"}, "must be between 0 and 1, got %g", s)
+	}
 	if c.Admin.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
 			errs.add(path{"admin", "listen"}, "%q is not a host:port address", c.Admin.Listen)

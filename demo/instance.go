@@ -43,8 +43,9 @@ type Instance struct {
 	calls     atomic.Int64
 	cancelled atomic.Int64
 
-	reqMu sync.Mutex
-	reqs  []string
+	reqMu  sync.Mutex
+	reqs   []string
+	lastID string
 
 	mu   sync.Mutex    // guards srv and done
 	srv  *http.Server  // nil when stopped
@@ -199,8 +200,17 @@ func (in *Instance) ResetCounters() {
 	in.reqMu.Unlock()
 }
 
-func (in *Instance) record(uri string) {
+// LastRequestID returns the X-Request-Id of the last request served except
+// /healthz, or "".
+func (in *Instance) LastRequestID() string {
 	in.reqMu.Lock()
+	defer in.reqMu.Unlock()
+	return in.lastID
+}
+
+func (in *Instance) record(uri, requestID string) {
+	in.reqMu.Lock()
+	in.lastID = requestID
 	if len(in.reqs) >= MaxRecordedRequests {
 		n := copy(in.reqs, in.reqs[len(in.reqs)-MaxRecordedRequests/2:])
 		clear(in.reqs[n:])
@@ -221,7 +231,7 @@ func (in *Instance) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		in.handler.ServeHTTP(w, r)
 		return
 	}
-	in.record(r.RequestURI)
+	in.record(r.RequestURI, r.Header.Get("X-Request-Id"))
 	if f != nil {
 		if f.Delay > 0 && !in.delay(r.Context(), f.Delay) {
 			return

@@ -133,7 +133,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 
 func (g *Gateway) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(recoverer(g.log))
+	r.Use(recoverer(g.log), g.observe)
 	gql := g.graphqlHandler()
 	r.Get("/graphql", gql.ServeHTTP)
 	r.Post("/graphql", gql.ServeHTTP)

@@ -642,3 +642,96 @@ func TestBadFallbacksAreRefused(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// syncBuffer is a goroutine-safe buffer for a logger under test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestAccessLogAndRequestIDs(t *testing.T) {
+	ds := dataset()
+	cluster, err := demo.StartCluster(ds, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	cfg := &config.Config{Pools: map[string]config.Pool{}}
+	for _, svc := range demo.Services {
+		cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
+	}
+	cfg.SetDefaults()
+	var logs syncBuffer
+	gw, err := gateway.New(cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	srv := httptest.NewServer(gw.Handler())
+	defer srv.Close()
+
+	send := func(id, token string) *http.Response {
+		req, _ := http.NewRequest("POST", srv.URL+"/graphql", strings.NewReader(`{"query":"query Dashboard { user(id:\"u1\"){ name } order(id:\"o1\"){ status } }","variables":{"secret":"hunter2"}}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		if id != "" {
+			req.Header.Set("X-Request-Id", id)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if got := send("client-id-1", "tok-abc").Header.Get("X-Request-Id"); got != "client-id-1" {
+		t.Errorf("the client's request id was not kept: %q", got)
+	}
+	if got := cluster.Instances(demo.Users)[0].LastRequestID(); got != "client-id-1" {
+		t.Errorf("the upstream saw request id %q", got)
+	}
+	if got := send("has a space", "tok-abc").Header.Get("X-Request-Id"); got == "" || strings.Contains(got, "space") {
+		t.Errorf("an unacceptable request id was kept or none was made: %q", got)
+	}
+
+	var lines []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("a log line is not JSON: %s", line)
+		}
+		if m["msg"] == "access" {
+			lines = append(lines, m)
+		}
+	}
+	if len(lines) != 2 {
+		t.Fatalf("%d access lines, want 2:\n%s", len(lines), logs.String())
+	}
+	l := lines[0]
+	want := map[string]any{"request_id": "client-id-1", "method": "POST", "path": "/graphql", "status": 200.0,
+		"operation": "Dashboard", "version": "v2", "principal": "anonymous", "upstream_calls": 2.0, "upstream_errors": 0.0}
+	for k, v := range want {
+		if l[k] != v {
+			t.Errorf("%s = %v, want %v", k, l[k], v)
+		}
+	}
+	if _, ok := l["duration_ms"].(float64); !ok {
+		t.Error("no duration")
+	}
+	if s := logs.String(); strings.Contains(s, "tok-abc") || strings.Contains(s, "hunter2") || strings.Contains(s, "Bearer") {
+		t.Error("a secret reached the log")
+	}
+}

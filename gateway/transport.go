@@ -117,6 +117,12 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		writeResponse(w, status, buf, resp)
 		return
 	}
+	if rec := recordFrom(ctx); rec != nil {
+		rec.operation = opCtx.OperationName
+		if rec.operation == "" && opCtx.Operation != nil {
+			rec.operation = opCtx.Operation.Name
+		}
+	}
 	if r.Method == http.MethodGet {
 		if op := opCtx.Doc.Operations.ForName(opCtx.OperationName); op == nil || op.Operation != ast.Query {
 			w.Header().Set("Allow", http.MethodPost)

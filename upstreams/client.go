@@ -34,6 +34,7 @@ type core struct {
 type call struct {
 	req  lb.Request
 	resp lb.Response
+	hdr  [1][2]string // room for the request id header, without allocating
 }
 
 var calls = sync.Pool{New: func() any { return &call{resp: lb.Response{Body: make([]byte, 0, 4096)}} }}
@@ -41,14 +42,18 @@ var calls = sync.Pool{New: func() any { return &call{resp: lb.Response{Body: mak
 // get sends GET target and decodes a 200 answer's JSON body into v with its generated
 // decoder. Any other answer or failure is an *Error.
 func (c *core) get(ctx context.Context, op, target string, v easyjson.Unmarshaler) error {
-	cl := newCall(target)
+	cl := newCall(ctx, target)
 	defer cl.release()
 	return c.result(ctx, op, cl, c.pool.Do(ctx, &cl.req, &cl.resp), v)
 }
 
-func newCall(target string) *call {
+func newCall(ctx context.Context, target string) *call {
 	cl := calls.Get().(*call)
 	cl.req.Target = target
+	if info := RequestInfoFrom(ctx); info != nil && info.ID != "" {
+		cl.hdr[0] = [2]string{"X-Request-Id", info.ID}
+		cl.req.Header = cl.hdr[:1]
+	}
 	return cl
 }
 
@@ -62,6 +67,12 @@ func (cl *call) release() {
 
 // result turns the outcome of a call into a decoded value or an *Error.
 func (c *core) result(ctx context.Context, op string, cl *call, err error, v easyjson.Unmarshaler) error {
+	if info := RequestInfoFrom(ctx); info != nil {
+		info.Calls.Add(1)
+		if err != nil || (cl.resp.Status != 200 && cl.resp.Status != 404) {
+			info.Errors.Add(1)
+		}
+	}
 	if err != nil {
 		return &Error{Upstream: c.name, Op: op, Kind: classify(ctx, err), Err: err}
 	}
@@ -119,7 +130,7 @@ func startGet[T any](ctx context.Context, c *core, op, id, path string, decode f
 		return &Pending[T]{err: c.noRecord(op)}
 	}
 	target := path + pathSegment(id)
-	p := &Pending[T]{c: c, ctx: ctx, op: op, cl: newCall(target), decode: decode}
+	p := &Pending[T]{c: c, ctx: ctx, op: op, cl: newCall(ctx, target), decode: decode}
 	if s, ok := c.pool.(Starter); ok {
 		p.lc = s.Start(ctx, &p.cl.req)
 	}

@@ -1,0 +1,146 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchyard/switchyard/policies"
+	"github.com/switchyard/switchyard/upstreams"
+)
+
+// requestIDs makes request ids: a random prefix per process and a counter, unique
+// without a random read per request.
+type requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return &requestIDs{prefix: hex.EncodeToString(b[:]) + "-"}
+}
+
+func (r *requestIDs) next() string {
+	return r.prefix + strconv.FormatUint(r.n.Add(1), 36)
+}
+
+// acceptableID reports whether a client's X-Request-Id may be kept: up to 128
+// printable ASCII characters, so that it cannot break a log line or a header.
+func acceptableID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// record is what the GraphQL layer tells the access log about a request.
+type record struct {
+	operation string
+}
+
+type recordKey struct{}
+
+func recordFrom(ctx context.Context) *record {
+	r, _ := ctx.Value(recordKey{}).(*record)
+	return r
+}
+
+// statusWriter remembers the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observe gives every request an id (the client's X-Request-Id when acceptable, else
+// a new one), returns it in the response, sends it to the upstreams, and writes one
+// access log line per request (a sample of them, but every 5xx) at level INFO: the
+// id, method, path (never the query string), status, bytes, duration, client
+// address, GraphQL operation name and schema version, the principal, and the number
+// of upstream calls and failed ones. Never a header value, token, API key or body.
+func (g *Gateway) observe(next http.Handler) http.Handler {
+	ids := newRequestIDs()
+	sample := *g.cfg.AccessLog.Sample
+	enabled := *g.cfg.AccessLog.Enabled
+	var seen atomic.Uint64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !acceptableID(id) {
+			id = ids.next()
+		}
+		w.Header().Set("X-Request-Id", id)
+		info := &upstreams.RequestInfo{ID: id}
+		ctx := upstreams.WithRequestInfo(r.Context(), info)
+		if !enabled || !g.log.Enabled(ctx, slog.LevelInfo) {
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
+		start := time.Now()
+		rec := &record{}
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(ctx, recordKey{}, rec)))
+		if sw.status < 500 && sample < 1 && !sampled(seen.Add(1), sample) {
+			return
+		}
+		principal := "anonymous"
+		if p := policies.PrincipalFrom(ctx); p != nil {
+			principal = p.Subject
+		}
+		g.log.LogAttrs(ctx, slog.LevelInfo, "access",
+			slog.String("request_id", id),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status),
+			slog.Int64("bytes", sw.bytes),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("client", r.RemoteAddr),
+			slog.String("operation", rec.operation),
+			slog.String("version", "v2"),
+			slog.String("principal", principal),
+			slog.Int64("upstream_calls", info.Calls.Load()),
+			slog.Int64("upstream_errors", info.Errors.Load()),
+		)
+	})
+}
+
+// sampled reports whether the n-th request is logged at rate (0 to 1): evenly, one
+// in every 1/rate.
+func sampled(n uint64, rate float64) bool {
+	if rate <= 0 {
+		return false
+	}
+	every := uint64(math.Round(1 / rate))
+	return every <= 1 || n%every == 0
+}

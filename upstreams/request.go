@@ -1,0 +1,28 @@
+package upstreams
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// RequestInfo is what the upstream calls of one inbound request share with the edge:
+// the request id they send upstream (X-Request-Id), and counters of the calls made
+// and failed, for the access log. It is safe for concurrent use.
+type RequestInfo struct {
+	ID     string
+	Calls  atomic.Int64
+	Errors atomic.Int64
+}
+
+type requestInfoKey struct{}
+
+// WithRequestInfo returns a context carrying info.
+func WithRequestInfo(ctx context.Context, info *RequestInfo) context.Context {
+	return context.WithValue(ctx, requestInfoKey{}, info)
+}
+
+// RequestInfoFrom returns the request's info, or nil.
+func RequestInfoFrom(ctx context.Context) *RequestInfo {
+	i, _ := ctx.Value(requestInfoKey{}).(*RequestInfo)
+	return i
+}
