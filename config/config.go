@@ -33,6 +33,8 @@ type Config struct {
 	Admin Admin `yaml:"admin"`
 	// AccessLog configures the access log.
 	AccessLog AccessLog `yaml:"access_log"`
+	// Metrics configures the Prometheus metrics.
+	Metrics Metrics `yaml:"metrics"`
 	// Pools are the upstream pools by name. The demo schema needs the pools users,
 	// orders, catalog and reviews.
 	Pools map[string]Pool `yaml:"pools"`
@@ -64,6 +66,13 @@ type GraphQL struct {
 	// RequiredFields fail the whole answer (HTTP 502, no data) when they fail for
 	// an upstream, as a required pool does ("Query.order").
 	RequiredFields []string `yaml:"required_fields"`
+}
+
+// Metrics configures the Prometheus metrics at GET /metrics: on the admin listener
+// when there is one, else on the public listener.
+type Metrics struct {
+	// Enabled turns them on. Default true.
+	Enabled *bool `yaml:"enabled"`
 }
 
 // AccessLog configures the access log: one JSON line per request at level info.
@@ -259,6 +268,9 @@ func (c *Config) SetDefaults() {
 		c.Listen = "127.0.0.1:8080"
 	}
 	setDuration(&c.ShutdownTimeout, 10*time.Second)
+	if c.Metrics.Enabled == nil {
+		c.Metrics.Enabled = ptr(true)
+	}
 	if c.AccessLog.Enabled == nil {
 		c.AccessLog.Enabled = ptr(true)
 	}

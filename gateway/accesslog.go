@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/switchyard/switchyard/policies"
 	"github.com/switchyard/switchyard/upstreams"
 )
@@ -93,7 +95,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (g *Gateway) observe(next http.Handler) http.Handler {
 	ids := newRequestIDs()
 	sample := *g.cfg.AccessLog.Sample
-	enabled := *g.cfg.AccessLog.Enabled
+	logging := *g.cfg.AccessLog.Enabled
 	var seen atomic.Uint64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
@@ -103,15 +105,28 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		info := &upstreams.RequestInfo{ID: id}
 		ctx := upstreams.WithRequestInfo(r.Context(), info)
-		if !enabled || !g.log.Enabled(ctx, slog.LevelInfo) {
+		logged := logging && g.log.Enabled(ctx, slog.LevelInfo)
+		if !logged && g.metrics == nil {
 			next.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
 		start := time.Now()
 		rec := &record{}
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(ctx, recordKey{}, rec)))
-		if sw.status < 500 && sample < 1 && !sampled(seen.Add(1), sample) {
+		r = r.WithContext(context.WithValue(ctx, recordKey{}, rec))
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		d := time.Since(start)
+		if g.metrics != nil {
+			route := "unmatched"
+			if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+				route = rc.RoutePattern()
+			}
+			g.metrics.HTTPRequest(route, sw.status, d)
+		}
+		if !logged || (sw.status < 500 && sample < 1 && !sampled(seen.Add(1), sample)) {
 			return
 		}
 		principal := "anonymous"
@@ -124,7 +139,7 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			slog.String("path", r.URL.Path),
 			slog.Int("status", sw.status),
 			slog.Int64("bytes", sw.bytes),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 			slog.String("client", r.RemoteAddr),
 			slog.String("operation", rec.operation),
 			slog.String("version", "v2"),

@@ -5,7 +5,8 @@ import (
 	"net/http"
 )
 
-// AdminHandler returns the handler of the admin listener: GET /pools shows every
+// AdminHandler returns the handler of the admin listener: GET /metrics serves the
+// metrics (when enabled), GET /readyz readiness, and GET /pools shows every
 // pool's state (its breaker and retry counters, and each endpoint's health,
 // ejection, breaker, requests in flight and latency). It shows upstream addresses,
 // so it belongs on a private listener, never the public one.
@@ -13,6 +14,9 @@ func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /pools", g.adminPools)
 	mux.HandleFunc("GET /readyz", g.readyz)
+	if g.metrics != nil {
+		mux.Handle("GET /metrics", g.metrics.Handler())
+	}
 	return mux
 }
 

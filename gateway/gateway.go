@@ -11,14 +11,17 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/switchyard/switchyard/config"
 	graphv2 "github.com/switchyard/switchyard/graph/v2"
 	"github.com/switchyard/switchyard/lb"
+	"github.com/switchyard/switchyard/metrics"
 	"github.com/switchyard/switchyard/playground"
 	"github.com/switchyard/switchyard/resolvers"
 	"github.com/switchyard/switchyard/upstreams"
@@ -40,6 +43,8 @@ type Gateway struct {
 	fallbacks *resolvers.Fallbacks
 	// draining is set when the gateway is shutting down: /readyz then says no.
 	draining atomic.Bool
+	// metrics are nil when disabled.
+	metrics *metrics.Metrics
 }
 
 // Drain makes /readyz answer 503 from now on, so that load balancers stop sending
@@ -50,6 +55,9 @@ func (g *Gateway) Drain() { g.draining.Store(true) }
 // config.Load returns it). New starts no goroutine.
 func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, log: log}
+	if *cfg.Metrics.Enabled {
+		g.metrics = metrics.New()
+	}
 	byName := map[string]*lb.Pool{}
 	names := make([]string, 0, len(cfg.Pools))
 	for name := range cfg.Pools {
@@ -58,7 +66,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	slices.Sort(names)
 	for _, name := range names {
 		pc := cfg.Pools[name]
+		var onResult func(string, int, time.Duration)
+		if m := g.metrics; m != nil {
+			onResult = func(endpoint string, status int, d time.Duration) {
+				m.UpstreamRequest(name, strings.TrimPrefix(endpoint, "http://"), status, d)
+			}
+		}
 		pool, err := lb.New(name, lb.Options{
+			OnResult:                onResult,
 			Endpoints:               pc.Endpoints,
 			Weights:                 pc.Weights,
 			ConnectTimeout:          pc.ConnectTimeout.Duration,
@@ -119,6 +134,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		Catalog: upstreams.NewCatalog("catalog", byName["catalog"]),
 		Reviews: upstreams.NewReviews("reviews", byName["reviews"]),
 	}
+	if g.metrics != nil {
+		g.clients.OnBatch = g.metrics.LoaderBatch
+		if err := g.metrics.Register(metrics.PoolCollector(g.poolStates)); err != nil {
+			return nil, fmt.Errorf("registering metrics: %w", err)
+		}
+	}
 	if len(cfg.GraphQL.Fallbacks) > 0 || len(cfg.GraphQL.RequiredFields) > 0 {
 		schema := graphv2.NewExecutableSchema(graphv2.Config{}).Schema()
 		fb, err := resolvers.NewFallbacks(schema, cfg.GraphQL.Fallbacks, cfg.GraphQL.RequiredFields)
@@ -149,6 +170,9 @@ func (g *Gateway) routes() http.Handler {
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
 	r.Get("/readyz", g.readyz)
+	if g.metrics != nil && g.cfg.Admin.Listen == "" {
+		r.Method(http.MethodGet, "/metrics", g.metrics.Handler())
+	}
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "NOT_FOUND", "no such route")
 	})
@@ -174,6 +198,36 @@ func ejectAfter(o config.OutlierDetection) int {
 		return 0
 	}
 	return *o.ConsecutiveFailures
+}
+
+// poolStates is the pools' state for the metrics, at scrape time.
+func (g *Gateway) poolStates() []metrics.PoolState {
+	out := make([]metrics.PoolState, 0, len(g.pools))
+	for _, p := range g.pools {
+		st := p.Stats()
+		ps := metrics.PoolState{Name: p.Name(), Breaker: st.Breaker, Retries: st.Retries, RetriesRefused: st.RetriesRefused}
+		for _, e := range p.Status() {
+			switch {
+			case !e.Healthy:
+				ps.Unhealthy++
+			case e.Ejected:
+				ps.Ejected++
+			default:
+				ps.Healthy++
+			}
+		}
+		out = append(out, ps)
+	}
+	return out
+}
+
+// MetricsHandler serves the metrics, or is nil when they are disabled. The gateway
+// serves it at /metrics on the public listener unless there is an admin listener.
+func (g *Gateway) MetricsHandler() http.Handler {
+	if g.metrics == nil {
+		return nil
+	}
+	return g.metrics.Handler()
 }
 
 // Handler returns the gateway's HTTP handler.

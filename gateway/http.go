@@ -34,7 +34,7 @@ func (g *Gateway) graphqlHandler() http.Handler {
 			required[name] = true
 		}
 	}
-	srv.AddTransport(httpTransport{maxBody: g.cfg.GraphQL.MaxBodyBytes, required: required})
+	srv.AddTransport(httpTransport{maxBody: g.cfg.GraphQL.MaxBodyBytes, required: required, metrics: g.metrics})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](g.cfg.GraphQL.QueryCacheSize))
 	if *g.cfg.GraphQL.Introspection {
 		srv.Use(extension.Introspection{})

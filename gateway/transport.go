@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -19,6 +20,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/switchyard/switchyard/lb"
+	"github.com/switchyard/switchyard/metrics"
 	"github.com/switchyard/switchyard/resolvers"
 )
 
@@ -63,7 +65,8 @@ type requestBody struct {
 // 422 for parse and validation errors, as gqlgen answers, and otherwise a 200.
 type httpTransport struct {
 	maxBody  int64
-	required map[string]bool // upstreams whose failure fails the whole response
+	required map[string]bool  // upstreams whose failure fails the whole response
+	metrics  *metrics.Metrics // nil when disabled
 }
 
 var _ graphql.Transport = httpTransport{}
@@ -115,6 +118,9 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		}
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
 		writeResponse(w, status, buf, resp)
+		if t.metrics != nil {
+			t.metrics.GraphQLOperation("v2", params.OperationName, "error", time.Since(params.ReadTime.Start))
+		}
 		return
 	}
 	if rec := recordFrom(ctx); rec != nil {
@@ -146,9 +152,27 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		// A required upstream failed: the answer is not worth having in part.
 		resp.Data = nil
 		writeResponse(w, http.StatusBadGateway, buf, resp)
+		t.operationDone(opCtx, "error", params.ReadTime.Start)
 		return
 	}
 	writeResponse(w, http.StatusOK, buf, resp)
+	outcome := "ok"
+	if len(resp.Errors) > 0 {
+		outcome = "partial"
+	}
+	t.operationDone(opCtx, outcome, params.ReadTime.Start)
+}
+
+// operationDone records an executed operation in the metrics.
+func (t httpTransport) operationDone(opCtx *graphql.OperationContext, outcome string, start time.Time) {
+	if t.metrics == nil {
+		return
+	}
+	name := opCtx.OperationName
+	if name == "" && opCtx.Operation != nil {
+		name = opCtx.Operation.Name
+	}
+	t.metrics.GraphQLOperation("v2", name, outcome, time.Since(start))
 }
 
 // requiredFailed reports whether an error of resp comes from a required upstream.

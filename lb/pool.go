@@ -69,6 +69,11 @@ type Options struct {
 	// its share grows linearly from a tenth. Default 0: at once.
 	SlowStart time.Duration
 
+	// OnResult, if set, is told of every request to an endpoint (retries
+	// included): its URL, the answer's status (0 when none came) and its time. It
+	// must be quick and safe for concurrent use; the gateway feeds metrics with it.
+	OnResult func(endpoint string, status int, d time.Duration)
+
 	// Now and Rand stand in for the clock and for randomness; tests set them so that
 	// picks are reproducible. Default time.Now and math/rand/v2's IntN.
 	Now  func() time.Time
@@ -785,11 +790,18 @@ func (p *Pool) do(ctx context.Context, ep *endpoint, deadline time.Time, req *Re
 // fast. A request cut short by its caller (cancelled, or past the caller's own
 // deadline) says nothing of the endpoint.
 func (p *Pool) observe(ctx context.Context, ep *endpoint, started time.Time, resp *Response, err error, timed bool) {
+	now := p.opts.Now()
+	d := now.Sub(started)
+	if p.opts.OnResult != nil {
+		status := resp.Status
+		if err != nil {
+			status = 0
+		}
+		p.opts.OnResult(ep.url, status, d)
+	}
 	if err != nil && ctx.Err() != nil {
 		return
 	}
-	now := p.opts.Now()
-	d := now.Sub(started)
 	failed := err != nil || resp.Status >= 500
 	if failed && d < failurePenalty {
 		d = failurePenalty

@@ -14,6 +14,16 @@ type Clients struct {
 	Orders  *Orders
 	Catalog *Catalog
 	Reviews *Reviews
+
+	// OnBatch, if set, is told the size of every batched lookup, by loader
+	// ("users", "products", "reviews"). It must be quick and safe for concurrent use.
+	OnBatch func(loader string, ids int)
+}
+
+func (c *Clients) batch(loader string, ids int) {
+	if c.OnBatch != nil {
+		c.OnBatch(loader, ids)
+	}
 }
 
 // Loaders batch and de-duplicate the lookups of one request: every id asked for while
@@ -47,6 +57,7 @@ func (l *Loaders) batchOptions() []dataloadgen.Option {
 func (l *Loaders) Users() *dataloadgen.Loader[string, *User] {
 	l.usersOnce.Do(func() {
 		l.users = dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([]*User, []error) {
+			l.c.batch("users", len(ids))
 			users, err := l.c.Users.GetMany(ctx, ids)
 			return align(ids, users, err, func(u *User) string { return u.ID })
 		}, l.batchOptions()...)
@@ -58,6 +69,7 @@ func (l *Loaders) Users() *dataloadgen.Loader[string, *User] {
 func (l *Loaders) Products() *dataloadgen.Loader[string, *Product] {
 	l.productsOnce.Do(func() {
 		l.products = dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([]*Product, []error) {
+			l.c.batch("products", len(ids))
 			products, err := l.c.Catalog.GetMany(ctx, ids)
 			return align(ids, products, err, func(p *Product) string { return p.ID })
 		}, l.batchOptions()...)
@@ -84,7 +96,7 @@ func prefetch[T any](ctx context.Context, loader *dataloadgen.Loader[string, *T]
 	getMany func(context.Context, []string) ([]T, error), id func(*T) string) error {
 	seen := make(map[string]bool, len(ids))
 	distinct := make([]string, 0, len(ids))
-	for _, k := range ids {
+	for _, k := range ids { // (the batch is reported by the caller)
 		if !seen[k] {
 			seen[k] = true
 			distinct = append(distinct, k)
@@ -105,6 +117,7 @@ func prefetch[T any](ctx context.Context, loader *dataloadgen.Loader[string, *T]
 func (l *Loaders) Reviews() *dataloadgen.Loader[string, []Review] {
 	l.reviewsOnce.Do(func() {
 		l.reviews = dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([][]Review, []error) {
+			l.c.batch("reviews", len(ids))
 			reviews, err := l.c.Reviews.ByProducts(ctx, ids)
 			if err != nil {
 				return nil, []error{err}
