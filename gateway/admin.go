@@ -10,7 +10,9 @@ import (
 // pool's state (its breaker and retry counters, and each endpoint's health,
 // ejection, breaker, requests in flight and latency). It shows upstream addresses,
 // so it belongs on a private listener, never the public one.
-func (g *Gateway) AdminHandler() http.Handler {
+func (g *Gateway) AdminHandler() http.Handler { return g.admin }
+
+func (g *Gateway) adminRoutes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /pools", g.adminPools)
 	mux.HandleFunc("GET /readyz", g.readyz)

@@ -7,9 +7,11 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -41,23 +43,52 @@ type Gateway struct {
 	affinity bool
 	// fallbacks answer failed fields with configured values; nil when none are.
 	fallbacks *resolvers.Fallbacks
-	// draining is set when the gateway is shutting down: /readyz then says no.
-	draining atomic.Bool
-	// metrics are nil when disabled.
+	// metrics are nil when disabled; shared with the gateways that reloads make.
 	metrics *metrics.Metrics
+	// shared is what the gateways of one process share across reloads.
+	shared *shared
+	admin  http.Handler
+}
+
+// shared is the state that outlives a reload.
+type shared struct {
+	draining atomic.Bool             // shutting down: /readyz says no
+	current  atomic.Pointer[Gateway] // the gateway serving now, for the pool metrics
 }
 
 // Drain makes /readyz answer 503 from now on, so that load balancers stop sending
 // requests before the listener closes. Requests are still served.
-func (g *Gateway) Drain() { g.draining.Store(true) }
+func (g *Gateway) Drain() { g.shared.draining.Store(true) }
 
 // New builds a gateway from cfg, which must have its defaults set and be valid (as
 // config.Load returns it). New starts no goroutine.
 func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
-	g := &Gateway{cfg: cfg, log: log}
-	if *cfg.Metrics.Enabled {
+	return build(cfg, log, nil)
+}
+
+// Rebuild builds the gateway of a new configuration to replace prev, which keeps
+// serving until the caller swaps them. A pool whose configuration did not change is
+// prev's own, with its health, ejections and breakers; a changed pool starts with
+// the health and latency of the endpoints it keeps. Metrics carry on.
+func Rebuild(prev *Gateway, cfg *config.Config) (*Gateway, error) {
+	return build(cfg, prev.log, prev)
+}
+
+func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (*Gateway, error) {
+	g := &Gateway{cfg: cfg, log: log, shared: &shared{}}
+	switch {
+	case prev != nil:
+		g.shared = prev.shared
+		if *cfg.Metrics.Enabled {
+			g.metrics = prev.metrics
+		}
+		if g.metrics == nil && *cfg.Metrics.Enabled {
+			return nil, errors.New("metrics: turning them on needs a restart")
+		}
+	case *cfg.Metrics.Enabled:
 		g.metrics = metrics.New()
 	}
+	g.shared.current.CompareAndSwap(nil, g)
 	byName := map[string]*lb.Pool{}
 	names := make([]string, 0, len(cfg.Pools))
 	for name := range cfg.Pools {
@@ -70,6 +101,16 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		if m := g.metrics; m != nil {
 			onResult = func(endpoint string, status int, d time.Duration) {
 				m.UpstreamRequest(name, strings.TrimPrefix(endpoint, "http://"), status, d)
+			}
+		}
+		if prev != nil {
+			if old := prev.pool(name); old != nil && reflect.DeepEqual(prev.cfg.Pools[name], pc) {
+				byName[name] = old
+				g.pools = append(g.pools, old)
+				if pc.Policy == string(lb.RingHash) || pc.Sticky.Cookie != "" {
+					g.affinity = true
+				}
+				continue
 			}
 		}
 		pool, err := lb.New(name, lb.Options{
@@ -117,6 +158,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		if err != nil {
 			return nil, fmt.Errorf("building pool %s: %w", name, err)
 		}
+		if prev != nil {
+			if old := prev.pool(name); old != nil {
+				pool.Adopt(old)
+			}
+		}
 		byName[name] = pool
 		if pc.Policy == string(lb.RingHash) || pc.Sticky.Cookie != "" {
 			g.affinity = true
@@ -136,8 +182,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	}
 	if g.metrics != nil {
 		g.clients.OnBatch = g.metrics.LoaderBatch
-		if err := g.metrics.Register(metrics.PoolCollector(g.poolStates)); err != nil {
-			return nil, fmt.Errorf("registering metrics: %w", err)
+		if prev == nil {
+			sh := g.shared
+			err := g.metrics.Register(metrics.PoolCollector(func() []metrics.PoolState {
+				return sh.current.Load().poolStates()
+			}))
+			if err != nil {
+				return nil, fmt.Errorf("registering metrics: %w", err)
+			}
 		}
 	}
 	if len(cfg.GraphQL.Fallbacks) > 0 || len(cfg.GraphQL.RequiredFields) > 0 {
@@ -149,6 +201,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		g.fallbacks = &fb
 	}
 	g.handler = g.routes()
+	g.admin = g.adminRoutes()
 	return g, nil
 }
 
@@ -232,6 +285,18 @@ func (g *Gateway) MetricsHandler() http.Handler {
 
 // Handler returns the gateway's HTTP handler.
 func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// Pools returns the gateway's pools, sorted by name.
+func (g *Gateway) Pools() []*lb.Pool { return g.pools }
+
+func (g *Gateway) pool(name string) *lb.Pool {
+	for _, p := range g.pools {
+		if p.Name() == name {
+			return p
+		}
+	}
+	return nil
+}
 
 // Ready reports whether every pool has a healthy endpoint.
 func (g *Gateway) Ready() bool {

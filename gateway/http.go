@@ -125,7 +125,7 @@ func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 		Ready    bool            `json:"ready"`
 		Draining bool            `json:"draining,omitempty"`
 		Pools    map[string]pool `json:"pools"`
-	}{Ready: !g.draining.Load(), Draining: g.draining.Load(), Pools: map[string]pool{}}
+	}{Ready: !g.shared.draining.Load(), Draining: g.shared.draining.Load(), Pools: map[string]pool{}}
 	for _, p := range g.pools {
 		ps := pool{Ready: p.Ready()}
 		for _, e := range p.Status() {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -314,6 +315,29 @@ func (p *Pool) Status() []EndpointStatus {
 			Latency: time.Duration(ep.latency.current(now.UnixNano()))}
 	}
 	return out
+}
+
+// Adopt takes over what old knows of the endpoints the two pools share (same URL):
+// their health by the probes, their latency, and their outlier state, so that a
+// pool rebuilt by a reload does not start blind. Call it before the pool serves.
+func (p *Pool) Adopt(old *Pool) {
+	byURL := make(map[string]*endpoint, len(old.endpoints))
+	for _, ep := range old.endpoints {
+		byURL[ep.url] = ep
+	}
+	for _, ep := range p.endpoints {
+		o := byURL[ep.url]
+		if o == nil {
+			continue
+		}
+		ep.healthy.Store(o.healthy.Load())
+		ep.latency.set(math.Float64frombits(o.latency.cost.Load()), o.latency.stamp.Load())
+		o.outlier.mu.Lock()
+		ep.outlier.failures, ep.outlier.ejections, ep.outlier.until = o.outlier.failures, o.outlier.ejections, o.outlier.until
+		o.outlier.mu.Unlock()
+		ep.since.Store(o.since.Load())
+	}
+	p.rebuild()
 }
 
 // Stats are a pool's counters since it was made.

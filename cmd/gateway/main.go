@@ -17,7 +17,6 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -136,11 +135,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg.Listen = *listen
 	}
 
-	gw, err := gateway.New(cfg, log)
+	rt, err := gateway.NewRuntime(cfg, log)
 	if err != nil {
 		return err
 	}
-	defer gw.Close()
+	defer rt.Close()
+	if *configPath != "" {
+		// SIGHUP reloads the file: a bad one is refused and logged, and the running
+		// configuration goes on serving.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for range hup {
+				reload(rt, *configPath, *listen, log)
+			}
+		}()
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
@@ -152,7 +163,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	srv := &http.Server{
-		Handler:           gw.Handler(),
+		Handler:           rt.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -160,24 +171,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	bg, stopBG := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		gw.Run(bg)
-	}()
-	defer func() {
-		stopBG()
-		wg.Wait()
-	}()
 
 	if cfg.Admin.Listen != "" {
 		aln, err := net.Listen("tcp", cfg.Admin.Listen)
 		if err != nil {
 			return fmt.Errorf("listening for admin: %w", err)
 		}
-		asrv := &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		asrv := &http.Server{Handler: rt.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = asrv.Serve(aln) }()
 		defer asrv.Close()
 		fmt.Fprintf(stdout, "Admin:            http://%s/pools\n", aln.Addr())
@@ -203,7 +203,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Readiness turns false first, so that load balancers stop sending; after
 	// shutdown_delay the listener stops accepting, and in-flight requests get
 	// shutdown_timeout to finish. The health loops stop last (the deferred stopBG).
-	gw.Drain()
+	rt.Drain()
 	log.Info("draining", "delay", cfg.ShutdownDelay.Duration.String(), "timeout", cfg.ShutdownTimeout.Duration.String())
 	select {
 	case <-time.After(cfg.ShutdownDelay.Duration):
@@ -222,6 +222,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// reload loads the configuration file again and swaps it in; what goes wrong is
+// logged, and the running configuration stays.
+func reload(rt *gateway.Runtime, path, listen string, log *slog.Logger) {
+	cfg, err := config.Load(path)
+	if err == nil {
+		if listen != "" {
+			cfg.Listen = listen
+		}
+		err = rt.Reload(cfg)
+	}
+	if err != nil {
+		log.Error("reload refused; the running configuration stays", "error", err.Error())
+	}
 }
 
 // debugMux serves the pprof handlers, on their own listener so that profiles are

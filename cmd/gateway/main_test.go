@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -194,5 +195,68 @@ func TestVersionAndCheck(t *testing.T) {
 	err := run(context.Background(), []string{"check", "-config", bad}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), bad+":2: pools.users.endpoints[0]") {
 		t.Fatalf("check of a bad file: %v", err)
+	}
+}
+
+func TestSIGHUPReloadsTheFile(t *testing.T) {
+	cluster, err := demo.StartCluster(demo.NewDataset(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	users := cluster.Instances(demo.Users)
+	file := filepath.Join(t.TempDir(), "gw.yaml")
+	write := func(usersURL, extra string) {
+		var b strings.Builder
+		b.WriteString("listen: 127.0.0.1:0\n" + extra + "pools:\n")
+		for _, svc := range demo.Services {
+			u := cluster.URLs(svc)[0]
+			if svc == demo.Users {
+				u = usersURL
+			}
+			fmt.Fprintf(&b, "  %s: {endpoints: [%s]}\n", svc, u)
+		}
+		if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(users[0].URL(), "")
+	base := start(t, "-config", file)
+	query := func() {
+		resp, err := http.Post(base+"/graphql", "application/json", strings.NewReader(`{"query":"{ user(id:\"u1\"){ name } }"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || strings.Contains(string(body), "errors") {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	}
+	query()
+	if users[0].Calls() == 0 {
+		t.Fatal("the first configuration is not the one serving")
+	}
+
+	// A bad file: refused, the running configuration stays.
+	write(users[1].URL(), "nonsense_key: 1\n")
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	time.Sleep(200 * time.Millisecond)
+	users[0].ResetCounters()
+	query()
+	if users[0].Calls() != 1 {
+		t.Fatal("a bad file changed the running configuration")
+	}
+
+	// A good one: swapped in.
+	write(users[1].URL(), "")
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	deadline := time.Now().Add(5 * time.Second)
+	for users[1].Calls() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("SIGHUP did not reload the file")
+		}
+		query()
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -1,0 +1,109 @@
+package gateway_test
+
+import (
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/demo"
+	"github.com/switchyard/switchyard/gateway"
+	"github.com/switchyard/switchyard/lb"
+)
+
+func TestReloadUnderLoad(t *testing.T) {
+	cluster, err := demo.StartCluster(dataset(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	users := cluster.Instances(demo.Users)
+	configWith := func(usersEndpoint string, edit func(*config.Config)) *config.Config {
+		cfg := &config.Config{Pools: map[string]config.Pool{}}
+		for _, svc := range demo.Services {
+			cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc)[:1],
+				HealthCheck: config.HealthCheck{Interval: config.D(20 * time.Millisecond), HealthyThreshold: 1, UnhealthyThreshold: 1}}
+		}
+		p := cfg.Pools["users"]
+		p.Endpoints = []string{usersEndpoint}
+		cfg.Pools["users"] = p
+		if edit != nil {
+			edit(cfg)
+		}
+		cfg.SetDefaults()
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	rt, err := gateway.NewRuntime(configWith(users[0].URL(), nil), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	srv := httptest.NewServer(rt.Handler())
+	defer srv.Close()
+	s := &stack{ds: dataset(), cluster: cluster, url: srv.URL}
+
+	// An endpoint the probes find unhealthy, in a pool the reload does not change.
+	orders := cluster.Instances(demo.Orders)[0]
+	orders.SetFault(demo.Fault{FailHealth: true})
+	waitFor := func(cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatal("condition never held")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	poolNamed := func(name string) *lb.Pool {
+		for _, p := range rt.Current().Pools() {
+			if p.Name() == name {
+				return p
+			}
+		}
+		t.Fatalf("no pool %s", name)
+		return nil
+	}
+	waitFor(func() bool { return !poolNamed("orders").Status()[0].Healthy })
+	ordersPool := poolNamed("orders")
+
+	stop := load(t, s, 8, `{ user(id:"u1"){ name } product(id:"p1"){ name } }`)
+	time.Sleep(100 * time.Millisecond)
+	// A good reload that moves the users pool to the other instance.
+	if err := rt.Reload(configWith(users[1].URL(), nil)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	// A bad one: refused, nothing changes.
+	bad := configWith(users[1].URL(), func(c *config.Config) { c.GraphQL.Fallbacks = map[string]any{"Nope.nope": 1} })
+	if err := rt.Reload(bad); err == nil {
+		t.Fatal("a bad configuration was swapped in")
+	}
+	if err := rt.Reload(configWith(users[1].URL(), func(c *config.Config) { c.Listen = "127.0.0.1:1" })); err == nil {
+		t.Fatal("a new listen address was accepted without a restart")
+	}
+	time.Sleep(100 * time.Millisecond)
+	queries, failures := stop()
+	if len(failures) > 0 {
+		t.Fatalf("%d of %d queries failed across reloads; first: %s", len(failures), queries, failures[0])
+	}
+
+	users[0].ResetCounters()
+	users[1].ResetCounters()
+	for range 10 {
+		if got := s.query(t, `{ user(id:"u1"){ name } }`); len(got.Errors) > 0 {
+			t.Fatal(got.Raw)
+		}
+	}
+	if users[0].Calls() != 0 || users[1].Calls() != 10 {
+		t.Fatalf("after the reload users got %d and %d calls, want 0 and 10", users[0].Calls(), users[1].Calls())
+	}
+	if p := poolNamed("orders"); p != ordersPool || p.Status()[0].Healthy {
+		t.Fatal("an unchanged pool lost its health state across the reload")
+	}
+}
