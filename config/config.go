@@ -35,6 +35,8 @@ type Config struct {
 	AccessLog AccessLog `yaml:"access_log"`
 	// Metrics configures the Prometheus metrics.
 	Metrics Metrics `yaml:"metrics"`
+	// Tracing configures OpenTelemetry tracing.
+	Tracing Tracing `yaml:"tracing"`
 	// Pools are the upstream pools by name. The demo schema needs the pools users,
 	// orders, catalog and reviews.
 	Pools map[string]Pool `yaml:"pools"`
@@ -66,6 +68,16 @@ type GraphQL struct {
 	// RequiredFields fail the whole answer (HTTP 502, no data) when they fail for
 	// an upstream, as a required pool does ("Query.order").
 	RequiredFields []string `yaml:"required_fields"`
+}
+
+// Tracing configures OpenTelemetry: a span per GraphQL operation and per upstream
+// call, exported to an OTLP/HTTP collector. Off, a client's traceparent is still
+// passed on to the upstreams.
+type Tracing struct {
+	Enabled     bool    `yaml:"enabled"`      // default false
+	Endpoint    string  `yaml:"endpoint"`     // the collector, http://host:4318; required when enabled
+	Sample      float64 `yaml:"sample"`       // share of new traces recorded, 0 to 1; default 1
+	ServiceName string  `yaml:"service_name"` // default switchyard
 }
 
 // Metrics configures the Prometheus metrics at GET /metrics: on the admin listener
@@ -268,6 +280,12 @@ func (c *Config) SetDefaults() {
 		c.Listen = "127.0.0.1:8080"
 	}
 	setDuration(&c.ShutdownTimeout, 10*time.Second)
+	if c.Tracing.Sample == 0 {
+		c.Tracing.Sample = 1
+	}
+	if c.Tracing.ServiceName == "" {
+		c.Tracing.ServiceName = "switchyard"
+	}
 	if c.Metrics.Enabled == nil {
 		c.Metrics.Enabled = ptr(true)
 	}
@@ -369,6 +387,14 @@ func (c *Config) Validate() error {
 	}
 	c.ShutdownTimeout.check(path{"shutdown_timeout"}, &errs)
 	c.ShutdownDelay.check(path{"shutdown_delay"}, &errs)
+	if c.Tracing.Enabled {
+		if u, err := url.Parse(c.Tracing.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs.add(path{"tracing", "endpoint"}, "%q is not a collector URL (want http://host:4318)", c.Tracing.Endpoint)
+		}
+	}
+	if s := c.Tracing.Sample; s < 0 || s > 1 {
+		errs.add(path{"tracing", "sample"}, "must be between 0 and 1, got %g", s)
+	}
 	if s := *c.AccessLog.Sample; s < 0 || s > 1 {
 		errs.add(path{"access_log", "sample"}, "must be between 0 and 1, got %g", s)
 	}

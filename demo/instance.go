@@ -43,9 +43,9 @@ type Instance struct {
 	calls     atomic.Int64
 	cancelled atomic.Int64
 
-	reqMu  sync.Mutex
-	reqs   []string
-	lastID string
+	reqMu      sync.Mutex
+	reqs       []string
+	lastHeader http.Header
 
 	mu   sync.Mutex    // guards srv and done
 	srv  *http.Server  // nil when stopped
@@ -202,15 +202,18 @@ func (in *Instance) ResetCounters() {
 
 // LastRequestID returns the X-Request-Id of the last request served except
 // /healthz, or "".
-func (in *Instance) LastRequestID() string {
+func (in *Instance) LastRequestID() string { return in.LastHeader("X-Request-Id") }
+
+// LastHeader returns a header of the last request served except /healthz, or "".
+func (in *Instance) LastHeader(name string) string {
 	in.reqMu.Lock()
 	defer in.reqMu.Unlock()
-	return in.lastID
+	return in.lastHeader.Get(name)
 }
 
-func (in *Instance) record(uri, requestID string) {
+func (in *Instance) record(uri string, h http.Header) {
 	in.reqMu.Lock()
-	in.lastID = requestID
+	in.lastHeader = h
 	if len(in.reqs) >= MaxRecordedRequests {
 		n := copy(in.reqs, in.reqs[len(in.reqs)-MaxRecordedRequests/2:])
 		clear(in.reqs[n:])
@@ -231,7 +234,7 @@ func (in *Instance) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		in.handler.ServeHTTP(w, r)
 		return
 	}
-	in.record(r.RequestURI, r.Header.Get("X-Request-Id"))
+	in.record(r.RequestURI, r.Header.Clone())
 	if f != nil {
 		if f.Delay > 0 && !in.delay(r.Context(), f.Delay) {
 			return

@@ -80,7 +80,7 @@ func TestCounters(t *testing.T) {
 func TestRequestsBounded(t *testing.T) {
 	in := &Instance{}
 	for i := range MaxRecordedRequests*2 + 7 {
-		in.record(string(rune('a'+i%26)), "")
+		in.record(string(rune('a'+i%26)), nil)
 	}
 	if n := len(in.Requests()); n > MaxRecordedRequests || n < MaxRecordedRequests/2 {
 		t.Errorf("%d requests remembered", n)

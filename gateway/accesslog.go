@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/switchyard/switchyard/policies"
+	"github.com/switchyard/switchyard/tracing"
 	"github.com/switchyard/switchyard/upstreams"
 )
 
@@ -105,6 +107,9 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		info := &upstreams.RequestInfo{ID: id}
 		ctx := upstreams.WithRequestInfo(r.Context(), info)
+		if r.Header.Get("Traceparent") != "" {
+			ctx = tracing.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		}
 		logged := logging && g.log.Enabled(ctx, slog.LevelInfo)
 		if !logged && g.metrics == nil {
 			next.ServeHTTP(w, r.WithContext(ctx))

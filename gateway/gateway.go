@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchyard/switchyard/config"
 	graphv2 "github.com/switchyard/switchyard/graph/v2"
@@ -26,6 +27,7 @@ import (
 	"github.com/switchyard/switchyard/metrics"
 	"github.com/switchyard/switchyard/playground"
 	"github.com/switchyard/switchyard/resolvers"
+	"github.com/switchyard/switchyard/tracing"
 	"github.com/switchyard/switchyard/upstreams"
 )
 
@@ -54,6 +56,8 @@ type Gateway struct {
 type shared struct {
 	draining atomic.Bool             // shutting down: /readyz says no
 	current  atomic.Pointer[Gateway] // the gateway serving now, for the pool metrics
+	tracing  *tracing.Provider
+	tracer   trace.Tracer
 }
 
 // Drain makes /readyz answer 503 from now on, so that load balancers stop sending
@@ -89,6 +93,15 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (*Gateway, error
 		g.metrics = metrics.New()
 	}
 	g.shared.current.CompareAndSwap(nil, g)
+	if prev == nil {
+		tp, err := tracing.New(tracing.Options{Enabled: cfg.Tracing.Enabled, Endpoint: cfg.Tracing.Endpoint,
+			Sample: cfg.Tracing.Sample, ServiceName: cfg.Tracing.ServiceName})
+		if err != nil {
+			return nil, err
+		}
+		g.shared.tracing = tp
+		g.shared.tracer = tp.Tracer("github.com/switchyard/switchyard")
+	}
 	byName := map[string]*lb.Pool{}
 	names := make([]string, 0, len(cfg.Pools))
 	for name := range cfg.Pools {
@@ -179,6 +192,11 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (*Gateway, error
 		Orders:  upstreams.NewOrders("orders", byName["orders"]),
 		Catalog: upstreams.NewCatalog("catalog", byName["catalog"]),
 		Reviews: upstreams.NewReviews("reviews", byName["reviews"]),
+	}
+	if g.shared.tracing.Recording() {
+		for _, c := range []interface{ SetTracer(trace.Tracer) }{g.clients.Users, g.clients.Orders, g.clients.Catalog, g.clients.Reviews} {
+			c.SetTracer(g.shared.tracer)
+		}
 	}
 	if g.metrics != nil {
 		g.clients.OnBatch = g.metrics.LoaderBatch
@@ -321,9 +339,13 @@ func (g *Gateway) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// Close releases the pools' idle connections.
+// Close releases the pools' idle connections and flushes the spans not yet
+// exported.
 func (g *Gateway) Close() {
 	for _, p := range g.pools {
 		p.Close()
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = g.shared.tracing.Shutdown(ctx)
 }

@@ -34,7 +34,11 @@ func (g *Gateway) graphqlHandler() http.Handler {
 			required[name] = true
 		}
 	}
-	srv.AddTransport(httpTransport{maxBody: g.cfg.GraphQL.MaxBodyBytes, required: required, metrics: g.metrics})
+	tr := httpTransport{maxBody: g.cfg.GraphQL.MaxBodyBytes, required: required, metrics: g.metrics}
+	if g.shared.tracing.Recording() {
+		tr.tracer = g.shared.tracer
+	}
+	srv.AddTransport(tr)
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](g.cfg.GraphQL.QueryCacheSize))
 	if *g.cfg.GraphQL.Introspection {
 		srv.Use(extension.Introspection{})

@@ -134,4 +134,5 @@ func (rt *Runtime) Close() {
 	rt.loops = map[*lb.Pool]context.CancelFunc{}
 	rt.mu.Unlock()
 	rt.wg.Wait()
+	rt.cur.p.Load().Close()
 }

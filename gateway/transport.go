@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,9 @@ import (
 	"github.com/mailru/easyjson"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/metrics"
@@ -67,6 +71,7 @@ type httpTransport struct {
 	maxBody  int64
 	required map[string]bool  // upstreams whose failure fails the whole response
 	metrics  *metrics.Metrics // nil when disabled
+	tracer   trace.Tracer     // nil when tracing is off
 }
 
 var _ graphql.Transport = httpTransport{}
@@ -135,6 +140,16 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 			writeErrors(w, http.StatusMethodNotAllowed, gqlerror.List{codedError(codeMethodNotAllowed, "GET requests may only run queries; use POST")})
 			return
 		}
+	}
+	if t.tracer != nil {
+		name := opCtx.OperationName
+		if name == "" && opCtx.Operation != nil {
+			name = opCtx.Operation.Name
+		}
+		var span trace.Span
+		ctx, span = t.tracer.Start(ctx, "graphql "+cmp.Or(name, "anonymous"), trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("graphql.operation.name", name), attribute.String("graphql.schema.version", "v2")))
+		defer span.End()
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	resp := responses(ctx)

@@ -2,12 +2,16 @@ package upstreams
 
 import (
 	"context"
+	"encoding/hex"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/mailru/easyjson"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/switchyard/switchyard/lb"
@@ -25,16 +29,30 @@ const MaxBatch = 100
 
 // core is the JSON-over-HTTP part every typed client shares.
 type core struct {
-	name string
-	pool Doer
+	name   string
+	pool   Doer
+	tracer trace.Tracer // nil: no spans of its own
 }
+
+// SetTracer makes the users client record a span for every call; nil turns that
+// off. Call it before the client is used.
+func (u *Users) SetTracer(t trace.Tracer) { u.c.tracer = t }
+
+// SetTracer is Users.SetTracer for the orders client.
+func (o *Orders) SetTracer(t trace.Tracer) { o.c.tracer = t }
+
+// SetTracer is Users.SetTracer for the catalog client.
+func (c *Catalog) SetTracer(t trace.Tracer) { c.c.tracer = t }
+
+// SetTracer is Users.SetTracer for the reviews client.
+func (r *Reviews) SetTracer(t trace.Tracer) { r.c.tracer = t }
 
 // call is the request and response of one upstream call, pooled together so that a
 // call allocates neither.
 type call struct {
 	req  lb.Request
 	resp lb.Response
-	hdr  [1][2]string // room for the request id header, without allocating
+	hdr  [2][2]string // room for the request id and traceparent headers, without allocating
 }
 
 var calls = sync.Pool{New: func() any { return &call{resp: lb.Response{Body: make([]byte, 0, 4096)}} }}
@@ -42,19 +60,62 @@ var calls = sync.Pool{New: func() any { return &call{resp: lb.Response{Body: mak
 // get sends GET target and decodes a 200 answer's JSON body into v with its generated
 // decoder. Any other answer or failure is an *Error.
 func (c *core) get(ctx context.Context, op, target string, v easyjson.Unmarshaler) error {
+	ctx, span := c.startSpan(ctx, op)
 	cl := newCall(ctx, target)
 	defer cl.release()
-	return c.result(ctx, op, cl, c.pool.Do(ctx, &cl.req, &cl.resp), v)
+	err := c.result(ctx, op, cl, c.pool.Do(ctx, &cl.req, &cl.resp), v)
+	endSpan(span, cl, err)
+	return err
+}
+
+// startSpan starts the span of one upstream call when the client records spans.
+func (c *core) startSpan(ctx context.Context, op string) (context.Context, trace.Span) {
+	if c.tracer == nil {
+		return ctx, nil
+	}
+	ctx, span := c.tracer.Start(ctx, c.name+" "+op, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("upstream", c.name)))
+	return ctx, span
+}
+
+func endSpan(span trace.Span, cl *call, err error) {
+	if span == nil {
+		return
+	}
+	span.SetAttributes(attribute.Int("http.response.status_code", cl.resp.Status))
+	if err != nil && !IsNotFound(err) {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 }
 
 func newCall(ctx context.Context, target string) *call {
 	cl := calls.Get().(*call)
 	cl.req.Target = target
+	n := 0
 	if info := RequestInfoFrom(ctx); info != nil && info.ID != "" {
-		cl.hdr[0] = [2]string{"X-Request-Id", info.ID}
-		cl.req.Header = cl.hdr[:1]
+		cl.hdr[n] = [2]string{"X-Request-Id", info.ID}
+		n++
 	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		cl.hdr[n] = [2]string{"Traceparent", traceparent(sc)}
+		n++
+	}
+	cl.req.Header = cl.hdr[:n]
 	return cl
+}
+
+// traceparent formats a W3C traceparent header: version-traceid-spanid-flags.
+func traceparent(sc trace.SpanContext) string {
+	tid, sid := sc.TraceID(), sc.SpanID()
+	var b [55]byte
+	copy(b[:], "00-")
+	hex.Encode(b[3:35], tid[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	hex.Encode(b[53:55], []byte{byte(sc.TraceFlags())})
+	return string(b[:])
 }
 
 func (cl *call) release() {
@@ -103,7 +164,8 @@ type Pending[T any] struct {
 	cl     *call
 	lc     *lb.Call // nil when the pool cannot start calls
 	decode func(*T) easyjson.Unmarshaler
-	err    error // known before any call: nothing is sent
+	err    error      // known before any call: nothing is sent
+	span   trace.Span // nil when the client records no spans
 }
 
 // Wait reads the answer and returns the record, or an *Error as Get does.
@@ -119,7 +181,9 @@ func (p *Pending[T]) Wait() (*T, error) {
 		err = p.c.pool.Do(p.ctx, &p.cl.req, &p.cl.resp)
 	}
 	var v T
-	if err := p.c.result(p.ctx, p.op, p.cl, err, p.decode(&v)); err != nil {
+	err = p.c.result(p.ctx, p.op, p.cl, err, p.decode(&v))
+	endSpan(p.span, p.cl, err)
+	if err != nil {
 		return nil, err
 	}
 	return &v, nil
@@ -130,7 +194,8 @@ func startGet[T any](ctx context.Context, c *core, op, id, path string, decode f
 		return &Pending[T]{err: c.noRecord(op)}
 	}
 	target := path + pathSegment(id)
-	p := &Pending[T]{c: c, ctx: ctx, op: op, cl: newCall(ctx, target), decode: decode}
+	ctx, span := c.startSpan(ctx, op)
+	p := &Pending[T]{span: span, c: c, ctx: ctx, op: op, cl: newCall(ctx, target), decode: decode}
 	if s, ok := c.pool.(Starter); ok {
 		p.lc = s.Start(ctx, &p.cl.req)
 	}
@@ -208,7 +273,7 @@ func batched[T any](ctx context.Context, ids []string, fetch func(ctx context.Co
 type Users struct{ c core }
 
 // NewUsers returns the users client over pool; name is the upstream's name in errors.
-func NewUsers(name string, pool Doer) *Users { return &Users{core{name, pool}} }
+func NewUsers(name string, pool Doer) *Users { return &Users{core{name: name, pool: pool}} }
 
 // StartGet sends the request of Get and returns at once; Wait gives Get's result.
 func (u *Users) StartGet(ctx context.Context, id string) *Pending[User] {
@@ -241,7 +306,7 @@ func (u *Users) GetMany(ctx context.Context, ids []string) ([]User, error) {
 type Orders struct{ c core }
 
 // NewOrders returns the orders client over pool.
-func NewOrders(name string, pool Doer) *Orders { return &Orders{core{name, pool}} }
+func NewOrders(name string, pool Doer) *Orders { return &Orders{core{name: name, pool: pool}} }
 
 // StartGet sends the request of Get and returns at once; Wait gives Get's result.
 func (o *Orders) StartGet(ctx context.Context, id string) *Pending[Order] {
@@ -271,7 +336,7 @@ func (o *Orders) ByUser(ctx context.Context, userID string) ([]Order, error) {
 type Catalog struct{ c core }
 
 // NewCatalog returns the catalog client over pool.
-func NewCatalog(name string, pool Doer) *Catalog { return &Catalog{core{name, pool}} }
+func NewCatalog(name string, pool Doer) *Catalog { return &Catalog{core{name: name, pool: pool}} }
 
 // StartGet sends the request of Get and returns at once; Wait gives Get's result.
 func (c *Catalog) StartGet(ctx context.Context, id string) *Pending[Product] {
@@ -304,7 +369,7 @@ func (c *Catalog) GetMany(ctx context.Context, ids []string) ([]Product, error) 
 type Reviews struct{ c core }
 
 // NewReviews returns the reviews client over pool.
-func NewReviews(name string, pool Doer) *Reviews { return &Reviews{core{name, pool}} }
+func NewReviews(name string, pool Doer) *Reviews { return &Reviews{core{name: name, pool: pool}} }
 
 // ByProduct returns the reviews of one product.
 func (r *Reviews) ByProduct(ctx context.Context, productID string) ([]Review, error) {
