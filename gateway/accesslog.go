@@ -105,11 +105,13 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			id = ids.next()
 		}
 		w.Header().Set("X-Request-Id", id)
-		info := &upstreams.RequestInfo{ID: id}
-		ctx := upstreams.WithRequestInfo(r.Context(), info)
-		if r.Header.Get("Traceparent") != "" {
+		info := &upstreams.RequestInfo{ID: id, Traced: g.shared.tracing.Recording()}
+		ctx := r.Context()
+		if _, ok := r.Header["Traceparent"]; ok {
 			ctx = tracing.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+			info.Traced = true
 		}
+		ctx = upstreams.WithRequestInfo(ctx, info)
 		logged := logging && g.log.Enabled(ctx, slog.LevelInfo)
 		if !logged && g.metrics == nil {
 			next.ServeHTTP(w, r.WithContext(ctx))

@@ -47,7 +47,7 @@ func TestTraceContextReachesTheUpstreams(t *testing.T) {
 			srv := httptest.NewServer(gw.Handler())
 			defer srv.Close()
 			for _, q := range []string{
-				`{"query":"{ user(id:\"u1\"){ name } }"}`,                      // one call
+				`{"query":"{ user(id:\"u1\"){ name } }"}`,                            // one call
 				`{"query":"{ user(id:\"u1\"){ name } product(id:\"p1\"){ name } }"}`, // the root fetch
 			} {
 				req, _ := http.NewRequest("POST", srv.URL+"/graphql", strings.NewReader(q))

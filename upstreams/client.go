@@ -53,6 +53,7 @@ type call struct {
 	req  lb.Request
 	resp lb.Response
 	hdr  [2][2]string // room for the request id and traceparent headers, without allocating
+	info *RequestInfo // the request's, if any
 }
 
 var calls = sync.Pool{New: func() any { return &call{resp: lb.Response{Body: make([]byte, 0, 4096)}} }}
@@ -93,13 +94,18 @@ func newCall(ctx context.Context, target string) *call {
 	cl := calls.Get().(*call)
 	cl.req.Target = target
 	n := 0
-	if info := RequestInfoFrom(ctx); info != nil && info.ID != "" {
+	// One look-up of the request's info: contexts are deep under the executor.
+	info := RequestInfoFrom(ctx)
+	cl.info = info
+	if info != nil && info.ID != "" {
 		cl.hdr[n] = [2]string{"X-Request-Id", info.ID}
 		n++
 	}
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		cl.hdr[n] = [2]string{"Traceparent", traceparent(sc)}
-		n++
+	if info == nil || info.Traced {
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+			cl.hdr[n] = [2]string{"Traceparent", traceparent(sc)}
+			n++
+		}
 	}
 	cl.req.Header = cl.hdr[:n]
 	return cl
@@ -121,6 +127,7 @@ func traceparent(sc trace.SpanContext) string {
 func (cl *call) release() {
 	if cap(cl.resp.Body) <= 1<<20 { // do not pin huge buffers
 		cl.req = lb.Request{}
+		cl.info = nil
 		cl.resp.Reset()
 		calls.Put(cl)
 	}
@@ -128,7 +135,7 @@ func (cl *call) release() {
 
 // result turns the outcome of a call into a decoded value or an *Error.
 func (c *core) result(ctx context.Context, op string, cl *call, err error, v easyjson.Unmarshaler) error {
-	if info := RequestInfoFrom(ctx); info != nil {
+	if info := cl.info; info != nil {
 		info.Calls.Add(1)
 		if err != nil || (cl.resp.Status != 200 && cl.resp.Status != 404) {
 			info.Errors.Add(1)

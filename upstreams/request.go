@@ -9,7 +9,10 @@ import (
 // the request id they send upstream (X-Request-Id), and counters of the calls made
 // and failed, for the access log. It is safe for concurrent use.
 type RequestInfo struct {
-	ID     string
+	ID string
+	// Traced says the request is part of a trace (the client sent a traceparent, or
+	// the gateway records spans), so that calls look for the trace only then.
+	Traced bool
 	Calls  atomic.Int64
 	Errors atomic.Int64
 }
