@@ -101,6 +101,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	listen := fs.String("listen", "", "listen address, overriding the configuration's")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	debugAddr := fs.String("debug-listen", "", "if set, serve Go's pprof profiles on this address (keep it private)")
+	watch := fs.Duration("watch", 0, "if set, check the configuration file this often and reload it when it changes")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -151,6 +152,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				reload(rt, *configPath, *listen, log)
 			}
 		}()
+		if *watch > 0 {
+			stopWatch := make(chan struct{})
+			defer close(stopWatch)
+			go watchFile(*configPath, *watch, stopWatch, func() { reload(rt, *configPath, *listen, log) })
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -222,6 +228,32 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// watchFile calls changed whenever the file's size or modification time changes,
+// checking every interval until stop is closed.
+func watchFile(path string, interval time.Duration, stop <-chan struct{}, changed func()) {
+	stamp := func() string {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return ""
+		}
+		return fmt.Sprint(fi.Size(), fi.ModTime().UnixNano())
+	}
+	last := stamp()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if now := stamp(); now != "" && now != last {
+				last = now
+				changed()
+			}
+		}
+	}
 }
 
 // reload loads the configuration file again and swaps it in; what goes wrong is

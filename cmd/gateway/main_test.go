@@ -221,7 +221,7 @@ func TestSIGHUPReloadsTheFile(t *testing.T) {
 		}
 	}
 	write(users[0].URL(), "")
-	base := start(t, "-config", file)
+	base := start(t, "-config", file, "-watch", "50ms")
 	query := func() {
 		resp, err := http.Post(base+"/graphql", "application/json", strings.NewReader(`{"query":"{ user(id:\"u1\"){ name } }"}`))
 		if err != nil {
@@ -248,13 +248,26 @@ func TestSIGHUPReloadsTheFile(t *testing.T) {
 		t.Fatal("a bad file changed the running configuration")
 	}
 
-	// A good one: swapped in.
+	// A good one: swapped in, by the signal and by the watch on the file alike.
 	write(users[1].URL(), "")
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	deadline := time.Now().Add(5 * time.Second)
 	for users[1].Calls() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("SIGHUP did not reload the file")
+		}
+		query()
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// The watch alone: the file changes, no signal.
+	time.Sleep(100 * time.Millisecond)
+	users[0].ResetCounters()
+	write(users[0].URL(), "shutdown_timeout: 9s\n")
+	deadline = time.Now().Add(5 * time.Second)
+	for users[0].Calls() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("-watch did not reload the changed file")
 		}
 		query()
 		time.Sleep(10 * time.Millisecond)
