@@ -74,10 +74,10 @@ type GraphQL struct {
 // call, exported to an OTLP/HTTP collector. Off, a client's traceparent is still
 // passed on to the upstreams.
 type Tracing struct {
-	Enabled     bool    `yaml:"enabled"`      // default false
-	Endpoint    string  `yaml:"endpoint"`     // the collector, http://host:4318; required when enabled
-	Sample      float64 `yaml:"sample"`       // share of new traces recorded, 0 to 1; default 1
-	ServiceName string  `yaml:"service_name"` // default switchyard
+	Enabled     bool     `yaml:"enabled"`      // default false
+	Endpoint    string   `yaml:"endpoint"`     // the collector, http://host:4318; required when enabled
+	Sample      *float64 `yaml:"sample"`       // share of new traces recorded, 0 to 1; default 1
+	ServiceName string   `yaml:"service_name"` // default switchyard
 }
 
 // Metrics configures the Prometheus metrics at GET /metrics: on the admin listener
@@ -280,8 +280,8 @@ func (c *Config) SetDefaults() {
 		c.Listen = "127.0.0.1:8080"
 	}
 	setDuration(&c.ShutdownTimeout, 10*time.Second)
-	if c.Tracing.Sample == 0 {
-		c.Tracing.Sample = 1
+	if c.Tracing.Sample == nil {
+		c.Tracing.Sample = ptr(1.0)
 	}
 	if c.Tracing.ServiceName == "" {
 		c.Tracing.ServiceName = "switchyard"
@@ -392,7 +392,7 @@ func (c *Config) Validate() error {
 			errs.add(path{"tracing", "endpoint"}, "%q is not a collector URL (want http://host:4318)", c.Tracing.Endpoint)
 		}
 	}
-	if s := c.Tracing.Sample; s < 0 || s > 1 {
+	if s := *c.Tracing.Sample; s < 0 || s > 1 {
 		errs.add(path{"tracing", "sample"}, "must be between 0 and 1, got %g", s)
 	}
 	if s := *c.AccessLog.Sample; s < 0 || s > 1 {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +111,19 @@ func unwrapAll(err error) error {
 			return err
 		}
 		err = u.Unwrap()
+	}
+}
+
+func TestEqualValuesCompareEqual(t *testing.T) {
+	a, err := Parse("a.yaml", []byte(strings.Replace(valid, "250ms", "0.25s", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse("b.yaml", []byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a.Pools["reviews"], b.Pools["reviews"]) {
+		t.Fatal("0.25s and 250ms make different pools")
 	}
 }

@@ -133,7 +133,40 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err := errs.err(); err != nil {
 		return nil, finish(name, doc, err)
 	}
+	forgetText(reflect.ValueOf(&c).Elem())
 	return &c, nil
+}
+
+// forgetText drops the text that durations were written as, once validated, so that
+// configurations compare by value: "1s" and "1000ms" are the same pool.
+func forgetText(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			forgetText(v.Elem())
+		}
+	case reflect.Struct:
+		if d, ok := v.Addr().Interface().(*Duration); ok {
+			d.raw, d.set = "", true
+			return
+		}
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				forgetText(v.Field(i))
+			}
+		}
+	case reflect.Map:
+		for _, k := range v.MapKeys() {
+			e := reflect.New(v.Type().Elem()).Elem()
+			e.Set(v.MapIndex(k))
+			forgetText(e)
+			v.SetMapIndex(k, e)
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			forgetText(v.Index(i))
+		}
+	}
 }
 
 // finish sets the file and line of each FieldError in err.

@@ -14,7 +14,6 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.opentelemetry.io/otel/propagation"
 
-	"github.com/switchyard/switchyard/policies"
 	"github.com/switchyard/switchyard/tracing"
 	"github.com/switchyard/switchyard/upstreams"
 )
@@ -50,9 +49,10 @@ func acceptableID(id string) bool {
 	return true
 }
 
-// record is what the GraphQL layer tells the access log about a request.
+// record is what the layers below tell the access log about a request.
 type record struct {
 	operation string
+	principal string // the authenticated caller's subject, when there is one
 }
 
 type recordKey struct{}
@@ -83,6 +83,13 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
 	return n, err
+}
+
+// Flush passes a flush on, for streaming responses.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // Unwrap lets http.ResponseController reach the connection.
@@ -137,8 +144,8 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			return
 		}
 		principal := "anonymous"
-		if p := policies.PrincipalFrom(ctx); p != nil {
-			principal = p.Subject
+		if rec.principal != "" {
+			principal = rec.principal
 		}
 		g.log.LogAttrs(ctx, slog.LevelInfo, "access",
 			slog.String("request_id", id),
@@ -157,12 +164,11 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 	})
 }
 
-// sampled reports whether the n-th request is logged at rate (0 to 1): evenly, one
-// in every 1/rate.
+// sampled reports whether the n-th request (from 1) is logged at rate (0 to 1):
+// evenly, so that of any k requests about k*rate are.
 func sampled(n uint64, rate float64) bool {
 	if rate <= 0 {
 		return false
 	}
-	every := uint64(math.Round(1 / rate))
-	return every <= 1 || n%every == 0
+	return math.Floor(float64(n)*rate) != math.Floor(float64(n-1)*rate)
 }

@@ -95,7 +95,7 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (*Gateway, error
 	g.shared.current.CompareAndSwap(nil, g)
 	if prev == nil {
 		tp, err := tracing.New(tracing.Options{Enabled: cfg.Tracing.Enabled, Endpoint: cfg.Tracing.Endpoint,
-			Sample: cfg.Tracing.Sample, ServiceName: cfg.Tracing.ServiceName})
+			Sample: *cfg.Tracing.Sample, ServiceName: cfg.Tracing.ServiceName})
 		if err != nil {
 			return nil, err
 		}
@@ -225,7 +225,7 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (*Gateway, error
 
 func (g *Gateway) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(recoverer(g.log), g.observe)
+	r.Use(g.observe, recoverer(g.log)) // a panic is a logged, counted 500
 	gql := g.graphqlHandler()
 	r.Get("/graphql", gql.ServeHTTP)
 	r.Post("/graphql", gql.ServeHTTP)
@@ -303,6 +303,9 @@ func (g *Gateway) MetricsHandler() http.Handler {
 
 // Handler returns the gateway's HTTP handler.
 func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// Config returns the configuration the gateway was built from.
+func (g *Gateway) Config() *config.Config { return g.cfg }
 
 // Pools returns the gateway's pools, sorted by name.
 func (g *Gateway) Pools() []*lb.Pool { return g.pools }

@@ -102,6 +102,18 @@ func TestMetricsMove(t *testing.T) {
 	if value(after, "go_goroutines", nil) <= 0 {
 		t.Error("no runtime metrics")
 	}
+	// A client's name for a request that does not even parse is not a label.
+	for _, name := range []string{"%FF", "j1", "j2"} {
+		resp, err := http.Get(s.url + "/graphql?query=%7B&operationName=" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	after = scrape(t, s.url)
+	if v := value(after, "switchyard_graphql_operations_total", map[string]string{"operation": "invalid"}); v != 3 {
+		t.Errorf("invalid requests counted %v times, want 3", v)
+	}
 	// Operation names are bounded: raw query text never becomes a label.
 	for _, m := range after["switchyard_graphql_operations_total"].Metric {
 		for _, l := range m.Label {

@@ -42,7 +42,6 @@ func TestReloadUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rt.Close()
 	srv := httptest.NewServer(rt.Handler())
 	defer srv.Close()
 	s := &stack{ds: dataset(), cluster: cluster, url: srv.URL}
@@ -87,6 +86,11 @@ func TestReloadUnderLoad(t *testing.T) {
 	if err := rt.Reload(configWith(users[1].URL(), func(c *config.Config) { c.Listen = "127.0.0.1:1" })); err == nil {
 		t.Fatal("a new listen address was accepted without a restart")
 	}
+	if err := rt.Reload(configWith(users[1].URL(), func(c *config.Config) {
+		c.Tracing = config.Tracing{Enabled: true, Endpoint: "http://127.0.0.1:4318"}
+	})); err == nil {
+		t.Fatal("turning tracing on was accepted without a restart")
+	}
 	time.Sleep(100 * time.Millisecond)
 	queries, failures := stop()
 	if len(failures) > 0 {
@@ -105,5 +109,9 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	if p := poolNamed("orders"); p != ordersPool || p.Status()[0].Healthy {
 		t.Fatal("an unchanged pool lost its health state across the reload")
+	}
+	rt.Close()
+	if err := rt.Reload(configWith(users[0].URL(), nil)); err == nil {
+		t.Fatal("a reload after Close was accepted")
 	}
 }

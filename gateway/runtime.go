@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -21,10 +23,11 @@ import (
 type Runtime struct {
 	log *slog.Logger
 
-	mu    sync.Mutex // serialises reloads and Close
-	cur   atomicGateway
-	loops map[*lb.Pool]context.CancelFunc // guarded by mu
-	wg    sync.WaitGroup
+	mu     sync.Mutex // serialises reloads and Close
+	cur    atomicGateway
+	loops  map[*lb.Pool]context.CancelFunc // guarded by mu
+	closed bool                            // guarded by mu
+	wg     sync.WaitGroup
 }
 
 // atomicGateway is the current gateway.
@@ -70,9 +73,15 @@ var ErrNeedsRestart = errors.New("this change needs a restart")
 func (rt *Runtime) Reload(cfg *config.Config) error {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
+	if rt.closed {
+		return errors.New("the gateway is shutting down")
+	}
 	old := rt.cur.p.Load()
 	if cfg.Listen != old.cfg.Listen || cfg.Admin.Listen != old.cfg.Admin.Listen {
 		return errors.Join(ErrNeedsRestart, errors.New("listen and admin.listen cannot change on a reload"))
+	}
+	if !reflect.DeepEqual(cfg.Tracing, old.cfg.Tracing) {
+		return errors.Join(ErrNeedsRestart, errors.New("tracing cannot change on a reload"))
 	}
 	g, err := Rebuild(old, cfg)
 	if err != nil {
@@ -95,10 +104,27 @@ func (rt *Runtime) Reload(cfg *config.Config) error {
 		if !inNew[p] {
 			// Requests still running on the old gateway may use it: it keeps working
 			// without its probes, and its idle connections close.
-			rt.loops[p]()
+			if cancel := rt.loops[p]; cancel != nil {
+				cancel()
+			}
 			delete(rt.loops, p)
 			p.Close()
 			stopped = append(stopped, p.Name())
+		}
+	}
+	if g.metrics != nil {
+		live := map[string]bool{}
+		for _, p := range g.pools {
+			for _, e := range p.Status() {
+				live[p.Name()+" "+e.URL] = true
+			}
+		}
+		for _, p := range old.pools {
+			for _, e := range p.Status() {
+				if !live[p.Name()+" "+e.URL] {
+					g.metrics.ForgetEndpoint(p.Name(), strings.TrimPrefix(e.URL, "http://"))
+				}
+			}
 		}
 	}
 	rt.log.Info("configuration reloaded", "pools_kept", kept, "pools_rebuilt", started, "pools_retired", stopped)
@@ -127,6 +153,7 @@ func (rt *Runtime) Drain() { rt.cur.p.Load().Drain() }
 // connections.
 func (rt *Runtime) Close() {
 	rt.mu.Lock()
+	rt.closed = true
 	for p, cancel := range rt.loops {
 		cancel()
 		p.Close()

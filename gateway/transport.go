@@ -21,10 +21,12 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/metrics"
+	"github.com/switchyard/switchyard/policies"
 	"github.com/switchyard/switchyard/resolvers"
 )
 
@@ -124,7 +126,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
 		writeResponse(w, status, buf, resp)
 		if t.metrics != nil {
-			t.metrics.GraphQLOperation("v2", params.OperationName, "error", time.Since(params.ReadTime.Start))
+			t.metrics.GraphQLInvalid("v2", time.Since(params.ReadTime.Start))
 		}
 		return
 	}
@@ -132,6 +134,9 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		rec.operation = opCtx.OperationName
 		if rec.operation == "" && opCtx.Operation != nil {
 			rec.operation = opCtx.Operation.Name
+		}
+		if p := policies.PrincipalFrom(ctx); p != nil {
+			rec.principal = p.Subject
 		}
 	}
 	if r.Method == http.MethodGet {
@@ -159,6 +164,9 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		// deadline passed, the client is told so.
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			writeErrors(w, http.StatusGatewayTimeout, gqlerror.List{codedError(codeRequestTimeout, "the request's deadline passed before it could run")})
+			t.operationDone(ctx, opCtx, "timeout", params.ReadTime.Start)
+		} else {
+			t.operationDone(ctx, opCtx, "canceled", params.ReadTime.Start)
 		}
 		return
 	}
@@ -167,7 +175,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		// A required upstream failed: the answer is not worth having in part.
 		resp.Data = nil
 		writeResponse(w, http.StatusBadGateway, buf, resp)
-		t.operationDone(opCtx, "error", params.ReadTime.Start)
+		t.operationDone(ctx, opCtx, "error", params.ReadTime.Start)
 		return
 	}
 	writeResponse(w, http.StatusOK, buf, resp)
@@ -175,11 +183,17 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	if len(resp.Errors) > 0 {
 		outcome = "partial"
 	}
-	t.operationDone(opCtx, outcome, params.ReadTime.Start)
+	t.operationDone(ctx, opCtx, outcome, params.ReadTime.Start)
 }
 
-// operationDone records an executed operation in the metrics.
-func (t httpTransport) operationDone(opCtx *graphql.OperationContext, outcome string, start time.Time) {
+// operationDone records an executed operation's outcome in the metrics and on its
+// span.
+func (t httpTransport) operationDone(ctx context.Context, opCtx *graphql.OperationContext, outcome string, start time.Time) {
+	if outcome != "ok" {
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.SetStatus(codes.Error, outcome)
+		}
+	}
 	if t.metrics == nil {
 		return
 	}

@@ -102,8 +102,9 @@ type transport struct {
 	idleTimeout    time.Duration
 	maxBody        int
 
-	mu   sync.Mutex
-	idle []*conn // LIFO: the most recently used connection is the likeliest alive
+	mu     sync.Mutex
+	idle   []*conn // LIFO: the most recently used connection is the likeliest alive
+	closed bool    // after closeIdle: connections handed back are closed, not kept
 }
 
 // getIdle takes the most recently used idle connection. One idle for longer than
@@ -137,7 +138,7 @@ func (t *transport) putIdle(c *conn) {
 		c.idleAt = time.Now()
 	}
 	t.mu.Lock()
-	if len(t.idle) < t.maxIdle {
+	if !t.closed && len(t.idle) < t.maxIdle {
 		t.idle = append(t.idle, c)
 		t.mu.Unlock()
 		return
@@ -146,9 +147,11 @@ func (t *transport) putIdle(c *conn) {
 	c.nc.Close()
 }
 
-// closeIdle closes every idle connection.
-func (t *transport) closeIdle() {
+// closeIdle closes every idle connection, and with final, every connection handed
+// back later too.
+func (t *transport) closeIdle(final bool) {
 	t.mu.Lock()
+	t.closed = t.closed || final
 	idle := t.idle
 	t.idle = nil
 	t.mu.Unlock()

@@ -570,3 +570,28 @@ func TestUnhealthyEndpointsAreProbedFaster(t *testing.T) {
 	// With the hour-long interval this would never happen within the test.
 	waitUntil(t, func() bool { return p.Status()[0].Healthy })
 }
+
+func TestClosedPoolKeepsNoConnection(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer srv.Close()
+	p, _ := New("c", Options{Endpoints: []string{srv.URL}, HealthCheck: HealthCheck{Disabled: true}}, nil)
+	done := make(chan error)
+	go func() {
+		var resp Response
+		done <- p.Do(context.Background(), &Request{Target: "/"}, &resp)
+	}()
+	time.Sleep(20 * time.Millisecond)
+	p.Close() // while the request runs
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ep := p.endpoints[0]
+	ep.mu.Lock()
+	n := len(ep.idle)
+	ep.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("a closed pool kept %d idle connections", n)
+	}
+}

@@ -352,11 +352,12 @@ func (p *Pool) Stats() Stats {
 	return Stats{Breaker: breakerState(p.breaker), Retries: p.retries.Load(), RetriesRefused: p.retriesRefused.Load()}
 }
 
-// Close closes the pool's idle connections. Requests may still be sent afterwards;
-// they open new connections.
+// Close closes the pool's idle connections, and those that requests still running
+// hand back later. Requests may still be sent afterwards; they open connections of
+// their own, closed when done.
 func (p *Pool) Close() {
 	for _, ep := range p.endpoints {
-		ep.closeIdle()
+		ep.closeIdle(true)
 	}
 }
 
@@ -883,7 +884,7 @@ func (p *Pool) probeLoop(ctx context.Context, ep *endpoint) {
 				p.log.Info("endpoint healthy", "endpoint", ep.url)
 			} else {
 				p.log.Warn("endpoint unhealthy", "endpoint", ep.url, "status", resp.Status, "error", errString(err))
-				ep.closeIdle() // they would be stale by the time it recovers
+				ep.closeIdle(false) // they would be stale by the time it recovers
 			}
 			p.rebuild()
 		}

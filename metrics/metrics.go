@@ -130,7 +130,7 @@ func (m *Metrics) operation(name string) string {
 	if known {
 		return name
 	}
-	if full || len(name) > 100 {
+	if full || !graphqlName(name) {
 		return "other"
 	}
 	m.mu.Lock()
@@ -140,6 +140,29 @@ func (m *Metrics) operation(name string) string {
 	}
 	m.operations[name] = true
 	return name
+}
+
+// graphqlName reports whether s is a GraphQL name of at most 100 characters:
+// [_A-Za-z][_0-9A-Za-z]*.
+func graphqlName(s string) bool {
+	if s == "" || len(s) > 100 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '_' || ('A' <= c && c <= 'Z') || ('a' <= c && c <= 'z') || (i > 0 && '0' <= c && c <= '9') {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// GraphQLInvalid records a request that did not parse or validate: its operation
+// name is the client's and is not trusted as a label.
+func (m *Metrics) GraphQLInvalid(version string, d time.Duration) {
+	m.gqlOperations.WithLabelValues(version, "invalid", "error").Inc()
+	m.gqlDuration.WithLabelValues(version, "invalid").Observe(d.Seconds())
 }
 
 // GraphQLOperation records one operation's outcome ("ok", "partial" or "error").
@@ -154,6 +177,12 @@ func (m *Metrics) GraphQLOperation(version, name, outcome string, d time.Duratio
 func (m *Metrics) UpstreamRequest(upstream, endpoint string, code int, d time.Duration) {
 	m.upstreamCalls.WithLabelValues(upstream, endpoint, status(code)).Inc()
 	m.upstreamTime.WithLabelValues(upstream).Observe(d.Seconds())
+}
+
+// ForgetEndpoint drops the series of an endpoint a reload removed, so that labels
+// do not pile up as endpoints come and go.
+func (m *Metrics) ForgetEndpoint(upstream, endpoint string) {
+	m.upstreamCalls.DeletePartialMatch(prometheus.Labels{"upstream": upstream, "endpoint": endpoint})
 }
 
 // LoaderBatch records the size of one batched lookup.

@@ -7,6 +7,7 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
@@ -57,7 +58,7 @@ func New(opts Options) (*Provider, error) {
 	if !opts.Enabled {
 		return &Provider{TracerProvider: noop.NewTracerProvider()}, nil
 	}
-	exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(opts.Endpoint+"/v1/traces"))
+	exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(strings.TrimSuffix(opts.Endpoint, "/")+"/v1/traces"))
 	if err != nil {
 		return nil, fmt.Errorf("tracing exporter: %w", err)
 	}

@@ -28,6 +28,10 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal stops the process at once, draining or not
+	}()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		os.Exit(1)
@@ -141,17 +145,30 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer rt.Close()
-	if *configPath != "" {
-		// SIGHUP reloads the file: a bad one is refused and logged, and the running
-		// configuration goes on serving.
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
-		go func() {
-			for range hup {
+	// SIGHUP reloads the file: a bad one is refused and logged, and the running
+	// configuration goes on serving. The demo has no file to reload.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	hupDone := make(chan struct{})
+	defer func() {
+		signal.Stop(hup)
+		close(hupDone)
+	}()
+	go func() {
+		for {
+			select {
+			case <-hupDone:
+				return
+			case <-hup:
+				if *configPath == "" {
+					log.Warn("SIGHUP ignored: the demo has no configuration file to reload")
+					continue
+				}
 				reload(rt, *configPath, *listen, log)
 			}
-		}()
+		}
+	}()
+	if *configPath != "" {
 		if *watch > 0 {
 			stopWatch := make(chan struct{})
 			defer close(stopWatch)
@@ -210,6 +227,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// shutdown_delay the listener stops accepting, and in-flight requests get
 	// shutdown_timeout to finish. The health loops stop last (the deferred stopBG).
 	rt.Drain()
+	cfg = rt.Current().Config() // the latest, if reloads changed the shutdown settings
 	log.Info("draining", "delay", cfg.ShutdownDelay.Duration.String(), "timeout", cfg.ShutdownTimeout.Duration.String())
 	select {
 	case <-time.After(cfg.ShutdownDelay.Duration):
