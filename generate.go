@@ -4,3 +4,4 @@
 package switchyard
 
 //go:generate go run github.com/99designs/gqlgen generate --config gqlgen.yml
+//go:generate go run github.com/99designs/gqlgen generate --config gqlgen.v1.yml

@@ -37,6 +37,8 @@ type Config struct {
 	Metrics Metrics `yaml:"metrics"`
 	// Tracing configures OpenTelemetry tracing.
 	Tracing Tracing `yaml:"tracing"`
+	// Versions configure the schema versions served (v1, v2) by name.
+	Versions map[string]Version `yaml:"versions"`
 	// Pools are the upstream pools by name. The demo schema needs the pools users,
 	// orders, catalog and reviews.
 	Pools map[string]Pool `yaml:"pools"`
@@ -95,6 +97,33 @@ type AccessLog struct {
 	// are always logged. Default 1.
 	Sample *float64 `yaml:"sample"`
 }
+
+// Version configures one schema version.
+type Version struct {
+	// Deprecated is the date from which the version is deprecated: its responses
+	// then carry a Deprecation header (RFC 9745). Zero: not deprecated.
+	Deprecated Date `yaml:"deprecated"`
+	// Sunset is the date after which it may stop being served: a Sunset header
+	// (RFC 8594). Zero: none announced.
+	Sunset Date `yaml:"sunset"`
+}
+
+// Date is a day written as 2026-12-31 (or a full RFC 3339 time).
+type Date struct{ time.Time }
+
+// UnmarshalYAML parses the date.
+func (d *Date) UnmarshalYAML(n *yaml.Node) error {
+	for _, layout := range []string{"2006-01-02", time.RFC3339} {
+		if t, err := time.Parse(layout, n.Value); err == nil {
+			d.Time = t
+			return nil
+		}
+	}
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a date (write 2026-12-31)", n.Line, n.Value)}}
+}
+
+// ServedVersions are the schema versions the gateway serves.
+var ServedVersions = []string{"v1", "v2"}
 
 // Admin configures the admin listener, which shows the pools' state with upstream
 // addresses: keep it private.
@@ -412,6 +441,11 @@ func (c *Config) Validate() error {
 	}
 	if c.GraphQL.MaxBodyBytes < 0 {
 		errs.add(g.key("max_body_bytes"), "must not be negative")
+	}
+	for name := range c.Versions {
+		if !slices.Contains(ServedVersions, name) {
+			errs.add(path{"versions", name}, "no such version (the versions are %s)", strings.Join(ServedVersions, ", "))
+		}
 	}
 	for _, name := range RequiredPools {
 		if _, ok := c.Pools[name]; !ok {

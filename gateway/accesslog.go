@@ -51,6 +51,7 @@ func acceptableID(id string) bool {
 
 // record is what the layers below tell the access log about a request.
 type record struct {
+	version   string
 	operation string
 	principal string // the authenticated caller's subject, when there is one
 }
@@ -156,7 +157,7 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 			slog.String("client", r.RemoteAddr),
 			slog.String("operation", rec.operation),
-			slog.String("version", "v2"),
+			slog.String("version", rec.version),
 			slog.String("principal", principal),
 			slog.Int64("upstream_calls", info.Calls.Load()),
 			slog.Int64("upstream_errors", info.Errors.Load()),

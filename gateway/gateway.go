@@ -19,10 +19,10 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchyard/switchyard/config"
-	graphv2 "github.com/switchyard/switchyard/graph/v2"
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/metrics"
 	"github.com/switchyard/switchyard/playground"
@@ -43,8 +43,9 @@ type Gateway struct {
 	// affinity says whether a pool balances by what the request carries (ring
 	// hash, sticky sessions), so that requests need an lb.Affinity.
 	affinity bool
-	// fallbacks answer failed fields with configured values; nil when none are.
-	fallbacks *resolvers.Fallbacks
+	// fallbacks answer failed fields with configured values, by schema version;
+	// empty when none are configured.
+	fallbacks map[string]*resolvers.Fallbacks
 	// metrics are nil when disabled; shared with the gateways that reloads make.
 	metrics *metrics.Metrics
 	// shared is what the gateways of one process share across reloads.
@@ -211,12 +212,19 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (*Gateway, error
 		}
 	}
 	if len(cfg.GraphQL.Fallbacks) > 0 || len(cfg.GraphQL.RequiredFields) > 0 {
-		schema := graphv2.NewExecutableSchema(graphv2.Config{}).Schema()
-		fb, err := resolvers.NewFallbacks(schema, cfg.GraphQL.Fallbacks, cfg.GraphQL.RequiredFields)
-		if err != nil {
-			return nil, fmt.Errorf("graphql.fallbacks or graphql.required_fields: %w", err)
+		// Checked against the current schema; a version without a field skips it.
+		g.fallbacks = map[string]*resolvers.Fallbacks{}
+		for _, v := range versions {
+			schema := g.executableSchema(v).Schema()
+			fb, err := resolvers.NewFallbacks(schema, cfg.GraphQL.Fallbacks, cfg.GraphQL.RequiredFields)
+			if err != nil && v == currentVersion {
+				return nil, fmt.Errorf("graphql.fallbacks or graphql.required_fields: %w", err)
+			}
+			if err != nil {
+				fb, _ = resolvers.NewFallbacks(schema, onlyIn(schema, cfg.GraphQL.Fallbacks), onlyFieldsIn(schema, cfg.GraphQL.RequiredFields))
+			}
+			g.fallbacks[v] = &fb
 		}
-		g.fallbacks = &fb
 	}
 	g.handler = g.routes()
 	g.admin = g.adminRoutes()
@@ -226,13 +234,19 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (*Gateway, error
 func (g *Gateway) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(g.observe, recoverer(g.log)) // a panic is a logged, counted 500
-	gql := g.graphqlHandler()
-	r.Get("/graphql", gql.ServeHTTP)
-	r.Post("/graphql", gql.ServeHTTP)
-	r.Get("/v2/graphql", gql.ServeHTTP)
-	r.Post("/v2/graphql", gql.ServeHTTP)
+	handlers := map[string]http.Handler{}
+	for _, v := range versions {
+		h := g.graphqlHandler(v)
+		handlers[v] = h
+		r.Get("/"+v+"/graphql", h.ServeHTTP)
+		r.Post("/"+v+"/graphql", h.ServeHTTP)
+	}
+	byHeader := byVersionHeader(handlers)
+	r.Get("/graphql", byHeader)
+	r.Post("/graphql", byHeader)
 	if *g.cfg.GraphQL.Playground {
-		pg := playground.Handler("Switchyard", playground.Endpoint{Name: "v2", URL: "/graphql"})
+		pg := playground.Handler("Switchyard", playground.Endpoint{Name: "v2 (current)", URL: "/graphql"},
+			playground.Endpoint{Name: "v1", URL: "/v1/graphql"})
 		r.Handle("/playground", pg)
 		r.Handle("/playground/*", pg)
 	}
@@ -303,6 +317,33 @@ func (g *Gateway) MetricsHandler() http.Handler {
 
 // Handler returns the gateway's HTTP handler.
 func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// onlyIn keeps the fallbacks whose "Type.field" the schema has.
+func onlyIn(schema *ast.Schema, values map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range values {
+		if hasField(schema, k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func onlyFieldsIn(schema *ast.Schema, names []string) []string {
+	var out []string
+	for _, n := range names {
+		if hasField(schema, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func hasField(schema *ast.Schema, name string) bool {
+	typ, field, ok := strings.Cut(name, ".")
+	def := schema.Types[typ]
+	return ok && def != nil && def.Fields.ForName(field) != nil
+}
 
 // Config returns the configuration the gateway was built from.
 func (g *Gateway) Config() *config.Config { return g.cfg }

@@ -4,37 +4,55 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	graphv1 "github.com/switchyard/switchyard/graph/v1"
 	graphv2 "github.com/switchyard/switchyard/graph/v2"
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/resolvers"
 	"github.com/switchyard/switchyard/upstreams"
 )
 
+// Schema versions: the current one, and every one served.
+const currentVersion = "v2"
+
+var versions = []string{"v1", "v2"}
+
+// executableSchema returns the executable schema of a version.
+func (g *Gateway) executableSchema(version string) graphql.ExecutableSchema {
+	r := resolvers.New(g.clients)
+	if version == "v1" {
+		return graphv1.NewExecutableSchema(graphv1.Config{Resolvers: resolvers.V1{Resolver: r}})
+	}
+	return graphv2.NewExecutableSchema(graphv2.Config{Resolvers: r})
+}
+
 // graphqlHandler serves GraphQL over HTTP (GET and POST, application/json and
-// application/graphql-response+json) on the version 2 schema.
-func (g *Gateway) graphqlHandler() http.Handler {
-	es := graphv2.NewExecutableSchema(graphv2.Config{Resolvers: resolvers.New(g.clients)})
-	srv := handler.New(es)
+// application/graphql-response+json) on one schema version, over the same clients as
+// every other version.
+func (g *Gateway) graphqlHandler(version string) http.Handler {
+	srv := handler.New(g.executableSchema(version))
 	required := map[string]bool{}
 	for name, pc := range g.cfg.Pools {
 		if pc.Required {
 			required[name] = true
 		}
 	}
-	tr := httpTransport{maxBody: g.cfg.GraphQL.MaxBodyBytes, required: required, metrics: g.metrics}
+	tr := httpTransport{maxBody: g.cfg.GraphQL.MaxBodyBytes, required: required, metrics: g.metrics, version: version}
 	if g.shared.tracing.Recording() {
 		tr.tracer = g.shared.tracer
 	}
@@ -44,16 +62,23 @@ func (g *Gateway) graphqlHandler() http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(resolvers.NewRootFetch(g.clients))
-	if g.fallbacks != nil {
-		srv.Use(*g.fallbacks)
+	if fb := g.fallbacks[version]; fb != nil {
+		srv.Use(*fb)
 	}
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(g.log))
 	srv.SetRecoverFunc(resolvers.Recover(g.log))
 
 	wait := g.cfg.GraphQL.LoaderWait.Duration
 	def, maxTimeout := g.cfg.GraphQL.RequestTimeout.Duration, g.cfg.GraphQL.MaxRequestTimeout.Duration
+	deprecation, sunset := g.versionHeaders(version)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
+		if deprecation != "" {
+			w.Header().Set("Deprecation", deprecation)
+		}
+		if sunset != "" {
+			w.Header().Set("Sunset", sunset)
+		}
 		timeout, err := requestTimeout(r.Header.Get("Request-Timeout"), def, maxTimeout)
 		if err != nil {
 			w.Header().Set("Content-Type", mediaJSON)
@@ -71,6 +96,46 @@ func (g *Gateway) graphqlHandler() http.Handler {
 		ctx = upstreams.WithLoaders(ctx, upstreams.NewLoaders(g.clients, wait))
 		srv.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// versionHeaders are the Deprecation (RFC 9745) and Sunset (RFC 8594) header values
+// of a version, empty when it is not deprecated.
+func (g *Gateway) versionHeaders(version string) (deprecation, sunset string) {
+	vc, ok := g.cfg.Versions[version]
+	if !ok {
+		return "", ""
+	}
+	if !vc.Deprecated.IsZero() {
+		deprecation = "@" + strconv.FormatInt(vc.Deprecated.Unix(), 10)
+	}
+	if !vc.Sunset.IsZero() {
+		sunset = vc.Sunset.UTC().Format(http.TimeFormat)
+	}
+	return deprecation, sunset
+}
+
+// byVersionHeader sends a request to /graphql to the version its API-Version header
+// names ("1", "v1", "2", "v2"), the current one when there is none; an unknown
+// version is a 400 that names the versions served.
+func byVersionHeader(handlers map[string]http.Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v := r.Header.Get("API-Version")
+		if v == "" {
+			handlers[currentVersion].ServeHTTP(w, r)
+			return
+		}
+		if !strings.HasPrefix(v, "v") {
+			v = "v" + v
+		}
+		h, ok := handlers[v]
+		if !ok {
+			w.Header().Set("Content-Type", mediaJSON)
+			writeErrors(w, http.StatusBadRequest, gqlerror.List{codedError("UNKNOWN_API_VERSION",
+				fmt.Sprintf("API-Version %q is not served; the versions are %s", r.Header.Get("API-Version"), strings.Join(versions, ", ")))})
+			return
+		}
+		h.ServeHTTP(w, r)
+	}
 }
 
 // requestTimeout is the deadline budget of one request: the Request-Timeout header

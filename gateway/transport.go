@@ -74,6 +74,7 @@ type httpTransport struct {
 	required map[string]bool  // upstreams whose failure fails the whole response
 	metrics  *metrics.Metrics // nil when disabled
 	tracer   trace.Tracer     // nil when tracing is off
+	version  string           // the schema version served, "v2"
 }
 
 var _ graphql.Transport = httpTransport{}
@@ -126,11 +127,12 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
 		writeResponse(w, status, buf, resp)
 		if t.metrics != nil {
-			t.metrics.GraphQLInvalid("v2", time.Since(params.ReadTime.Start))
+			t.metrics.GraphQLInvalid(t.version, time.Since(params.ReadTime.Start))
 		}
 		return
 	}
 	if rec := recordFrom(ctx); rec != nil {
+		rec.version = t.version
 		rec.operation = opCtx.OperationName
 		if rec.operation == "" && opCtx.Operation != nil {
 			rec.operation = opCtx.Operation.Name
@@ -153,7 +155,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		}
 		var span trace.Span
 		ctx, span = t.tracer.Start(ctx, "graphql "+cmp.Or(name, "anonymous"), trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("graphql.operation.name", name), attribute.String("graphql.schema.version", "v2")))
+			trace.WithAttributes(attribute.String("graphql.operation.name", name), attribute.String("graphql.schema.version", t.version)))
 		defer span.End()
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
@@ -201,7 +203,7 @@ func (t httpTransport) operationDone(ctx context.Context, opCtx *graphql.Operati
 	if name == "" && opCtx.Operation != nil {
 		name = opCtx.Operation.Name
 	}
-	t.metrics.GraphQLOperation("v2", name, outcome, time.Since(start))
+	t.metrics.GraphQLOperation(t.version, name, outcome, time.Since(start))
 }
 
 // requiredFailed reports whether an error of resp comes from a required upstream.

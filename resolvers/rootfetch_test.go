@@ -71,3 +71,19 @@ func TestRootFetchPlansOnlyLookupsByID(t *testing.T) {
 		})
 	}
 }
+
+func TestMajorUnits(t *testing.T) {
+	for _, tc := range []struct {
+		m    upstreams.Money
+		want float64
+	}{
+		{upstreams.Money{Amount: 1999, Currency: "USD"}, 19.99},
+		{upstreams.Money{Amount: 1999, Currency: "JPY"}, 1999},
+		{upstreams.Money{Amount: 1999, Currency: "KWD"}, 1.999},
+		{upstreams.Money{Amount: 0, Currency: ""}, 0},
+	} {
+		if got := MajorUnits(tc.m); got != tc.want {
+			t.Errorf("%+v: %v, want %v", tc.m, got, tc.want)
+		}
+	}
+}

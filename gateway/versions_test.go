@@ -1,0 +1,119 @@
+package gateway_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/formatter"
+
+	"github.com/switchyard/switchyard/config"
+	graphv1 "github.com/switchyard/switchyard/graph/v1"
+	graphv2 "github.com/switchyard/switchyard/graph/v2"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// TestServedSchemasAreGolden prints every served schema and fails when one changes
+// without its golden file changing: a schema change must be deliberate.
+func TestServedSchemasAreGolden(t *testing.T) {
+	for name, schema := range map[string]func() string{
+		"v1": func() string { return sdl(graphv1.NewExecutableSchema(graphv1.Config{}).Schema()) },
+		"v2": func() string { return sdl(graphv2.NewExecutableSchema(graphv2.Config{}).Schema()) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := schema()
+			file := filepath.Join("testdata", "schema."+name+".graphql")
+			if *update {
+				if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatalf("%v (run go test ./gateway -run Golden -update to write it)", err)
+			}
+			if got != string(want) {
+				t.Fatalf("the served %s schema differs from %s; if the change is meant, run go test ./gateway -run Golden -update", name, file)
+			}
+		})
+	}
+}
+
+func sdl(s *ast.Schema) string {
+	var b strings.Builder
+	formatter.NewFormatter(&b).FormatSchema(s)
+	return b.String()
+}
+
+func TestVersionsSideBySide(t *testing.T) {
+	s := startStack(t, 1, func(c *config.Config) {
+		c.Versions = map[string]config.Version{"v1": {
+			Deprecated: config.Date{Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+			Sunset:     config.Date{Time: time.Date(2027, 6, 30, 0, 0, 0, 0, time.UTC)},
+		}}
+	})
+	q := `{ product(id:"p1"){ name price currency } order(id:"o1"){ total items{ unitPrice currency } } }`
+	q2 := `{ product(id:"p1"){ name price{ amount currency } } order(id:"o1"){ total{ amount currency } items{ unitPrice{ amount currency } } } }`
+	post := func(path, version, query string) (*http.Response, gqlResponse) {
+		body, _ := json.Marshal(map[string]string{"query": query})
+		req, _ := http.NewRequest("POST", s.url+path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if version != "" {
+			req.Header.Set("API-Version", version)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var out gqlResponse
+		json.Unmarshal(raw, &out)
+		out.Status, out.Raw = resp.StatusCode, string(raw)
+		return resp, out
+	}
+	v1Data := `{"product":{"name":"Analytical Engine Manual","price":19.99,"currency":"USD"},"order":{"total":39.98,"items":[{"unitPrice":19.99,"currency":"USD"}]}}`
+	v2Data := `{"product":{"name":"Analytical Engine Manual","price":{"amount":1999,"currency":"USD"}},"order":{"total":{"amount":3998,"currency":"USD"},"items":[{"unitPrice":{"amount":1999,"currency":"USD"}}]}}`
+	tests := []struct {
+		name, path, version, query, want string
+		deprecated                       bool
+	}{
+		{"v1 by path", "/v1/graphql", "", q, v1Data, true},
+		{"v2 by path", "/v2/graphql", "", q2, v2Data, false},
+		{"current by default", "/graphql", "", q2, v2Data, false},
+		{"v1 by header", "/graphql", "1", q, v1Data, true},
+		{"v2 by header", "/graphql", "v2", q2, v2Data, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, got := post(tc.path, tc.version, tc.query)
+			if got.Status != 200 || len(got.Errors) > 0 {
+				t.Fatalf("%d %s", got.Status, got.Raw)
+			}
+			jsonEqual(t, got.Data, tc.want)
+			dep, sun := resp.Header.Get("Deprecation"), resp.Header.Get("Sunset")
+			if tc.deprecated && (dep != "@1767225600" || sun != "Wed, 30 Jun 2027 00:00:00 GMT") {
+				t.Errorf("Deprecation %q, Sunset %q", dep, sun)
+			}
+			if !tc.deprecated && (dep != "" || sun != "") {
+				t.Errorf("a current version says it is deprecated: %q %q", dep, sun)
+			}
+		})
+	}
+	t.Run("unknown version", func(t *testing.T) {
+		_, got := post("/graphql", "3", q2)
+		if got.Status != 400 || len(got.Errors) != 1 || got.Errors[0].Extensions["code"] != "UNKNOWN_API_VERSION" ||
+			!strings.Contains(got.Errors[0].Message, "v1, v2") {
+			t.Fatalf("%d %s", got.Status, got.Raw)
+		}
+	})
+}
