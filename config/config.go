@@ -70,6 +70,18 @@ type GraphQL struct {
 	// RequiredFields fail the whole answer (HTTP 502, no data) when they fail for
 	// an upstream, as a required pool does ("Query.order").
 	RequiredFields []string `yaml:"required_fields"`
+	// APQ configures automatic persisted queries (Apollo's protocol): a client may
+	// send a query's SHA-256 instead of its text once the gateway has seen it.
+	APQ APQ `yaml:"apq"`
+}
+
+// APQ configures automatic persisted queries.
+type APQ struct {
+	// Enabled turns them on. Default true.
+	Enabled *bool `yaml:"enabled"`
+	// CacheSize is how many queries are kept, least recently used first out.
+	// Default 1000.
+	CacheSize int `yaml:"cache_size"`
 }
 
 // Tracing configures OpenTelemetry: a span per GraphQL operation and per upstream
@@ -339,6 +351,12 @@ func (c *Config) SetDefaults() {
 		g.Introspection = ptr(true)
 	}
 	setDuration(&g.MaxRequestTimeout, time.Minute)
+	if g.APQ.Enabled == nil {
+		g.APQ.Enabled = ptr(true)
+	}
+	if g.APQ.CacheSize == 0 {
+		g.APQ.CacheSize = 1000
+	}
 	for name, p := range c.Pools {
 		setDuration(&p.ConnectTimeout, time.Second)
 		setDuration(&p.RequestTimeout, 10*time.Second)
@@ -438,6 +456,9 @@ func (c *Config) Validate() error {
 	c.GraphQL.MaxRequestTimeout.check(g.key("max_request_timeout"), &errs)
 	if c.GraphQL.QueryCacheSize < 0 {
 		errs.add(g.key("query_cache_size"), "must not be negative")
+	}
+	if c.GraphQL.APQ.CacheSize < 0 {
+		errs.add(g.key("apq").key("cache_size"), "must not be negative")
 	}
 	if c.GraphQL.MaxBodyBytes < 0 {
 		errs.add(g.key("max_body_bytes"), "must not be negative")

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/go-chi/chi/v5"
 	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/otel/trace"
@@ -48,6 +50,8 @@ type Gateway struct {
 	fallbacks map[string]*resolvers.Fallbacks
 	// metrics are nil when disabled; shared with the gateways that reloads make.
 	metrics *metrics.Metrics
+	// apq holds the automatic persisted queries of every version, by hash.
+	apq graphql.Cache[string]
 	// shared is what the gateways of one process share across reloads.
 	shared *shared
 	admin  http.Handler
@@ -94,6 +98,11 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (*Gateway, error
 		g.metrics = metrics.New()
 	}
 	g.shared.current.CompareAndSwap(nil, g)
+	if prev != nil && prev.cfg.GraphQL.APQ.CacheSize == cfg.GraphQL.APQ.CacheSize {
+		g.apq = prev.apq // persisted queries outlive a reload
+	} else {
+		g.apq = lru.New[string](max(1, cfg.GraphQL.APQ.CacheSize))
+	}
 	if prev == nil {
 		tp, err := tracing.New(tracing.Options{Enabled: cfg.Tracing.Enabled, Endpoint: cfg.Tracing.Endpoint,
 			Sample: *cfg.Tracing.Sample, ServiceName: cfg.Tracing.ServiceName})

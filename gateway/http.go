@@ -61,6 +61,9 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 	if *g.cfg.GraphQL.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	if *g.cfg.GraphQL.APQ.Enabled {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: g.apq})
+	}
 	srv.Use(resolvers.NewRootFetch(g.clients))
 	if fb := g.fallbacks[version]; fb != nil {
 		srv.Use(*fb)

@@ -2,6 +2,8 @@ package gateway_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"io"
@@ -116,4 +118,48 @@ func TestVersionsSideBySide(t *testing.T) {
 			t.Fatalf("%d %s", got.Status, got.Raw)
 		}
 	})
+}
+
+func TestAutomaticPersistedQueries(t *testing.T) {
+	s := startStack(t, 1, nil)
+	const q = `{ user(id:"u1"){ name } }`
+	sum := sha256.Sum256([]byte(q))
+	hash := hex.EncodeToString(sum[:])
+	send := func(withQuery bool) gqlResponse {
+		body := map[string]any{"extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash}}}
+		if withQuery {
+			body["query"] = q
+		}
+		b, _ := json.Marshal(body)
+		resp, err := http.Post(s.url+"/graphql", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var out gqlResponse
+		json.Unmarshal(raw, &out)
+		out.Status, out.Raw = resp.StatusCode, string(raw)
+		return out
+	}
+	if got := send(false); len(got.Errors) != 1 || got.Errors[0].Extensions["code"] != "PERSISTED_QUERY_NOT_FOUND" {
+		t.Fatalf("miss: %s", got.Raw)
+	}
+	if got := send(true); len(got.Errors) != 0 {
+		t.Fatalf("register: %s", got.Raw)
+	}
+	got := send(false)
+	if len(got.Errors) != 0 {
+		t.Fatalf("hit: %s", got.Raw)
+	}
+	jsonEqual(t, got.Data, `{"user":{"name":"Ada Lovelace"}}`)
+	// A hash that does not match its query is refused.
+	bad := map[string]any{"query": `{ me { id } }`, "extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash}}}
+	b, _ := json.Marshal(bad)
+	resp, _ := http.Post(s.url+"/graphql", "application/json", bytes.NewReader(b))
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(raw), "provided APQ hash does not match query") {
+		t.Fatalf("a mismatched hash: %s", raw)
+	}
 }
