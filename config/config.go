@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -31,6 +32,8 @@ type Config struct {
 	GraphQL GraphQL `yaml:"graphql"`
 	// Admin configures the private admin listener.
 	Admin Admin `yaml:"admin"`
+	// TLS, when set, terminates TLS on the public listener.
+	TLS *TLS `yaml:"tls"`
 	// AccessLog configures the access log.
 	AccessLog AccessLog `yaml:"access_log"`
 	// Metrics configures the Prometheus metrics.
@@ -108,6 +111,25 @@ type AccessLog struct {
 	// Sample is the share of requests logged, 0 to 1; responses with a 5xx status
 	// are always logged. Default 1.
 	Sample *float64 `yaml:"sample"`
+}
+
+// TLS configures TLS termination on the public listener.
+type TLS struct {
+	// Certificates are certificate and key files (PEM); the one whose names match
+	// the client's server name (SNI) is used, else the first. Required.
+	Certificates []CertKey `yaml:"certificates"`
+	// ClientCA, when set, is a PEM file of the CAs whose client certificates are
+	// required (mTLS).
+	ClientCA string `yaml:"client_ca"`
+	// RedirectListen, when set, is a plain HTTP listener that redirects every
+	// request to HTTPS.
+	RedirectListen string `yaml:"redirect_listen"`
+}
+
+// CertKey is a certificate file and its key file.
+type CertKey struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
 }
 
 // Version configures one schema version.
@@ -462,6 +484,28 @@ func (c *Config) Validate() error {
 	}
 	if c.GraphQL.MaxBodyBytes < 0 {
 		errs.add(g.key("max_body_bytes"), "must not be negative")
+	}
+	if t := c.TLS; t != nil {
+		if len(t.Certificates) == 0 {
+			errs.add(path{"tls", "certificates"}, "TLS needs at least one certificate")
+		}
+		for i, ck := range t.Certificates {
+			for _, f := range []struct{ key, file string }{{"cert", ck.Cert}, {"key", ck.Key}} {
+				if _, err := os.Stat(f.file); err != nil {
+					errs.add(path{"tls", "certificates"}.index(i).key(f.key), "cannot read %q", f.file)
+				}
+			}
+		}
+		if t.ClientCA != "" {
+			if _, err := os.Stat(t.ClientCA); err != nil {
+				errs.add(path{"tls", "client_ca"}, "cannot read %q", t.ClientCA)
+			}
+		}
+		if t.RedirectListen != "" {
+			if _, _, err := net.SplitHostPort(t.RedirectListen); err != nil {
+				errs.add(path{"tls", "redirect_listen"}, "%q is not a host:port address", t.RedirectListen)
+			}
+		}
 	}
 	for name := range c.Versions {
 		if !slices.Contains(ServedVersions, name) {

@@ -145,6 +145,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer rt.Close()
+	var term *gateway.TLS
+	if cfg.TLS != nil {
+		if term, err = gateway.NewTLS(cfg.TLS); err != nil {
+			return err
+		}
+	}
 	// SIGHUP reloads the file: a bad one is refused and logged, and the running
 	// configuration goes on serving. The demo has no file to reload.
 	hup := make(chan os.Signal, 1)
@@ -164,7 +170,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 					log.Warn("SIGHUP ignored: the demo has no configuration file to reload")
 					continue
 				}
-				reload(rt, *configPath, *listen, log)
+				reload(rt, term, *configPath, *listen, log)
 			}
 		}
 	}()
@@ -172,14 +178,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if *watch > 0 {
 			stopWatch := make(chan struct{})
 			defer close(stopWatch)
-			go watchFile(*configPath, *watch, stopWatch, func() { reload(rt, *configPath, *listen, log) })
+			go watchFile(*configPath, *watch, stopWatch, func() { reload(rt, term, *configPath, *listen, log) })
 		}
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	base := "http://" + ln.Addr().String()
+	scheme := "http"
+	if term != nil {
+		scheme = "https"
+	}
+	base := scheme + "://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "GraphQL endpoint: %s/graphql\n", base)
 	if *cfg.GraphQL.Playground {
 		fmt.Fprintf(stdout, "Playground:       %s/playground\n", base)
@@ -217,7 +227,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	if term != nil {
+		srv.TLSConfig = term.Config()
+		go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
+		if addr := cfg.TLS.RedirectListen; addr != "" {
+			rln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("listening for redirects: %w", err)
+			}
+			_, port, _ := net.SplitHostPort(ln.Addr().String())
+			rsrv := &http.Server{Handler: redirectToHTTPS(port), ReadHeaderTimeout: 10 * time.Second}
+			go func() { _ = rsrv.Serve(rln) }()
+			defer rsrv.Close()
+			fmt.Fprintf(stdout, "HTTP redirects:   http://%s\n", rln.Addr())
+		}
+	} else {
+		go func() { serveErr <- srv.Serve(ln) }()
+	}
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serving: %w", err)
@@ -276,17 +302,48 @@ func watchFile(path string, interval time.Duration, stop <-chan struct{}, change
 
 // reload loads the configuration file again and swaps it in; what goes wrong is
 // logged, and the running configuration stays.
-func reload(rt *gateway.Runtime, path, listen string, log *slog.Logger) {
+func reload(rt *gateway.Runtime, term *gateway.TLS, path, listen string, log *slog.Logger) {
 	cfg, err := config.Load(path)
 	if err == nil {
 		if listen != "" {
 			cfg.Listen = listen
 		}
-		err = rt.Reload(cfg)
+		switch {
+		case (cfg.TLS == nil) != (term == nil):
+			err = errors.Join(gateway.ErrNeedsRestart, errors.New("turning TLS on or off"))
+		case term != nil:
+			// The certificates first: a reload that cannot read them changes nothing.
+			if err = term.Check(cfg.TLS); err == nil {
+				if err = rt.Reload(cfg); err == nil {
+					err = term.Reload(cfg.TLS)
+				}
+			}
+		default:
+			err = rt.Reload(cfg)
+		}
 	}
 	if err != nil {
 		log.Error("reload refused; the running configuration stays", "error", err.Error())
 	}
+}
+
+// redirectToHTTPS answers every request with a permanent redirect to the same URL
+// over HTTPS on port.
+func redirectToHTTPS(port string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if host == "" {
+			http.Error(w, "no host", http.StatusBadRequest)
+			return
+		}
+		if port != "443" {
+			host = net.JoinHostPort(host, port)
+		}
+		http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
+	})
 }
 
 // debugMux serves the pprof handlers, on their own listener so that profiles are

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/demo"
+)
+
+// testCA makes certificates signed by one in-test authority.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  []byte
+	n    int64
+}
+
+func newTestCA(t *testing.T) *testCA {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), n: 1}
+}
+
+// issue writes a certificate for name (a server name, or a client's) and its key to
+// dir, and returns the files and the serial number.
+func (ca *testCA) issue(t *testing.T, dir, name string, client bool) (certFile, keyFile string, serial int64) {
+	ca.n++
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(ca.n), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	if client {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	} else {
+		tmpl.DNSNames = []string{name}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	certFile = filepath.Join(dir, fmt.Sprintf("%s-%d.pem", name, ca.n))
+	keyFile = filepath.Join(dir, fmt.Sprintf("%s-%d.key", name, ca.n))
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	return certFile, keyFile, ca.n
+}
+
+func TestTLSTermination(t *testing.T) {
+	cluster, err := demo.StartCluster(demo.NewDataset(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	dir := t.TempDir()
+	ca := newTestCA(t)
+	caFile := filepath.Join(dir, "ca.pem")
+	os.WriteFile(caFile, ca.pem, 0o600)
+	aCert, aKey, aSerial := ca.issue(t, dir, "a.test", false)
+	bCert, bKey, bSerial := ca.issue(t, dir, "b.test", false)
+	file := filepath.Join(dir, "gw.yaml")
+	write := func(tlsBlock string) {
+		var b strings.Builder
+		b.WriteString("listen: 127.0.0.1:0\n" + tlsBlock + "pools:\n")
+		for _, svc := range demo.Services {
+			fmt.Fprintf(&b, "  %s: {endpoints: [%s]}\n", svc, cluster.URLs(svc)[0])
+		}
+		os.WriteFile(file, []byte(b.String()), 0o644)
+	}
+	redirectLn, _ := net.Listen("tcp", "127.0.0.1:0")
+	redirectAddr := redirectLn.Addr().String()
+	redirectLn.Close()
+	write(fmt.Sprintf("tls:\n  redirect_listen: %s\n  certificates:\n    - {cert: %s, key: %s}\n    - {cert: %s, key: %s}\n", redirectAddr, aCert, aKey, bCert, bKey))
+	base := start(t, "-config", file)
+	if !strings.HasPrefix(base, "https://") {
+		t.Fatalf("base URL %s", base)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.cert)
+	get := func(serverName string, clientCert *tls.Certificate) (*http.Response, error) {
+		cfg := &tls.Config{RootCAs: roots, ServerName: serverName}
+		if clientCert != nil {
+			cfg.Certificates = []tls.Certificate{*clientCert}
+		}
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
+		resp, err := c.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return resp, err
+	}
+	for _, tc := range []struct {
+		name   string
+		serial int64
+	}{{"a.test", aSerial}, {"b.test", bSerial}} {
+		resp, err := get(tc.name, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := resp.TLS.PeerCertificates[0].SerialNumber.Int64(); got != tc.serial {
+			t.Errorf("SNI %s got certificate %d, want %d", tc.name, got, tc.serial)
+		}
+		if resp.Proto != "HTTP/2.0" || resp.TLS.Version < tls.VersionTLS12 {
+			t.Errorf("%s: %s over TLS %x", tc.name, resp.Proto, resp.TLS.Version)
+		}
+	}
+	// Plain HTTP is redirected to HTTPS, path and query kept.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get("http://" + redirectAddr + "/graphql?query=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != 308 || !strings.HasPrefix(loc, "https://127.0.0.1:") || !strings.HasSuffix(loc, "/graphql?query=x") {
+		t.Fatalf("redirect %d to %q", resp.StatusCode, loc)
+	}
+
+	// Reload with a new certificate for a.test and client certificates required.
+	a2Cert, a2Key, a2Serial := ca.issue(t, dir, "a.test", false)
+	cCert, cKey, _ := ca.issue(t, dir, "client", true)
+	write(fmt.Sprintf("tls:\n  redirect_listen: %s\n  client_ca: %s\n  certificates:\n    - {cert: %s, key: %s}\n", redirectAddr, caFile, a2Cert, a2Key))
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	client, err := tls.LoadX509KeyPair(cCert, cKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := get("a.test", &client)
+		if err == nil && resp.TLS.PeerCertificates[0].SerialNumber.Int64() == a2Serial {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reloaded certificate is not served: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := get("a.test", nil); err == nil {
+		t.Fatal("a client without a certificate was let in")
+	}
+}
