@@ -29,6 +29,8 @@ import (
 	"github.com/switchyard/switchyard/metrics"
 	"github.com/switchyard/switchyard/playground"
 	"github.com/switchyard/switchyard/resolvers"
+	"github.com/switchyard/switchyard/rest"
+	"github.com/switchyard/switchyard/schema"
 	"github.com/switchyard/switchyard/tracing"
 	"github.com/switchyard/switchyard/upstreams"
 )
@@ -52,6 +54,9 @@ type Gateway struct {
 	metrics *metrics.Metrics
 	// apq holds the automatic persisted queries of every version, by hash.
 	apq graphql.Cache[string]
+	// rest are the composed REST endpoints, and openapi their description.
+	rest    []*rest.Endpoint
+	openapi []byte
 	// shared is what the gateways of one process share across reloads.
 	shared *shared
 	admin  http.Handler
@@ -235,6 +240,18 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (*Gateway, error
 			g.fallbacks[v] = &fb
 		}
 	}
+	schemas := map[string]*ast.Schema{}
+	for _, v := range versions {
+		schemas[v] = g.executableSchema(v).Schema()
+	}
+	eps, err := rest.Load(schema.Rest, schemas)
+	if err != nil {
+		return nil, fmt.Errorf("composed REST endpoints: %w", err)
+	}
+	g.rest = eps
+	if g.openapi, err = rest.OpenAPI("Switchyard composed REST endpoints", "2", eps); err != nil {
+		return nil, err
+	}
 	g.handler = g.routes()
 	g.admin = g.adminRoutes()
 	return g, nil
@@ -253,6 +270,13 @@ func (g *Gateway) routes() http.Handler {
 	byHeader := byVersionHeader(handlers)
 	r.Get("/graphql", byHeader)
 	r.Post("/graphql", byHeader)
+	for _, ep := range g.rest {
+		r.Method(ep.Method, ep.Path, ep.Handler(handlers[ep.Version], chi.URLParam))
+	}
+	r.Get("/rest/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(g.openapi)
+	})
 	if *g.cfg.GraphQL.Playground {
 		pg := playground.Handler("Switchyard", playground.Endpoint{Name: "v2 (current)", URL: "/graphql"},
 			playground.Endpoint{Name: "v1", URL: "/v1/graphql"})

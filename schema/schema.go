@@ -1,0 +1,18 @@
+// Package schema holds what the API is made of besides code: the SDL of each
+// version (v1/, v2/, read by gqlgen at generation) and the stored GraphQL
+// operations that define the composed REST endpoints (rest/), embedded here.
+package schema
+
+import "embed"
+
+// Rest holds the stored operations of the composed REST endpoints, rest/*.graphql.
+// Each file starts with comment lines naming its route and schema version:
+//
+//	# rest: GET /rest/v2/users/{id}/dashboard
+//	# version: v2
+//
+// then one operation. Path parameters and query parameters become the operation's
+// variables of the same names.
+//
+//go:embed rest/*.graphql
+var Rest embed.FS
