@@ -76,6 +76,18 @@ type GraphQL struct {
 	// APQ configures automatic persisted queries (Apollo's protocol): a client may
 	// send a query's SHA-256 instead of its text once the gateway has seen it.
 	APQ APQ `yaml:"apq"`
+	// Limits refuse operations too large, deep, aliased or costly, before they run.
+	Limits Limits `yaml:"limits"`
+}
+
+// Limits bound what one operation may ask for; -1 is no limit.
+type Limits struct {
+	MaxQueryBytes int `yaml:"max_query_bytes"` // default 32768
+	MaxDepth      int `yaml:"max_depth"`       // default 12
+	MaxAliases    int `yaml:"max_aliases"`     // default 30
+	// MaxCost bounds the operation's cost: each field costs 1 plus what it selects,
+	// times N for a list of N (first:, ids:). Default 10000.
+	MaxCost int `yaml:"max_cost"`
 }
 
 // APQ configures automatic persisted queries.
@@ -373,6 +385,17 @@ func (c *Config) SetDefaults() {
 		g.Introspection = ptr(true)
 	}
 	setDuration(&g.MaxRequestTimeout, time.Minute)
+	for _, l := range []struct {
+		v   *int
+		def int
+	}{{&g.Limits.MaxQueryBytes, 32 << 10}, {&g.Limits.MaxDepth, 12}, {&g.Limits.MaxAliases, 30}, {&g.Limits.MaxCost, 10000}} {
+		switch {
+		case *l.v == 0:
+			*l.v = l.def
+		case *l.v < 0:
+			*l.v = -1
+		}
+	}
 	if g.APQ.Enabled == nil {
 		g.APQ.Enabled = ptr(true)
 	}

@@ -23,6 +23,7 @@ import (
 	graphv1 "github.com/switchyard/switchyard/graph/v1"
 	graphv2 "github.com/switchyard/switchyard/graph/v2"
 	"github.com/switchyard/switchyard/lb"
+	"github.com/switchyard/switchyard/policies"
 	"github.com/switchyard/switchyard/resolvers"
 	"github.com/switchyard/switchyard/upstreams"
 )
@@ -32,14 +33,40 @@ const currentVersion = "v2"
 
 var versions = []string{"v1", "v2"}
 
-// executableSchema returns the executable schema of a version.
+// executableSchema returns the executable schema of a version, with the costs of
+// its list fields: a list of N costs N times what one of its items selects.
 func (g *Gateway) executableSchema(version string) graphql.ExecutableSchema {
 	r := resolvers.New(g.clients)
 	if version == "v1" {
-		return graphv1.NewExecutableSchema(graphv1.Config{Resolvers: resolvers.V1{Resolver: r}})
+		cfg := graphv1.Config{Resolvers: resolvers.V1{Resolver: r}}
+		c := &cfg.Complexity
+		c.User.Orders = listCost(10)
+		c.Product.Reviews = listCost(5)
+		c.Query.Users = idsCost
+		c.Query.Products = idsCost
+		return graphv1.NewExecutableSchema(cfg)
 	}
-	return graphv2.NewExecutableSchema(graphv2.Config{Resolvers: r})
+	cfg := graphv2.Config{Resolvers: r}
+	c := &cfg.Complexity
+	c.User.Orders = listCost(10)
+	c.Product.Reviews = listCost(5)
+	c.Query.Users = idsCost
+	c.Query.Products = idsCost
+	return graphv2.NewExecutableSchema(cfg)
 }
+
+// listCost is the cost of a list field with a `first` argument of default def.
+func listCost(def int) func(child int, first *int) int {
+	return func(child int, first *int) int {
+		n := def
+		if first != nil {
+			n = max(*first, 0)
+		}
+		return 1 + child*n
+	}
+}
+
+func idsCost(child int, ids []string) int { return 1 + child*len(ids) }
 
 // graphqlHandler serves GraphQL over HTTP (GET and POST, application/json and
 // application/graphql-response+json) on one schema version, over the same clients as
@@ -60,6 +87,12 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](g.cfg.GraphQL.QueryCacheSize))
 	if *g.cfg.GraphQL.Introspection {
 		srv.Use(extension.Introspection{})
+	}
+	lim := g.cfg.GraphQL.Limits
+	off := func(n int) int { return max(n, 0) } // -1: no limit
+	srv.Use(policies.QueryLimits{MaxBytes: off(lim.MaxQueryBytes), MaxDepth: off(lim.MaxDepth), MaxAliases: off(lim.MaxAliases)})
+	if lim.MaxCost > 0 {
+		srv.Use(extension.FixedComplexityLimit(lim.MaxCost))
 	}
 	if *g.cfg.GraphQL.APQ.Enabled {
 		srv.Use(extension.AutomaticPersistedQuery{Cache: g.apq})

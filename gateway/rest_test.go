@@ -35,7 +35,7 @@ func TestComposedRESTEndpoints(t *testing.T) {
 			Name    string  `json:"name"`
 			Rating  float64 `json:"rating"`
 			Reviews []struct {
-				ID     string `json:"id"`
+				ID     string                `json:"id"`
 				Author struct{ Name string } `json:"author"`
 			} `json:"reviews"`
 		}

@@ -118,7 +118,10 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	opCtx, errs := exec.CreateOperationContext(ctx, &params)
 	if errs != nil {
 		status := http.StatusOK
-		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
+		switch {
+		case refusedByLimits(errs):
+			status = http.StatusBadRequest
+		case errcode.GetErrorKind(errs) == errcode.KindProtocol:
 			status = http.StatusUnprocessableEntity
 			if media == mediaGraphQLResponse {
 				status = http.StatusBadRequest
@@ -318,6 +321,17 @@ func responseMediaType(accept string) string {
 		}
 	}
 	return mediaJSON
+}
+
+// refusedByLimits reports whether the query limits refused the request.
+func refusedByLimits(errs gqlerror.List) bool {
+	for _, e := range errs {
+		switch e.Extensions["code"] {
+		case policies.CodeQueryTooLarge, policies.CodeQueryTooDeep, policies.CodeTooManyAliases, "COMPLEXITY_LIMIT_EXCEEDED":
+			return true
+		}
+	}
+	return false
 }
 
 // isZeroQ reports whether an Accept q-value refuses the media type ("q=0").

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/vektah/gqlparser/v2/formatter"
 
 	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/demo"
 	graphv1 "github.com/switchyard/switchyard/graph/v1"
 	graphv2 "github.com/switchyard/switchyard/graph/v2"
 )
@@ -161,5 +163,44 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(raw), "provided APQ hash does not match query") {
 		t.Fatalf("a mismatched hash: %s", raw)
+	}
+}
+
+func TestHostileQueriesAreRefused(t *testing.T) {
+	s := startStack(t, 1, nil)
+	deep := `{ user(id:"u1"){ ` + strings.Repeat("orders{ user{ ", 50) + "id" + strings.Repeat(" }", 102)
+	var aliases strings.Builder
+	aliases.WriteString("{")
+	for i := range 5000 {
+		fmt.Fprintf(&aliases, " a%d: __typename", i)
+	}
+	aliases.WriteString(" }")
+	var manyAliases strings.Builder
+	manyAliases.WriteString("{")
+	for i := range 40 {
+		fmt.Fprintf(&manyAliases, " a%d: __typename", i)
+	}
+	manyAliases.WriteString(" }")
+	ids := strings.TrimSuffix(strings.Repeat(`"u1",`, 200), ",")
+	costly := `{ users(ids:[` + ids + `]){ orders(first:100){ items{ product{ reviews(first:50){ author{ name } } } } } } }`
+	tests := []struct{ name, query, code string }{
+		{"depth 100", deep, "QUERY_TOO_DEEP"},
+		{"5,000 aliases", aliases.String(), "QUERY_TOO_LARGE"},
+		{"40 aliases", manyAliases.String(), "TOO_MANY_ALIASES"},
+		{"cost", costly, "COMPLEXITY_LIMIT_EXCEEDED"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s.cluster.ResetCounters()
+			got := s.query(t, tc.query)
+			if got.Status != 400 || len(got.Errors) == 0 || got.Errors[0].Extensions["code"] != tc.code {
+				t.Fatalf("%d %.300s", got.Status, got.Raw)
+			}
+			for _, svc := range demo.Services {
+				if n := s.cluster.Calls(svc); n != 0 {
+					t.Errorf("a refused query made %d calls to %s", n, svc)
+				}
+			}
+		})
 	}
 }
