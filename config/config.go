@@ -34,6 +34,8 @@ type Config struct {
 	Admin Admin `yaml:"admin"`
 	// TLS, when set, terminates TLS on the public listener.
 	TLS *TLS `yaml:"tls"`
+	// CORS lets browsers on other origins call the gateway. Off by default.
+	CORS CORS `yaml:"cors"`
 	// AccessLog configures the access log.
 	AccessLog AccessLog `yaml:"access_log"`
 	// Metrics configures the Prometheus metrics.
@@ -123,6 +125,20 @@ type AccessLog struct {
 	// Sample is the share of requests logged, 0 to 1; responses with a 5xx status
 	// are always logged. Default 1.
 	Sample *float64 `yaml:"sample"`
+}
+
+// CORS configures cross-origin requests from browsers.
+type CORS struct {
+	// AllowedOrigins are the origins allowed, such as https://shop.example; "*"
+	// allows any (and then no credentials). Empty: CORS off.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// AllowedHeaders a browser may send. Default: Content-Type, Authorization,
+	// API-Version, Request-Timeout, X-Request-Id, Traceparent.
+	AllowedHeaders []string `yaml:"allowed_headers"`
+	// AllowCredentials lets browsers send cookies and authorization. Default false.
+	AllowCredentials bool `yaml:"allow_credentials"`
+	// MaxAge is how long a browser may cache a preflight answer. Default 10m.
+	MaxAge Duration `yaml:"max_age"`
 }
 
 // TLS configures TLS termination on the public listener.
@@ -358,6 +374,10 @@ func (c *Config) SetDefaults() {
 	if c.Tracing.Sample == nil {
 		c.Tracing.Sample = ptr(1.0)
 	}
+	if len(c.CORS.AllowedHeaders) == 0 {
+		c.CORS.AllowedHeaders = []string{"Content-Type", "Authorization", "API-Version", "Request-Timeout", "X-Request-Id", "Traceparent"}
+	}
+	setDuration(&c.CORS.MaxAge, 10*time.Minute)
 	if c.Tracing.ServiceName == "" {
 		c.Tracing.ServiceName = "switchyard"
 	}
@@ -530,6 +550,18 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	for i, o := range c.CORS.AllowedOrigins {
+		if o == "*" {
+			if c.CORS.AllowCredentials {
+				errs.add(path{"cors", "allow_credentials"}, `credentials cannot go with the origin "*"`)
+			}
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs.add(path{"cors", "allowed_origins"}.index(i), "%q is not an origin (scheme://host[:port])", o)
+		}
+	}
+	c.CORS.MaxAge.check(path{"cors", "max_age"}, &errs)
 	for name := range c.Versions {
 		if !slices.Contains(ServedVersions, name) {
 			errs.add(path{"versions", name}, "no such version (the versions are %s)", strings.Join(ServedVersions, ", "))

@@ -21,6 +21,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/go-chi/chi/v5"
+	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/otel/trace"
 
@@ -259,7 +260,17 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (*Gateway, error
 
 func (g *Gateway) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(g.observe, recoverer(g.log)) // a panic is a logged, counted 500
+	r.Use(g.observe, recoverer(g.log), securityHeaders(g.cfg.TLS != nil)) // a panic is a logged, counted 500
+	if c := g.cfg.CORS; len(c.AllowedOrigins) > 0 {
+		r.Use(cors.New(cors.Options{
+			AllowedOrigins:   c.AllowedOrigins,
+			AllowedMethods:   []string{http.MethodGet, http.MethodPost},
+			AllowedHeaders:   c.AllowedHeaders,
+			ExposedHeaders:   []string{"X-Request-Id", "Deprecation", "Sunset", "Switchyard-Errors"},
+			AllowCredentials: c.AllowCredentials,
+			MaxAge:           int(c.MaxAge.Seconds()),
+		}).Handler)
+	}
 	handlers := map[string]http.Handler{}
 	for _, v := range versions {
 		h := g.graphqlHandler(v)

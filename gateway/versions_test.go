@@ -204,3 +204,44 @@ func TestHostileQueriesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestCORSAndSecurityHeaders(t *testing.T) {
+	s := startStack(t, 1, func(c *config.Config) {
+		c.CORS.AllowedOrigins = []string{"https://shop.example"}
+	})
+	preflight := func(origin string) *http.Response {
+		req, _ := http.NewRequest("OPTIONS", s.url+"/graphql", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "api-version,content-type") // as browsers send it: lower case, sorted
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := preflight("https://shop.example"); resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" ||
+		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "api-version") {
+		t.Fatalf("preflight from an allowed origin: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := preflight("https://evil.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("preflight from another origin allowed: %v", resp.Header)
+	}
+	req, _ := http.NewRequest("POST", s.url+"/graphql", strings.NewReader(`{"query":"{ __typename }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "https://shop.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" || !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "X-Request-Id") {
+		t.Errorf("CORS answer headers: %v", resp.Header)
+	}
+	for h, want := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("%s: %q, want %q", h, got, want)
+		}
+	}
+}
