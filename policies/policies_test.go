@@ -1,0 +1,60 @@
+package policies
+
+import (
+	"context"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
+)
+
+func TestQueryLimits(t *testing.T) {
+	tests := []struct {
+		name, query string
+		limits      QueryLimits
+		code        string
+	}{
+		{"within", `{ a { b { c } } }`, QueryLimits{MaxDepth: 3}, ""},
+		{"too deep", `{ a { b { c { d } } } }`, QueryLimits{MaxDepth: 3}, CodeQueryTooDeep},
+		{"deep through fragments", `{ a { ...F } } fragment F on T { b { ...G } } fragment G on T { c { d } }`, QueryLimits{MaxDepth: 3}, CodeQueryTooDeep},
+		{"inline fragments do not nest", `{ a { ... on T { b } } }`, QueryLimits{MaxDepth: 2}, ""},
+		{"aliases", `{ x: a y: a z: a a }`, QueryLimits{MaxAliases: 2}, CodeTooManyAliases},
+		{"aliases in fragments", `{ ...F } fragment F on Q { x: a y: a }`, QueryLimits{MaxAliases: 1}, CodeTooManyAliases},
+		{"an alias equal to the name is no alias", `{ a: a }`, QueryLimits{MaxAliases: 0}, ""},
+		{"too large", `{ a }`, QueryLimits{MaxBytes: 3}, CodeQueryTooLarge},
+		{"a fragment cycle ends", `{ ...F } fragment F on Q { a { ...F } }`, QueryLimits{MaxDepth: 50}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			doc, err := parser.ParseQuery(&ast.Source{Input: tc.query})
+			if err != nil {
+				t.Fatal(err)
+			}
+			oc := &graphql.OperationContext{RawQuery: tc.query, Doc: doc, Operation: doc.Operations[0]}
+			gerr := tc.limits.MutateOperationContext(context.Background(), oc)
+			switch {
+			case tc.code == "" && gerr != nil:
+				t.Fatalf("refused: %v", gerr)
+			case tc.code != "" && (gerr == nil || gerr.Extensions["code"] != tc.code):
+				t.Fatalf("got %v, want %s", gerr, tc.code)
+			}
+		})
+	}
+}
+
+func TestCanSeeEmail(t *testing.T) {
+	ctx := context.Background()
+	if CanSeeEmail(ctx, "u1") {
+		t.Error("anonymous sees an e-mail")
+	}
+	if !CanSeeEmail(WithPrincipal(ctx, &Principal{Subject: "u1"}), "u1") {
+		t.Error("a user cannot see their own e-mail")
+	}
+	if CanSeeEmail(WithPrincipal(ctx, &Principal{Subject: "u2"}), "u1") {
+		t.Error("a user sees another's e-mail")
+	}
+	if !CanSeeEmail(WithPrincipal(ctx, &Principal{Subject: "ops", Scopes: []string{"admin"}}), "u1") {
+		t.Error("an admin cannot see an e-mail")
+	}
+}
