@@ -84,7 +84,7 @@ type GraphQL struct {
 
 // Limits bound what one operation may ask for; -1 is no limit.
 type Limits struct {
-	MaxQueryBytes int `yaml:"max_query_bytes"` // default 32768
+	MaxQueryBytes int `yaml:"max_query_bytes"` // default 16384; checked before parsing
 	MaxDepth      int `yaml:"max_depth"`       // default 12
 	MaxAliases    int `yaml:"max_aliases"`     // default 30
 	// MaxCost bounds the operation's cost: each field costs 1 plus what it selects,
@@ -408,7 +408,7 @@ func (c *Config) SetDefaults() {
 	for _, l := range []struct {
 		v   *int
 		def int
-	}{{&g.Limits.MaxQueryBytes, 32 << 10}, {&g.Limits.MaxDepth, 12}, {&g.Limits.MaxAliases, 30}, {&g.Limits.MaxCost, 10000}} {
+	}{{&g.Limits.MaxQueryBytes, 16 << 10}, {&g.Limits.MaxDepth, 12}, {&g.Limits.MaxAliases, 30}, {&g.Limits.MaxCost, 10000}} {
 		switch {
 		case *l.v == 0:
 			*l.v = l.def

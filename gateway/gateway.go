@@ -262,8 +262,12 @@ func (g *Gateway) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(g.observe, recoverer(g.log), securityHeaders(g.cfg.TLS != nil)) // a panic is a logged, counted 500
 	if c := g.cfg.CORS; len(c.AllowedOrigins) > 0 {
+		origins := make([]string, len(c.AllowedOrigins))
+		for i, o := range c.AllowedOrigins {
+			origins[i] = strings.TrimSuffix(o, "/") // browsers send origins without one
+		}
 		r.Use(cors.New(cors.Options{
-			AllowedOrigins:   c.AllowedOrigins,
+			AllowedOrigins:   origins,
 			AllowedMethods:   []string{http.MethodGet, http.MethodPost},
 			AllowedHeaders:   c.AllowedHeaders,
 			ExposedHeaders:   []string{"X-Request-Id", "Deprecation", "Sunset", "Switchyard-Errors"},

@@ -62,11 +62,20 @@ func listCost(def int) func(child int, first *int) int {
 		if first != nil {
 			n = max(*first, 0)
 		}
-		return 1 + child*n
+		return timesPlusOne(child, n)
 	}
 }
 
-func idsCost(child int, ids []string) int { return 1 + child*len(ids) }
+func idsCost(child int, ids []string) int { return timesPlusOne(child, len(ids)) }
+
+// timesPlusOne is 1 + child*n, saturating instead of wrapping, so that a query built
+// to overflow its cost is refused as the most costly.
+func timesPlusOne(child, n int) int {
+	if n > 0 && child > (math.MaxInt32-1)/n {
+		return math.MaxInt32
+	}
+	return 1 + child*n
+}
 
 // graphqlHandler serves GraphQL over HTTP (GET and POST, application/json and
 // application/graphql-response+json) on one schema version, over the same clients as
@@ -79,7 +88,8 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 			required[name] = true
 		}
 	}
-	tr := httpTransport{maxBody: g.cfg.GraphQL.MaxBodyBytes, required: required, metrics: g.metrics, version: version}
+	tr := httpTransport{maxBody: g.cfg.GraphQL.MaxBodyBytes, required: required, metrics: g.metrics, version: version,
+		maxQuery: max(g.cfg.GraphQL.Limits.MaxQueryBytes, 0)}
 	if g.shared.tracing.Recording() {
 		tr.tracer = g.shared.tracer
 	}

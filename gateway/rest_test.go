@@ -65,6 +65,9 @@ func TestComposedRESTEndpoints(t *testing.T) {
 		if resp, body := get("/rest/v2/products/p1?reviews=many"); resp.StatusCode != 400 || !strings.Contains(body, "BAD_REQUEST") {
 			t.Fatalf("%d %s", resp.StatusCode, body)
 		}
+		if resp, body := get("/rest/v2/products/p1?reviews=-1"); resp.StatusCode != 400 || !strings.Contains(body, "BAD_USER_INPUT") {
+			t.Fatalf("a negative count: %d %s", resp.StatusCode, body)
+		}
 	})
 	t.Run("unknown id", func(t *testing.T) {
 		if resp, body := get("/rest/v2/users/nobody/dashboard"); resp.StatusCode != 404 || !strings.Contains(body, "NOT_FOUND") {

@@ -72,6 +72,26 @@ func loadTLS(cfg *config.TLS) (*tlsState, error) {
 	return st, errors.Join(errs...)
 }
 
+// Names returns the host names and addresses the certificates in use are for, the
+// first certificate's first.
+func (t *TLS) Names() []string {
+	var names []string
+	for _, c := range t.state.Load().certs {
+		leaf := c.Leaf
+		if leaf == nil && len(c.Certificate) > 0 {
+			leaf, _ = x509.ParseCertificate(c.Certificate[0])
+		}
+		if leaf == nil {
+			continue
+		}
+		names = append(names, leaf.DNSNames...)
+		for _, ip := range leaf.IPAddresses {
+			names = append(names, ip.String())
+		}
+	}
+	return names
+}
+
 // Config returns the server configuration: it reads the current certificates for
 // every handshake.
 func (t *TLS) Config() *tls.Config {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
@@ -75,6 +76,7 @@ type httpTransport struct {
 	metrics  *metrics.Metrics // nil when disabled
 	tracer   trace.Tracer     // nil when tracing is off
 	version  string           // the schema version served, "v2"
+	maxQuery int              // the longest query text accepted, in bytes; 0: any
 }
 
 var _ graphql.Transport = httpTransport{}
@@ -113,6 +115,12 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		}
 	}
 	params.ReadTime.End = graphql.Now()
+	if t.maxQuery > 0 && len(params.Query) > t.maxQuery {
+		// Before parsing: validation time grows faster than the query.
+		writeErrors(w, http.StatusBadRequest, gqlerror.List{codedError(policies.CodeQueryTooLarge,
+			fmt.Sprintf("the query is %d bytes; at most %d are allowed", len(params.Query), t.maxQuery))})
+		return
+	}
 
 	ctx := r.Context()
 	opCtx, errs := exec.CreateOperationContext(ctx, &params)

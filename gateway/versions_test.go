@@ -188,6 +188,7 @@ func TestHostileQueriesAreRefused(t *testing.T) {
 		{"5,000 aliases", aliases.String(), "QUERY_TOO_LARGE"},
 		{"40 aliases", manyAliases.String(), "TOO_MANY_ALIASES"},
 		{"cost", costly, "COMPLEXITY_LIMIT_EXCEEDED"},
+		{"cost built to overflow", `{ user(id:"u1") { orders(first: 8) { user { orders(first: 1073741824) { user { orders(first: 2147483646) { id } } } } } } }`, "COMPLEXITY_LIMIT_EXCEEDED"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,8 @@ package policies
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -24,6 +26,7 @@ func TestQueryLimits(t *testing.T) {
 		{"an alias equal to the name is no alias", `{ a: a }`, QueryLimits{MaxAliases: 0}, ""},
 		{"too large", `{ a }`, QueryLimits{MaxBytes: 3}, CodeQueryTooLarge},
 		{"a fragment cycle ends", `{ ...F } fragment F on Q { a { ...F } }`, QueryLimits{MaxDepth: 50}, ""},
+		{"fragments spread twice per level are measured once", doubling(40), QueryLimits{MaxDepth: 50, MaxAliases: 1000}, CodeTooManyAliases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -41,6 +44,17 @@ func TestQueryLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// doubling is a query of n fragments, each spreading the next twice: 2^n paths.
+func doubling(n int) string {
+	var b strings.Builder
+	b.WriteString("{ ...F0 }")
+	for i := range n {
+		fmt.Fprintf(&b, " fragment F%d on Q { x: a { ...F%d ...F%d } }", i, i+1, i+1)
+	}
+	fmt.Fprintf(&b, " fragment F%d on Q { a }", n)
+	return b.String()
 }
 
 func TestCanSeeEmail(t *testing.T) {

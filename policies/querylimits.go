@@ -42,54 +42,85 @@ func (l QueryLimits) MutateOperationContext(_ context.Context, oc *graphql.Opera
 	if l.MaxBytes > 0 && len(oc.RawQuery) > l.MaxBytes {
 		return coded(CodeQueryTooLarge, fmt.Sprintf("the query is %d bytes; at most %d are allowed", len(oc.RawQuery), l.MaxBytes))
 	}
-	if oc.Operation == nil {
+	if oc.Operation == nil || (l.MaxDepth <= 0 && l.MaxAliases <= 0) {
 		return nil
 	}
-	w := walker{doc: oc.Doc, seen: map[string]bool{}}
-	w.walk(oc.Operation.SelectionSet, 1)
-	if l.MaxDepth > 0 && w.depth > l.MaxDepth {
-		return coded(CodeQueryTooDeep, fmt.Sprintf("the query nests %d deep; at most %d are allowed", w.depth, l.MaxDepth))
+	w := walker{doc: oc.Doc, frags: map[string]*measure{}}
+	m := w.set(oc.Operation.SelectionSet)
+	if l.MaxDepth > 0 && m.depth > l.MaxDepth {
+		return coded(CodeQueryTooDeep, fmt.Sprintf("the query nests %d deep; at most %d are allowed", m.depth, l.MaxDepth))
 	}
-	if l.MaxAliases > 0 && w.aliases > l.MaxAliases {
-		return coded(CodeTooManyAliases, fmt.Sprintf("the query has %d aliases; at most %d are allowed", w.aliases, l.MaxAliases))
+	if l.MaxAliases > 0 && m.aliases > l.MaxAliases {
+		return coded(CodeTooManyAliases, fmt.Sprintf("the query has %d aliases; at most %d are allowed", m.aliases, l.MaxAliases))
 	}
 	return nil
 }
 
-// walker measures an operation's depth and aliases, through fragments.
-type walker struct {
-	doc     *ast.QueryDocument
-	seen    map[string]bool // fragments on the current path, against cycles
-	depth   int
-	aliases int
+// measure is what a selection set contributes: how deep it nests and how many
+// aliases it holds, fragments expanded. Counts saturate, so that a query built to
+// overflow them is still refused.
+type measure struct {
+	depth, aliases int
 }
 
-func (w *walker) walk(set ast.SelectionSet, depth int) {
+const saturated = 1 << 30
+
+func add(a, b int) int { return min(a+b, saturated) }
+
+// walker measures an operation. Each fragment is measured once and its measure
+// reused wherever it is spread, so that spreading a fragment twice at every level
+// costs a walk per fragment, not one per path.
+type walker struct {
+	doc   *ast.QueryDocument
+	frags map[string]*measure // nil entry: being measured (a cycle; validation forbids them)
+}
+
+func (w *walker) set(set ast.SelectionSet) measure {
+	var m measure
 	for _, s := range set {
 		switch s := s.(type) {
 		case *ast.Field:
 			if s.Alias != "" && s.Alias != s.Name {
-				w.aliases++
+				m.aliases = add(m.aliases, 1)
 			}
+			depth := 1
 			if len(s.SelectionSet) > 0 {
-				w.depth = max(w.depth, depth+1)
-				w.walk(s.SelectionSet, depth+1)
-			} else {
-				w.depth = max(w.depth, depth)
+				sub := w.set(s.SelectionSet)
+				depth = add(sub.depth, 1)
+				m.aliases = add(m.aliases, sub.aliases)
 			}
+			m.depth = max(m.depth, depth)
 		case *ast.InlineFragment:
-			w.walk(s.SelectionSet, depth)
+			sub := w.set(s.SelectionSet)
+			m.depth = max(m.depth, sub.depth)
+			m.aliases = add(m.aliases, sub.aliases)
 		case *ast.FragmentSpread:
-			if w.seen[s.Name] || w.doc == nil {
-				continue
-			}
-			if def := w.doc.Fragments.ForName(s.Name); def != nil {
-				w.seen[s.Name] = true
-				w.walk(def.SelectionSet, depth)
-				delete(w.seen, s.Name)
-			}
+			sub := w.fragment(s.Name)
+			m.depth = max(m.depth, sub.depth)
+			m.aliases = add(m.aliases, sub.aliases)
 		}
 	}
+	return m
+}
+
+func (w *walker) fragment(name string) measure {
+	if m, ok := w.frags[name]; ok {
+		if m == nil {
+			return measure{} // a cycle
+		}
+		return *m
+	}
+	if w.doc == nil {
+		return measure{}
+	}
+	def := w.doc.Fragments.ForName(name)
+	if def == nil {
+		return measure{}
+	}
+	w.frags[name] = nil
+	m := w.set(def.SelectionSet)
+	w.frags[name] = &m
+	return m
 }
 
 func coded(code, msg string) *gqlerror.Error {

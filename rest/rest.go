@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/http"
+	"net/url"
 	"path"
 	"regexp"
 	"slices"
@@ -155,7 +157,11 @@ func (ep *Endpoint) variables(r *http.Request, pathParam func(*http.Request, str
 		var raw string
 		var present bool
 		if ep.params[name] {
-			raw, present = pathParam(r, name), true
+			v, err := url.PathUnescape(pathParam(r, name))
+			if err != nil {
+				return nil, fmt.Errorf("the %s parameter is not a valid path segment", name)
+			}
+			raw, present = v, true
 		} else if vs, ok := q[name]; ok {
 			raw, present = vs[0], true
 		}
@@ -174,7 +180,7 @@ func (ep *Endpoint) variables(r *http.Request, pathParam func(*http.Request, str
 			vars[name] = n
 		case "Float":
 			f, err := strconv.ParseFloat(raw, 64)
-			if err != nil {
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 				return nil, fmt.Errorf("the %s parameter must be a number", name)
 			}
 			vars[name] = f
@@ -269,8 +275,13 @@ func (ep *Endpoint) reshape(w http.ResponseWriter, rec *recorder) {
 		}
 		code, msg, up := first()
 		status := http.StatusBadGateway
-		if code == "UPSTREAM_TIMEOUT" || code == "REQUEST_TIMEOUT" {
+		switch code {
+		case "UPSTREAM_TIMEOUT", "REQUEST_TIMEOUT":
 			status = http.StatusGatewayTimeout
+		case "BAD_USER_INPUT":
+			status = http.StatusBadRequest // a parameter the operation refused
+		case "FORBIDDEN":
+			status = http.StatusForbidden
 		}
 		writeErrorUpstream(w, status, code, msg, up)
 		return

@@ -236,7 +236,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return fmt.Errorf("listening for redirects: %w", err)
 			}
 			_, port, _ := net.SplitHostPort(ln.Addr().String())
-			rsrv := &http.Server{Handler: redirectToHTTPS(port), ReadHeaderTimeout: 10 * time.Second}
+			rsrv := &http.Server{Handler: redirectToHTTPS(port, term.Names()), ReadHeaderTimeout: 10 * time.Second,
+				ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second}
 			go func() { _ = rsrv.Serve(rln) }()
 			defer rsrv.Close()
 			fmt.Fprintf(stdout, "HTTP redirects:   http://%s\n", rln.Addr())
@@ -328,21 +329,35 @@ func reload(rt *gateway.Runtime, term *gateway.TLS, path, listen string, log *sl
 }
 
 // redirectToHTTPS answers every request with a permanent redirect to the same URL
-// over HTTPS on port.
-func redirectToHTTPS(port string) http.Handler {
+// over HTTPS on port. The host is the request's only if the certificates name it
+// (else the first name they hold), so that a forged Host header cannot send a
+// client, or a cache in front, anywhere else.
+func redirectToHTTPS(port string, names []string) http.Handler {
+	allowed := map[string]bool{}
+	for _, n := range names {
+		allowed[strings.ToLower(n)] = true
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := r.Host
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
-		if host == "" {
-			http.Error(w, "no host", http.StatusBadRequest)
-			return
+		host = strings.ToLower(strings.Trim(host, "[]"))
+		if !allowed[host] {
+			if len(names) == 0 {
+				http.Error(w, "use https", http.StatusBadRequest)
+				return
+			}
+			host = names[0]
+		}
+		target := host
+		if strings.Contains(host, ":") { // an IPv6 literal
+			target = "[" + host + "]"
 		}
 		if port != "443" {
-			host = net.JoinHostPort(host, port)
+			target = net.JoinHostPort(host, port)
 		}
-		http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
+		http.Redirect(w, r, "https://"+target+r.URL.RequestURI(), http.StatusPermanentRedirect)
 	})
 }
 

@@ -133,8 +133,26 @@ func TestTLSTermination(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if loc := resp.Header.Get("Location"); resp.StatusCode != 308 || !strings.HasPrefix(loc, "https://127.0.0.1:") || !strings.HasSuffix(loc, "/graphql?query=x") {
+	if loc := resp.Header.Get("Location"); resp.StatusCode != 308 || !strings.HasPrefix(loc, "https://a.test:") || !strings.HasSuffix(loc, "/graphql?query=x") {
 		t.Fatalf("redirect %d to %q", resp.StatusCode, loc)
+	}
+	// A forged Host header does not choose where the client goes.
+	for _, forged := range []string{"evil.example", "a.test@evil.example", "[::1]"} {
+		req, _ := http.NewRequest("GET", "http://"+redirectAddr+"/x", nil)
+		req.Host = forged
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, "https://a.test:") {
+			t.Errorf("Host %q redirected to %q", forged, loc)
+		}
+	}
+	req, _ := http.NewRequest("GET", "http://"+redirectAddr+"/x", nil)
+	req.Host = "b.test"
+	if resp, err := noFollow.Do(req); err != nil || !strings.HasPrefix(resp.Header.Get("Location"), "https://b.test:") {
+		t.Errorf("a host the certificates name was not kept: %v", err)
 	}
 
 	// Reload with a new certificate for a.test and client certificates required.
