@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/url"
@@ -36,6 +37,8 @@ type Config struct {
 	TLS *TLS `yaml:"tls"`
 	// CORS lets browsers on other origins call the gateway. Off by default.
 	CORS CORS `yaml:"cors"`
+	// Auth configures who may call the gateway.
+	Auth Auth `yaml:"auth"`
 	// AccessLog configures the access log.
 	AccessLog AccessLog `yaml:"access_log"`
 	// Metrics configures the Prometheus metrics.
@@ -125,6 +128,26 @@ type AccessLog struct {
 	// Sample is the share of requests logged, 0 to 1; responses with a 5xx status
 	// are always logged. Default 1.
 	Sample *float64 `yaml:"sample"`
+}
+
+// Auth configures authentication. API keys are held only as SHA-256 hashes
+// (echo -n KEY | sha256sum).
+type Auth struct {
+	// Required refuses requests without credentials with 401. Default false.
+	Required bool `yaml:"required"`
+	// APIKeyHeader is the header machine clients send their key in. Default
+	// X-API-Key.
+	APIKeyHeader string `yaml:"api_key_header"`
+	// APIKeys are the machine clients.
+	APIKeys []APIKey `yaml:"api_keys"`
+}
+
+// APIKey is one machine client's key.
+type APIKey struct {
+	Name    string   `yaml:"name"`
+	SHA256  string   `yaml:"sha256"`  // hex of the SHA-256 of the key
+	Subject string   `yaml:"subject"` // the principal's subject; default apikey:NAME
+	Scopes  []string `yaml:"scopes"`
 }
 
 // CORS configures cross-origin requests from browsers.
@@ -374,6 +397,9 @@ func (c *Config) SetDefaults() {
 	if c.Tracing.Sample == nil {
 		c.Tracing.Sample = ptr(1.0)
 	}
+	if c.Auth.APIKeyHeader == "" {
+		c.Auth.APIKeyHeader = "X-API-Key"
+	}
 	if len(c.CORS.AllowedHeaders) == 0 {
 		c.CORS.AllowedHeaders = []string{"Content-Type", "Authorization", "API-Version", "Request-Timeout", "X-Request-Id", "Traceparent"}
 	}
@@ -548,6 +574,19 @@ func (c *Config) Validate() error {
 			if _, _, err := net.SplitHostPort(t.RedirectListen); err != nil {
 				errs.add(path{"tls", "redirect_listen"}, "%q is not a host:port address", t.RedirectListen)
 			}
+		}
+	}
+	keyNames := map[string]bool{}
+	for i, k := range c.Auth.APIKeys {
+		at := path{"auth", "api_keys"}.index(i)
+		if k.Name == "" {
+			errs.add(at.key("name"), "every key needs a name")
+		} else if keyNames[k.Name] {
+			errs.add(at.key("name"), "%q is listed twice", k.Name)
+		}
+		keyNames[k.Name] = true
+		if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
+			errs.add(at.key("sha256"), "must be the 64 hex digits of the key's SHA-256, not the key")
 		}
 	}
 	for i, o := range c.CORS.AllowedOrigins {

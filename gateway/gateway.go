@@ -29,6 +29,7 @@ import (
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/metrics"
 	"github.com/switchyard/switchyard/playground"
+	"github.com/switchyard/switchyard/policies"
 	"github.com/switchyard/switchyard/resolvers"
 	"github.com/switchyard/switchyard/rest"
 	"github.com/switchyard/switchyard/schema"
@@ -55,6 +56,8 @@ type Gateway struct {
 	metrics *metrics.Metrics
 	// apq holds the automatic persisted queries of every version, by hash.
 	apq graphql.Cache[string]
+	// auth identifies callers (API keys) on the GraphQL and REST routes.
+	auth *policies.Authenticator
 	// rest are the composed REST endpoints, and openapi their description.
 	rest    []*rest.Endpoint
 	openapi []byte
@@ -241,6 +244,15 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (*Gateway, error
 			g.fallbacks[v] = &fb
 		}
 	}
+	keys := make([]policies.APIKey, len(cfg.Auth.APIKeys))
+	for i, k := range cfg.Auth.APIKeys {
+		keys[i] = policies.APIKey{Name: k.Name, SHA256: k.SHA256, Subject: k.Subject, Scopes: k.Scopes}
+	}
+	auth, err := policies.NewAuthenticator(cfg.Auth.APIKeyHeader, cfg.Auth.Required, keys)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	g.auth = auth
 	schemas := map[string]*ast.Schema{}
 	for _, v := range versions {
 		schemas[v] = g.executableSchema(v).Schema()
@@ -261,6 +273,7 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (*Gateway, error
 func (g *Gateway) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(g.observe, recoverer(g.log), securityHeaders(g.cfg.TLS != nil)) // a panic is a logged, counted 500
+	authed := func(h http.Handler) http.Handler { return g.auth.Middleware(h) }
 	if c := g.cfg.CORS; len(c.AllowedOrigins) > 0 {
 		origins := make([]string, len(c.AllowedOrigins))
 		for i, o := range c.AllowedOrigins {
@@ -277,7 +290,7 @@ func (g *Gateway) routes() http.Handler {
 	}
 	handlers := map[string]http.Handler{}
 	for _, v := range versions {
-		h := g.graphqlHandler(v)
+		h := authed(g.graphqlHandler(v))
 		handlers[v] = h
 		r.Get("/"+v+"/graphql", h.ServeHTTP)
 		r.Post("/"+v+"/graphql", h.ServeHTTP)

@@ -1,0 +1,103 @@
+package gateway_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/demo"
+	"github.com/switchyard/switchyard/gateway"
+)
+
+func keyHash(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(h[:])
+}
+
+func TestAPIKeys(t *testing.T) {
+	cluster, err := demo.StartCluster(dataset(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	configWith := func(required bool, keys ...config.APIKey) *config.Config {
+		cfg := &config.Config{Pools: map[string]config.Pool{}}
+		for _, svc := range demo.Services {
+			cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
+		}
+		cfg.Auth = config.Auth{Required: required, APIKeys: keys}
+		cfg.SetDefaults()
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	ada := config.APIKey{Name: "ada-app", SHA256: keyHash("secret-ada"), Subject: "u1"}
+	ops := config.APIKey{Name: "ops", SHA256: keyHash("secret-ops"), Scopes: []string{"admin"}}
+	rt, err := gateway.NewRuntime(configWith(false, ada, ops), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	srv := httptest.NewServer(rt.Handler())
+	defer srv.Close()
+	post := func(key, query string) (*http.Response, string) {
+		req, _ := http.NewRequest("POST", srv.URL+"/graphql", strings.NewReader(`{"query":"`+strings.ReplaceAll(query, `"`, `\"`)+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("X-API-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
+	}
+	tests := []struct {
+		name, key, query string
+		status           int
+		contains         string
+	}{
+		{"a user's key: me and its own e-mail", "secret-ada", `{ me { id email } }`, 200, `{"data":{"me":{"id":"u1","email":"ada@example.com"}}}`},
+		{"a user's key: another's e-mail is forbidden", "secret-ada", `{ user(id:"u2"){ email } }`, 200, "FORBIDDEN"},
+		{"an admin key sees e-mails", "secret-ops", `{ user(id:"u2"){ email } }`, 200, `"email":"`},
+		{"an unknown key", "secret-eve", `{ me { id } }`, 401, "UNAUTHENTICATED"},
+		{"no key, not required", "", `{ me { id } }`, 200, `{"data":{"me":null}}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := post(tc.key, tc.query)
+			if resp.StatusCode != tc.status || !strings.Contains(body, tc.contains) {
+				t.Fatalf("%d %s", resp.StatusCode, body)
+			}
+			if tc.status == 401 && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Fatal("no WWW-Authenticate challenge")
+			}
+		})
+	}
+	t.Run("revoked by a reload, required after another", func(t *testing.T) {
+		if err := rt.Reload(configWith(false, ops)); err != nil {
+			t.Fatal(err)
+		}
+		if resp, body := post("secret-ada", `{ me { id } }`); resp.StatusCode != 401 {
+			t.Fatalf("a revoked key still works: %d %s", resp.StatusCode, body)
+		}
+		if err := rt.Reload(configWith(true, ops)); err != nil {
+			t.Fatal(err)
+		}
+		if resp, _ := post("", `{ me { id } }`); resp.StatusCode != 401 {
+			t.Fatalf("no key where one is required: %d", resp.StatusCode)
+		}
+		if resp, _ := post("secret-ops", `{ me { id } }`); resp.StatusCode != 200 {
+			t.Fatalf("a valid key where one is required: %d", resp.StatusCode)
+		}
+	})
+}
