@@ -383,7 +383,7 @@ func (g *Gateway) Handler() http.Handler { return g.handler }
 func onlyIn(schema *ast.Schema, values map[string]any) map[string]any {
 	out := map[string]any{}
 	for k, v := range values {
-		if hasField(schema, k) {
+		if resolvers.FieldNamed(schema, k) != nil {
 			out[k] = v
 		}
 	}
@@ -393,17 +393,11 @@ func onlyIn(schema *ast.Schema, values map[string]any) map[string]any {
 func onlyFieldsIn(schema *ast.Schema, names []string) []string {
 	var out []string
 	for _, n := range names {
-		if hasField(schema, n) {
+		if resolvers.FieldNamed(schema, n) != nil {
 			out = append(out, n)
 		}
 	}
 	return out
-}
-
-func hasField(schema *ast.Schema, name string) bool {
-	typ, field, ok := strings.Cut(name, ".")
-	def := schema.Types[typ]
-	return ok && def != nil && def.Fields.ForName(field) != nil
 }
 
 // Config returns the configuration the gateway was built from.

@@ -37,23 +37,20 @@ func NewFallbacks(schema *ast.Schema, values map[string]any, required []string) 
 	f := Fallbacks{values: map[string]json.RawMessage{}, required: map[string]bool{}}
 	var errs []error
 	for _, name := range required {
-		typ, field, ok := strings.Cut(name, ".")
-		def := schema.Types[typ]
-		if !ok || def == nil || def.Kind != ast.Object || def.Fields.ForName(field) == nil {
+		if FieldNamed(schema, name) == nil {
 			errs = append(errs, fmt.Errorf("%s: no such field (write Type.field)", name))
 			continue
 		}
 		f.required[name] = true
 	}
 	for name, v := range values {
-		typ, field, ok := strings.Cut(name, ".")
-		def := schema.Types[typ]
-		if !ok || def == nil || def.Kind != ast.Object || def.Fields.ForName(field) == nil {
+		def := FieldNamed(schema, name)
+		if def == nil {
 			errs = append(errs, fmt.Errorf("%s: no such field (write Type.field)", name))
 			continue
 		}
-		if v == nil && def.Fields.ForName(field).Type.NonNull {
-			errs = append(errs, fmt.Errorf("%s: null does not fit the non-null type %s", name, def.Fields.ForName(field).Type))
+		if v == nil && def.Type.NonNull {
+			errs = append(errs, fmt.Errorf("%s: null does not fit the non-null type %s", name, def.Type))
 			continue
 		}
 		raw, err := json.Marshal(v)
@@ -64,6 +61,16 @@ func NewFallbacks(schema *ast.Schema, values map[string]any, required []string) 
 		f.values[name] = raw
 	}
 	return f, errors.Join(errs...)
+}
+
+// FieldNamed returns the field an object type's "Type.field" names in schema, or nil.
+func FieldNamed(schema *ast.Schema, name string) *ast.FieldDefinition {
+	typ, field, ok := strings.Cut(name, ".")
+	def := schema.Types[typ]
+	if !ok || def == nil || def.Kind != ast.Object {
+		return nil
+	}
+	return def.Fields.ForName(field)
 }
 
 // ExtensionName names the extension for gqlgen.
