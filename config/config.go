@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/switchyard/switchyard/lb"
+	"github.com/switchyard/switchyard/policies"
 )
 
 // Config is the whole configuration of one gateway process.
@@ -39,6 +40,11 @@ type Config struct {
 	CORS CORS `yaml:"cors"`
 	// Auth configures who may call the gateway.
 	Auth Auth `yaml:"auth"`
+	// TrustedProxies are the addresses and CIDR prefixes of the proxies in front of
+	// the gateway whose X-Forwarded-For is believed when finding a client's address
+	// (for the access log and client_ip hashing). Empty by default: the client is
+	// the peer of the connection, and X-Forwarded-For is ignored.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// AccessLog configures the access log.
 	AccessLog AccessLog `yaml:"access_log"`
 	// Metrics configures the Prometheus metrics.
@@ -574,6 +580,11 @@ func (c *Config) Validate() error {
 			if _, _, err := net.SplitHostPort(t.RedirectListen); err != nil {
 				errs.add(path{"tls", "redirect_listen"}, "%q is not a host:port address", t.RedirectListen)
 			}
+		}
+	}
+	for i, p := range c.TrustedProxies {
+		if _, err := policies.ParseProxy(p); err != nil {
+			errs.add(path{"trusted_proxies"}.index(i), "%v", err)
 		}
 	}
 	keyNames := map[string]bool{}

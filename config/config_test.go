@@ -80,6 +80,8 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		{"a weight for no endpoint", func(s string) string {
 			return strings.Replace(s, "    endpoints: [http://127.0.0.1:1]", "    endpoints: [http://127.0.0.1:1]\n    weights: {\"http://127.0.0.1:9\": 2}", 1)
 		}, []string{`gw.yaml:6: pools.users.weights.http://127.0.0.1:9: not one of the pool's endpoints`}},
+		{"a bad trusted proxy", func(s string) string { return s + "trusted_proxies:\n  - 10.0.0.0/8\n  - 10.0.0.1:80\n" },
+			[]string{`gw.yaml:16: trusted_proxies[1]: "10.0.0.1:80" is not an address or CIDR prefix`}},
 		{"not YAML", func(s string) string { return s + "\n  : : [\n" }, []string{"gw.yaml:", "not valid YAML"}},
 	}
 	for _, tc := range tests {

@@ -155,7 +155,7 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			slog.Int("status", sw.status),
 			slog.Int64("bytes", sw.bytes),
 			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-			slog.String("client", r.RemoteAddr),
+			slog.String("client", g.clientIPs.Of(r)),
 			slog.String("operation", rec.operation),
 			slog.String("version", rec.version),
 			slog.String("principal", principal),

@@ -58,6 +58,8 @@ type Gateway struct {
 	apq graphql.Cache[string]
 	// auth identifies callers (API keys) on the GraphQL and REST routes.
 	auth *policies.Authenticator
+	// clientIPs finds a request's client address behind the trusted proxies.
+	clientIPs *policies.ClientIPs
 	// rest are the composed REST endpoints, and openapi their description.
 	rest    []*rest.Endpoint
 	openapi []byte
@@ -253,6 +255,9 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (*Gateway, error
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	g.auth = auth
+	if g.clientIPs, err = policies.NewClientIPs(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("trusted_proxies: %w", err)
+	}
 	schemas := map[string]*ast.Schema{}
 	for _, v := range versions {
 		schemas[v] = g.executableSchema(v).Schema()

@@ -740,3 +740,64 @@ func TestAccessLogAndRequestIDs(t *testing.T) {
 		t.Error("a secret reached the log")
 	}
 }
+
+// TestClientBehindTrustedProxies checks that X-Forwarded-For names the client only
+// when the peer is a trusted proxy: a direct caller cannot spoof its address.
+func TestClientBehindTrustedProxies(t *testing.T) {
+	ds := dataset()
+	cluster, err := demo.StartCluster(ds, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	for _, tt := range []struct {
+		name    string
+		trusted []string
+		want    string
+	}{
+		{"no trusted proxies", nil, "127.0.0.1"},
+		{"another network trusted", []string{"10.0.0.0/8"}, "127.0.0.1"},
+		{"loopback trusted", []string{"127.0.0.0/8"}, "198.51.100.7"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := &config.Config{Pools: map[string]config.Pool{}, TrustedProxies: tt.trusted}
+			for _, svc := range demo.Services {
+				cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
+			}
+			cfg.SetDefaults()
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			var logs syncBuffer
+			gw, err := gateway.New(cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer gw.Close()
+			srv := httptest.NewServer(gw.Handler())
+			defer srv.Close()
+			req, _ := http.NewRequest("POST", srv.URL+"/graphql", strings.NewReader(`{"query":"{ user(id:\"u1\"){ name } }"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Forwarded-For", "6.6.6.6, 198.51.100.7")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			var line map[string]any
+			for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+				var m map[string]any
+				if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "access" {
+					line = m
+				}
+			}
+			if line == nil {
+				t.Fatalf("no access line:\n%s", logs.String())
+			}
+			if line["client"] != tt.want {
+				t.Errorf("client = %v, want %s", line["client"], tt.want)
+			}
+		})
+	}
+}

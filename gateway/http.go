@@ -137,7 +137,7 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 			defer cancel()
 		}
 		if g.affinity {
-			ctx = lb.WithAffinity(ctx, lb.NewAffinity(r, r.RemoteAddr))
+			ctx = lb.WithAffinity(ctx, lb.NewAffinity(r, g.clientIPs.Of(r)))
 		}
 		ctx = upstreams.WithLoaders(ctx, upstreams.NewLoaders(g.clients, wait))
 		srv.ServeHTTP(w, r.WithContext(ctx))
