@@ -6,6 +6,7 @@ package config
 import (
 	"encoding/hex"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -40,6 +41,8 @@ type Config struct {
 	CORS CORS `yaml:"cors"`
 	// Auth configures who may call the gateway.
 	Auth Auth `yaml:"auth"`
+	// RateLimits limit requests per caller and per route. Off by default.
+	RateLimits RateLimits `yaml:"rate_limits"`
 	// TrustedProxies are the addresses and CIDR prefixes of the proxies in front of
 	// the gateway whose X-Forwarded-For is believed when finding a client's address
 	// (for the access log and client_ip hashing). Empty by default: the client is
@@ -154,6 +157,34 @@ type APIKey struct {
 	SHA256  string   `yaml:"sha256"`  // hex of the SHA-256 of the key
 	Subject string   `yaml:"subject"` // the principal's subject; default apikey:NAME
 	Scopes  []string `yaml:"scopes"`
+}
+
+// RateLimits configures the token buckets that limit requests.
+type RateLimits struct {
+	// PerCaller is each caller's bucket: an authenticated caller's is its subject's,
+	// an anonymous caller's its client address's. Off when not set.
+	PerCaller *Rate `yaml:"per_caller"`
+	// PerRoute are buckets shared by all callers of a route, by route pattern
+	// ("/graphql", "/v1/graphql", "/rest/users/{id}").
+	PerRoute map[string]Rate `yaml:"per_route"`
+	// IdleTimeout is how long a caller's bucket is kept after its last request
+	// (never less than the bucket takes to refill). Default 10m.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+}
+
+// Rate is a token bucket: Rate requests a second on average, Burst at once.
+type Rate struct {
+	Rate  float64 `yaml:"rate"`
+	Burst int     `yaml:"burst"`
+}
+
+func (r Rate) check(at path, errs *errorList) {
+	if r.Rate <= 0 || math.IsInf(r.Rate, 0) || math.IsNaN(r.Rate) {
+		errs.add(at.key("rate"), "must be a positive number of requests per second")
+	}
+	if r.Burst < 1 {
+		errs.add(at.key("burst"), "must be at least 1")
+	}
 }
 
 // CORS configures cross-origin requests from browsers.
@@ -410,6 +441,7 @@ func (c *Config) SetDefaults() {
 		c.CORS.AllowedHeaders = []string{"Content-Type", "Authorization", "API-Version", "Request-Timeout", "X-Request-Id", "Traceparent"}
 	}
 	setDuration(&c.CORS.MaxAge, 10*time.Minute)
+	setDuration(&c.RateLimits.IdleTimeout, 10*time.Minute)
 	if c.Tracing.ServiceName == "" {
 		c.Tracing.ServiceName = "switchyard"
 	}
@@ -582,6 +614,17 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if r := c.RateLimits.PerCaller; r != nil {
+		r.check(path{"rate_limits", "per_caller"}, &errs)
+	}
+	for route, r := range c.RateLimits.PerRoute {
+		at := path{"rate_limits", "per_route", route}
+		if !strings.HasPrefix(route, "/") {
+			errs.add(at, "%q is not a route pattern (it starts with /)", route)
+		}
+		r.check(at, &errs)
+	}
+	c.RateLimits.IdleTimeout.check(path{"rate_limits", "idle_timeout"}, &errs)
 	for i, p := range c.TrustedProxies {
 		if _, err := policies.ParseProxy(p); err != nil {
 			errs.add(path{"trusted_proxies"}.index(i), "%v", err)

@@ -82,6 +82,8 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		}, []string{`gw.yaml:6: pools.users.weights.http://127.0.0.1:9: not one of the pool's endpoints`}},
 		{"a bad trusted proxy", func(s string) string { return s + "trusted_proxies:\n  - 10.0.0.0/8\n  - 10.0.0.1:80\n" },
 			[]string{`gw.yaml:16: trusted_proxies[1]: "10.0.0.1:80" is not an address or CIDR prefix`}},
+		{"a bad rate limit", func(s string) string { return s + "rate_limits:\n  per_caller: {rate: 0, burst: 5}\n" },
+			[]string{`gw.yaml:15: rate_limits.per_caller.rate: must be a positive number`}},
 		{"not YAML", func(s string) string { return s + "\n  : : [\n" }, []string{"gw.yaml:", "not valid YAML"}},
 	}
 	for _, tc := range tests {

@@ -58,6 +58,8 @@ type Gateway struct {
 	apq graphql.Cache[string]
 	// auth identifies callers (API keys) on the GraphQL and REST routes.
 	auth *policies.Authenticator
+	// limits are the rate limits of the routes.
+	limits *policies.RateLimits
 	// clientIPs finds a request's client address behind the trusted proxies.
 	clientIPs *policies.ClientIPs
 	// rest are the composed REST endpoints, and openapi their description.
@@ -94,8 +96,15 @@ func Rebuild(prev *Gateway, cfg *config.Config) (*Gateway, error) {
 	return build(cfg, prev.log, prev)
 }
 
-func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (*Gateway, error) {
+func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err error) {
 	g := &Gateway{cfg: cfg, log: log, shared: &shared{}}
+	defer func() {
+		if err != nil {
+			for _, p := range g.pools { // their health checks stop; a reload keeps the old ones
+				p.Close()
+			}
+		}
+	}()
 	switch {
 	case prev != nil:
 		g.shared = prev.shared
@@ -270,6 +279,9 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (*Gateway, error
 	if g.openapi, err = rest.OpenAPI("Switchyard composed REST endpoints", "2", eps); err != nil {
 		return nil, err
 	}
+	if g.limits, err = g.rateLimits(); err != nil {
+		return nil, err
+	}
 	g.handler = g.routes()
 	g.admin = g.adminRoutes()
 	return g, nil
@@ -278,7 +290,10 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (*Gateway, error
 func (g *Gateway) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(g.observe, recoverer(g.log), securityHeaders(g.cfg.TLS != nil)) // a panic is a logged, counted 500
-	authed := func(h http.Handler) http.Handler { return g.auth.Middleware(h) }
+	// A limited route authenticates first, so that the limit knows its caller.
+	limited := func(route string, h http.Handler) http.Handler {
+		return g.auth.Middleware(g.limits.Middleware(route, h))
+	}
 	if c := g.cfg.CORS; len(c.AllowedOrigins) > 0 {
 		origins := make([]string, len(c.AllowedOrigins))
 		for i, o := range c.AllowedOrigins {
@@ -295,16 +310,16 @@ func (g *Gateway) routes() http.Handler {
 	}
 	handlers := map[string]http.Handler{}
 	for _, v := range versions {
-		h := authed(g.graphqlHandler(v))
-		handlers[v] = h
+		handlers[v] = g.graphqlHandler(v)
+		h := limited("/"+v+"/graphql", handlers[v])
 		r.Get("/"+v+"/graphql", h.ServeHTTP)
 		r.Post("/"+v+"/graphql", h.ServeHTTP)
 	}
-	byHeader := byVersionHeader(handlers)
-	r.Get("/graphql", byHeader)
-	r.Post("/graphql", byHeader)
+	byHeader := limited("/graphql", byVersionHeader(handlers))
+	r.Get("/graphql", byHeader.ServeHTTP)
+	r.Post("/graphql", byHeader.ServeHTTP)
 	for _, ep := range g.rest {
-		r.Method(ep.Method, ep.Path, ep.Handler(handlers[ep.Version], chi.URLParam))
+		r.Method(ep.Method, ep.Path, limited(ep.Path, ep.Handler(handlers[ep.Version], chi.URLParam)))
 	}
 	r.Get("/rest/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -452,4 +467,33 @@ func (g *Gateway) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = g.shared.tracing.Shutdown(ctx)
+}
+
+// rateLimits builds the configured rate limits; a per-route limit must name a route
+// that is served.
+func (g *Gateway) rateLimits() (*policies.RateLimits, error) {
+	c := g.cfg.RateLimits
+	var perCaller *policies.Rate
+	if c.PerCaller != nil {
+		perCaller = &policies.Rate{PerSecond: c.PerCaller.Rate, Burst: c.PerCaller.Burst}
+	}
+	routes := []string{"/graphql"}
+	for _, v := range versions {
+		routes = append(routes, "/"+v+"/graphql")
+	}
+	for _, ep := range g.rest {
+		routes = append(routes, ep.Path)
+	}
+	perRoute := map[string]policies.Rate{}
+	for route, r := range c.PerRoute {
+		if !slices.Contains(routes, route) {
+			return nil, fmt.Errorf("rate_limits.per_route: no route %q (the limited routes are %s)", route, strings.Join(routes, ", "))
+		}
+		perRoute[route] = policies.Rate{PerSecond: r.Rate, Burst: r.Burst}
+	}
+	var onLimited func(string)
+	if g.metrics != nil {
+		onLimited = g.metrics.RateLimited
+	}
+	return policies.NewRateLimits(perCaller, perRoute, c.IdleTimeout.Duration, g.clientIPs.Of, onLimited), nil
 }

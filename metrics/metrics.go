@@ -31,6 +31,7 @@ type Metrics struct {
 	upstreamCalls *prometheus.CounterVec
 	upstreamTime  *prometheus.HistogramVec
 	loaderBatch   *prometheus.HistogramVec
+	rateLimited   *prometheus.CounterVec
 
 	mu         sync.RWMutex
 	operations map[string]bool // names with a label value of their own
@@ -74,9 +75,13 @@ func New() *Metrics {
 			Help:    "Ids per batched upstream lookup, by loader.",
 			Buckets: []float64{1, 2, 5, 10, 20, 50, 100},
 		}, []string{"loader"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_rate_limited_total",
+			Help: "Requests refused with 429 by a rate limit, by route pattern.",
+		}, []string{"route"}),
 	}
 	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.gqlOperations, m.gqlDuration,
-		m.upstreamCalls, m.upstreamTime, m.loaderBatch,
+		m.upstreamCalls, m.upstreamTime, m.loaderBatch, m.rateLimited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -188,6 +193,11 @@ func (m *Metrics) ForgetEndpoint(upstream, endpoint string) {
 // LoaderBatch records the size of one batched lookup.
 func (m *Metrics) LoaderBatch(loader string, size int) {
 	m.loaderBatch.WithLabelValues(loader).Observe(float64(size))
+}
+
+// RateLimited counts a request refused by a rate limit.
+func (m *Metrics) RateLimited(route string) {
+	m.rateLimited.WithLabelValues(route).Inc()
 }
 
 // PoolState is a pool's state at scrape time.

@@ -1,0 +1,140 @@
+package gateway_test
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/demo"
+	"github.com/switchyard/switchyard/gateway"
+)
+
+// TestRateLimits checks the per-caller and per-route limits through real HTTP: the
+// answer past the limit, the headers, that a spoofed X-Forwarded-For gains nothing,
+// that API-key callers have buckets of their own, and the metric.
+func TestRateLimits(t *testing.T) {
+	cluster, err := demo.StartCluster(dataset(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	cfg := &config.Config{Pools: map[string]config.Pool{}}
+	for _, svc := range demo.Services {
+		cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
+	}
+	// Rates so slow that no token comes back during the test.
+	cfg.RateLimits = config.RateLimits{
+		PerCaller: &config.Rate{Rate: 0.001, Burst: 2},
+		PerRoute:  map[string]config.Rate{"/rest/v2/products/{id}": {Rate: 0.001, Burst: 2}},
+	}
+	cfg.Auth.APIKeys = []config.APIKey{{Name: "a", SHA256: keyHash("key-a")}, {Name: "b", SHA256: keyHash("key-b")}, {Name: "c", SHA256: keyHash("key-c")}}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	srv := httptest.NewServer(gw.Handler())
+	defer srv.Close()
+
+	send := func(method, path string, header ...string) (*http.Response, string) {
+		var body io.Reader
+		if method == "POST" {
+			body = strings.NewReader(`{"query":"{ user(id:\"u1\"){ name } }"}`)
+		}
+		req, _ := http.NewRequest(method, srv.URL+path, body)
+		req.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+
+	// An anonymous caller, known by its address: two requests, then 429.
+	for i, wantRemaining := range []string{"1", "0"} {
+		resp, body := send("POST", "/graphql")
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d %s", i+1, resp.StatusCode, body)
+		}
+		if got := resp.Header.Get("RateLimit-Remaining"); got != wantRemaining || resp.Header.Get("RateLimit-Limit") != "2" {
+			t.Errorf("request %d: RateLimit-Limit %q, RateLimit-Remaining %q, want 2, %s", i+1, resp.Header.Get("RateLimit-Limit"), got, wantRemaining)
+		}
+	}
+	resp, body := send("POST", "/graphql")
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, `"code":"RATE_LIMITED"`) {
+		t.Fatalf("past the limit: %d %s", resp.StatusCode, body)
+	}
+	if ra := resp.Header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("Retry-After %q", ra)
+	}
+	if resp.Header.Get("RateLimit-Reset") == "" {
+		t.Error("no RateLimit-Reset")
+	}
+	// Another address in X-Forwarded-For, from a peer that is not a trusted proxy,
+	// is the same caller; and the limit holds on every route and version.
+	if resp, _ := send("POST", "/graphql", "X-Forwarded-For", "198.51.100.7"); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("a spoofed X-Forwarded-For got %d", resp.StatusCode)
+	}
+	if resp, _ := send("POST", "/v1/graphql"); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("/v1/graphql got %d", resp.StatusCode)
+	}
+	// API-key callers have their own buckets.
+	for _, key := range []string{"key-a", "key-b"} {
+		if resp, body := send("POST", "/graphql", "X-API-Key", key); resp.StatusCode != 200 {
+			t.Errorf("caller %s: %d %s", key, resp.StatusCode, body)
+		}
+	}
+	// A route's limit is shared by its callers: a's and b's requests spend the
+	// route's two tokens; then c, with tokens of its own, is refused.
+	for i, key := range []string{"key-a", "key-b"} {
+		if resp, body := send("GET", "/rest/v2/products/p1", "X-API-Key", key); resp.StatusCode != 200 {
+			t.Fatalf("REST request %d: %d %s", i+1, resp.StatusCode, body)
+		}
+	}
+	if resp, body := send("GET", "/rest/v2/products/p1", "X-API-Key", "key-c"); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("past the route's limit: %d %s", resp.StatusCode, body)
+	}
+	_, metrics := send("GET", "/metrics")
+	for _, want := range []string{
+		`switchyard_rate_limited_total{route="/graphql"} 2`,
+		`switchyard_rate_limited_total{route="/v1/graphql"} 1`,
+		`switchyard_rate_limited_total{route="/rest/v2/products/{id}"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestRateLimitForNoRoute(t *testing.T) {
+	cfg := &config.Config{Pools: map[string]config.Pool{}}
+	for _, svc := range demo.Services {
+		cfg.Pools[string(svc)] = config.Pool{Endpoints: []string{"http://127.0.0.1:1"}, HealthCheck: config.HealthCheck{Disabled: true}}
+	}
+	cfg.RateLimits.PerRoute = map[string]config.Rate{"/grapql": {Rate: 1, Burst: 1}}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		gw.Close()
+		t.Fatal("a limit for a route that is not served was accepted")
+	}
+	if !strings.Contains(err.Error(), `no route "/grapql"`) {
+		t.Errorf("error %q does not name the route", err)
+	}
+}

@@ -1,0 +1,201 @@
+package policies
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Rate is a token bucket: PerSecond tokens come back each second, up to Burst.
+type Rate struct {
+	PerSecond float64
+	Burst     int
+}
+
+// KeyedLimiter keeps one token bucket per key. A bucket idle long enough to have
+// refilled is forgotten, so memory follows the callers of the last few minutes, not
+// every caller ever seen. It is safe for concurrent use.
+type KeyedLimiter struct {
+	rate Rate
+	idle time.Duration
+
+	mu        sync.Mutex
+	buckets   map[string]*bucket
+	nextSweep time.Time
+}
+
+type bucket struct {
+	lim  *rate.Limiter
+	last time.Time
+}
+
+// NewKeyedLimiter returns a limiter giving each key r. Buckets idle for idle are
+// dropped; never sooner than a bucket takes to refill, so dropping one gives no
+// caller tokens it would not have had.
+func NewKeyedLimiter(r Rate, idle time.Duration) *KeyedLimiter {
+	if refill := time.Duration(float64(r.Burst) / r.PerSecond * float64(time.Second)); idle < refill {
+		idle = refill
+	}
+	return &KeyedLimiter{rate: r, idle: idle, buckets: map[string]*bucket{}}
+}
+
+// Len returns the number of buckets held.
+func (l *KeyedLimiter) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}
+
+// reserve takes n tokens of key's bucket at now.
+func (l *KeyedLimiter) reserve(key string, n int, now time.Time) (*rate.Reservation, *rate.Limiter) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.After(l.nextSweep) {
+		for k, b := range l.buckets {
+			if now.Sub(b.last) > l.idle {
+				delete(l.buckets, k)
+			}
+		}
+		l.nextSweep = now.Add(l.idle / 2)
+	}
+	b := l.buckets[key]
+	if b == nil {
+		b = &bucket{lim: rate.NewLimiter(rate.Limit(l.rate.PerSecond), l.rate.Burst)}
+		l.buckets[key] = b
+	}
+	b.last = now
+	return b.lim.ReserveN(now, n), b.lim
+}
+
+// Decision is the outcome of a rate-limit check.
+type Decision struct {
+	Allowed    bool
+	Limit      int           // the bucket's size
+	Remaining  int           // tokens left after this request
+	Reset      time.Duration // until the bucket is full again
+	RetryAfter time.Duration // when refused: until the request would be allowed
+}
+
+// check takes a token from each (limiter, key) pair, all or none.
+func check(now time.Time, keys []limitKey) Decision {
+	d := Decision{Allowed: true, Limit: math.MaxInt, Remaining: math.MaxInt}
+	taken := make([]*rate.Reservation, 0, len(keys))
+	for _, k := range keys {
+		res, lim := k.l.reserve(k.key, 1, now)
+		if !res.OK() {
+			d.Allowed = false
+			d.RetryAfter = time.Hour
+			continue
+		}
+		taken = append(taken, res)
+		if wait := res.DelayFrom(now); wait > 0 {
+			d.Allowed = false
+			d.RetryAfter = max(d.RetryAfter, wait)
+		}
+		tokens := lim.TokensAt(now)
+		remaining := max(0, int(math.Floor(tokens)))
+		// The headers describe the tightest of the limits.
+		if remaining < d.Remaining || (remaining == d.Remaining && k.l.rate.Burst < d.Limit) {
+			d.Limit, d.Remaining = k.l.rate.Burst, remaining
+			d.Reset = time.Duration((float64(k.l.rate.Burst) - tokens) / k.l.rate.PerSecond * float64(time.Second))
+		}
+	}
+	if !d.Allowed {
+		for _, res := range taken {
+			res.CancelAt(now)
+		}
+	}
+	return d
+}
+
+type limitKey struct {
+	l   *KeyedLimiter
+	key string
+}
+
+// RateLimits limits requests per caller and per route. A caller is its principal's
+// subject when authenticated, else its client address.
+type RateLimits struct {
+	perCaller *KeyedLimiter            // nil: no per-caller limit
+	perRoute  map[string]*KeyedLimiter // by route pattern
+	clientIP  func(*http.Request) string
+	onLimited func(scope string)
+	now       func() time.Time
+}
+
+// NewRateLimits returns the limits; perCaller may be nil. clientIP names an
+// anonymous caller; onLimited, when not nil, is told of every refusal.
+func NewRateLimits(perCaller *Rate, perRoute map[string]Rate, idle time.Duration, clientIP func(*http.Request) string, onLimited func(scope string)) *RateLimits {
+	rl := &RateLimits{perRoute: map[string]*KeyedLimiter{}, clientIP: clientIP, onLimited: onLimited, now: time.Now}
+	if perCaller != nil {
+		rl.perCaller = NewKeyedLimiter(*perCaller, idle)
+	}
+	for route, r := range perRoute {
+		rl.perRoute[route] = NewKeyedLimiter(r, idle)
+	}
+	return rl
+}
+
+// Callers returns the number of callers whose buckets are held.
+func (rl *RateLimits) Callers() int {
+	if rl.perCaller == nil {
+		return 0
+	}
+	return rl.perCaller.Len()
+}
+
+// Middleware limits the requests of route (a route pattern such as "/graphql"). It
+// must run after authentication, so that a caller is known by its principal. A
+// refused request gets 429 with Retry-After and a coded GraphQL error; every
+// limited request gets RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset.
+func (rl *RateLimits) Middleware(route string, next http.Handler) http.Handler {
+	perRoute := rl.perRoute[route]
+	if rl.perCaller == nil && perRoute == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		keys := make([]limitKey, 0, 2)
+		if rl.perCaller != nil {
+			caller := ""
+			if p := PrincipalFrom(r.Context()); p != nil {
+				caller = "principal:" + p.Subject
+			} else {
+				caller = "ip:" + rl.clientIP(r)
+			}
+			keys = append(keys, limitKey{rl.perCaller, caller})
+		}
+		if perRoute != nil {
+			keys = append(keys, limitKey{perRoute, route})
+		}
+		d := check(rl.now(), keys)
+		h := w.Header()
+		h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
+		h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
+		h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.Reset)))
+		if !d.Allowed {
+			if rl.onLimited != nil {
+				rl.onLimited(route)
+			}
+			retry := ceilSeconds(d.RetryAfter)
+			h.Set("Retry-After", strconv.Itoa(retry))
+			h.Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = fmt.Fprintf(w, `{"errors":[{"message":"rate limit exceeded: retry in %d s","extensions":{"code":"RATE_LIMITED"}}]}`, retry)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ceilSeconds rounds d up to whole seconds.
+func ceilSeconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int((d + time.Second - 1) / time.Second)
+}

@@ -1,0 +1,50 @@
+package policies
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestKeyedLimiterForgetsIdleBuckets(t *testing.T) {
+	l := NewKeyedLimiter(Rate{PerSecond: 10, Burst: 10}, time.Minute)
+	now := time.Unix(1000, 0)
+	for i := range 100 {
+		l.reserve(fmt.Sprint("k", i), 1, now)
+	}
+	if l.Len() != 100 {
+		t.Fatalf("%d buckets, want 100", l.Len())
+	}
+	l.reserve("k0", 1, now.Add(50*time.Second))
+	l.reserve("late", 1, now.Add(100*time.Second))
+	if got := l.Len(); got != 2 {
+		t.Errorf("%d buckets after the others went idle, want 2 (k0 and late)", got)
+	}
+}
+
+func TestKeyedLimiterKeepsBucketsUntilRefilled(t *testing.T) {
+	// 1 token a minute, burst 5: a bucket takes 5 minutes to refill, so a 1s idle
+	// timeout must not forget it sooner.
+	l := NewKeyedLimiter(Rate{PerSecond: 1.0 / 60, Burst: 5}, time.Second)
+	if l.idle < 5*time.Minute {
+		t.Fatalf("idle timeout %v, want at least the refill time 5m", l.idle)
+	}
+}
+
+func TestCheckIsAllOrNone(t *testing.T) {
+	caller := NewKeyedLimiter(Rate{PerSecond: 0.001, Burst: 5}, time.Minute)
+	route := NewKeyedLimiter(Rate{PerSecond: 0.001, Burst: 1}, time.Minute)
+	now := time.Unix(1000, 0)
+	keys := []limitKey{{caller, "c"}, {route, "r"}}
+	if d := check(now, keys); !d.Allowed || d.Limit != 1 || d.Remaining != 0 {
+		t.Fatalf("first request: %+v, want allowed with the route's limit 1, 0 left", d)
+	}
+	d := check(now, keys)
+	if d.Allowed || d.RetryAfter <= 0 {
+		t.Fatalf("second request: %+v, want refused with a retry time", d)
+	}
+	// The refusal by the route gave the caller's token back.
+	if got := check(now, keys[:1]); got.Remaining != 3 {
+		t.Errorf("caller has %d tokens left after one allowed, one refused and this request, want 3", got.Remaining)
+	}
+}
