@@ -157,6 +157,8 @@ type APIKey struct {
 	SHA256  string   `yaml:"sha256"`  // hex of the SHA-256 of the key
 	Subject string   `yaml:"subject"` // the principal's subject; default apikey:NAME
 	Scopes  []string `yaml:"scopes"`
+	// RateLimit is the key's own rate-limit tier, in place of rate_limits.per_caller.
+	RateLimit *Rate `yaml:"rate_limit"`
 }
 
 // RateLimits configures the token buckets that limit requests.
@@ -641,6 +643,9 @@ func (c *Config) Validate() error {
 		keyNames[k.Name] = true
 		if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
 			errs.add(at.key("sha256"), "must be the 64 hex digits of the key's SHA-256, not the key")
+		}
+		if k.RateLimit != nil {
+			k.RateLimit.check(at.key("rate_limit"), &errs)
 		}
 	}
 	for i, o := range c.CORS.AllowedOrigins {

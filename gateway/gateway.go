@@ -258,6 +258,9 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 	keys := make([]policies.APIKey, len(cfg.Auth.APIKeys))
 	for i, k := range cfg.Auth.APIKeys {
 		keys[i] = policies.APIKey{Name: k.Name, SHA256: k.SHA256, Subject: k.Subject, Scopes: k.Scopes}
+		if k.RateLimit != nil {
+			keys[i].RateLimit = &policies.Rate{PerSecond: k.RateLimit.Rate, Burst: k.RateLimit.Burst}
+		}
 	}
 	auth, err := policies.NewAuthenticator(cfg.Auth.APIKeyHeader, cfg.Auth.Required, keys)
 	if err != nil {
@@ -477,6 +480,12 @@ func (g *Gateway) rateLimits() (*policies.RateLimits, error) {
 	if c.PerCaller != nil {
 		perCaller = &policies.Rate{PerSecond: c.PerCaller.Rate, Burst: c.PerCaller.Burst}
 	}
+	var tiers []policies.Rate
+	for _, k := range g.cfg.Auth.APIKeys {
+		if k.RateLimit != nil {
+			tiers = append(tiers, policies.Rate{PerSecond: k.RateLimit.Rate, Burst: k.RateLimit.Burst})
+		}
+	}
 	routes := []string{"/graphql"}
 	for _, v := range versions {
 		routes = append(routes, "/"+v+"/graphql")
@@ -495,5 +504,5 @@ func (g *Gateway) rateLimits() (*policies.RateLimits, error) {
 	if g.metrics != nil {
 		onLimited = g.metrics.RateLimited
 	}
-	return policies.NewRateLimits(perCaller, perRoute, c.IdleTimeout.Duration, g.clientIPs.Of, onLimited), nil
+	return policies.NewRateLimits(perCaller, tiers, perRoute, c.IdleTimeout.Duration, g.clientIPs.Of, onLimited), nil
 }

@@ -31,7 +31,8 @@ func TestRateLimits(t *testing.T) {
 		PerCaller: &config.Rate{Rate: 0.001, Burst: 2},
 		PerRoute:  map[string]config.Rate{"/rest/v2/products/{id}": {Rate: 0.001, Burst: 2}},
 	}
-	cfg.Auth.APIKeys = []config.APIKey{{Name: "a", SHA256: keyHash("key-a")}, {Name: "b", SHA256: keyHash("key-b")}, {Name: "c", SHA256: keyHash("key-c")}}
+	cfg.Auth.APIKeys = []config.APIKey{{Name: "a", SHA256: keyHash("key-a")}, {Name: "b", SHA256: keyHash("key-b")}, {Name: "c", SHA256: keyHash("key-c")},
+		{Name: "gold", SHA256: keyHash("key-gold"), RateLimit: &config.Rate{Rate: 0.001, Burst: 4}}}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -107,9 +108,18 @@ func TestRateLimits(t *testing.T) {
 	if resp, body := send("GET", "/rest/v2/products/p1", "X-API-Key", "key-c"); resp.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("past the route's limit: %d %s", resp.StatusCode, body)
 	}
+	// A key with a tier of its own is limited by it, not by per_caller.
+	for i := range 4 {
+		if resp, body := send("POST", "/graphql", "X-API-Key", "key-gold"); resp.StatusCode != 200 || resp.Header.Get("RateLimit-Limit") != "4" {
+			t.Fatalf("gold request %d: %d, RateLimit-Limit %q: %s", i+1, resp.StatusCode, resp.Header.Get("RateLimit-Limit"), body)
+		}
+	}
+	if resp, _ := send("POST", "/graphql", "X-API-Key", "key-gold"); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("gold request 5: %d", resp.StatusCode)
+	}
 	_, metrics := send("GET", "/metrics")
 	for _, want := range []string{
-		`switchyard_rate_limited_total{route="/graphql"} 2`,
+		`switchyard_rate_limited_total{route="/graphql"} 3`,
 		`switchyard_rate_limited_total{route="/v1/graphql"} 1`,
 		`switchyard_rate_limited_total{route="/rest/v2/products/{id}"} 1`,
 	} {

@@ -14,6 +14,8 @@ type APIKey struct {
 	SHA256  string   // hex of the SHA-256 of the key
 	Subject string   // the principal's subject; default "apikey:" + Name
 	Scopes  []string // what the key grants
+	// RateLimit, when set, is the key's rate-limit tier.
+	RateLimit *Rate
 }
 
 // Authenticator identifies callers by API key, sent in a header. Keys are compared
@@ -44,7 +46,7 @@ func NewAuthenticator(header string, required bool, keys []APIKey) (*Authenticat
 		}
 		var h [sha256.Size]byte
 		copy(h[:], raw)
-		a.keys = append(a.keys, apiKey{hash: h, p: &Principal{Subject: subject, Scopes: k.Scopes}})
+		a.keys = append(a.keys, apiKey{hash: h, p: &Principal{Subject: subject, Scopes: k.Scopes, RateLimit: k.RateLimit}})
 	}
 	return a, nil
 }

@@ -16,6 +16,9 @@ type Principal struct {
 	Subject string
 	// Scopes are what the caller's credentials grant, such as "admin".
 	Scopes []string
+	// RateLimit, when set, is the caller's own rate-limit tier, in place of the
+	// per-caller default.
+	RateLimit *Rate
 }
 
 // HasScope reports whether p was granted scope. A nil Principal has no scope.

@@ -122,18 +122,26 @@ type limitKey struct {
 // subject when authenticated, else its client address.
 type RateLimits struct {
 	perCaller *KeyedLimiter            // nil: no per-caller limit
+	tiers     map[Rate]*KeyedLimiter   // the callers with a tier of their own
 	perRoute  map[string]*KeyedLimiter // by route pattern
 	clientIP  func(*http.Request) string
 	onLimited func(scope string)
 	now       func() time.Time
 }
 
-// NewRateLimits returns the limits; perCaller may be nil. clientIP names an
-// anonymous caller; onLimited, when not nil, is told of every refusal.
-func NewRateLimits(perCaller *Rate, perRoute map[string]Rate, idle time.Duration, clientIP func(*http.Request) string, onLimited func(scope string)) *RateLimits {
-	rl := &RateLimits{perRoute: map[string]*KeyedLimiter{}, clientIP: clientIP, onLimited: onLimited, now: time.Now}
+// NewRateLimits returns the limits; perCaller may be nil. tiers are the rates of
+// the principals that have one of their own (Principal.RateLimit): such a caller is
+// limited by its tier, not by perCaller. clientIP names an anonymous caller;
+// onLimited, when not nil, is told of every refusal.
+func NewRateLimits(perCaller *Rate, tiers []Rate, perRoute map[string]Rate, idle time.Duration, clientIP func(*http.Request) string, onLimited func(scope string)) *RateLimits {
+	rl := &RateLimits{perRoute: map[string]*KeyedLimiter{}, tiers: map[Rate]*KeyedLimiter{}, clientIP: clientIP, onLimited: onLimited, now: time.Now}
 	if perCaller != nil {
 		rl.perCaller = NewKeyedLimiter(*perCaller, idle)
+	}
+	for _, t := range tiers {
+		if rl.tiers[t] == nil {
+			rl.tiers[t] = NewKeyedLimiter(t, idle)
+		}
 	}
 	for route, r := range perRoute {
 		rl.perRoute[route] = NewKeyedLimiter(r, idle)
@@ -155,19 +163,24 @@ func (rl *RateLimits) Callers() int {
 // limited request gets RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset.
 func (rl *RateLimits) Middleware(route string, next http.Handler) http.Handler {
 	perRoute := rl.perRoute[route]
-	if rl.perCaller == nil && perRoute == nil {
+	if rl.perCaller == nil && len(rl.tiers) == 0 && perRoute == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		keys := make([]limitKey, 0, 2)
-		if rl.perCaller != nil {
-			caller := ""
-			if p := PrincipalFrom(r.Context()); p != nil {
-				caller = "principal:" + p.Subject
-			} else {
-				caller = "ip:" + rl.clientIP(r)
-			}
-			keys = append(keys, limitKey{rl.perCaller, caller})
+		p := PrincipalFrom(r.Context())
+		switch {
+		case p != nil && p.RateLimit != nil && rl.tiers[*p.RateLimit] != nil:
+			keys = append(keys, limitKey{rl.tiers[*p.RateLimit], p.Subject})
+		case rl.perCaller == nil:
+		case p != nil:
+			keys = append(keys, limitKey{rl.perCaller, "principal:" + p.Subject})
+		default:
+			keys = append(keys, limitKey{rl.perCaller, "ip:" + rl.clientIP(r)})
+		}
+		if len(keys) == 0 && perRoute == nil {
+			next.ServeHTTP(w, r)
+			return
 		}
 		if perRoute != nil {
 			keys = append(keys, limitKey{perRoute, route})
