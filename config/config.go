@@ -169,6 +169,11 @@ type RateLimits struct {
 	// PerRoute are buckets shared by all callers of a route, by route pattern
 	// ("/graphql", "/v1/graphql", "/rest/users/{id}").
 	PerRoute map[string]Rate `yaml:"per_route"`
+	// CostPerCaller limits each caller's GraphQL operations by their cost (as
+	// graphql.limits.max_cost computes it): an operation spends as many tokens as it
+	// costs. Its burst must hold the costliest operation max_cost allows. Off when
+	// not set.
+	CostPerCaller *Rate `yaml:"cost_per_caller"`
 	// IdleTimeout is how long a caller's bucket is kept after its last request
 	// (never less than the bucket takes to refill). Default 10m.
 	IdleTimeout Duration `yaml:"idle_timeout"`
@@ -625,6 +630,13 @@ func (c *Config) Validate() error {
 			errs.add(at, "%q is not a route pattern (it starts with /)", route)
 		}
 		r.check(at, &errs)
+	}
+	if r := c.RateLimits.CostPerCaller; r != nil {
+		at := path{"rate_limits", "cost_per_caller"}
+		r.check(at, &errs)
+		if m := c.GraphQL.Limits.MaxCost; r.Burst >= 1 && m > 0 && r.Burst < m {
+			errs.add(at.key("burst"), "must be at least graphql.limits.max_cost (%d): an operation within that limit could never run", m)
+		}
 	}
 	c.RateLimits.IdleTimeout.check(path{"rate_limits", "idle_timeout"}, &errs)
 	for i, p := range c.TrustedProxies {

@@ -84,6 +84,8 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{`gw.yaml:16: trusted_proxies[1]: "10.0.0.1:80" is not an address or CIDR prefix`}},
 		{"a bad rate limit", func(s string) string { return s + "rate_limits:\n  per_caller: {rate: 0, burst: 5}\n" },
 			[]string{`gw.yaml:15: rate_limits.per_caller.rate: must be a positive number`}},
+		{"a cost budget below max_cost", func(s string) string { return s + "rate_limits:\n  cost_per_caller: {rate: 100, burst: 500}\n" },
+			[]string{`gw.yaml:15: rate_limits.cost_per_caller.burst: must be at least graphql.limits.max_cost (10000)`}},
 		{"not YAML", func(s string) string { return s + "\n  : : [\n" }, []string{"gw.yaml:", "not valid YAML"}},
 	}
 	for _, tc := range tests {

@@ -500,9 +500,13 @@ func (g *Gateway) rateLimits() (*policies.RateLimits, error) {
 		}
 		perRoute[route] = policies.Rate{PerSecond: r.Rate, Burst: r.Burst}
 	}
-	var onLimited func(string)
+	var onLimited func(string, string)
 	if g.metrics != nil {
 		onLimited = g.metrics.RateLimited
 	}
-	return policies.NewRateLimits(perCaller, tiers, perRoute, c.IdleTimeout.Duration, g.clientIPs.Of, onLimited), nil
+	rl := policies.NewRateLimits(perCaller, tiers, perRoute, c.IdleTimeout.Duration, g.clientIPs.Of, onLimited)
+	if c.CostPerCaller != nil {
+		rl.LimitCost(policies.Rate{PerSecond: c.CostPerCaller.Rate, Burst: c.CostPerCaller.Burst}, c.IdleTimeout.Duration)
+	}
+	return rl, nil
 }

@@ -89,7 +89,7 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 		}
 	}
 	tr := httpTransport{maxBody: g.cfg.GraphQL.MaxBodyBytes, required: required, metrics: g.metrics, version: version,
-		maxQuery: max(g.cfg.GraphQL.Limits.MaxQueryBytes, 0)}
+		maxQuery: max(g.cfg.GraphQL.Limits.MaxQueryBytes, 0), limits: g.limits}
 	if g.shared.tracing.Recording() {
 		tr.tracer = g.shared.tracer
 	}
@@ -101,8 +101,11 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 	lim := g.cfg.GraphQL.Limits
 	off := func(n int) int { return max(n, 0) } // -1: no limit
 	srv.Use(policies.QueryLimits{MaxBytes: off(lim.MaxQueryBytes), MaxDepth: off(lim.MaxDepth), MaxAliases: off(lim.MaxAliases)})
-	if lim.MaxCost > 0 {
+	switch {
+	case lim.MaxCost > 0:
 		srv.Use(extension.FixedComplexityLimit(lim.MaxCost))
+	case g.limits.LimitsCost():
+		srv.Use(extension.FixedComplexityLimit(math.MaxInt32)) // computes the cost the limits spend
 	}
 	if *g.cfg.GraphQL.APQ.Enabled {
 		srv.Use(extension.AutomaticPersistedQuery{Cache: g.apq})

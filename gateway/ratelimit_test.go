@@ -119,9 +119,9 @@ func TestRateLimits(t *testing.T) {
 	}
 	_, metrics := send("GET", "/metrics")
 	for _, want := range []string{
-		`switchyard_rate_limited_total{route="/graphql"} 3`,
-		`switchyard_rate_limited_total{route="/v1/graphql"} 1`,
-		`switchyard_rate_limited_total{route="/rest/v2/products/{id}"} 1`,
+		`switchyard_rate_limited_total{limit="requests",route="/graphql"} 3`,
+		`switchyard_rate_limited_total{limit="requests",route="/v1/graphql"} 1`,
+		`switchyard_rate_limited_total{limit="requests",route="/rest/v2/products/{id}"} 1`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
@@ -146,5 +146,88 @@ func TestRateLimitForNoRoute(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), `no route "/grapql"`) {
 		t.Errorf("error %q does not name the route", err)
+	}
+}
+
+// TestCostRateLimit checks that an operation spends its cost, not one token: a
+// caller with a budget of 10 runs a cheap query many times, but a costly one
+// empties the budget, and REST endpoints spend their operation's cost too.
+func TestCostRateLimit(t *testing.T) {
+	cluster, err := demo.StartCluster(dataset(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	cfg := &config.Config{Pools: map[string]config.Pool{}}
+	for _, svc := range demo.Services {
+		cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
+	}
+	cfg.GraphQL.Limits.MaxCost = 40
+	cfg.RateLimits.CostPerCaller = &config.Rate{Rate: 0.001, Burst: 40}
+	cfg.Auth.APIKeys = []config.APIKey{{Name: "a", SHA256: keyHash("key-a")}, {Name: "b", SHA256: keyHash("key-b")}}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	srv := httptest.NewServer(gw.Handler())
+	defer srv.Close()
+	do := func(method, path, query, key string) (*http.Response, string) {
+		var body io.Reader
+		if query != "" {
+			body = strings.NewReader(`{"query":"` + strings.ReplaceAll(query, `"`, `\"`) + `"}`)
+		}
+		req, _ := http.NewRequest(method, srv.URL+path, body)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	// { user { name } } costs 2: twenty of them fit in 40.
+	for i := range 20 {
+		if resp, body := do("POST", "/graphql", `{ user(id:"u1"){ name } }`, "key-a"); resp.StatusCode != 200 {
+			t.Fatalf("cheap query %d: %d %s", i+1, resp.StatusCode, body)
+		}
+	}
+	resp, body := do("POST", "/graphql", `{ user(id:"u1"){ name } }`, "key-a")
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "RATE_LIMITED") || !strings.Contains(body, "costs 2") {
+		t.Fatalf("past the budget: %d %s", resp.StatusCode, body)
+	}
+	if resp.Header.Get("Retry-After") == "" || resp.Header.Get("RateLimit-Limit") != "40" {
+		t.Errorf("headers %v", resp.Header)
+	}
+	// A costly query (three users with five orders each: 1 + 3*(1 + 1 + 5*1) = 22)
+	// takes over half of b's budget, so a second one does not fit, where a limit of
+	// requests would count each as one.
+	costly := `{ users(ids: ["u1","u2","u3"]){ name orders(first: 5){ id } } }`
+	resp, body = do("POST", "/graphql", costly, "key-b")
+	if resp.StatusCode != 200 {
+		t.Fatalf("costly query: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := do("POST", "/graphql", costly, "key-b"); resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "costs 22") {
+		t.Errorf("second costly query: %d %s", resp.StatusCode, body)
+	}
+	// The REST endpoints run operations too, and spend their cost.
+	resp, body = do("GET", "/rest/v2/products/p1", "", "key-a")
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("REST past the budget: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	_, metrics := do("GET", "/metrics", "", "")
+	for _, want := range []string{
+		`switchyard_rate_limited_total{limit="cost",route="/graphql"} 2`,
+		`switchyard_rate_limited_total{limit="cost",route="/rest/v2/products/{id}"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }

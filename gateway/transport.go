@@ -17,6 +17,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/go-chi/chi/v5"
 	"github.com/mailru/easyjson"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -77,6 +79,9 @@ type httpTransport struct {
 	tracer   trace.Tracer     // nil when tracing is off
 	version  string           // the schema version served, "v2"
 	maxQuery int              // the longest query text accepted, in bytes; 0: any
+	// limits spend each operation's cost from its caller's budget, when costs are
+	// limited.
+	limits *policies.RateLimits
 }
 
 var _ graphql.Transport = httpTransport{}
@@ -156,6 +161,19 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		if op := opCtx.Doc.Operations.ForName(opCtx.OperationName); op == nil || op.Operation != ast.Query {
 			w.Header().Set("Allow", http.MethodPost)
 			writeErrors(w, http.StatusMethodNotAllowed, gqlerror.List{codedError(codeMethodNotAllowed, "GET requests may only run queries; use POST")})
+			return
+		}
+	}
+	if t.limits.LimitsCost() {
+		cost := 0
+		if st := extension.GetComplexityStats(graphql.WithOperationContext(ctx, opCtx)); st != nil {
+			cost = st.Complexity
+		}
+		route := "unmatched"
+		if rc := chi.RouteContext(ctx); rc != nil && rc.RoutePattern() != "" {
+			route = rc.RoutePattern()
+		}
+		if !t.limits.SpendCost(w, r, route, cost) {
 			return
 		}
 	}

@@ -77,8 +77,8 @@ func New() *Metrics {
 		}, []string{"loader"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_rate_limited_total",
-			Help: "Requests refused with 429 by a rate limit, by route pattern.",
-		}, []string{"route"}),
+			Help: "Requests refused with 429 by a rate limit, by route pattern and limit (requests, cost).",
+		}, []string{"route", "limit"}),
 	}
 	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.gqlOperations, m.gqlDuration,
 		m.upstreamCalls, m.upstreamTime, m.loaderBatch, m.rateLimited,
@@ -195,9 +195,9 @@ func (m *Metrics) LoaderBatch(loader string, size int) {
 	m.loaderBatch.WithLabelValues(loader).Observe(float64(size))
 }
 
-// RateLimited counts a request refused by a rate limit.
-func (m *Metrics) RateLimited(route string) {
-	m.rateLimited.WithLabelValues(route).Inc()
+// RateLimited counts a request refused by a rate limit of requests or of cost.
+func (m *Metrics) RateLimited(route, limit string) {
+	m.rateLimited.WithLabelValues(route, limit).Inc()
 }
 
 // PoolState is a pool's state at scrape time.

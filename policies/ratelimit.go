@@ -124,8 +124,9 @@ type RateLimits struct {
 	perCaller *KeyedLimiter            // nil: no per-caller limit
 	tiers     map[Rate]*KeyedLimiter   // the callers with a tier of their own
 	perRoute  map[string]*KeyedLimiter // by route pattern
+	cost      *KeyedLimiter            // nil: operations' costs are not limited
 	clientIP  func(*http.Request) string
-	onLimited func(scope string)
+	onLimited func(route, limit string)
 	now       func() time.Time
 }
 
@@ -133,7 +134,7 @@ type RateLimits struct {
 // the principals that have one of their own (Principal.RateLimit): such a caller is
 // limited by its tier, not by perCaller. clientIP names an anonymous caller;
 // onLimited, when not nil, is told of every refusal.
-func NewRateLimits(perCaller *Rate, tiers []Rate, perRoute map[string]Rate, idle time.Duration, clientIP func(*http.Request) string, onLimited func(scope string)) *RateLimits {
+func NewRateLimits(perCaller *Rate, tiers []Rate, perRoute map[string]Rate, idle time.Duration, clientIP func(*http.Request) string, onLimited func(route, limit string)) *RateLimits {
 	rl := &RateLimits{perRoute: map[string]*KeyedLimiter{}, tiers: map[Rate]*KeyedLimiter{}, clientIP: clientIP, onLimited: onLimited, now: time.Now}
 	if perCaller != nil {
 		rl.perCaller = NewKeyedLimiter(*perCaller, idle)
@@ -147,6 +148,77 @@ func NewRateLimits(perCaller *Rate, tiers []Rate, perRoute map[string]Rate, idle
 		rl.perRoute[route] = NewKeyedLimiter(r, idle)
 	}
 	return rl
+}
+
+// LimitCost limits each caller's GraphQL operations by their computed cost: an
+// operation spends as many tokens of r as it costs.
+func (rl *RateLimits) LimitCost(r Rate, idle time.Duration) {
+	rl.cost = NewKeyedLimiter(r, idle)
+}
+
+// LimitsCost reports whether operations' costs are limited.
+func (rl *RateLimits) LimitsCost() bool { return rl != nil && rl.cost != nil }
+
+// SpendCost takes cost tokens from the cost bucket of r's caller. When refused, it
+// answers r with 429 and returns false; the caller must write nothing more.
+func (rl *RateLimits) SpendCost(w http.ResponseWriter, r *http.Request, route string, cost int) bool {
+	if rl.cost == nil || cost <= 0 {
+		return true
+	}
+	now := rl.now()
+	key := rl.callerKey(r)
+	res, lim := rl.cost.reserve(key, cost, now)
+	d := Decision{Allowed: true, Limit: rl.cost.rate.Burst}
+	switch {
+	case !res.OK():
+		d.Allowed, d.RetryAfter = false, time.Hour
+	default:
+		if wait := res.DelayFrom(now); wait > 0 {
+			res.CancelAt(now)
+			d.Allowed, d.RetryAfter = false, wait
+		}
+	}
+	if d.Allowed {
+		return true
+	}
+	tokens := lim.TokensAt(now)
+	d.Remaining = max(0, int(math.Floor(tokens)))
+	d.Reset = time.Duration((float64(d.Limit) - tokens) / rl.cost.rate.PerSecond * float64(time.Second))
+	msg := fmt.Sprintf("the operation costs %d and the caller's cost budget holds %d now", cost, d.Remaining)
+	if !res.OK() {
+		msg = fmt.Sprintf("the operation costs %d, more than the caller's cost budget of %d can ever hold", cost, d.Limit)
+	}
+	rl.refuse(w, route, "cost", d, msg)
+	return false
+}
+
+// callerKey names the caller of r: its principal's subject, else its address.
+func (rl *RateLimits) callerKey(r *http.Request) string {
+	if p := PrincipalFrom(r.Context()); p != nil {
+		return "principal:" + p.Subject
+	}
+	return "ip:" + rl.clientIP(r)
+}
+
+// setHeaders describes d in the RateLimit-* headers.
+func setHeaders(h http.Header, d Decision) {
+	h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
+	h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
+	h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.Reset)))
+}
+
+// refuse answers 429 for the refusal d on route by a limit of requests or cost.
+func (rl *RateLimits) refuse(w http.ResponseWriter, route, limit string, d Decision, msg string) {
+	if rl.onLimited != nil {
+		rl.onLimited(route, limit)
+	}
+	h := w.Header()
+	setHeaders(h, d)
+	retry := max(1, ceilSeconds(d.RetryAfter))
+	h.Set("Retry-After", strconv.Itoa(retry))
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusTooManyRequests)
+	_, _ = fmt.Fprintf(w, `{"errors":[{"message":%q,"extensions":{"code":"RATE_LIMITED"}}]}`, msg+fmt.Sprintf(": retry in %d s", retry))
 }
 
 // Callers returns the number of callers whose buckets are held.
@@ -173,10 +245,8 @@ func (rl *RateLimits) Middleware(route string, next http.Handler) http.Handler {
 		case p != nil && p.RateLimit != nil && rl.tiers[*p.RateLimit] != nil:
 			keys = append(keys, limitKey{rl.tiers[*p.RateLimit], p.Subject})
 		case rl.perCaller == nil:
-		case p != nil:
-			keys = append(keys, limitKey{rl.perCaller, "principal:" + p.Subject})
 		default:
-			keys = append(keys, limitKey{rl.perCaller, "ip:" + rl.clientIP(r)})
+			keys = append(keys, limitKey{rl.perCaller, rl.callerKey(r)})
 		}
 		if len(keys) == 0 && perRoute == nil {
 			next.ServeHTTP(w, r)
@@ -186,21 +256,11 @@ func (rl *RateLimits) Middleware(route string, next http.Handler) http.Handler {
 			keys = append(keys, limitKey{perRoute, route})
 		}
 		d := check(rl.now(), keys)
-		h := w.Header()
-		h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
-		h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
-		h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.Reset)))
 		if !d.Allowed {
-			if rl.onLimited != nil {
-				rl.onLimited(route)
-			}
-			retry := ceilSeconds(d.RetryAfter)
-			h.Set("Retry-After", strconv.Itoa(retry))
-			h.Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusTooManyRequests)
-			_, _ = fmt.Fprintf(w, `{"errors":[{"message":"rate limit exceeded: retry in %d s","extensions":{"code":"RATE_LIMITED"}}]}`, retry)
+			rl.refuse(w, route, "requests", d, "rate limit exceeded")
 			return
 		}
+		setHeaders(w.Header(), d)
 		next.ServeHTTP(w, r)
 	})
 }
