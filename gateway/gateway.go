@@ -285,6 +285,9 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 	if g.limits, err = g.rateLimits(); err != nil {
 		return nil, err
 	}
+	if prev != nil {
+		g.limits.Adopt(prev.limits)
+	}
 	g.handler = g.routes()
 	g.admin = g.adminRoutes()
 	return g, nil

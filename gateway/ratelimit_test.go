@@ -231,3 +231,58 @@ func TestCostRateLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitsOutliveReload checks that a reload keeps the buckets of a limit whose
+// rate did not change, and starts afresh those whose rate did.
+func TestRateLimitsOutliveReload(t *testing.T) {
+	cluster, err := demo.StartCluster(dataset(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	configWith := func(burst int) *config.Config {
+		cfg := &config.Config{Pools: map[string]config.Pool{}}
+		for _, svc := range demo.Services {
+			cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
+		}
+		cfg.RateLimits.PerCaller = &config.Rate{Rate: 0.001, Burst: burst}
+		cfg.SetDefaults()
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	rt, err := gateway.NewRuntime(configWith(1), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	srv := httptest.NewServer(rt.Handler())
+	defer srv.Close()
+	status := func() int {
+		resp, err := http.Post(srv.URL+"/graphql", "application/json", strings.NewReader(`{"query":"{ user(id:\"u1\"){ name } }"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := []int{status(), status()}; got[0] != 200 || got[1] != 429 {
+		t.Fatalf("statuses %v, want 200 then 429", got)
+	}
+	cfg := configWith(1)
+	cfg.AccessLog.Sample = new(float64) // a change elsewhere
+	if err := rt.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(); got != 429 {
+		t.Errorf("after a reload that kept the rate: %d, want 429", got)
+	}
+	if err := rt.Reload(configWith(3)); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(); got != 200 {
+		t.Errorf("after a reload that changed the rate: %d, want 200", got)
+	}
+}

@@ -150,6 +150,28 @@ func NewRateLimits(perCaller *Rate, tiers []Rate, perRoute map[string]Rate, idle
 	return rl
 }
 
+// Adopt keeps the buckets of prev, the limits before a reload, wherever a limit's
+// rate is unchanged, so that a reload hands no caller a fresh burst.
+func (rl *RateLimits) Adopt(prev *RateLimits) {
+	same := func(a, b *KeyedLimiter) bool { return a != nil && b != nil && a.rate == b.rate }
+	if same(rl.perCaller, prev.perCaller) {
+		rl.perCaller = prev.perCaller
+	}
+	if same(rl.cost, prev.cost) {
+		rl.cost = prev.cost
+	}
+	for r, l := range prev.tiers {
+		if rl.tiers[r] != nil {
+			rl.tiers[r] = l
+		}
+	}
+	for route, l := range prev.perRoute {
+		if same(rl.perRoute[route], l) {
+			rl.perRoute[route] = l
+		}
+	}
+}
+
 // LimitCost limits each caller's GraphQL operations by their computed cost: an
 // operation spends as many tokens of r as it costs.
 func (rl *RateLimits) LimitCost(r Rate, idle time.Duration) {
