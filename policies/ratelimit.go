@@ -153,7 +153,7 @@ func NewRateLimits(perCaller *Rate, tiers []Rate, perRoute map[string]Rate, idle
 // Adopt keeps the buckets of prev, the limits before a reload, wherever a limit's
 // rate is unchanged, so that a reload hands no caller a fresh burst.
 func (rl *RateLimits) Adopt(prev *RateLimits) {
-	same := func(a, b *KeyedLimiter) bool { return a != nil && b != nil && a.rate == b.rate }
+	same := func(a, b *KeyedLimiter) bool { return a != nil && b != nil && a.rate == b.rate && a.idle == b.idle }
 	if same(rl.perCaller, prev.perCaller) {
 		rl.perCaller = prev.perCaller
 	}
@@ -161,7 +161,7 @@ func (rl *RateLimits) Adopt(prev *RateLimits) {
 		rl.cost = prev.cost
 	}
 	for r, l := range prev.tiers {
-		if rl.tiers[r] != nil {
+		if same(rl.tiers[r], l) {
 			rl.tiers[r] = l
 		}
 	}
