@@ -92,6 +92,11 @@ type GraphQL struct {
 	APQ APQ `yaml:"apq"`
 	// Limits refuse operations too large, deep, aliased or costly, before they run.
 	Limits Limits `yaml:"limits"`
+	// TrustedDocuments, when set, is the file of the only operations clients may
+	// run (an Apollo persisted query manifest, or a JSON object from SHA-256 to
+	// document); clients may send a listed document's hash in place of its text.
+	// Read again on reload.
+	TrustedDocuments string `yaml:"trusted_documents"`
 }
 
 // Limits bound what one operation may ask for; -1 is no limit.
@@ -595,6 +600,11 @@ func (c *Config) Validate() error {
 	}
 	if c.GraphQL.APQ.CacheSize < 0 {
 		errs.add(g.key("apq").key("cache_size"), "must not be negative")
+	}
+	if f := c.GraphQL.TrustedDocuments; f != "" {
+		if _, err := policies.LoadTrustedDocuments(f); err != nil {
+			errs.add(g.key("trusted_documents"), "%s: %v", f, err)
+		}
 	}
 	if c.GraphQL.MaxBodyBytes < 0 {
 		errs.add(g.key("max_body_bytes"), "must not be negative")

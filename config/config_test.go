@@ -86,6 +86,8 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{`gw.yaml:15: rate_limits.per_caller.rate: must be a positive number`}},
 		{"a cost budget below max_cost", func(s string) string { return s + "rate_limits:\n  cost_per_caller: {rate: 100, burst: 500}\n" },
 			[]string{`gw.yaml:15: rate_limits.cost_per_caller.burst: must be at least graphql.limits.max_cost (10000)`}},
+		{"a missing trusted documents file", func(s string) string { return s + "graphql:\n  trusted_documents: /nonexistent/manifest.json\n" },
+			[]string{`gw.yaml:15: graphql.trusted_documents: /nonexistent/manifest.json: open /nonexistent/manifest.json: no such file or directory`}},
 		{"not YAML", func(s string) string { return s + "\n  : : [\n" }, []string{"gw.yaml:", "not valid YAML"}},
 	}
 	for _, tc := range tests {

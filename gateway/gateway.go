@@ -58,6 +58,8 @@ type Gateway struct {
 	apq graphql.Cache[string]
 	// auth identifies callers (API keys) on the GraphQL and REST routes.
 	auth *policies.Authenticator
+	// trusted, when set, are the only documents clients may run.
+	trusted *policies.TrustedDocuments
 	// limits are the rate limits of the routes.
 	limits *policies.RateLimits
 	// clientIPs finds a request's client address behind the trusted proxies.
@@ -279,6 +281,14 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 		return nil, fmt.Errorf("composed REST endpoints: %w", err)
 	}
 	g.rest = eps
+	if f := cfg.GraphQL.TrustedDocuments; f != "" {
+		if g.trusted, err = policies.LoadTrustedDocuments(f); err != nil {
+			return nil, fmt.Errorf("graphql.trusted_documents: %s: %w", f, err)
+		}
+		for _, ep := range eps {
+			g.trusted.Add(ep.Query) // the composed REST endpoints' own operations
+		}
+	}
 	if g.openapi, err = rest.OpenAPI("Switchyard composed REST endpoints", "2", eps); err != nil {
 		return nil, err
 	}

@@ -107,6 +107,9 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 	case g.limits.LimitsCost():
 		srv.Use(extension.FixedComplexityLimit(math.MaxInt32)) // computes the cost the limits spend
 	}
+	if g.trusted != nil {
+		srv.Use(g.trusted) // before APQ, which must not serve what is not listed
+	}
 	if *g.cfg.GraphQL.APQ.Enabled {
 		srv.Use(extension.AutomaticPersistedQuery{Cache: g.apq})
 	}

@@ -353,7 +353,7 @@ func responseMediaType(accept string) string {
 func refusedByLimits(errs gqlerror.List) bool {
 	for _, e := range errs {
 		switch e.Extensions["code"] {
-		case policies.CodeQueryTooLarge, policies.CodeQueryTooDeep, policies.CodeTooManyAliases, "COMPLEXITY_LIMIT_EXCEEDED":
+		case policies.CodeQueryTooLarge, policies.CodeQueryTooDeep, policies.CodeTooManyAliases, "COMPLEXITY_LIMIT_EXCEEDED", policies.CodeNotTrusted:
 			return true
 		}
 	}

@@ -1,0 +1,101 @@
+package gateway_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/demo"
+	"github.com/switchyard/switchyard/gateway"
+)
+
+// TestTrustedDocuments checks the allow-list through real HTTP: a listed document by
+// text or by hash runs; anything else is refused with 400 before it runs, also when
+// a client tries to register it through APQ; the composed REST endpoints still work.
+func TestTrustedDocuments(t *testing.T) {
+	cluster, err := demo.StartCluster(dataset(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	const listed = `query Name($id: ID!) { user(id: $id) { name } }`
+	const unlisted = `{ user(id: "u1") { name email } }`
+	hash := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
+	manifest, _ := json.Marshal(map[string]any{
+		"format": "apollo-persisted-query-manifest", "version": 1,
+		"operations": []map[string]string{{"id": hash(listed), "name": "Name", "type": "query", "body": listed}},
+	})
+	file := filepath.Join(t.TempDir(), "manifest.json")
+	if err := os.WriteFile(file, manifest, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{Pools: map[string]config.Pool{}}
+	for _, svc := range demo.Services {
+		cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
+	}
+	cfg.GraphQL.TrustedDocuments = file
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	srv := httptest.NewServer(gw.Handler())
+	defer srv.Close()
+	post := func(body map[string]any) (int, string) {
+		b, _ := json.Marshal(body)
+		resp, err := http.Post(srv.URL+"/graphql", "application/json", strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(out)
+	}
+	vars := map[string]any{"id": "u1"}
+	pq := func(h string) map[string]any {
+		return map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": h}}
+	}
+	tests := []struct {
+		name     string
+		body     map[string]any
+		status   int
+		contains string
+	}{
+		{"listed, by text", map[string]any{"query": listed, "variables": vars}, 200, `"name":"Ada Lovelace"`},
+		{"listed, by hash only", map[string]any{"variables": vars, "extensions": pq(hash(listed))}, 200, `"name":"Ada Lovelace"`},
+		{"not listed, by text", map[string]any{"query": unlisted}, 400, "PERSISTED_QUERY_NOT_IN_LIST"},
+		{"not listed, registered through APQ", map[string]any{"query": unlisted, "extensions": pq(hash(unlisted))}, 400, "PERSISTED_QUERY_NOT_IN_LIST"},
+		{"not listed, then by hash", map[string]any{"extensions": pq(hash(unlisted))}, 400, "PERSISTED_QUERY_NOT_IN_LIST"},
+		{"introspection is a document too", map[string]any{"query": `{ __schema { queryType { name } } }`}, 400, "PERSISTED_QUERY_NOT_IN_LIST"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := post(tc.body)
+			if status != tc.status || !strings.Contains(body, tc.contains) {
+				t.Errorf("%d %s, want %d with %s", status, body, tc.status, tc.contains)
+			}
+		})
+	}
+	resp, err := http.Get(srv.URL + "/rest/v2/products/p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("a composed REST endpoint got %d under trusted documents", resp.StatusCode)
+	}
+}
