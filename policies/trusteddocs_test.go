@@ -41,3 +41,22 @@ func TestParseTrustedDocuments(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTrustedDocuments checks that no manifest makes the parser panic, and that a
+// parsed manifest trusts only documents whose hash is their id.
+func FuzzTrustedDocuments(f *testing.F) {
+	f.Add(fmt.Sprintf(`{%q: "{ a }"}`, hashOf("{ a }")))
+	f.Add(`{"format":"apollo-persisted-query-manifest","operations":[{"id":"x","body":"{ a }"}]}`)
+	f.Add(`{"format":1}`)
+	f.Fuzz(func(t *testing.T, manifest string) {
+		td, err := ParseTrustedDocuments([]byte(manifest))
+		if err != nil {
+			return
+		}
+		for h, text := range td.byHash {
+			if hashOf(text) != h {
+				t.Fatalf("document %q trusted under hash %s", text, h)
+			}
+		}
+	})
+}
