@@ -100,9 +100,10 @@ func Rebuild(prev *Gateway, cfg *config.Config) (*Gateway, error) {
 
 func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err error) {
 	g := &Gateway{cfg: cfg, log: log, shared: &shared{}}
+	var made []*lb.Pool // the pools this build made, not those it kept from prev
 	defer func() {
 		if err != nil {
-			for _, p := range g.pools { // their health checks stop; a reload keeps the old ones
+			for _, p := range made { // their health checks stop; prev keeps its own
 				p.Close()
 			}
 		}
@@ -203,6 +204,7 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 		if err != nil {
 			return nil, fmt.Errorf("building pool %s: %w", name, err)
 		}
+		made = append(made, pool)
 		if prev != nil {
 			if old := prev.pool(name); old != nil {
 				pool.Adopt(old)

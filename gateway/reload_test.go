@@ -3,7 +3,13 @@ package gateway_test
 import (
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,5 +119,68 @@ func TestReloadUnderLoad(t *testing.T) {
 	rt.Close()
 	if err := rt.Reload(configWith(users[0].URL(), nil)); err == nil {
 		t.Fatal("a reload after Close was accepted")
+	}
+}
+
+// TestFailedReloadLeavesPoolsAlone checks that a reload refused late in its build
+// (here by a rate limit for a route that is not served) leaves the running gateway's
+// pools as they were: still reusing their connections.
+func TestFailedReloadLeavesPoolsAlone(t *testing.T) {
+	cluster, err := demo.StartCluster(dataset(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	target, _ := url.Parse(cluster.URLs(demo.Users)[0])
+	var conns atomic.Int64
+	front := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(target))
+	front.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	front.Start()
+	defer front.Close()
+	configWith := func(perRoute map[string]config.Rate) *config.Config {
+		cfg := &config.Config{Pools: map[string]config.Pool{}}
+		for _, svc := range demo.Services {
+			cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
+		}
+		cfg.Pools[string(demo.Users)] = config.Pool{Endpoints: []string{front.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
+		cfg.RateLimits.PerRoute = perRoute
+		cfg.SetDefaults()
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	rt, err := gateway.NewRuntime(configWith(nil), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	srv := httptest.NewServer(rt.Handler())
+	defer srv.Close()
+	query := func() {
+		resp, err := http.Post(srv.URL+"/graphql", "application/json", strings.NewReader(`{"query":"{ user(id:\"u1\"){ name } }"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	query()
+	if err := rt.Reload(configWith(map[string]config.Rate{"/no-such-route": {Rate: 1, Burst: 1}})); err == nil {
+		t.Fatal("a limit for a route that is not served was accepted")
+	}
+	before := conns.Load()
+	for range 10 {
+		query()
+	}
+	if n := conns.Load() - before; n > 1 {
+		t.Errorf("after a failed reload, 10 sequential queries opened %d connections to users: its pool was closed", n)
 	}
 }
