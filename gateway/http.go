@@ -113,6 +113,9 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 	if *g.cfg.GraphQL.APQ.Enabled {
 		srv.Use(extension.AutomaticPersistedQuery{Cache: g.apq})
 	}
+	if g.trusted != nil {
+		srv.Use(g.trusted.Verifier()) // whatever APQ's cache held, only listed text runs
+	}
 	srv.Use(resolvers.NewRootFetch(g.clients))
 	if fb := g.fallbacks[version]; fb != nil {
 		srv.Use(*fb)

@@ -47,12 +47,16 @@ func TestTrustedDocuments(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	gw, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
+	// The gateway starts without the list, and a client has APQ cache a document
+	// that the list will not hold; then a reload turns the list on.
+	open := *cfg
+	open.GraphQL.TrustedDocuments = ""
+	rt, err := gateway.NewRuntime(&open, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer gw.Close()
-	srv := httptest.NewServer(gw.Handler())
+	defer rt.Close()
+	srv := httptest.NewServer(rt.Handler())
 	defer srv.Close()
 	post := func(body map[string]any) (int, string) {
 		b, _ := json.Marshal(body)
@@ -68,6 +72,14 @@ func TestTrustedDocuments(t *testing.T) {
 	pq := func(h string) map[string]any {
 		return map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": h}}
 	}
+	if status, body := post(map[string]any{"query": unlisted, "extensions": pq(hash(unlisted))}); status != 200 {
+		t.Fatalf("registering through APQ before the list: %d %s", status, body)
+	}
+	if err := rt.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	oddKeys := map[string]any{"PersistedQuery": map[string]any{"version": 1, "SHA256HASH": hash(unlisted)}}
+	oddCase := map[string]any{"persistedQuery": map[string]any{"version": 1, "SHA256HASH": hash(unlisted)}}
 	tests := []struct {
 		name     string
 		body     map[string]any
@@ -79,6 +91,10 @@ func TestTrustedDocuments(t *testing.T) {
 		{"not listed, by text", map[string]any{"query": unlisted}, 400, "PERSISTED_QUERY_NOT_IN_LIST"},
 		{"not listed, registered through APQ", map[string]any{"query": unlisted, "extensions": pq(hash(unlisted))}, 400, "PERSISTED_QUERY_NOT_IN_LIST"},
 		{"not listed, then by hash", map[string]any{"extensions": pq(hash(unlisted))}, 400, "PERSISTED_QUERY_NOT_IN_LIST"},
+		{"cached by APQ before the list, by hash", map[string]any{"extensions": pq(hash(unlisted))}, 400, "PERSISTED_QUERY_NOT_IN_LIST"},
+		{"cached by APQ, the keys in other cases", map[string]any{"extensions": oddKeys}, 400, "PERSISTED_QUERY_NOT_IN_LIST"},
+		{"cached by APQ, the hash key in another case", map[string]any{"extensions": oddCase}, 400, "PERSISTED_QUERY_NOT_IN_LIST"},
+		{"listed, the hash in upper case", map[string]any{"variables": vars, "extensions": pq(strings.ToUpper(hash(listed)))}, 200, `"name":"Ada Lovelace"`},
 		{"introspection is a document too", map[string]any{"query": `{ __schema { queryType { name } } }`}, 400, "PERSISTED_QUERY_NOT_IN_LIST"},
 	}
 	for _, tc := range tests {

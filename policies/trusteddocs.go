@@ -112,20 +112,66 @@ func (*TrustedDocuments) Validate(graphql.ExecutableSchema) error { return nil }
 // refuses a document that is not listed.
 func (t *TrustedDocuments) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
 	if p.Query != "" {
-		if _, ok := t.byHash[hashOf(p.Query)]; !ok {
-			return coded(CodeNotTrusted, "the operation is not one of the trusted documents")
-		}
-		return nil
+		return t.check(p.Query)
 	}
-	pq, _ := p.Extensions["persistedQuery"].(map[string]any)
-	hash, _ := pq["sha256Hash"].(string)
-	if hash == "" {
+	key, pq := persistedQuery(p.Extensions)
+	if key == "" {
 		return nil // no query at all: gqlgen says so
 	}
-	text, ok := t.byHash[strings.ToLower(hash)]
+	var hash string
+	for k, v := range pq {
+		if strings.EqualFold(k, "sha256Hash") { // as leniently as APQ's decoder reads it
+			hash, _ = v.(string)
+		}
+	}
+	hash = strings.ToLower(hash)
+	text, ok := t.byHash[hash]
 	if !ok {
 		return coded(CodeNotTrusted, "no trusted document has this hash")
 	}
 	p.Query = text
+	// APQ, after this, compares the hash with the text's exactly.
+	p.Extensions[key] = map[string]any{"version": pq["version"], "sha256Hash": hash}
 	return nil
+}
+
+// persistedQuery finds the persistedQuery extension, its key matched without regard
+// to case.
+func persistedQuery(ext map[string]any) (string, map[string]any) {
+	for k, v := range ext {
+		if strings.EqualFold(k, "persistedQuery") {
+			m, _ := v.(map[string]any)
+			if m == nil {
+				m = map[string]any{}
+			}
+			return k, m
+		}
+	}
+	return "", nil
+}
+
+func (t *TrustedDocuments) check(query string) *gqlerror.Error {
+	if _, ok := t.byHash[hashOf(query)]; !ok {
+		return coded(CodeNotTrusted, "the operation is not one of the trusted documents")
+	}
+	return nil
+}
+
+// Verifier returns the extension that checks, after every other extension has had
+// its say (APQ's cache above all), that the text about to run is a trusted document.
+// Register it last.
+func (t *TrustedDocuments) Verifier() graphql.HandlerExtension { return trustedVerifier{t} }
+
+type trustedVerifier struct{ t *TrustedDocuments }
+
+var _ graphql.OperationParameterMutator = trustedVerifier{}
+
+func (trustedVerifier) ExtensionName() string                   { return "TrustedDocumentsVerifier" }
+func (trustedVerifier) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (v trustedVerifier) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if p.Query == "" {
+		return nil
+	}
+	return v.t.check(p.Query)
 }

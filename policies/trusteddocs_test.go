@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -43,20 +44,29 @@ func TestParseTrustedDocuments(t *testing.T) {
 }
 
 // FuzzTrustedDocuments checks that no manifest makes the parser panic, and that a
-// parsed manifest trusts only documents whose hash is their id.
+// manifest is accepted only when each id is its document's SHA-256.
 func FuzzTrustedDocuments(f *testing.F) {
-	f.Add(fmt.Sprintf(`{%q: "{ a }"}`, hashOf("{ a }")))
-	f.Add(`{"format":"apollo-persisted-query-manifest","operations":[{"id":"x","body":"{ a }"}]}`)
-	f.Add(`{"format":1}`)
-	f.Fuzz(func(t *testing.T, manifest string) {
-		td, err := ParseTrustedDocuments([]byte(manifest))
+	f.Add(hashOf("{ a }"), "{ a }", false)
+	f.Add("sha256:"+hashOf("{ a }"), "{ a }", false)
+	f.Add("x", "{ a }", true)
+	f.Add(hashOf(""), "", true)
+	f.Fuzz(func(t *testing.T, id, body string, apollo bool) {
+		var manifest []byte
+		if apollo {
+			manifest, _ = json.Marshal(map[string]any{"format": "apollo-persisted-query-manifest",
+				"operations": []map[string]string{{"id": id, "body": body}}})
+		} else {
+			manifest, _ = json.Marshal(map[string]string{id: body})
+		}
+		td, err := ParseTrustedDocuments(manifest)
 		if err != nil {
 			return
 		}
-		for h, text := range td.byHash {
-			if hashOf(text) != h {
-				t.Fatalf("document %q trusted under hash %s", text, h)
-			}
+		if strings.TrimPrefix(id, "sha256:") != hashOf(body) {
+			t.Fatalf("manifest %s accepted with an id that is not its document's hash", manifest)
+		}
+		if td.check(body) != nil {
+			t.Fatalf("the listed document %q is refused", body)
 		}
 	})
 }
