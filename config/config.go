@@ -45,8 +45,9 @@ type Config struct {
 	RateLimits RateLimits `yaml:"rate_limits"`
 	// TrustedProxies are the addresses and CIDR prefixes of the proxies in front of
 	// the gateway whose X-Forwarded-For is believed when finding a client's address
-	// (for the access log and client_ip hashing). Empty by default: the client is
-	// the peer of the connection, and X-Forwarded-For is ignored.
+	// (for the access log, anonymous callers' rate limits and client_ip hashing).
+	// Empty by default: the client is the peer of the connection, and
+	// X-Forwarded-For is ignored.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// AccessLog configures the access log.
 	AccessLog AccessLog `yaml:"access_log"`

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -24,9 +25,10 @@ type KeyedLimiter struct {
 	rate Rate
 	idle time.Duration
 
-	mu        sync.Mutex
-	buckets   map[string]*bucket
-	nextSweep time.Time
+	mu            sync.Mutex
+	buckets       map[string]*bucket
+	nextSweep     time.Time
+	lastFullSweep time.Time // the last sweep made because the map was full
 }
 
 type bucket struct {
@@ -51,25 +53,57 @@ func (l *KeyedLimiter) Len() int {
 	return len(l.buckets)
 }
 
-// reserve takes n tokens of key's bucket at now.
-func (l *KeyedLimiter) reserve(key string, n int, now time.Time) (*rate.Reservation, *rate.Limiter) {
+// maxBuckets bounds the buckets of one limiter. Past it, once idle buckets are
+// swept, new callers share one overflow bucket: a flood of new addresses is limited
+// as one caller and memory stays bounded.
+const maxBuckets = 100_000
+
+const overflowKey = "\x00overflow"
+
+// take takes n tokens of key's bucket at now if it holds them. It returns the
+// reservation (nil when refused), the tokens left, and when refused how long until
+// the bucket would hold n (-1: never, n is more than the burst). A refusal reserves
+// nothing, so that no refusal can cost tokens.
+func (l *KeyedLimiter) take(key string, n int, now time.Time) (*rate.Reservation, float64, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.After(l.nextSweep) {
-		for k, b := range l.buckets {
-			if now.Sub(b.last) > l.idle {
-				delete(l.buckets, k)
-			}
-		}
-		l.nextSweep = now.Add(l.idle / 2)
+		l.sweep(now)
 	}
 	b := l.buckets[key]
 	if b == nil {
-		b = &bucket{lim: rate.NewLimiter(rate.Limit(l.rate.PerSecond), l.rate.Burst)}
-		l.buckets[key] = b
+		if len(l.buckets) >= maxBuckets && now.After(l.lastFullSweep.Add(time.Second)) {
+			l.sweep(now)
+			l.lastFullSweep = now
+		}
+		if len(l.buckets) >= maxBuckets {
+			key = overflowKey
+			b = l.buckets[key]
+		}
+		if b == nil {
+			b = &bucket{lim: rate.NewLimiter(rate.Limit(l.rate.PerSecond), l.rate.Burst)}
+			l.buckets[key] = b
+		}
 	}
 	b.last = now
-	return b.lim.ReserveN(now, n), b.lim
+	tokens := b.lim.TokensAt(now)
+	switch {
+	case n > l.rate.Burst:
+		return nil, tokens, -1
+	case tokens < float64(n):
+		return nil, tokens, time.Duration((float64(n) - tokens) / l.rate.PerSecond * float64(time.Second))
+	}
+	return b.lim.ReserveN(now, n), tokens - float64(n), 0
+}
+
+// sweep forgets the buckets idle longer than l.idle. l.mu must be held.
+func (l *KeyedLimiter) sweep(now time.Time) {
+	for k, b := range l.buckets {
+		if now.Sub(b.last) > l.idle {
+			delete(l.buckets, k)
+		}
+	}
+	l.nextSweep = now.Add(l.idle / 2)
 }
 
 // Decision is the outcome of a rate-limit check.
@@ -86,18 +120,16 @@ func check(now time.Time, keys []limitKey) Decision {
 	d := Decision{Allowed: true, Limit: math.MaxInt, Remaining: math.MaxInt}
 	taken := make([]*rate.Reservation, 0, len(keys))
 	for _, k := range keys {
-		res, lim := k.l.reserve(k.key, 1, now)
-		if !res.OK() {
+		res, tokens, wait := k.l.take(k.key, 1, now)
+		if res == nil {
 			d.Allowed = false
-			d.RetryAfter = time.Hour
-			continue
-		}
-		taken = append(taken, res)
-		if wait := res.DelayFrom(now); wait > 0 {
-			d.Allowed = false
+			if wait < 0 {
+				wait = time.Hour
+			}
 			d.RetryAfter = max(d.RetryAfter, wait)
+		} else {
+			taken = append(taken, res)
 		}
-		tokens := lim.TokensAt(now)
 		remaining := max(0, int(math.Floor(tokens)))
 		// The headers describe the tightest of the limits.
 		if remaining < d.Remaining || (remaining == d.Remaining && k.l.rate.Burst < d.Limit) {
@@ -188,38 +220,37 @@ func (rl *RateLimits) SpendCost(w http.ResponseWriter, r *http.Request, route st
 		return true
 	}
 	now := rl.now()
-	key := rl.callerKey(r)
-	res, lim := rl.cost.reserve(key, cost, now)
-	d := Decision{Allowed: true, Limit: rl.cost.rate.Burst}
-	switch {
-	case !res.OK():
-		d.Allowed, d.RetryAfter = false, time.Hour
-	default:
-		if wait := res.DelayFrom(now); wait > 0 {
-			res.CancelAt(now)
-			d.Allowed, d.RetryAfter = false, wait
-		}
-	}
-	if d.Allowed {
+	res, tokens, wait := rl.cost.take(rl.callerKey(r), cost, now)
+	if res != nil {
 		return true
 	}
-	tokens := lim.TokensAt(now)
+	d := Decision{Limit: rl.cost.rate.Burst, RetryAfter: wait}
+	if wait < 0 {
+		d.RetryAfter = time.Hour
+	}
 	d.Remaining = max(0, int(math.Floor(tokens)))
 	d.Reset = time.Duration((float64(d.Limit) - tokens) / rl.cost.rate.PerSecond * float64(time.Second))
 	msg := fmt.Sprintf("the operation costs %d and the caller's cost budget holds %d now", cost, d.Remaining)
-	if !res.OK() {
+	if wait < 0 {
 		msg = fmt.Sprintf("the operation costs %d, more than the caller's cost budget of %d can ever hold", cost, d.Limit)
 	}
 	rl.refuse(w, route, "cost", d, msg)
 	return false
 }
 
-// callerKey names the caller of r: its principal's subject, else its address.
+// callerKey names the caller of r: its principal's subject, else its address; an
+// IPv6 address by its /64, which one host can draw new addresses from at will.
 func (rl *RateLimits) callerKey(r *http.Request) string {
 	if p := PrincipalFrom(r.Context()); p != nil {
 		return "principal:" + p.Subject
 	}
-	return "ip:" + rl.clientIP(r)
+	ip := rl.clientIP(r)
+	if a, err := netip.ParseAddr(ip); err == nil && a.Is6() && !a.Is4In6() {
+		if p, err := a.Prefix(64); err == nil {
+			ip = p.String()
+		}
+	}
+	return "ip:" + ip
 }
 
 // setHeaders describes d in the RateLimit-* headers.
