@@ -100,4 +100,20 @@ func TestAPIKeys(t *testing.T) {
 			t.Fatalf("a valid key where one is required: %d", resp.StatusCode)
 		}
 	})
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`switchyard_auth_decisions_total{result="authenticated"} 4`,
+		`switchyard_auth_decisions_total{result="invalid"} 2`,
+		`switchyard_auth_decisions_total{result="anonymous"} 1`,
+		`switchyard_auth_decisions_total{result="missing"} 1`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }

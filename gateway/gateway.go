@@ -271,6 +271,9 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	g.auth = auth
+	if g.metrics != nil {
+		g.auth.OnDecision = g.metrics.AuthDecision
+	}
 	if g.clientIPs, err = policies.NewClientIPs(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("trusted_proxies: %w", err)
 	}

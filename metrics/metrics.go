@@ -32,6 +32,7 @@ type Metrics struct {
 	upstreamTime  *prometheus.HistogramVec
 	loaderBatch   *prometheus.HistogramVec
 	rateLimited   *prometheus.CounterVec
+	authDecisions *prometheus.CounterVec
 
 	mu         sync.RWMutex
 	operations map[string]bool // names with a label value of their own
@@ -79,9 +80,13 @@ func New() *Metrics {
 			Name: "switchyard_rate_limited_total",
 			Help: "Requests refused with 429 by a rate limit, by route pattern and limit (requests, cost).",
 		}, []string{"route", "limit"}),
+		authDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_auth_decisions_total",
+			Help: "Authentications of requests, by result (authenticated, anonymous, missing, invalid).",
+		}, []string{"result"}),
 	}
 	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.gqlOperations, m.gqlDuration,
-		m.upstreamCalls, m.upstreamTime, m.loaderBatch, m.rateLimited,
+		m.upstreamCalls, m.upstreamTime, m.loaderBatch, m.rateLimited, m.authDecisions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -198,6 +203,11 @@ func (m *Metrics) LoaderBatch(loader string, size int) {
 // RateLimited counts a request refused by a rate limit of requests or of cost.
 func (m *Metrics) RateLimited(route, limit string) {
 	m.rateLimited.WithLabelValues(route, limit).Inc()
+}
+
+// AuthDecision counts an authentication's result.
+func (m *Metrics) AuthDecision(result string) {
+	m.authDecisions.WithLabelValues(result).Inc()
 }
 
 // PoolState is a pool's state at scrape time.

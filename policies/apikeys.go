@@ -24,6 +24,15 @@ type Authenticator struct {
 	header   string
 	required bool
 	keys     []apiKey
+	// OnDecision, when set, is told the outcome of every authentication:
+	// "authenticated", "anonymous", "missing" (refused: required) or "invalid".
+	OnDecision func(result string)
+}
+
+func (a *Authenticator) decided(result string) {
+	if a.OnDecision != nil {
+		a.OnDecision(result)
+	}
 }
 
 type apiKey struct {
@@ -59,17 +68,21 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		key := r.Header.Get(a.header)
 		if key == "" {
 			if a.required {
+				a.decided("missing")
 				unauthorized(w, "authentication is required")
 				return
 			}
+			a.decided("anonymous")
 			next.ServeHTTP(w, r)
 			return
 		}
 		p := a.lookup(key)
 		if p == nil {
+			a.decided("invalid")
 			unauthorized(w, "the API key is not valid")
 			return
 		}
+		a.decided("authenticated")
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 	})
 }
