@@ -8,6 +8,16 @@ STATICCHECK_VERSION=v0.8.2
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# The race detector needs cgo, so a C compiler; install one where apt-get can.
+if ! command -v gcc >/dev/null; then
+  step "installing gcc (go test -race needs cgo)"
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null
+  else
+    echo "go test -race needs gcc: install it (as root: apt-get install gcc)"; exit 1
+  fi
+fi
+
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then
