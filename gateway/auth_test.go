@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/config"
-	"github.com/switchyard/switchyard/demo"
 	"github.com/switchyard/switchyard/gateway"
 )
 
@@ -21,22 +20,9 @@ func keyHash(key string) string {
 }
 
 func TestAPIKeys(t *testing.T) {
-	cluster, err := demo.StartCluster(dataset(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
+	cluster := startCluster(t, 1)
 	configWith := func(required bool, keys ...config.APIKey) *config.Config {
-		cfg := &config.Config{Pools: map[string]config.Pool{}}
-		for _, svc := range demo.Services {
-			cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
-		}
-		cfg.Auth = config.Auth{Required: required, APIKeys: keys}
-		cfg.SetDefaults()
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		return cfg
+		return demoConfig(t, cluster, func(c *config.Config) { c.Auth = config.Auth{Required: required, APIKeys: keys} })
 	}
 	ada := config.APIKey{Name: "ada-app", SHA256: keyHash("secret-ada"), Subject: "u1"}
 	ops := config.APIKey{Name: "ops", SHA256: keyHash("secret-ops"), Scopes: []string{"admin"}}

@@ -35,11 +35,7 @@ var dataset = sync.OnceValue(demo.NewDataset)
 func startStack(t *testing.T, perService int, edit func(*config.Config)) *stack {
 	t.Helper()
 	ds := dataset()
-	cluster, err := demo.StartCluster(ds, perService)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cluster.Close() })
+	cluster := startCluster(t, perService)
 	cfg := &config.Config{Pools: map[string]config.Pool{}}
 	for _, svc := range demo.Services {
 		cfg.Pools[string(svc)] = config.Pool{
@@ -82,6 +78,37 @@ func startStack(t *testing.T, perService int, edit func(*config.Config)) *stack 
 		gw.Close()
 	})
 	return &stack{ds: ds, cluster: cluster, gw: gw, url: srv.URL}
+}
+
+// startCluster starts perService instances of each demo service, closed when the
+// test ends.
+func startCluster(t *testing.T, perService int) *demo.Cluster {
+	t.Helper()
+	cluster, err := demo.StartCluster(dataset(), perService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cluster.Close() })
+	return cluster
+}
+
+// demoConfig is a valid configuration over cluster with health checks off, as a
+// test that makes its own gateway or runtime needs it; edit, if not nil, changes it
+// before the defaults are set and it is validated.
+func demoConfig(t *testing.T, cluster *demo.Cluster, edit func(*config.Config)) *config.Config {
+	t.Helper()
+	cfg := &config.Config{Pools: map[string]config.Pool{}}
+	for _, svc := range demo.Services {
+		cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
+	}
+	if edit != nil {
+		edit(cfg)
+	}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 // gqlResponse is a GraphQL answer with its raw data kept for exact comparison.
@@ -667,17 +694,8 @@ func (s *syncBuffer) String() string {
 }
 
 func TestAccessLogAndRequestIDs(t *testing.T) {
-	ds := dataset()
-	cluster, err := demo.StartCluster(ds, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	cfg := &config.Config{Pools: map[string]config.Pool{}}
-	for _, svc := range demo.Services {
-		cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
-	}
-	cfg.SetDefaults()
+	cluster := startCluster(t, 1)
+	cfg := demoConfig(t, cluster, nil)
 	var logs syncBuffer
 	gw, err := gateway.New(cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if err != nil {
@@ -744,12 +762,7 @@ func TestAccessLogAndRequestIDs(t *testing.T) {
 // TestClientBehindTrustedProxies checks that X-Forwarded-For names the client only
 // when the peer is a trusted proxy: a direct caller cannot spoof its address.
 func TestClientBehindTrustedProxies(t *testing.T) {
-	ds := dataset()
-	cluster, err := demo.StartCluster(ds, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
+	cluster := startCluster(t, 1)
 	for _, tt := range []struct {
 		name    string
 		trusted []string
@@ -760,14 +773,7 @@ func TestClientBehindTrustedProxies(t *testing.T) {
 		{"loopback trusted", []string{"127.0.0.0/8"}, "198.51.100.7"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := &config.Config{Pools: map[string]config.Pool{}, TrustedProxies: tt.trusted}
-			for _, svc := range demo.Services {
-				cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
-			}
-			cfg.SetDefaults()
-			if err := cfg.Validate(); err != nil {
-				t.Fatal(err)
-			}
+			cfg := demoConfig(t, cluster, func(c *config.Config) { c.TrustedProxies = tt.trusted })
 			var logs syncBuffer
 			gw, err := gateway.New(cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
 			if err != nil {

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/config"
-	"github.com/switchyard/switchyard/demo"
 	"github.com/switchyard/switchyard/gateway"
 )
 
@@ -17,40 +16,22 @@ import (
 // answer past the limit, the headers, that a spoofed X-Forwarded-For gains nothing,
 // that API-key callers have buckets of their own, and the metric.
 func TestRateLimits(t *testing.T) {
-	cluster, err := demo.StartCluster(dataset(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	cfg := &config.Config{Pools: map[string]config.Pool{}}
-	for _, svc := range demo.Services {
-		cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
-	}
-	// Rates so slow that no token comes back during the test.
-	cfg.RateLimits = config.RateLimits{
-		PerCaller: &config.Rate{Rate: 0.001, Burst: 2},
-		PerRoute:  map[string]config.Rate{"/rest/v2/products/{id}": {Rate: 0.001, Burst: 2}},
-	}
-	cfg.Auth.APIKeys = []config.APIKey{{Name: "a", SHA256: keyHash("key-a")}, {Name: "b", SHA256: keyHash("key-b")}, {Name: "c", SHA256: keyHash("key-c")},
-		{Name: "gold", SHA256: keyHash("key-gold"), RateLimit: &config.Rate{Rate: 0.001, Burst: 4}}}
-	cfg.SetDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	gw, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
-	srv := httptest.NewServer(gw.Handler())
-	defer srv.Close()
+	s := startStack(t, 1, func(cfg *config.Config) {
+		// Rates so slow that no token comes back during the test.
+		cfg.RateLimits = config.RateLimits{
+			PerCaller: &config.Rate{Rate: 0.001, Burst: 2},
+			PerRoute:  map[string]config.Rate{"/rest/v2/products/{id}": {Rate: 0.001, Burst: 2}},
+		}
+		cfg.Auth.APIKeys = []config.APIKey{{Name: "a", SHA256: keyHash("key-a")}, {Name: "b", SHA256: keyHash("key-b")}, {Name: "c", SHA256: keyHash("key-c")},
+			{Name: "gold", SHA256: keyHash("key-gold"), RateLimit: &config.Rate{Rate: 0.001, Burst: 4}}}
+	})
 
 	send := func(method, path string, header ...string) (*http.Response, string) {
 		var body io.Reader
 		if method == "POST" {
 			body = strings.NewReader(`{"query":"{ user(id:\"u1\"){ name } }"}`)
 		}
-		req, _ := http.NewRequest(method, srv.URL+path, body)
+		req, _ := http.NewRequest(method, s.url+path, body)
 		req.Header.Set("Content-Type", "application/json")
 		for i := 0; i+1 < len(header); i += 2 {
 			req.Header.Set(header[i], header[i+1])
@@ -130,15 +111,9 @@ func TestRateLimits(t *testing.T) {
 }
 
 func TestRateLimitForNoRoute(t *testing.T) {
-	cfg := &config.Config{Pools: map[string]config.Pool{}}
-	for _, svc := range demo.Services {
-		cfg.Pools[string(svc)] = config.Pool{Endpoints: []string{"http://127.0.0.1:1"}, HealthCheck: config.HealthCheck{Disabled: true}}
-	}
-	cfg.RateLimits.PerRoute = map[string]config.Rate{"/grapql": {Rate: 1, Burst: 1}}
-	cfg.SetDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := demoConfig(t, startCluster(t, 1), func(c *config.Config) {
+		c.RateLimits.PerRoute = map[string]config.Rate{"/grapql": {Rate: 1, Burst: 1}}
+	})
 	gw, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
 	if err == nil {
 		gw.Close()
@@ -153,35 +128,17 @@ func TestRateLimitForNoRoute(t *testing.T) {
 // caller with a budget of 10 runs a cheap query many times, but a costly one
 // empties the budget, and REST endpoints spend their operation's cost too.
 func TestCostRateLimit(t *testing.T) {
-	cluster, err := demo.StartCluster(dataset(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	cfg := &config.Config{Pools: map[string]config.Pool{}}
-	for _, svc := range demo.Services {
-		cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
-	}
-	cfg.GraphQL.Limits.MaxCost = 40
-	cfg.RateLimits.CostPerCaller = &config.Rate{Rate: 0.001, Burst: 40}
-	cfg.Auth.APIKeys = []config.APIKey{{Name: "a", SHA256: keyHash("key-a")}, {Name: "b", SHA256: keyHash("key-b")}}
-	cfg.SetDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	gw, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
-	srv := httptest.NewServer(gw.Handler())
-	defer srv.Close()
+	s := startStack(t, 1, func(cfg *config.Config) {
+		cfg.GraphQL.Limits.MaxCost = 40
+		cfg.RateLimits.CostPerCaller = &config.Rate{Rate: 0.001, Burst: 40}
+		cfg.Auth.APIKeys = []config.APIKey{{Name: "a", SHA256: keyHash("key-a")}, {Name: "b", SHA256: keyHash("key-b")}}
+	})
 	do := func(method, path, query, key string) (*http.Response, string) {
 		var body io.Reader
 		if query != "" {
 			body = strings.NewReader(`{"query":"` + strings.ReplaceAll(query, `"`, `\"`) + `"}`)
 		}
-		req, _ := http.NewRequest(method, srv.URL+path, body)
+		req, _ := http.NewRequest(method, s.url+path, body)
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-API-Key", key)
 		resp, err := http.DefaultClient.Do(req)
@@ -235,22 +192,9 @@ func TestCostRateLimit(t *testing.T) {
 // TestRateLimitsOutliveReload checks that a reload keeps the buckets of a limit whose
 // rate did not change, and starts afresh those whose rate did.
 func TestRateLimitsOutliveReload(t *testing.T) {
-	cluster, err := demo.StartCluster(dataset(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
+	cluster := startCluster(t, 1)
 	configWith := func(burst int) *config.Config {
-		cfg := &config.Config{Pools: map[string]config.Pool{}}
-		for _, svc := range demo.Services {
-			cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
-		}
-		cfg.RateLimits.PerCaller = &config.Rate{Rate: 0.001, Burst: burst}
-		cfg.SetDefaults()
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		return cfg
+		return demoConfig(t, cluster, func(c *config.Config) { c.RateLimits.PerCaller = &config.Rate{Rate: 0.001, Burst: burst} })
 	}
 	rt, err := gateway.NewRuntime(configWith(1), slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -272,7 +216,7 @@ func TestRateLimitsOutliveReload(t *testing.T) {
 		t.Fatalf("statuses %v, want 200 then 429", got)
 	}
 	cfg := configWith(1)
-	cfg.AccessLog.Sample = new(float64) // a change elsewhere
+	*cfg.AccessLog.Sample = 0.5 // a change elsewhere
 	if err := rt.Reload(cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -20,11 +20,7 @@ import (
 )
 
 func TestReloadUnderLoad(t *testing.T) {
-	cluster, err := demo.StartCluster(dataset(), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
+	cluster := startCluster(t, 2)
 	users := cluster.Instances(demo.Users)
 	configWith := func(usersEndpoint string, edit func(*config.Config)) *config.Config {
 		cfg := &config.Config{Pools: map[string]config.Pool{}}
@@ -126,11 +122,7 @@ func TestReloadUnderLoad(t *testing.T) {
 // (here by a rate limit for a route that is not served) leaves the running gateway's
 // pools as they were: still reusing their connections.
 func TestFailedReloadLeavesPoolsAlone(t *testing.T) {
-	cluster, err := demo.StartCluster(dataset(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
+	cluster := startCluster(t, 1)
 	target, _ := url.Parse(cluster.URLs(demo.Users)[0])
 	var conns atomic.Int64
 	front := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(target))
@@ -142,17 +134,10 @@ func TestFailedReloadLeavesPoolsAlone(t *testing.T) {
 	front.Start()
 	defer front.Close()
 	configWith := func(perRoute map[string]config.Rate) *config.Config {
-		cfg := &config.Config{Pools: map[string]config.Pool{}}
-		for _, svc := range demo.Services {
-			cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
-		}
-		cfg.Pools[string(demo.Users)] = config.Pool{Endpoints: []string{front.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
-		cfg.RateLimits.PerRoute = perRoute
-		cfg.SetDefaults()
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		return cfg
+		return demoConfig(t, cluster, func(c *config.Config) {
+			c.Pools[string(demo.Users)] = config.Pool{Endpoints: []string{front.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
+			c.RateLimits.PerRoute = perRoute
+		})
 	}
 	rt, err := gateway.NewRuntime(configWith(nil), slog.New(slog.DiscardHandler))
 	if err != nil {

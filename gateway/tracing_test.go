@@ -29,17 +29,10 @@ func TestTraceContextReachesTheUpstreams(t *testing.T) {
 	for _, tracingOn := range []bool{false, true} {
 		name := map[bool]string{false: "tracing off", true: "tracing on"}[tracingOn]
 		t.Run(name, func(t *testing.T) {
-			cluster, err := demo.StartCluster(dataset(), 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cluster.Close()
-			cfg := &config.Config{Pools: map[string]config.Pool{}}
-			for _, svc := range demo.Services {
-				cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
-			}
-			cfg.Tracing = config.Tracing{Enabled: tracingOn, Endpoint: collector.URL}
-			cfg.SetDefaults()
+			cluster := startCluster(t, 1)
+			cfg := demoConfig(t, cluster, func(c *config.Config) {
+				c.Tracing = config.Tracing{Enabled: tracingOn, Endpoint: collector.URL}
+			})
 			gw, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)

@@ -1,8 +1,6 @@
 package gateway_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -14,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/config"
-	"github.com/switchyard/switchyard/demo"
 	"github.com/switchyard/switchyard/gateway"
 )
 
@@ -22,14 +19,10 @@ import (
 // text or by hash runs; anything else is refused with 400 before it runs, also when
 // a client tries to register it through APQ; the composed REST endpoints still work.
 func TestTrustedDocuments(t *testing.T) {
-	cluster, err := demo.StartCluster(dataset(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
+	cluster := startCluster(t, 1)
 	const listed = `query Name($id: ID!) { user(id: $id) { name } }`
 	const unlisted = `{ user(id: "u1") { name email } }`
-	hash := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
+	hash := keyHash // the SHA-256 in hex
 	manifest, _ := json.Marshal(map[string]any{
 		"format": "apollo-persisted-query-manifest", "version": 1,
 		"operations": []map[string]string{{"id": hash(listed), "name": "Name", "type": "query", "body": listed}},
@@ -38,20 +31,9 @@ func TestTrustedDocuments(t *testing.T) {
 	if err := os.WriteFile(file, manifest, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config.Config{Pools: map[string]config.Pool{}}
-	for _, svc := range demo.Services {
-		cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
-	}
-	cfg.GraphQL.TrustedDocuments = file
-	cfg.SetDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
 	// The gateway starts without the list, and a client has APQ cache a document
 	// that the list will not hold; then a reload turns the list on.
-	open := *cfg
-	open.GraphQL.TrustedDocuments = ""
-	rt, err := gateway.NewRuntime(&open, slog.New(slog.DiscardHandler))
+	rt, err := gateway.NewRuntime(demoConfig(t, cluster, nil), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +57,7 @@ func TestTrustedDocuments(t *testing.T) {
 	if status, body := post(map[string]any{"query": unlisted, "extensions": pq(hash(unlisted))}); status != 200 {
 		t.Fatalf("registering through APQ before the list: %d %s", status, body)
 	}
-	if err := rt.Reload(cfg); err != nil {
+	if err := rt.Reload(demoConfig(t, cluster, func(c *config.Config) { c.GraphQL.TrustedDocuments = file })); err != nil {
 		t.Fatal(err)
 	}
 	oddKeys := map[string]any{"PersistedQuery": map[string]any{"version": 1, "SHA256HASH": hash(unlisted)}}
