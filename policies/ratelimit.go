@@ -18,6 +18,11 @@ type Rate struct {
 	Burst     int
 }
 
+// timeFor is how long the bucket takes to gain tokens.
+func (r Rate) timeFor(tokens float64) time.Duration {
+	return time.Duration(tokens / r.PerSecond * float64(time.Second))
+}
+
 // KeyedLimiter keeps one token bucket per key. A bucket idle long enough to have
 // refilled is forgotten, so memory follows the callers of the last few minutes, not
 // every caller ever seen. It is safe for concurrent use.
@@ -40,7 +45,7 @@ type bucket struct {
 // dropped; never sooner than a bucket takes to refill, so dropping one gives no
 // caller tokens it would not have had.
 func NewKeyedLimiter(r Rate, idle time.Duration) *KeyedLimiter {
-	if refill := time.Duration(float64(r.Burst) / r.PerSecond * float64(time.Second)); idle < refill {
+	if refill := r.timeFor(float64(r.Burst)); idle < refill {
 		idle = refill
 	}
 	return &KeyedLimiter{rate: r, idle: idle, buckets: map[string]*bucket{}}
@@ -91,7 +96,7 @@ func (l *KeyedLimiter) take(key string, n int, now time.Time) (*rate.Reservation
 	case n > l.rate.Burst:
 		return nil, tokens, -1
 	case tokens < float64(n):
-		return nil, tokens, time.Duration((float64(n) - tokens) / l.rate.PerSecond * float64(time.Second))
+		return nil, tokens, l.rate.timeFor(float64(n) - tokens)
 	}
 	return b.lim.ReserveN(now, n), tokens - float64(n), 0
 }
@@ -134,7 +139,7 @@ func check(now time.Time, keys []limitKey) Decision {
 		// The headers describe the tightest of the limits.
 		if remaining < d.Remaining || (remaining == d.Remaining && k.l.rate.Burst < d.Limit) {
 			d.Limit, d.Remaining = k.l.rate.Burst, remaining
-			d.Reset = time.Duration((float64(k.l.rate.Burst) - tokens) / k.l.rate.PerSecond * float64(time.Second))
+			d.Reset = k.l.rate.timeFor(float64(k.l.rate.Burst) - tokens)
 		}
 	}
 	if !d.Allowed {
@@ -229,7 +234,7 @@ func (rl *RateLimits) SpendCost(w http.ResponseWriter, r *http.Request, route st
 		d.RetryAfter = time.Hour
 	}
 	d.Remaining = max(0, int(math.Floor(tokens)))
-	d.Reset = time.Duration((float64(d.Limit) - tokens) / rl.cost.rate.PerSecond * float64(time.Second))
+	d.Reset = rl.cost.rate.timeFor(float64(d.Limit) - tokens)
 	msg := fmt.Sprintf("the operation costs %d and the caller's cost budget holds %d now", cost, d.Remaining)
 	if wait < 0 {
 		msg = fmt.Sprintf("the operation costs %d, more than the caller's cost budget of %d can ever hold", cost, d.Limit)
@@ -272,14 +277,6 @@ func (rl *RateLimits) refuse(w http.ResponseWriter, route, limit string, d Decis
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusTooManyRequests)
 	_, _ = fmt.Fprintf(w, `{"errors":[{"message":%q,"extensions":{"code":"RATE_LIMITED"}}]}`, msg+fmt.Sprintf(": retry in %d s", retry))
-}
-
-// Callers returns the number of callers whose buckets are held.
-func (rl *RateLimits) Callers() int {
-	if rl.perCaller == nil {
-		return 0
-	}
-	return rl.perCaller.Len()
 }
 
 // Middleware limits the requests of route (a route pattern such as "/graphql"). It

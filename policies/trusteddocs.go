@@ -68,7 +68,7 @@ func ParseTrustedDocuments(data []byte) (*TrustedDocuments, error) {
 	} else if err := json.Unmarshal(data, &docs); err != nil {
 		return nil, fmt.Errorf("not a persisted query manifest (an Apollo manifest or an object from hash to document): %v", err)
 	}
-	t := NewTrustedDocuments()
+	t := &TrustedDocuments{byHash: map[string]string{}}
 	for id, body := range docs {
 		h := hashOf(body)
 		if want := strings.TrimPrefix(id, "sha256:"); want != h {
@@ -80,11 +80,6 @@ func ParseTrustedDocuments(data []byte) (*TrustedDocuments, error) {
 		return nil, fmt.Errorf("the manifest lists no documents")
 	}
 	return t, nil
-}
-
-// NewTrustedDocuments returns an empty allow-list.
-func NewTrustedDocuments() *TrustedDocuments {
-	return &TrustedDocuments{byHash: map[string]string{}}
 }
 
 // Add trusts the documents texts, such as the gateway's own stored operations.
