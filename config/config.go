@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -155,6 +156,38 @@ type Auth struct {
 	APIKeyHeader string `yaml:"api_key_header"`
 	// APIKeys are the machine clients.
 	APIKeys []APIKey `yaml:"api_keys"`
+	// OIDC are the issuers whose signed JWTs are accepted as bearer tokens
+	// (Authorization: Bearer TOKEN).
+	OIDC []OIDCIssuer `yaml:"oidc"`
+}
+
+// OIDCIssuer is an OpenID Connect issuer the gateway trusts. Its keys are found by
+// discovery (ISSUER/.well-known/openid-configuration) when first needed.
+type OIDCIssuer struct {
+	// Issuer is the issuer URL, exactly as tokens carry it in "iss". https, or
+	// http on a loopback address.
+	Issuer string `yaml:"issuer"`
+	// Audiences are the accepted "aud" values; a token must carry one. Required.
+	Audiences []string `yaml:"audiences"`
+	// Algorithms are the accepted signature algorithms, asymmetric only.
+	// Default: RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512,
+	// EdDSA.
+	Algorithms []string `yaml:"algorithms"`
+	// ClockSkew is the tolerance on exp, nbf and iat. Default 30s, at most 5m.
+	ClockSkew Duration `yaml:"clock_skew"`
+	// SubjectClaim is the claim that names the caller. Default sub.
+	SubjectClaim string `yaml:"subject_claim"`
+	// ScopesClaim holds the granted scopes (a space-separated string or an array).
+	// Default scope.
+	ScopesClaim string `yaml:"scopes_claim"`
+	// Claims are further claims kept with the caller's identity.
+	Claims []string `yaml:"claims"`
+	// JWKSRefetchInterval is the least time between two fetches of the key set
+	// caused by tokens naming an unknown key. Default 10s.
+	JWKSRefetchInterval Duration `yaml:"jwks_refetch_interval"`
+	// JWKSMaxAge is how long a key set is used before it is fetched again.
+	// Default 10m.
+	JWKSMaxAge Duration `yaml:"jwks_max_age"`
 }
 
 // APIKey is one machine client's key.
@@ -450,6 +483,21 @@ func (c *Config) SetDefaults() {
 	if c.Auth.APIKeyHeader == "" {
 		c.Auth.APIKeyHeader = "X-API-Key"
 	}
+	for i := range c.Auth.OIDC {
+		o := &c.Auth.OIDC[i]
+		setDuration(&o.ClockSkew, 30*time.Second)
+		setDuration(&o.JWKSRefetchInterval, 10*time.Second)
+		setDuration(&o.JWKSMaxAge, 10*time.Minute)
+		if len(o.Algorithms) == 0 {
+			o.Algorithms = slices.Clone(policies.AsymmetricAlgorithms)
+		}
+		if o.SubjectClaim == "" {
+			o.SubjectClaim = "sub"
+		}
+		if o.ScopesClaim == "" {
+			o.ScopesClaim = "scope"
+		}
+	}
 	if len(c.CORS.AllowedHeaders) == 0 {
 		c.CORS.AllowedHeaders = []string{"Content-Type", "Authorization", "API-Version", "Request-Timeout", "X-Request-Id", "Traceparent"}
 	}
@@ -671,6 +719,37 @@ func (c *Config) Validate() error {
 			k.RateLimit.check(at.key("rate_limit"), &errs)
 		}
 	}
+	issuers := map[string]bool{}
+	for i, o := range c.Auth.OIDC {
+		at := path{"auth", "oidc"}.index(i)
+		u, err := url.Parse(o.Issuer)
+		switch {
+		case o.Issuer == "":
+			errs.add(at.key("issuer"), "every issuer needs its URL")
+		case err != nil || u.Host == "" || (u.Scheme != "https" && (u.Scheme != "http" || !loopbackHost(u.Hostname()))):
+			errs.add(at.key("issuer"), "%q is not an issuer URL: https://host[/path] (http only on a loopback address)", o.Issuer)
+		case issuers[o.Issuer]:
+			errs.add(at.key("issuer"), "%q is listed twice", o.Issuer)
+		}
+		issuers[o.Issuer] = true
+		if len(o.Audiences) == 0 {
+			errs.add(at.key("audiences"), "name the audiences the issuer's tokens must carry for this gateway")
+		}
+		for j, a := range o.Algorithms {
+			if !slices.Contains(policies.AsymmetricAlgorithms, a) {
+				errs.add(at.key("algorithms").index(j), "%q is not accepted: only asymmetric algorithms are (%s)", a, strings.Join(policies.AsymmetricAlgorithms, ", "))
+			}
+		}
+		o.ClockSkew.check(at.key("clock_skew"), &errs)
+		if o.ClockSkew.Duration > 5*time.Minute {
+			errs.add(at.key("clock_skew"), "must be at most 5m, got %s", o.ClockSkew.raw)
+		}
+		o.JWKSRefetchInterval.check(at.key("jwks_refetch_interval"), &errs)
+		o.JWKSMaxAge.check(at.key("jwks_max_age"), &errs)
+	}
+	if len(c.Auth.OIDC) > 0 && strings.EqualFold(c.Auth.APIKeyHeader, "Authorization") {
+		errs.add(path{"auth", "api_key_header"}, "cannot be Authorization: bearer tokens are sent in it")
+	}
 	for i, o := range c.CORS.AllowedOrigins {
 		if o == "*" {
 			if c.CORS.AllowCredentials {
@@ -846,4 +925,13 @@ func kindName(k yaml.Kind) string {
 	default:
 		return fmt.Sprint("node kind ", k)
 	}
+}
+
+// loopbackHost reports whether host is a loopback address or localhost.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

@@ -88,6 +88,13 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{`gw.yaml:15: rate_limits.cost_per_caller.burst: must be at least graphql.limits.max_cost (10000)`}},
 		{"a missing trusted documents file", func(s string) string { return s + "graphql:\n  trusted_documents: /nonexistent/manifest.json\n" },
 			[]string{`gw.yaml:15: graphql.trusted_documents: /nonexistent/manifest.json: open /nonexistent/manifest.json: no such file or directory`}},
+		{"an HS256 issuer over http", func(s string) string {
+			return s + "auth:\n  oidc:\n    - issuer: http://idp.example.com\n      audiences: [switchyard]\n      algorithms: [RS256, HS256]\n"
+		}, []string{`gw.yaml:16: auth.oidc[0].issuer: "http://idp.example.com" is not an issuer URL`,
+			`gw.yaml:18: auth.oidc[0].algorithms[1]: "HS256" is not accepted: only asymmetric algorithms are`}},
+		{"an issuer without audiences", func(s string) string {
+			return s + "auth:\n  oidc:\n    - issuer: https://idp.example.com\n      clock_skew: 1h\n"
+		}, []string{`gw.yaml:16: auth.oidc[0].audiences: name the audiences`, `gw.yaml:17: auth.oidc[0].clock_skew: must be at most 5m`}},
 		{"not YAML", func(s string) string { return s + "\n  : : [\n" }, []string{"gw.yaml:", "not valid YAML"}},
 	}
 	for _, tc := range tests {

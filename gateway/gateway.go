@@ -266,11 +266,25 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 			keys[i].RateLimit = &policies.Rate{PerSecond: k.RateLimit.Rate, Burst: k.RateLimit.Burst}
 		}
 	}
-	auth, err := policies.NewAuthenticator(cfg.Auth.APIKeyHeader, cfg.Auth.Required, keys)
+	issuers := make([]policies.Issuer, len(cfg.Auth.OIDC))
+	for i, o := range cfg.Auth.OIDC {
+		issuers[i] = policies.Issuer{
+			URL: o.Issuer, Audiences: o.Audiences, Algorithms: o.Algorithms,
+			ClockSkew: o.ClockSkew.Duration, SubjectClaim: o.SubjectClaim, ScopesClaim: o.ScopesClaim,
+			Claims: o.Claims, RefetchInterval: o.JWKSRefetchInterval.Duration, MaxAge: o.JWKSMaxAge.Duration,
+			Log: g.log.With("component", "oidc"),
+		}
+	}
+	auth, err := policies.NewAuthenticator(policies.AuthOptions{
+		Required: cfg.Auth.Required, APIKeyHeader: cfg.Auth.APIKeyHeader, APIKeys: keys, Issuers: issuers,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	g.auth = auth
+	if prev != nil {
+		g.auth.Adopt(prev.auth)
+	}
 	if g.metrics != nil {
 		g.auth.OnDecision = g.metrics.AuthDecision
 	}

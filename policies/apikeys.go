@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // APIKey is a machine client's key as the configuration holds it: only its SHA-256.
@@ -18,12 +20,14 @@ type APIKey struct {
 	RateLimit *Rate
 }
 
-// Authenticator identifies callers by API key, sent in a header. Keys are compared
-// by hash in constant time. It is safe for concurrent use.
+// Authenticator identifies callers by API key, sent in a header, or by an OIDC
+// bearer token. Keys are compared by hash in constant time. It is safe for
+// concurrent use.
 type Authenticator struct {
 	header   string
 	required bool
 	keys     []apiKey
+	tokens   *Tokens // nil: no issuer is trusted, and Authorization is not read
 	// OnDecision, when set, is told the outcome of every authentication:
 	// "authenticated", "anonymous", "missing" (refused: required) or "invalid".
 	OnDecision func(result string)
@@ -40,11 +44,31 @@ type apiKey struct {
 	p    *Principal
 }
 
-// NewAuthenticator checks the keys and returns the authenticator. With required, a
-// request without credentials is refused with 401.
-func NewAuthenticator(header string, required bool, keys []APIKey) (*Authenticator, error) {
-	a := &Authenticator{header: header, required: required}
-	for _, k := range keys {
+// AuthOptions configure an Authenticator.
+type AuthOptions struct {
+	// Required refuses a request without credentials with 401.
+	Required bool
+	// APIKeyHeader is the header API keys are sent in.
+	APIKeyHeader string
+	// APIKeys are the machine clients.
+	APIKeys []APIKey
+	// Issuers are the OIDC issuers whose bearer tokens are accepted.
+	Issuers []Issuer
+}
+
+// NewAuthenticator checks the options and returns the authenticator.
+func NewAuthenticator(o AuthOptions) (*Authenticator, error) {
+	a := &Authenticator{header: o.APIKeyHeader, required: o.Required}
+	if len(o.Issuers) > 0 {
+		if strings.EqualFold(o.APIKeyHeader, "Authorization") {
+			return nil, errors.New("the API key header cannot be Authorization when bearer tokens are accepted")
+		}
+		var err error
+		if a.tokens, err = NewTokens(o.Issuers); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range o.APIKeys {
 		raw, err := hex.DecodeString(k.SHA256)
 		if err != nil || len(raw) != sha256.Size {
 			return nil, fmt.Errorf("api key %q: sha256 must be 64 hex digits", k.Name)
@@ -60,12 +84,26 @@ func NewAuthenticator(header string, required bool, keys []APIKey) (*Authenticat
 	return a, nil
 }
 
-// Middleware puts the caller's principal in the request's context. A key that is
-// not known is a 401 whether or not authentication is required: a wrong credential is
-// an error, not anonymity.
+// Adopt takes over what prev learnt of the issuers configured in both (their
+// discovery and keys).
+func (a *Authenticator) Adopt(prev *Authenticator) {
+	if prev != nil {
+		a.tokens.Adopt(prev.tokens)
+	}
+}
+
+// Middleware puts the caller's principal in the request's context. A key or token
+// that is not valid is a 401 whether or not authentication is required: a wrong
+// credential is an error, not anonymity.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get(a.header)
+		if a.tokens != nil {
+			if h := r.Header.Get("Authorization"); h != "" {
+				a.bearer(w, r, h, key != "", next)
+				return
+			}
+		}
 		if key == "" {
 			if a.required {
 				a.decided("missing")
@@ -87,6 +125,37 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	})
 }
 
+// bearer authenticates the request by its bearer token.
+func (a *Authenticator) bearer(w http.ResponseWriter, r *http.Request, header string, withKey bool, next http.Handler) {
+	if withKey {
+		a.decided("invalid")
+		unauthorized(w, "send an API key or a bearer token, not both")
+		return
+	}
+	tok, ok := bearer(header)
+	if !ok {
+		a.decided("invalid")
+		w.Header().Set("WWW-Authenticate", `Bearer realm="switchyard", error="invalid_request"`)
+		unauthorized(w, "the Authorization header must be: Bearer TOKEN")
+		return
+	}
+	p, err := a.tokens.Verify(r.Context(), tok)
+	if err != nil {
+		a.decided("invalid")
+		if errors.Is(err, ErrIssuerDown) {
+			// Not the caller's fault: the token may be good.
+			w.Header().Set("Retry-After", "5")
+			writeError(w, http.StatusServiceUnavailable, "UNAUTHENTICATED", err.Error())
+			return
+		}
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="switchyard", error="invalid_token", error_description=%q`, err.Error()))
+		unauthorized(w, err.Error())
+		return
+	}
+	a.decided("authenticated")
+	next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+}
+
 // lookup compares the key's hash with every known one, in constant time each, so
 // that the time taken says nothing of which key came close.
 func (a *Authenticator) lookup(key string) *Principal {
@@ -100,10 +169,18 @@ func (a *Authenticator) lookup(key string) *Principal {
 	return found
 }
 
-// unauthorized answers 401 with a challenge and a coded GraphQL error.
+// unauthorized answers 401 with a challenge (unless one is set) and a coded
+// GraphQL error.
 func unauthorized(w http.ResponseWriter, msg string) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="switchyard"`)
+	if w.Header().Get("WWW-Authenticate") == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="switchyard"`)
+	}
+	writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", msg)
+}
+
+// writeError answers status with one coded GraphQL error.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusUnauthorized)
-	_, _ = fmt.Fprintf(w, `{"errors":[{"message":%q,"extensions":{"code":"UNAUTHENTICATED"}}]}`, msg)
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, `{"errors":[{"message":%q,"extensions":{"code":%q}}]}`, msg, code)
 }

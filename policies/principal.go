@@ -19,6 +19,11 @@ type Principal struct {
 	// RateLimit, when set, is the caller's own rate-limit tier, in place of the
 	// per-caller default.
 	RateLimit *Rate
+	// Issuer is the URL of the OIDC issuer of the caller's token; empty for an
+	// API key.
+	Issuer string
+	// Claims are the token's claims the issuer's configuration selects.
+	Claims map[string]any
 }
 
 // HasScope reports whether p was granted scope. A nil Principal has no scope.

@@ -1,0 +1,460 @@
+package policies
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
+	"golang.org/x/sync/singleflight"
+)
+
+// Issuer is an OpenID Connect issuer whose access tokens (signed JWTs) the gateway
+// accepts as bearer tokens.
+type Issuer struct {
+	// URL is the issuer identifier: tokens must carry it as "iss", and its
+	// discovery document is at URL/.well-known/openid-configuration.
+	URL string
+	// Audiences are the "aud" values accepted; a token must name one of them.
+	Audiences []string
+	// Algorithms are the signature algorithms accepted. Only asymmetric ones are
+	// allowed ("none" and HS* never are). Default: AsymmetricAlgorithms.
+	Algorithms []string
+	// ClockSkew is how far the gateway's clock and the issuer's may disagree when
+	// "exp", "nbf" and "iat" are checked.
+	ClockSkew time.Duration
+	// SubjectClaim names the claim that is the principal's subject. Default "sub".
+	SubjectClaim string
+	// ScopesClaim names the claim holding the granted scopes, a space-separated
+	// string or an array of strings. Default "scope".
+	ScopesClaim string
+	// Claims are further claims copied into the principal.
+	Claims []string
+	// RefetchInterval is the least time between two fetches of the key set made
+	// because a token named a key the gateway did not know: a flood of tokens
+	// with made-up key ids costs the issuer one fetch per interval.
+	RefetchInterval time.Duration
+	// MaxAge is how long a fetched key set is used before it is fetched again (so
+	// that a key the issuer withdrew stops being accepted). A failed fetch keeps
+	// the keys held.
+	MaxAge time.Duration
+	// Client fetches discovery and keys. Default: a client with a 10 s timeout.
+	Client *http.Client
+	// Log is told when the key set changes or cannot be fetched.
+	Log *slog.Logger
+}
+
+// AsymmetricAlgorithms are the JWS algorithms an issuer may be configured with.
+var AsymmetricAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// Token errors. Each is the reason a bearer token was refused; the 401 says which.
+var (
+	ErrTokenMalformed   = errors.New("the token is not a signed JWT")
+	ErrTokenAlgorithm   = errors.New("the token's signature algorithm is not accepted")
+	ErrTokenIssuer      = errors.New("the token's issuer is not trusted")
+	ErrTokenAudience    = errors.New("the token is not meant for this audience")
+	ErrTokenExpired     = errors.New("the token has expired")
+	ErrTokenNotYetValid = errors.New("the token is not valid yet")
+	ErrTokenUnknownKey  = errors.New("the token is signed with a key the issuer does not publish")
+	ErrTokenSignature   = errors.New("the token's signature is not valid")
+	ErrTokenSubject     = errors.New("the token has no subject")
+	ErrIssuerDown       = errors.New("the token's issuer cannot be reached to fetch its keys")
+)
+
+// Tokens verifies bearer tokens of one or more issuers. It is safe for concurrent
+// use; keys are fetched when first needed, so a gateway starts while an issuer is
+// down.
+type Tokens struct {
+	issuers map[string]*issuer
+	algs    []jose.SignatureAlgorithm // the union of the issuers', for a first parse
+}
+
+// NewTokens checks the issuers' settings and returns the verifier.
+func NewTokens(issuers []Issuer) (*Tokens, error) {
+	t := &Tokens{issuers: map[string]*issuer{}}
+	for _, c := range issuers {
+		if c.URL == "" {
+			return nil, errors.New("an issuer needs its URL")
+		}
+		if _, dup := t.issuers[c.URL]; dup {
+			return nil, fmt.Errorf("issuer %q is listed twice", c.URL)
+		}
+		if len(c.Audiences) == 0 {
+			return nil, fmt.Errorf("issuer %q: name the audiences its tokens must carry", c.URL)
+		}
+		if len(c.Algorithms) == 0 {
+			c.Algorithms = AsymmetricAlgorithms
+		}
+		for _, a := range c.Algorithms {
+			if !slices.Contains(AsymmetricAlgorithms, a) {
+				return nil, fmt.Errorf("issuer %q: algorithm %q is not accepted (one of %s)", c.URL, a, strings.Join(AsymmetricAlgorithms, ", "))
+			}
+			if !slices.Contains(t.algs, jose.SignatureAlgorithm(a)) {
+				t.algs = append(t.algs, jose.SignatureAlgorithm(a))
+			}
+		}
+		if c.SubjectClaim == "" {
+			c.SubjectClaim = "sub"
+		}
+		if c.ScopesClaim == "" {
+			c.ScopesClaim = "scope"
+		}
+		if c.RefetchInterval <= 0 {
+			c.RefetchInterval = 10 * time.Second
+		}
+		if c.MaxAge <= 0 {
+			c.MaxAge = 10 * time.Minute
+		}
+		if c.Client == nil {
+			c.Client = &http.Client{Timeout: 10 * time.Second}
+		}
+		if c.Log == nil {
+			c.Log = slog.New(slog.DiscardHandler)
+		}
+		iss := &issuer{cfg: c}
+		iss.verifier = oidc.NewVerifier(c.URL, iss, &oidc.Config{
+			SupportedSigningAlgs: c.Algorithms,
+			SkipClientIDCheck:    true, // several audiences: checked below
+			SkipExpiryCheck:      true, // with the configured skew: checked below
+		})
+		t.issuers[c.URL] = iss
+	}
+	return t, nil
+}
+
+// Adopt takes over the fetched keys of prev's issuers that are configured as
+// before, so that a reload neither refetches them nor forgets what it learnt.
+func (t *Tokens) Adopt(prev *Tokens) {
+	if t == nil || prev == nil {
+		return
+	}
+	for url, iss := range t.issuers {
+		old, ok := prev.issuers[url]
+		if !ok || !slices.Equal(old.cfg.Algorithms, iss.cfg.Algorithms) {
+			continue
+		}
+		iss.jwksURL.Store(old.jwksURL.Load())
+		iss.keys.Store(old.keys.Load())
+	}
+}
+
+// Verify checks a bearer token and returns its principal. The error is one of the
+// Err* token errors.
+func (t *Tokens) Verify(ctx context.Context, raw string) (*Principal, error) {
+	jws, err := jose.ParseSignedCompact(raw, t.algs)
+	if err != nil {
+		if strings.Contains(err.Error(), "unexpected signature algorithm") {
+			return nil, ErrTokenAlgorithm
+		}
+		return nil, ErrTokenMalformed
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, ErrTokenMalformed
+	}
+	var head struct {
+		Issuer string `json:"iss"`
+	}
+	if json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &head) != nil {
+		return nil, ErrTokenMalformed
+	}
+	iss := t.issuers[head.Issuer]
+	if iss == nil {
+		return nil, ErrTokenIssuer
+	}
+	return iss.verify(ctx, raw)
+}
+
+// issuer is one trusted issuer and what has been fetched of it. It is the
+// oidc.KeySet of its verifier.
+type issuer struct {
+	cfg      Issuer
+	verifier *oidc.IDTokenVerifier
+	jwksURL  atomic.Pointer[string]
+	keys     atomic.Pointer[keySet]
+	lastTry  atomic.Int64 // when the last fetch began, in Unix nanoseconds; 0: never
+	fetches  singleflight.Group
+}
+
+type keySet struct {
+	keys    []jose.JSONWebKey
+	fetched time.Time
+}
+
+type verifyErrKey struct{}
+
+func (iss *issuer) verify(ctx context.Context, raw string) (*Principal, error) {
+	var keyErr error // the signature check's reason, which go-oidc does not wrap
+	tok, err := iss.verifier.Verify(context.WithValue(ctx, verifyErrKey{}, &keyErr), raw)
+	if keyErr != nil {
+		return nil, keyErr
+	}
+	if err != nil {
+		if strings.Contains(err.Error(), "different provider") {
+			return nil, ErrTokenIssuer
+		}
+		if strings.Contains(err.Error(), "unexpected signature algorithm") {
+			return nil, ErrTokenAlgorithm
+		}
+		return nil, ErrTokenMalformed
+	}
+	if !slices.ContainsFunc(tok.Audience, func(a string) bool { return slices.Contains(iss.cfg.Audiences, a) }) {
+		return nil, ErrTokenAudience
+	}
+	var claims map[string]any
+	if err := tok.Claims(&claims); err != nil {
+		return nil, ErrTokenMalformed
+	}
+	now, skew := time.Now(), iss.cfg.ClockSkew
+	exp, ok := numericDate(claims["exp"])
+	if !ok {
+		return nil, ErrTokenMalformed // a token without an expiry is not accepted
+	}
+	if now.After(exp.Add(skew)) {
+		return nil, ErrTokenExpired
+	}
+	if nbf, ok := numericDate(claims["nbf"]); ok && now.Add(skew).Before(nbf) {
+		return nil, ErrTokenNotYetValid
+	}
+	if iat, ok := numericDate(claims["iat"]); ok && now.Add(skew).Before(iat) {
+		return nil, ErrTokenNotYetValid
+	}
+	p := &Principal{Issuer: iss.cfg.URL}
+	p.Subject, _ = claims[iss.cfg.SubjectClaim].(string)
+	if p.Subject == "" {
+		return nil, ErrTokenSubject
+	}
+	switch s := claims[iss.cfg.ScopesClaim].(type) {
+	case string:
+		p.Scopes = strings.Fields(s)
+	case []any:
+		for _, v := range s {
+			if v, ok := v.(string); ok {
+				p.Scopes = append(p.Scopes, v)
+			}
+		}
+	}
+	for _, name := range iss.cfg.Claims {
+		if v, ok := claims[name]; ok {
+			if p.Claims == nil {
+				p.Claims = map[string]any{}
+			}
+			p.Claims[name] = v
+		}
+	}
+	return p, nil
+}
+
+// numericDate reads a JWT NumericDate (seconds since the epoch).
+func numericDate(v any) (time.Time, bool) {
+	f, ok := v.(float64)
+	if !ok {
+		return time.Time{}, false
+	}
+	return time.Unix(0, 0).Add(time.Duration(f * float64(time.Second))), true
+}
+
+// VerifySignature implements oidc.KeySet. A token naming a key not held triggers
+// a fetch of the key set, at most one per RefetchInterval; a token whose
+// signature does not verify with a held key never does.
+func (iss *issuer) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
+	payload, err := iss.verifySignature(ctx, raw)
+	if err != nil {
+		if slot, ok := ctx.Value(verifyErrKey{}).(*error); ok {
+			*slot = err
+		}
+	}
+	return payload, err
+}
+
+func (iss *issuer) verifySignature(ctx context.Context, raw string) ([]byte, error) {
+	algs := make([]jose.SignatureAlgorithm, len(iss.cfg.Algorithms))
+	for i, a := range iss.cfg.Algorithms {
+		algs[i] = jose.SignatureAlgorithm(a)
+	}
+	jws, err := jose.ParseSignedCompact(raw, algs)
+	if err != nil || len(jws.Signatures) != 1 {
+		return nil, ErrTokenMalformed
+	}
+	head := jws.Signatures[0].Header
+	ks := iss.keys.Load()
+	switch {
+	case ks == nil: // never fetched, or every fetch failed
+		if iss.lastTry.Load() != 0 && !iss.mayFetch() {
+			return nil, ErrIssuerDown
+		}
+		if ks, err = iss.fetch(ctx); err != nil {
+			return nil, err
+		}
+	case time.Since(ks.fetched) > iss.cfg.MaxAge && iss.mayFetch():
+		if fresh, err := iss.fetch(ctx); err == nil {
+			ks = fresh // else the keys held still serve
+		}
+	}
+	candidates := ks.matching(head)
+	if len(candidates) == 0 && iss.mayFetch() {
+		if fresh, err := iss.fetch(ctx); err == nil {
+			ks = fresh
+			candidates = ks.matching(head)
+		}
+	}
+	if len(candidates) == 0 {
+		return nil, ErrTokenUnknownKey
+	}
+	for _, k := range candidates {
+		if payload, err := jws.Verify(&k); err == nil {
+			return payload, nil
+		}
+	}
+	return nil, ErrTokenSignature
+}
+
+// mayFetch reports whether RefetchInterval has passed since the last fetch began.
+func (iss *issuer) mayFetch() bool {
+	return time.Since(time.Unix(0, iss.lastTry.Load())) >= iss.cfg.RefetchInterval
+}
+
+// matching returns the held keys that may have signed a token with this header:
+// the key it names (or, naming none, every key) whose type fits the algorithm.
+func (ks *keySet) matching(head jose.Header) []jose.JSONWebKey {
+	var out []jose.JSONWebKey
+	for _, k := range ks.keys {
+		if head.KeyID != "" && k.KeyID != head.KeyID {
+			continue
+		}
+		if k.Algorithm != "" && k.Algorithm != head.Algorithm {
+			continue
+		}
+		if !keyFits(k, head.Algorithm) {
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// keyFits reports whether a key of k's type can verify alg: an RSA key only RS*
+// and PS*, an EC key only ES*, an Ed25519 key only EdDSA.
+func keyFits(k jose.JSONWebKey, alg string) bool {
+	switch k.Key.(type) {
+	case *rsa.PublicKey:
+		return strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")
+	case *ecdsa.PublicKey:
+		return strings.HasPrefix(alg, "ES")
+	case ed25519.PublicKey:
+		return alg == "EdDSA"
+	}
+	return false
+}
+
+// fetch discovers the issuer (once) and fetches its key set, one fetch at a time
+// however many callers ask. The fetch outlives a caller that gives up.
+func (iss *issuer) fetch(ctx context.Context) (*keySet, error) {
+	ch := iss.fetches.DoChan("keys", func() (any, error) {
+		iss.lastTry.Store(time.Now().UnixNano())
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		ks, err := iss.fetchKeys(ctx)
+		if err != nil {
+			iss.cfg.Log.Warn("issuer keys cannot be fetched", "issuer", iss.cfg.URL, "error", err)
+			return nil, ErrIssuerDown
+		}
+		if old := iss.keys.Load(); old == nil || !sameKeys(old.keys, ks.keys) {
+			iss.cfg.Log.Info("issuer keys fetched", "issuer", iss.cfg.URL, "keys", len(ks.keys))
+		}
+		iss.keys.Store(ks)
+		return ks, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*keySet), nil
+	case <-ctx.Done():
+		return nil, ErrIssuerDown
+	}
+}
+
+func (iss *issuer) fetchKeys(ctx context.Context) (*keySet, error) {
+	ctx = oidc.ClientContext(ctx, iss.cfg.Client)
+	jwksURL := iss.jwksURL.Load()
+	if jwksURL == nil {
+		provider, err := oidc.NewProvider(ctx, iss.cfg.URL)
+		if err != nil {
+			return nil, fmt.Errorf("discovery: %w", err)
+		}
+		var meta struct {
+			JWKS string `json:"jwks_uri"`
+		}
+		if err := provider.Claims(&meta); err != nil || meta.JWKS == "" {
+			return nil, errors.New("discovery: the document has no jwks_uri")
+		}
+		jwksURL = &meta.JWKS
+		iss.jwksURL.Store(jwksURL)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *jwksURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := iss.cfg.Client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("key set: HTTP %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("key set: %w", err)
+	}
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, fmt.Errorf("key set: %w", err)
+	}
+	ks := &keySet{fetched: time.Now()}
+	for _, raw := range set.Keys {
+		var k jose.JSONWebKey
+		// A key of a type or curve not understood, a symmetric key, or one not
+		// for signatures is left out; the others still count.
+		if k.UnmarshalJSON(raw) != nil || !k.Valid() || (k.Use != "" && k.Use != "sig") {
+			continue
+		}
+		if !k.IsPublic() {
+			k = k.Public()
+		}
+		if keyFits(k, "RS256") || keyFits(k, "ES256") || keyFits(k, "EdDSA") {
+			ks.keys = append(ks.keys, k)
+		}
+	}
+	return ks, nil
+}
+
+func sameKeys(a, b []jose.JSONWebKey) bool {
+	return slices.EqualFunc(a, b, func(x, y jose.JSONWebKey) bool { return x.KeyID == y.KeyID })
+}
+
+// bearer returns the token of an "Authorization: Bearer TOKEN" header.
+func bearer(h string) (string, bool) {
+	const scheme = "bearer "
+	if len(h) <= len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
+		return "", false
+	}
+	tok := strings.TrimSpace(h[len(scheme):])
+	return tok, tok != "" && !strings.ContainsAny(tok, " \t")
+}

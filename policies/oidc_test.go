@@ -1,0 +1,175 @@
+package policies
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/policies/oidctest"
+)
+
+func newTokens(t *testing.T, iss *oidctest.Issuer, edit func(*Issuer)) *Tokens {
+	t.Helper()
+	c := Issuer{URL: iss.URL, Audiences: []string{"switchyard"}, ClockSkew: 30 * time.Second, Claims: []string{"email"}}
+	if edit != nil {
+		edit(&c)
+	}
+	tokens, err := NewTokens([]Issuer{c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tokens
+}
+
+// TestTokens verifies tokens of a real (loopback) issuer: every way a token can be
+// wrong is refused with its own reason.
+func TestTokens(t *testing.T) {
+	iss := oidctest.New(t)
+	other := oidctest.New(t)
+	tokens := newTokens(t, iss, nil)
+	ctx := context.Background()
+
+	claims := func(edit func(map[string]any)) map[string]any {
+		c := iss.Claims("u1", "switchyard")
+		c["scope"] = "read admin"
+		c["email"] = "ada@example.com"
+		if edit != nil {
+			edit(c)
+		}
+		return c
+	}
+	now := time.Now()
+	valid := iss.Sign(t, "rsa-1", claims(nil))
+	parts := strings.Split(valid, ".")
+	tampered := parts[0] + "." + b64(`{"iss":"`+iss.URL+`","sub":"admin","aud":"switchyard","exp":9999999999,"scope":"admin"}`) + "." + parts[2]
+
+	for _, tc := range []struct {
+		name, token string
+		want        error
+	}{
+		{"valid RS256", valid, nil},
+		{"valid ES256", iss.Sign(t, "ec-1", claims(nil)), nil},
+		{"audience in a list", iss.Sign(t, "rsa-1", claims(func(c map[string]any) { c["aud"] = []string{"other", "switchyard"} })), nil},
+		{"expired within the skew", iss.Sign(t, "rsa-1", claims(func(c map[string]any) { c["exp"] = now.Add(-10 * time.Second).Unix() })), nil},
+		{"expired", iss.Sign(t, "rsa-1", claims(func(c map[string]any) { c["exp"] = now.Add(-time.Minute).Unix() })), ErrTokenExpired},
+		{"no expiry", iss.Sign(t, "rsa-1", claims(func(c map[string]any) { delete(c, "exp") })), ErrTokenMalformed},
+		{"not yet valid", iss.Sign(t, "rsa-1", claims(func(c map[string]any) { c["nbf"] = now.Add(time.Minute).Unix() })), ErrTokenNotYetValid},
+		{"issued in the future", iss.Sign(t, "rsa-1", claims(func(c map[string]any) { c["iat"] = now.Add(time.Minute).Unix() })), ErrTokenNotYetValid},
+		{"wrong audience", iss.Sign(t, "rsa-1", claims(func(c map[string]any) { c["aud"] = "someone-else" })), ErrTokenAudience},
+		{"untrusted issuer", other.Sign(t, "rsa-1", other.Claims("u1", "switchyard")), ErrTokenIssuer},
+		{"issuer's key, other iss", iss.Sign(t, "rsa-1", claims(func(c map[string]any) { c["iss"] = other.URL })), ErrTokenIssuer},
+		{"no subject", iss.Sign(t, "rsa-1", claims(func(c map[string]any) { delete(c, "sub") })), ErrTokenSubject},
+		{"alg none", oidctest.Unsigned(claims(nil)), ErrTokenAlgorithm},
+		{"HS256 with the RSA public key", iss.HMACWithPublicKey(t, claims(nil)), ErrTokenAlgorithm},
+		{"tampered payload", tampered, ErrTokenSignature},
+		{"not a JWT", "abc.def", ErrTokenMalformed},
+		{"garbage", "eyJhbGciOiJSUzI1NiJ9.!!!.???", ErrTokenMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := tokens.Verify(ctx, tc.token)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if err == nil && (p.Subject != "u1" || !p.HasScope("admin") || !p.HasScope("read") || p.Claims["email"] != "ada@example.com" || p.Issuer != iss.URL) {
+				t.Fatalf("principal = %+v", p)
+			}
+		})
+	}
+	if n := iss.Discoveries.Load(); n != 1 {
+		t.Errorf("discovery fetched %d times, want once", n)
+	}
+}
+
+// TestTokensKeyRotation: a key the issuer publishes after the gateway fetched its
+// set is accepted at once; a withdrawn key is refused once the set is refetched.
+func TestTokensKeyRotation(t *testing.T) {
+	iss := oidctest.New(t)
+	tokens := newTokens(t, iss, func(c *Issuer) { c.RefetchInterval = time.Millisecond })
+	ctx := context.Background()
+	if _, err := tokens.Verify(ctx, iss.Token(t, "u1", "switchyard")); err != nil {
+		t.Fatal(err)
+	}
+	old := iss.Token(t, "u1", "switchyard")
+	time.Sleep(2 * time.Millisecond)
+	iss.Rotate(t)
+	if _, err := tokens.Verify(ctx, iss.Token(t, "u1", "switchyard")); err != nil {
+		t.Fatalf("a token signed with the new key: %v", err)
+	}
+	if _, err := tokens.Verify(ctx, old); !errors.Is(err, ErrTokenUnknownKey) {
+		t.Fatalf("a token signed with the withdrawn key: %v, want %v", err, ErrTokenUnknownKey)
+	}
+}
+
+// TestTokensUnknownKeyFlood: tokens naming keys the issuer does not publish cost
+// the issuer one key-set fetch per refetch interval, however many arrive at once.
+func TestTokensUnknownKeyFlood(t *testing.T) {
+	iss := oidctest.New(t)
+	tokens := newTokens(t, iss, func(c *Issuer) { c.RefetchInterval = time.Hour })
+	ctx := context.Background()
+	if _, err := tokens.Verify(ctx, iss.Token(t, "u1", "switchyard")); err != nil {
+		t.Fatal(err)
+	}
+	base := iss.KeyFetches.Load()
+	var wg sync.WaitGroup
+	for n := range 50 {
+		kid := "made-up-" + string(rune('a'+n%26)) + string(rune('a'+n/26))
+		iss.Unpublished(t, kid)
+		tok := iss.Sign(t, kid, iss.Claims("u1", "switchyard"))
+		wg.Go(func() {
+			if _, err := tokens.Verify(ctx, tok); !errors.Is(err, ErrTokenUnknownKey) {
+				t.Errorf("err = %v, want %v", err, ErrTokenUnknownKey)
+			}
+		})
+	}
+	wg.Wait()
+	if n := iss.KeyFetches.Load() - base; n > 1 {
+		t.Errorf("50 tokens with unknown keys fetched the key set %d times, want at most 1", n)
+	}
+	// A tampered token with a known key fetches nothing.
+	tok := iss.Token(t, "u1", "switchyard")
+	if _, err := tokens.Verify(ctx, tok[:len(tok)-4]+"AAAA"); !errors.Is(err, ErrTokenSignature) {
+		t.Errorf("err = %v, want %v", err, ErrTokenSignature)
+	}
+}
+
+// TestTokensIssuerDown: while the issuer cannot be reached, tokens are refused as
+// "issuer down" (not as invalid) and the issuer is asked once per interval; when it
+// is back, tokens pass. Keys already held keep serving while it is down.
+func TestTokensIssuerDown(t *testing.T) {
+	iss := oidctest.New(t)
+	iss.SetDown(true)
+	tokens := newTokens(t, iss, func(c *Issuer) { c.RefetchInterval = 50 * time.Millisecond; c.MaxAge = time.Millisecond })
+	ctx := context.Background()
+	for range 5 {
+		if _, err := tokens.Verify(ctx, iss.Token(t, "u1", "switchyard")); !errors.Is(err, ErrIssuerDown) {
+			t.Fatalf("err = %v, want %v", err, ErrIssuerDown)
+		}
+	}
+	if n := iss.Discoveries.Load(); n != 1 {
+		t.Errorf("discovery asked %d times within the interval, want 1", n)
+	}
+	iss.SetDown(false)
+	time.Sleep(60 * time.Millisecond)
+	if _, err := tokens.Verify(ctx, iss.Token(t, "u1", "switchyard")); err != nil {
+		t.Fatal(err)
+	}
+	iss.SetDown(true)
+	time.Sleep(60 * time.Millisecond) // the keys are stale, the refetch fails: they still serve
+	if _, err := tokens.Verify(ctx, iss.Token(t, "u1", "switchyard")); err != nil {
+		t.Fatalf("held keys while the issuer is down: %v", err)
+	}
+}
+
+func TestNewTokensRefusesSymmetricAlgorithms(t *testing.T) {
+	for _, alg := range []string{"HS256", "none", "RS1"} {
+		if _, err := NewTokens([]Issuer{{URL: "https://issuer.example", Audiences: []string{"a"}, Algorithms: []string{alg}}}); err == nil {
+			t.Errorf("algorithm %q accepted", alg)
+		}
+	}
+}
+
+func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
