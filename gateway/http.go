@@ -39,6 +39,7 @@ func (g *Gateway) executableSchema(version string) graphql.ExecutableSchema {
 	r := resolvers.New(g.clients)
 	if version == "v1" {
 		cfg := graphv1.Config{Resolvers: resolvers.V1{Resolver: r}}
+		cfg.Directives.Auth = resolvers.Auth
 		c := &cfg.Complexity
 		c.User.Orders = listCost(10)
 		c.Product.Reviews = listCost(5)
@@ -47,6 +48,7 @@ func (g *Gateway) executableSchema(version string) graphql.ExecutableSchema {
 		return graphv1.NewExecutableSchema(cfg)
 	}
 	cfg := graphv2.Config{Resolvers: r}
+	cfg.Directives.Auth = resolvers.Auth
 	c := &cfg.Complexity
 	c.User.Orders = listCost(10)
 	c.Product.Reviews = listCost(5)

@@ -48,9 +48,15 @@ func PrincipalFrom(ctx context.Context) *Principal {
 // GraphQL error presenter gives it the code FORBIDDEN.
 var ErrForbidden = errors.New("forbidden")
 
-// CanSeeEmail reports whether the caller in ctx may read the e-mail address of the
-// user with id userID: only the user itself or a caller with scope "admin" may.
-func CanSeeEmail(ctx context.Context, userID string) bool {
-	p := PrincipalFrom(ctx)
-	return p != nil && (p.Subject == userID || p.HasScope("admin"))
+// Allowed reports whether p is authenticated and holds every one of scopes.
+func Allowed(p *Principal, scopes []string) bool {
+	if p == nil {
+		return false
+	}
+	for _, s := range scopes {
+		if !p.HasScope(s) {
+			return false
+		}
+	}
+	return true
 }

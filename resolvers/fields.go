@@ -77,10 +77,6 @@ func (r queryResolver) Me(ctx context.Context) (*upstreams.User, error) {
 
 type userResolver struct{ *Resolver }
 
-func (r userResolver) Email(ctx context.Context, obj *upstreams.User) (*string, error) {
-	return policyEmail(ctx, obj)
-}
-
 func (r userResolver) Orders(ctx context.Context, obj *upstreams.User, first *int) ([]upstreams.Order, error) {
 	l, err := loaders(ctx)
 	if err != nil {

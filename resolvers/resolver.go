@@ -12,7 +12,6 @@ import (
 	"github.com/vikstrous/dataloadgen"
 
 	graphv2 "github.com/switchyard/switchyard/graph/v2"
-	"github.com/switchyard/switchyard/policies"
 	"github.com/switchyard/switchyard/upstreams"
 )
 
@@ -137,12 +136,4 @@ func loadList[T any](ctx context.Context, load func(context.Context, []string) (
 		}
 	}
 	return values
-}
-
-// policyEmail is the spec's rule for User.email.
-func policyEmail(ctx context.Context, u *upstreams.User) (*string, error) {
-	if !policies.CanSeeEmail(ctx, u.ID) {
-		return nil, policies.ErrForbidden
-	}
-	return &u.Email, nil
 }

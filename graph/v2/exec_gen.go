@@ -5,6 +5,7 @@ package v2
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -36,6 +37,7 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
+	Auth func(ctx context.Context, obj any, next graphql.Resolver, scopes []string, owner bool) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -120,8 +122,6 @@ type ReviewResolver interface {
 	Author(ctx context.Context, obj *upstreams.Review) (*upstreams.User, error)
 }
 type UserResolver interface {
-	Email(ctx context.Context, obj *upstreams.User) (*string, error)
-
 	Orders(ctx context.Context, obj *upstreams.User, first *int) ([]upstreams.Order, error)
 }
 
@@ -449,6 +449,13 @@ var sources = []*ast.Source{
 	{Name: "../../schema/v2/schema.graphqls", Input: `# Version 2 of the storefront API: money is an object in minor units.
 # This file is the contract of /graphql and /v2/graphql; graph/v2 is generated from it.
 
+"""
+Field authorization, checked by the gateway: the caller must be authenticated and hold
+every scope listed, or, with owner, own the object (a user owns itself and its orders).
+Otherwise the field is null with an error coded FORBIDDEN.
+"""
+directive @auth(scopes: [String!]! = [], owner: Boolean! = false) on FIELD_DEFINITION
+
 type Query {
   "The user with this id, or null when there is none."
   user(id: ID!): User
@@ -489,7 +496,7 @@ type User {
   id: ID!
   name: String!
   "Only for the caller itself or a token with scope admin; null with a FORBIDDEN error for anyone else."
-  email: String
+  email: String @auth(scopes: ["admin"], owner: true)
   tier: Tier!
   "The user's latest orders, newest first."
   orders(first: Int = 10): [Order!]!
@@ -740,6 +747,28 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) dir_auth_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "scopes",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["scopes"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "owner",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["owner"] = arg1
+	return args, nil
+}
 
 func (ec *executionContext) field_Product_reviews_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -1877,18 +1906,41 @@ func (ec *executionContext) _User_email(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_User_email(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().Email(ctx, obj)
+			return obj.Email, nil
 		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				scopes, err := ec.unmarshalNString2ᚕstringᚄ(ctx, []any{"admin"})
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				owner, err := ec.unmarshalNBoolean2bool(ctx, true)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, obj, directive0, scopes, owner)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_User_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, true, true, "String")
+	return graphql.NewScalarFieldContext("User", field, false, false, "String")
 }
 
 func (ec *executionContext) _User_tier(ctx context.Context, field graphql.CollectedField, obj *upstreams.User) (ret graphql.Marshaler) {
@@ -3398,11 +3450,10 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "email":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._User_email(ctx, field, obj)
-				})
+			out.Values[i] = ec._User_email(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "tier":
 			out.Values[i] = ec._User_tier(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -4006,6 +4057,35 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 	return res
 }
 
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTier(ctx context.Context, v any) (upstreams.Tier, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTier[tmp]
@@ -4263,6 +4343,18 @@ func (ec *executionContext) marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitc
 		return graphql.Null
 	}
 	return ec._Product(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {
