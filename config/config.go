@@ -159,6 +159,21 @@ type Auth struct {
 	// OIDC are the issuers whose signed JWTs are accepted as bearer tokens
 	// (Authorization: Bearer TOKEN).
 	OIDC []OIDCIssuer `yaml:"oidc"`
+	// Routes are requirements of every request to a route, by route pattern
+	// ("/v1/graphql", "/rest/v2/products/{id}").
+	Routes map[string]Requirement `yaml:"routes"`
+	// Operations are requirements of GraphQL operations by name. Only operations
+	// whose text the gateway fixes may be named: the composed REST endpoints' and
+	// the trusted documents'.
+	Operations map[string]Requirement `yaml:"operations"`
+}
+
+// Requirement is what a route or operation asks of its caller: to be
+// authenticated, and to hold every scope listed.
+type Requirement struct {
+	// Authenticated must be true: a requirement is at least that.
+	Authenticated bool     `yaml:"authenticated"`
+	Scopes        []string `yaml:"scopes"`
 }
 
 // OIDCIssuer is an OpenID Connect issuer the gateway trusts. Its keys are found by
@@ -746,6 +761,20 @@ func (c *Config) Validate() error {
 		}
 		o.JWKSRefetchInterval.check(at.key("jwks_refetch_interval"), &errs)
 		o.JWKSMaxAge.check(at.key("jwks_max_age"), &errs)
+	}
+	for _, rules := range []struct {
+		key   string
+		rules map[string]Requirement
+	}{{"routes", c.Auth.Routes}, {"operations", c.Auth.Operations}} {
+		for name, r := range rules.rules {
+			at := path{"auth", rules.key, name}
+			if !r.Authenticated && len(r.Scopes) == 0 {
+				errs.add(at, "a requirement needs authenticated: true or scopes")
+			}
+			if rules.key == "routes" && !strings.HasPrefix(name, "/") {
+				errs.add(at, "%q is not a route pattern (it starts with /)", name)
+			}
+		}
 	}
 	if len(c.Auth.OIDC) > 0 && strings.EqualFold(c.Auth.APIKeyHeader, "Authorization") {
 		errs.add(path{"auth", "api_key_header"}, "cannot be Authorization: bearer tokens are sent in it")

@@ -95,6 +95,10 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		{"an issuer without audiences", func(s string) string {
 			return s + "auth:\n  oidc:\n    - issuer: https://idp.example.com\n      clock_skew: 1h\n"
 		}, []string{`gw.yaml:16: auth.oidc[0].audiences: name the audiences`, `gw.yaml:17: auth.oidc[0].clock_skew: must be at most 5m`}},
+		{"an empty requirement", func(s string) string {
+			return s + "auth:\n  routes:\n    /graphql: {authenticated: false}\n    graphql: {scopes: [a]}\n"
+		}, []string{`gw.yaml:16: auth.routes./graphql: a requirement needs authenticated: true or scopes`,
+			`gw.yaml:17: auth.routes.graphql: "graphql" is not a route pattern`}},
 		{"not YAML", func(s string) string { return s + "\n  : : [\n" }, []string{"gw.yaml:", "not valid YAML"}},
 	}
 	for _, tc := range tests {

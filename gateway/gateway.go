@@ -56,8 +56,11 @@ type Gateway struct {
 	metrics *metrics.Metrics
 	// apq holds the automatic persisted queries of every version, by hash.
 	apq graphql.Cache[string]
-	// auth identifies callers (API keys) on the GraphQL and REST routes.
-	auth *policies.Authenticator
+	// auth identifies callers (API keys, bearer tokens) on the GraphQL and REST
+	// routes; routeRules and opRules are what routes and operations require.
+	auth       *policies.Authenticator
+	routeRules map[string]policies.Requirement
+	opRules    policies.OperationRules
 	// trusted, when set, are the only documents clients may run.
 	trusted *policies.TrustedDocuments
 	// limits are the rate limits of the routes.
@@ -314,6 +317,9 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 	if g.limits, err = g.rateLimits(); err != nil {
 		return nil, err
 	}
+	if err := g.authorization(); err != nil {
+		return nil, err
+	}
 	if prev != nil {
 		g.limits.Adopt(prev.limits)
 	}
@@ -325,9 +331,14 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 func (g *Gateway) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(g.observe, recoverer(g.log), securityHeaders(g.cfg.TLS != nil)) // a panic is a logged, counted 500
-	// A limited route authenticates first, so that the limit knows its caller.
+	// A guarded route authenticates first, so that its requirement and its limit
+	// know the caller; a caller refused by the requirement spends no limit.
 	limited := func(route string, h http.Handler) http.Handler {
-		return g.auth.Middleware(g.limits.Middleware(route, h))
+		h = g.limits.Middleware(route, h)
+		if r, ok := g.routeRules[route]; ok {
+			h = policies.Require(r, h)
+		}
+		return g.auth.Middleware(h)
 	}
 	if c := g.cfg.CORS; len(c.AllowedOrigins) > 0 {
 		origins := make([]string, len(c.AllowedOrigins))
@@ -504,6 +515,52 @@ func (g *Gateway) Close() {
 	_ = g.shared.tracing.Shutdown(ctx)
 }
 
+// guardedRoutes are the patterns of the routes that authenticate and limit their
+// callers: the GraphQL endpoints and the composed REST endpoints.
+func (g *Gateway) guardedRoutes() []string {
+	routes := []string{"/graphql"}
+	for _, v := range versions {
+		routes = append(routes, "/"+v+"/graphql")
+	}
+	for _, ep := range g.rest {
+		routes = append(routes, ep.Path)
+	}
+	return routes
+}
+
+// authorization builds the configured requirements of routes and operations. A
+// route rule must name a guarded route; an operation rule, an operation whose text
+// the gateway fixes.
+func (g *Gateway) authorization() error {
+	c := g.cfg.Auth
+	routes := g.guardedRoutes()
+	g.routeRules = map[string]policies.Requirement{}
+	for route, r := range c.Routes {
+		if !slices.Contains(routes, route) {
+			return fmt.Errorf("auth.routes: no route %q (the guarded routes are %s)", route, strings.Join(routes, ", "))
+		}
+		g.routeRules[route] = policies.Requirement{Scopes: r.Scopes}
+	}
+	if len(c.Operations) == 0 {
+		return nil
+	}
+	var fixed []string
+	for _, ep := range g.rest {
+		fixed = append(fixed, ep.Name)
+	}
+	if g.trusted != nil {
+		fixed = append(fixed, g.trusted.OperationNames()...)
+	}
+	g.opRules = policies.OperationRules{}
+	for name, r := range c.Operations {
+		if !slices.Contains(fixed, name) {
+			return fmt.Errorf("auth.operations: %q is not the name of a composed REST endpoint's operation or of a trusted document's: a client could name any operation so", name)
+		}
+		g.opRules[name] = policies.Requirement{Scopes: r.Scopes}
+	}
+	return nil
+}
+
 // rateLimits builds the configured rate limits; a per-route limit must name a route
 // that is served.
 func (g *Gateway) rateLimits() (*policies.RateLimits, error) {
@@ -518,13 +575,7 @@ func (g *Gateway) rateLimits() (*policies.RateLimits, error) {
 			tiers = append(tiers, policies.Rate{PerSecond: k.RateLimit.Rate, Burst: k.RateLimit.Burst})
 		}
 	}
-	routes := []string{"/graphql"}
-	for _, v := range versions {
-		routes = append(routes, "/"+v+"/graphql")
-	}
-	for _, ep := range g.rest {
-		routes = append(routes, ep.Path)
-	}
+	routes := g.guardedRoutes()
 	perRoute := map[string]policies.Rate{}
 	for route, r := range c.PerRoute {
 		if !slices.Contains(routes, route) {

@@ -118,6 +118,9 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 	if g.trusted != nil {
 		srv.Use(g.trusted.Verifier()) // whatever APQ's cache held, only listed text runs
 	}
+	if g.opRules != nil {
+		srv.Use(g.opRules)
+	}
 	srv.Use(resolvers.NewRootFetch(g.clients))
 	if fb := g.fallbacks[version]; fb != nil {
 		srv.Use(*fb)

@@ -132,6 +132,11 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	if errs != nil {
 		status := http.StatusOK
 		switch {
+		case hasCode(errs, policies.CodeUnauthenticated): // an operation rule
+			status = http.StatusUnauthorized
+			w.Header().Set("WWW-Authenticate", `Bearer realm="switchyard"`)
+		case hasCode(errs, policies.CodeForbidden):
+			status = http.StatusForbidden
 		case refusedByLimits(errs):
 			status = http.StatusBadRequest
 		case errcode.GetErrorKind(errs) == errcode.KindProtocol:
@@ -354,6 +359,16 @@ func refusedByLimits(errs gqlerror.List) bool {
 	for _, e := range errs {
 		switch e.Extensions["code"] {
 		case policies.CodeQueryTooLarge, policies.CodeQueryTooDeep, policies.CodeTooManyAliases, "COMPLEXITY_LIMIT_EXCEEDED", policies.CodeNotTrusted:
+			return true
+		}
+	}
+	return false
+}
+
+// hasCode reports whether one of errs has the code.
+func hasCode(errs gqlerror.List, code string) bool {
+	for _, e := range errs {
+		if e.Extensions["code"] == code {
 			return true
 		}
 	}

@@ -145,7 +145,7 @@ func (a *Authenticator) bearer(w http.ResponseWriter, r *http.Request, header st
 		if errors.Is(err, ErrIssuerDown) {
 			// Not the caller's fault: the token may be good.
 			w.Header().Set("Retry-After", "5")
-			writeError(w, http.StatusServiceUnavailable, "UNAUTHENTICATED", err.Error())
+			writeError(w, http.StatusServiceUnavailable, CodeUnauthenticated, err.Error())
 			return
 		}
 		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="switchyard", error="invalid_token", error_description=%q`, err.Error()))
@@ -175,7 +175,7 @@ func unauthorized(w http.ResponseWriter, msg string) {
 	if w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="switchyard"`)
 	}
-	writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", msg)
+	writeError(w, http.StatusUnauthorized, CodeUnauthenticated, msg)
 }
 
 // writeError answers status with one coded GraphQL error.

@@ -10,7 +10,9 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
 )
 
 // CodeNotTrusted is the code of an operation that is not a trusted document.
@@ -169,4 +171,21 @@ func (v trustedVerifier) MutateOperationParameters(_ context.Context, p *graphql
 		return nil
 	}
 	return v.t.check(p.Query)
+}
+
+// OperationNames are the names of the operations the listed documents define.
+func (t *TrustedDocuments) OperationNames() []string {
+	var names []string
+	for _, text := range t.byHash {
+		doc, err := parser.ParseQuery(&ast.Source{Input: text})
+		if err != nil {
+			continue
+		}
+		for _, op := range doc.Operations {
+			if op.Name != "" {
+				names = append(names, op.Name)
+			}
+		}
+	}
+	return names
 }

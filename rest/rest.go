@@ -239,7 +239,7 @@ type gqlAnswer struct {
 }
 
 func (ep *Endpoint) reshape(w http.ResponseWriter, rec *recorder) {
-	for _, h := range []string{"X-Request-Id", "Deprecation", "Sunset", "Set-Cookie", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} {
+	for _, h := range []string{"X-Request-Id", "Deprecation", "Sunset", "Set-Cookie", "Retry-After", "WWW-Authenticate", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} {
 		if v := rec.header.Values(h); len(v) > 0 {
 			w.Header()[h] = v
 		}
