@@ -8,13 +8,17 @@ STATICCHECK_VERSION=v0.8.2
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# The race detector needs cgo, so a C compiler; install one where apt-get can.
-if ! command -v gcc >/dev/null; then
-  step "installing gcc (go test -race needs cgo)"
+# The race detector needs cgo, so a C compiler; the shared rate limits' tests need
+# a real redis-server. Install what is missing where apt-get can.
+missing=()
+command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+command -v redis-server >/dev/null || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing ${missing[*]}"
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "go test -race needs gcc: install it (as root: apt-get install gcc)"; exit 1
+    echo "the tests need ${missing[*]}: install them (as root: apt-get install ${missing[*]})"; exit 1
   fi
 fi
 

@@ -231,6 +231,21 @@ type RateLimits struct {
 	// IdleTimeout is how long a caller's bucket is kept after its last request
 	// (never less than the bucket takes to refill). Default 10m.
 	IdleTimeout Duration `yaml:"idle_timeout"`
+	// Redis, when set, keeps the buckets in Redis, shared by every instance that
+	// uses it with the same key prefix.
+	Redis *RedisLimits `yaml:"redis"`
+}
+
+// RedisLimits is the Redis that shared rate limits live in. When it cannot be
+// reached, each instance falls back to its own buckets, and says so.
+type RedisLimits struct {
+	// URL is redis://[user:password@]host:port[/db] (rediss:// for TLS).
+	URL string `yaml:"url"`
+	// KeyPrefix begins every key. Default "switchyard:".
+	KeyPrefix string `yaml:"key_prefix"`
+	// Timeout bounds each Redis call; past it the instance decides alone.
+	// Default 100ms.
+	Timeout Duration `yaml:"timeout"`
 }
 
 // Rate is a token bucket: Rate requests a second on average, Burst at once.
@@ -518,6 +533,12 @@ func (c *Config) SetDefaults() {
 	}
 	setDuration(&c.CORS.MaxAge, 10*time.Minute)
 	setDuration(&c.RateLimits.IdleTimeout, 10*time.Minute)
+	if r := c.RateLimits.Redis; r != nil {
+		if r.KeyPrefix == "" {
+			r.KeyPrefix = "switchyard:"
+		}
+		setDuration(&r.Timeout, 100*time.Millisecond)
+	}
 	if c.Tracing.ServiceName == "" {
 		c.Tracing.ServiceName = "switchyard"
 	}
@@ -713,6 +734,16 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.RateLimits.IdleTimeout.check(path{"rate_limits", "idle_timeout"}, &errs)
+	if r := c.RateLimits.Redis; r != nil {
+		at := path{"rate_limits", "redis"}
+		if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			errs.add(at.key("url"), "%q is not a Redis URL (redis://host:port[/db], rediss:// for TLS)", redactURL(r.URL))
+		}
+		r.Timeout.check(at.key("timeout"), &errs)
+		if r.Timeout.set && r.Timeout.Duration == 0 {
+			errs.add(at.key("timeout"), "must be more than 0")
+		}
+	}
 	for i, p := range c.TrustedProxies {
 		if _, err := policies.ParseProxy(p); err != nil {
 			errs.add(path{"trusted_proxies"}.index(i), "%v", err)
@@ -963,4 +994,12 @@ func loopbackHost(host string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
+}
+
+// redactURL hides the password of a URL that has one, for error messages.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return "(not a URL)"
 }

@@ -99,6 +99,9 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			return s + "auth:\n  routes:\n    /graphql: {authenticated: false}\n    graphql: {scopes: [a]}\n"
 		}, []string{`gw.yaml:16: auth.routes./graphql: a requirement needs authenticated: true or scopes`,
 			`gw.yaml:17: auth.routes.graphql: "graphql" is not a route pattern`}},
+		{"a bad Redis URL", func(s string) string {
+			return s + "rate_limits:\n  per_caller: {rate: 1, burst: 2}\n  redis: {url: \"http://:secret@cache:6379\", timeout: 0s}\n"
+		}, []string{`gw.yaml:16: rate_limits.redis.url: "http://:xxxxx@cache:6379" is not a Redis URL`, `rate_limits.redis.timeout: must be more than 0`}},
 		{"not YAML", func(s string) string { return s + "\n  : : [\n" }, []string{"gw.yaml:", "not valid YAML"}},
 	}
 	for _, tc := range tests {

@@ -63,8 +63,10 @@ type Gateway struct {
 	opRules    policies.OperationRules
 	// trusted, when set, are the only documents clients may run.
 	trusted *policies.TrustedDocuments
-	// limits are the rate limits of the routes.
+	// limits are the rate limits of the routes; redis, when set, is where they
+	// are shared with other instances (kept across reloads that do not change it).
 	limits *policies.RateLimits
+	redis  *policies.SharedLimits
 	// clientIPs finds a request's client address behind the trusted proxies.
 	clientIPs *policies.ClientIPs
 	// rest are the composed REST endpoints, and openapi their description.
@@ -104,10 +106,14 @@ func Rebuild(prev *Gateway, cfg *config.Config) (*Gateway, error) {
 func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err error) {
 	g := &Gateway{cfg: cfg, log: log, shared: &shared{}}
 	var made []*lb.Pool // the pools this build made, not those it kept from prev
+	var madeRedis *policies.SharedLimits
 	defer func() {
 		if err != nil {
 			for _, p := range made { // their health checks stop; prev keeps its own
 				p.Close()
+			}
+			if madeRedis != nil {
+				_ = madeRedis.Close()
 			}
 		}
 	}()
@@ -323,6 +329,23 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 	if prev != nil {
 		g.limits.Adopt(prev.limits)
 	}
+	if rc := cfg.RateLimits.Redis; rc != nil {
+		if prev != nil && prev.redis != nil && reflect.DeepEqual(*prev.cfg.RateLimits.Redis, *rc) {
+			g.redis = prev.redis
+		} else {
+			if g.redis, err = policies.NewSharedLimits(policies.SharedOptions{
+				URL: rc.URL, Prefix: rc.KeyPrefix, Timeout: rc.Timeout.Duration, Log: g.log.With("component", "ratelimit"),
+			}); err != nil {
+				return nil, fmt.Errorf("rate_limits.redis.url: %w", err)
+			}
+			madeRedis = g.redis
+			if g.metrics != nil {
+				g.redis.OnState, g.redis.OnFallback = g.metrics.SharedLimitsUp, g.metrics.SharedLimitsFallback
+				g.metrics.SharedLimitsUp(true)
+			}
+		}
+		g.limits.Share(g.redis)
+	}
 	g.handler = g.routes()
 	g.admin = g.adminRoutes()
 	return g, nil
@@ -509,6 +532,9 @@ func (g *Gateway) Run(ctx context.Context) {
 func (g *Gateway) Close() {
 	for _, p := range g.pools {
 		p.Close()
+	}
+	if g.redis != nil {
+		_ = g.redis.Close()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

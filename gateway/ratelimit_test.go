@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/gateway"
+	"github.com/switchyard/switchyard/policies/redistest"
 )
 
 // TestRateLimits checks the per-caller and per-route limits through real HTTP: the
@@ -228,5 +229,94 @@ func TestRateLimitsOutliveReload(t *testing.T) {
 	}
 	if got := status(); got != 200 {
 		t.Errorf("after a reload that changed the rate: %d, want 200", got)
+	}
+}
+
+// TestSharedRateLimits: two gateways sharing a real redis-server enforce one
+// per-caller limit between them; with Redis killed mid-test they keep serving under
+// their own limits, and say so in the log and the metrics.
+func TestSharedRateLimits(t *testing.T) {
+	redis := redistest.Start(t)
+	cluster := startCluster(t, 1)
+	type instance struct {
+		rt  *gateway.Runtime
+		url string
+		log *syncBuffer
+	}
+	start := func() instance {
+		cfg := demoConfig(t, cluster, func(c *config.Config) {
+			c.RateLimits = config.RateLimits{
+				PerCaller: &config.Rate{Rate: 0.001, Burst: 4},
+				Redis:     &config.RedisLimits{URL: redis.URL, KeyPrefix: t.Name() + ":"},
+			}
+		})
+		log := &syncBuffer{}
+		rt, err := gateway.NewRuntime(cfg, slog.New(slog.NewTextHandler(log, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(rt.Close)
+		srv := httptest.NewServer(rt.Handler())
+		t.Cleanup(srv.Close)
+		return instance{rt, srv.URL, log}
+	}
+	a, b := start(), start()
+	send := func(base string) *http.Response {
+		req, _ := http.NewRequest("POST", base+"/graphql", strings.NewReader(`{"query":"{ user(id:\"u1\"){ name } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	allowed := 0
+	for i := range 10 {
+		inst := a
+		if i%2 == 1 {
+			inst = b
+		}
+		resp := send(inst.url)
+		switch resp.StatusCode {
+		case 200:
+			allowed++
+		case 429:
+			if resp.Header.Get("Retry-After") == "" {
+				t.Error("a 429 without Retry-After")
+			}
+		default:
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	if allowed != 4 {
+		t.Fatalf("two gateways let %d of 10 requests through one shared burst of 4", allowed)
+	}
+	if v := value(scrape(t, a.url), "switchyard_rate_limit_redis_up", nil); v != 1 {
+		t.Errorf("switchyard_rate_limit_redis_up = %v, want 1", v)
+	}
+
+	redis.Kill()
+	allowed = 0
+	for range 6 {
+		if resp := send(a.url); resp.StatusCode == 200 {
+			allowed++
+		} else if resp.StatusCode != 429 {
+			t.Fatalf("with Redis down: status %d", resp.StatusCode)
+		}
+	}
+	if allowed != 4 {
+		t.Errorf("with Redis down, %d of 6 requests passed; want this instance's own burst of 4", allowed)
+	}
+	mfs := scrape(t, a.url)
+	if v := value(mfs, "switchyard_rate_limit_redis_up", nil); v != 0 {
+		t.Errorf("switchyard_rate_limit_redis_up = %v with Redis down, want 0", v)
+	}
+	if v := value(mfs, "switchyard_rate_limit_fallback_total", nil); v < 6 {
+		t.Errorf("switchyard_rate_limit_fallback_total = %v, want at least 6", v)
+	}
+	if !strings.Contains(a.log.String(), "Redis cannot be reached") {
+		t.Errorf("no log line says the limits fell back:\n%s", a.log.String())
 	}
 }

@@ -127,6 +127,9 @@ func (rt *Runtime) Reload(cfg *config.Config) error {
 			}
 		}
 	}
+	if old.redis != nil && old.redis != g.redis {
+		_ = old.redis.Close() // requests still on it decide locally
+	}
 	rt.log.Info("configuration reloaded", "pools_kept", kept, "pools_rebuilt", started, "pools_retired", stopped)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +34,9 @@ type Metrics struct {
 	loaderBatch   *prometheus.HistogramVec
 	rateLimited   *prometheus.CounterVec
 	authDecisions *prometheus.CounterVec
+	sharedUp      prometheus.Gauge
+	sharedOn      atomic.Bool
+	localDecided  prometheus.Counter
 
 	mu         sync.RWMutex
 	operations map[string]bool // names with a label value of their own
@@ -84,6 +88,14 @@ func New() *Metrics {
 			Name: "switchyard_auth_decisions_total",
 			Help: "Authentications of requests, by result (authenticated, anonymous, missing, invalid).",
 		}, []string{"result"}),
+		sharedUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchyard_rate_limit_redis_up",
+			Help: "1 while the shared rate limits' Redis answers, 0 while the limits fall back to this instance's own (absent: limits not shared).",
+		}),
+		localDecided: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchyard_rate_limit_fallback_total",
+			Help: "Rate-limit checks decided by this instance's own buckets because the shared ones' Redis could not be reached.",
+		}),
 	}
 	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.gqlOperations, m.gqlDuration,
 		m.upstreamCalls, m.upstreamTime, m.loaderBatch, m.rateLimited, m.authDecisions,
@@ -204,6 +216,23 @@ func (m *Metrics) LoaderBatch(loader string, size int) {
 func (m *Metrics) RateLimited(route, limit string) {
 	m.rateLimited.WithLabelValues(route, limit).Inc()
 }
+
+// SharedLimitsUp records whether the shared rate limits' Redis answers; the first
+// call makes the gauge appear.
+func (m *Metrics) SharedLimitsUp(up bool) {
+	if m.sharedOn.CompareAndSwap(false, true) {
+		_ = m.reg.Register(m.sharedUp)
+		_ = m.reg.Register(m.localDecided)
+	}
+	if up {
+		m.sharedUp.Set(1)
+	} else {
+		m.sharedUp.Set(0)
+	}
+}
+
+// SharedLimitsFallback counts a rate-limit check decided locally.
+func (m *Metrics) SharedLimitsFallback() { m.localDecided.Inc() }
 
 // AuthDecision counts an authentication's result.
 func (m *Metrics) AuthDecision(result string) {

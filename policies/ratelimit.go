@@ -29,6 +29,7 @@ func (r Rate) timeFor(tokens float64) time.Duration {
 type KeyedLimiter struct {
 	rate Rate
 	idle time.Duration
+	name string // names the limit's buckets in shared storage
 
 	mu            sync.Mutex
 	buckets       map[string]*bucket
@@ -120,16 +121,16 @@ type Decision struct {
 	RetryAfter time.Duration // when refused: until the request would be allowed
 }
 
-// check takes a token from each (limiter, key) pair, all or none.
-func check(now time.Time, keys []limitKey) Decision {
+// check takes n tokens from each (limiter, key) pair, all or none.
+func check(now time.Time, keys []limitKey, n int) Decision {
 	d := Decision{Allowed: true, Limit: math.MaxInt, Remaining: math.MaxInt}
 	taken := make([]*rate.Reservation, 0, len(keys))
 	for _, k := range keys {
-		res, tokens, wait := k.l.take(k.key, 1, now)
+		res, tokens, wait := k.l.take(k.key, n, now)
 		if res == nil {
 			d.Allowed = false
-			if wait < 0 {
-				wait = time.Hour
+			if wait < 0 || d.RetryAfter < 0 {
+				wait = -1 // never
 			}
 			d.RetryAfter = max(d.RetryAfter, wait)
 		} else {
@@ -165,6 +166,7 @@ type RateLimits struct {
 	clientIP  func(*http.Request) string
 	onLimited func(route, limit string)
 	now       func() time.Time
+	shared    *SharedLimits // nil: the buckets are this instance's own
 }
 
 // NewRateLimits returns the limits; perCaller may be nil. tiers are the rates of
@@ -175,16 +177,34 @@ func NewRateLimits(perCaller *Rate, tiers []Rate, perRoute map[string]Rate, idle
 	rl := &RateLimits{perRoute: map[string]*KeyedLimiter{}, tiers: map[Rate]*KeyedLimiter{}, clientIP: clientIP, onLimited: onLimited, now: time.Now}
 	if perCaller != nil {
 		rl.perCaller = NewKeyedLimiter(*perCaller, idle)
+		rl.perCaller.name = "caller"
 	}
 	for _, t := range tiers {
 		if rl.tiers[t] == nil {
 			rl.tiers[t] = NewKeyedLimiter(t, idle)
+			rl.tiers[t].name = fmt.Sprintf("tier:%g/%d", t.PerSecond, t.Burst)
 		}
 	}
 	for route, r := range perRoute {
 		rl.perRoute[route] = NewKeyedLimiter(r, idle)
+		rl.perRoute[route].name = "route:" + route
 	}
 	return rl
+}
+
+// Share keeps the buckets in s, shared with the other instances using it; when s
+// cannot decide, the instance's own buckets do.
+func (rl *RateLimits) Share(s *SharedLimits) { rl.shared = s }
+
+// decide takes n tokens from each (limiter, key) pair, all or none: from the
+// shared buckets when there are any and Redis answers, else from the local ones.
+func (rl *RateLimits) decide(r *http.Request, keys []limitKey, n int) Decision {
+	if rl.shared != nil {
+		if d, ok := rl.shared.check(r.Context(), keys, n); ok {
+			return d
+		}
+	}
+	return check(rl.now(), keys, n)
 }
 
 // Adopt keeps the buckets of prev, the limits before a reload, wherever a limit's
@@ -213,6 +233,7 @@ func (rl *RateLimits) Adopt(prev *RateLimits) {
 // operation spends as many tokens of r as it costs.
 func (rl *RateLimits) LimitCost(r Rate, idle time.Duration) {
 	rl.cost = NewKeyedLimiter(r, idle)
+	rl.cost.name = "cost"
 }
 
 // LimitsCost reports whether operations' costs are limited.
@@ -224,20 +245,14 @@ func (rl *RateLimits) SpendCost(w http.ResponseWriter, r *http.Request, route st
 	if rl.cost == nil || cost <= 0 {
 		return true
 	}
-	now := rl.now()
-	res, tokens, wait := rl.cost.take(rl.callerKey(r), cost, now)
-	if res != nil {
+	d := rl.decide(r, []limitKey{{rl.cost, rl.callerKey(r)}}, cost)
+	if d.Allowed {
 		return true
 	}
-	d := Decision{Limit: rl.cost.rate.Burst, RetryAfter: wait}
-	if wait < 0 {
-		d.RetryAfter = time.Hour
-	}
-	d.Remaining = max(0, int(math.Floor(tokens)))
-	d.Reset = rl.cost.rate.timeFor(float64(d.Limit) - tokens)
 	msg := fmt.Sprintf("the operation costs %d and the caller's cost budget holds %d now", cost, d.Remaining)
-	if wait < 0 {
+	if d.RetryAfter < 0 {
 		msg = fmt.Sprintf("the operation costs %d, more than the caller's cost budget of %d can ever hold", cost, d.Limit)
+		d.RetryAfter = time.Hour
 	}
 	rl.refuse(w, route, "cost", d, msg)
 	return false
@@ -305,8 +320,11 @@ func (rl *RateLimits) Middleware(route string, next http.Handler) http.Handler {
 		if perRoute != nil {
 			keys = append(keys, limitKey{perRoute, route})
 		}
-		d := check(rl.now(), keys)
+		d := rl.decide(r, keys, 1)
 		if !d.Allowed {
+			if d.RetryAfter < 0 {
+				d.RetryAfter = time.Hour
+			}
 			rl.refuse(w, route, "requests", d, "rate limit exceeded")
 			return
 		}

@@ -38,15 +38,15 @@ func TestCheckIsAllOrNone(t *testing.T) {
 	route := NewKeyedLimiter(Rate{PerSecond: 0.001, Burst: 1}, time.Minute)
 	now := time.Unix(1000, 0)
 	keys := []limitKey{{caller, "c"}, {route, "r"}}
-	if d := check(now, keys); !d.Allowed || d.Limit != 1 || d.Remaining != 0 {
+	if d := check(now, keys, 1); !d.Allowed || d.Limit != 1 || d.Remaining != 0 {
 		t.Fatalf("first request: %+v, want allowed with the route's limit 1, 0 left", d)
 	}
-	d := check(now, keys)
+	d := check(now, keys, 1)
 	if d.Allowed || d.RetryAfter <= 0 {
 		t.Fatalf("second request: %+v, want refused with a retry time", d)
 	}
 	// The refusal by the route gave the caller's token back.
-	if got := check(now, keys[:1]); got.Remaining != 3 {
+	if got := check(now, keys[:1], 1); got.Remaining != 3 {
 		t.Errorf("caller has %d tokens left after one allowed, one refused and this request, want 3", got.Remaining)
 	}
 }
@@ -63,7 +63,7 @@ func BenchmarkRateLimitCheck(b *testing.B) {
 	now := time.Now()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if d := check(now, []limitKey{{caller, keys[i%len(keys)]}, {route, "/graphql"}}); !d.Allowed {
+		if d := check(now, []limitKey{{caller, keys[i%len(keys)]}, {route, "/graphql"}}, 1); !d.Allowed {
 			b.Fatal("refused")
 		}
 	}
