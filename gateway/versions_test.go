@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -204,6 +205,70 @@ func TestHostileQueriesAreRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHostileBodiesAreRefused: what arrives as a body too big to be a query (2 MB of
+// query, 10 MB of body) or as a batch of 1,000 operations is refused with its code,
+// without the gateway reading the body whole or calling an upstream.
+func TestHostileBodiesAreRefused(t *testing.T) {
+	s := startStack(t, 1, nil)
+	op := `{"query":"{ user(id: \"u1\") { name } }"}`
+	batch := "[" + strings.TrimSuffix(strings.Repeat(op+",", 1000), ",") + "]"
+	for _, tc := range []struct {
+		name   string
+		body   io.Reader
+		status int
+		code   string
+	}{
+		{"a 2 MB query", strings.NewReader(`{"query":"{ ` + strings.Repeat("__typename ", 2<<20/11) + `}"}`), 413, "REQUEST_TOO_LARGE"},
+		{"a 10 MB body", io.MultiReader(strings.NewReader(`{"query":"`), &repeatReader{b: ' ', n: 10 << 20}), 413, "REQUEST_TOO_LARGE"},
+		{"a batch of 1,000 operations", strings.NewReader(batch), 400, "BAD_REQUEST"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s.cluster.ResetCounters()
+			resp, err := http.Post(s.url+"/graphql", "application/json", tc.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || !strings.Contains(string(raw), `"code":"`+tc.code+`"`) {
+				t.Fatalf("%d %.300s", resp.StatusCode, raw)
+			}
+			for _, svc := range demo.Services {
+				if n := s.cluster.Calls(svc); n != 0 {
+					t.Errorf("a refused request made %d calls to %s", n, svc)
+				}
+			}
+		})
+	}
+	// Memory stays bounded: the handler stops reading a body at the limit.
+	body := &repeatReader{b: ' ', n: 10 << 20}
+	req := httptest.NewRequest("POST", "/graphql", io.MultiReader(strings.NewReader(`{"query":"`), body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	s.gw.Handler().ServeHTTP(rec, req)
+	if read := 10<<20 - body.n; rec.Code != 413 || read > 2<<20 {
+		t.Errorf("a 10 MB body: %d after reading %d KB of it", rec.Code, read>>10)
+	}
+}
+
+// repeatReader reads n copies of b, without holding them.
+type repeatReader struct {
+	b byte
+	n int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), r.n)
+	for i := range n {
+		p[i] = r.b
+	}
+	r.n -= n
+	return n, nil
 }
 
 func TestCORSAndSecurityHeaders(t *testing.T) {
