@@ -106,6 +106,8 @@ type Limits struct {
 	MaxQueryBytes int `yaml:"max_query_bytes"` // default 16384; checked before parsing
 	MaxDepth      int `yaml:"max_depth"`       // default 12
 	MaxAliases    int `yaml:"max_aliases"`     // default 30
+	// MaxTokens bounds the lexical tokens the parser reads. Default 5000.
+	MaxTokens int `yaml:"max_tokens"`
 	// MaxCost bounds the operation's cost: each field costs 1 plus what it selects,
 	// times N for a list of N (first:, ids:). Default 10000.
 	MaxCost int `yaml:"max_cost"`
@@ -569,7 +571,7 @@ func (c *Config) SetDefaults() {
 	for _, l := range []struct {
 		v   *int
 		def int
-	}{{&g.Limits.MaxQueryBytes, 16 << 10}, {&g.Limits.MaxDepth, 12}, {&g.Limits.MaxAliases, 30}, {&g.Limits.MaxCost, 10000}} {
+	}{{&g.Limits.MaxQueryBytes, 16 << 10}, {&g.Limits.MaxDepth, 12}, {&g.Limits.MaxAliases, 30}, {&g.Limits.MaxTokens, 5000}, {&g.Limits.MaxCost, 10000}} {
 		switch {
 		case *l.v == 0:
 			*l.v = l.def

@@ -97,6 +97,7 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 	}
 	srv.AddTransport(tr)
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](g.cfg.GraphQL.QueryCacheSize))
+	srv.SetParserTokenLimit(max(g.cfg.GraphQL.Limits.MaxTokens, 0)) // 0: none
 	if *g.cfg.GraphQL.Introspection {
 		srv.Use(extension.Introspection{})
 	}

@@ -130,6 +130,11 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	ctx := r.Context()
 	opCtx, errs := exec.CreateOperationContext(ctx, &params)
 	if errs != nil {
+		for _, e := range errs {
+			if strings.HasPrefix(e.Message, "exceeded token limit") { // the parser's limit
+				e.Extensions = map[string]any{"code": policies.CodeTooManyTokens}
+			}
+		}
 		status := http.StatusOK
 		switch {
 		case hasCode(errs, policies.CodeUnauthenticated): // an operation rule
@@ -358,7 +363,7 @@ func responseMediaType(accept string) string {
 func refusedByLimits(errs gqlerror.List) bool {
 	for _, e := range errs {
 		switch e.Extensions["code"] {
-		case policies.CodeQueryTooLarge, policies.CodeQueryTooDeep, policies.CodeTooManyAliases, "COMPLEXITY_LIMIT_EXCEEDED", policies.CodeNotTrusted:
+		case policies.CodeQueryTooLarge, policies.CodeQueryTooDeep, policies.CodeTooManyAliases, policies.CodeTooManyTokens, "COMPLEXITY_LIMIT_EXCEEDED", policies.CodeNotTrusted:
 			return true
 		}
 	}

@@ -188,6 +188,7 @@ func TestHostileQueriesAreRefused(t *testing.T) {
 		{"depth 100", deep, "QUERY_TOO_DEEP"},
 		{"5,000 aliases", aliases.String(), "QUERY_TOO_LARGE"},
 		{"40 aliases", manyAliases.String(), "TOO_MANY_ALIASES"},
+		{"6,000 tokens in 12 KB", `{ users(ids: [` + strings.Repeat("1 ", 6000) + `]) { id } }`, "TOO_MANY_TOKENS"},
 		{"cost", costly, "COMPLEXITY_LIMIT_EXCEEDED"},
 		{"cost built to overflow", `{ user(id:"u1") { orders(first: 8) { user { orders(first: 1073741824) { user { orders(first: 2147483646) { id } } } } } } }`, "COMPLEXITY_LIMIT_EXCEEDED"},
 	}

@@ -14,6 +14,7 @@ const (
 	CodeQueryTooLarge  = "QUERY_TOO_LARGE"
 	CodeQueryTooDeep   = "QUERY_TOO_DEEP"
 	CodeTooManyAliases = "TOO_MANY_ALIASES"
+	CodeTooManyTokens  = "TOO_MANY_TOKENS"
 )
 
 // QueryLimits is a gqlgen extension that refuses, before execution, an operation
