@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -79,6 +81,53 @@ var (
 type Tokens struct {
 	issuers map[string]*issuer
 	algs    []jose.SignatureAlgorithm // the union of the issuers', for a first parse
+	cache   tokenCache
+}
+
+// tokenCache remembers the tokens verified lately, so that a client sending the
+// same token with every request pays for its signature once (about 50 µs for
+// RS256, 90 µs for ES256), not every time. An entry holds until the token
+// expires, and only while the key set it was verified with is the one held and
+// is not due for a refresh: a withdrawn key stops counting as soon as the gateway
+// learns of it. At most maxCachedTokens are held; past that, one is dropped for
+// each one added.
+type tokenCache struct {
+	mu      sync.RWMutex
+	entries map[[sha256.Size]byte]cachedToken
+}
+
+const maxCachedTokens = 10000
+
+type cachedToken struct {
+	p     *Principal
+	iss   *issuer
+	keys  *keySet
+	until time.Time
+}
+
+func (c *tokenCache) get(h [sha256.Size]byte, now time.Time) *Principal {
+	c.mu.RLock()
+	e, ok := c.entries[h]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.until) || e.iss.keys.Load() != e.keys || now.Sub(e.keys.fetched) > e.iss.cfg.MaxAge {
+		return nil
+	}
+	return e.p
+}
+
+func (c *tokenCache) put(h [sha256.Size]byte, e cachedToken) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[[sha256.Size]byte]cachedToken{}
+	}
+	if len(c.entries) >= maxCachedTokens {
+		for k := range c.entries { // a random one
+			delete(c.entries, k)
+			break
+		}
+	}
+	c.entries[h] = e
 }
 
 // NewTokens checks the issuers' settings and returns the verifier.
@@ -153,6 +202,11 @@ func (t *Tokens) Adopt(prev *Tokens) {
 // Verify checks a bearer token and returns its principal. The error is one of the
 // Err* token errors.
 func (t *Tokens) Verify(ctx context.Context, raw string) (*Principal, error) {
+	h := sha256.Sum256([]byte(raw))
+	now := time.Now()
+	if p := t.cache.get(h, now); p != nil {
+		return p, nil
+	}
 	jws, err := jose.ParseSignedCompact(raw, t.algs)
 	if err != nil {
 		if strings.Contains(err.Error(), "unexpected signature algorithm") {
@@ -173,7 +227,16 @@ func (t *Tokens) Verify(ctx context.Context, raw string) (*Principal, error) {
 	if iss == nil {
 		return nil, ErrTokenIssuer
 	}
-	return iss.verify(ctx, raw)
+	keys := iss.keys.Load() // verified with these, or with newer ones
+	p, exp, err := iss.verify(ctx, raw, now)
+	if err != nil {
+		return nil, err
+	}
+	if keys == nil {
+		keys = iss.keys.Load()
+	}
+	t.cache.put(h, cachedToken{p: p, iss: iss, keys: keys, until: exp.Add(iss.cfg.ClockSkew)})
+	return p, nil
 }
 
 // issuer is one trusted issuer and what has been fetched of it. It is the
@@ -194,46 +257,47 @@ type keySet struct {
 
 type verifyErrKey struct{}
 
-func (iss *issuer) verify(ctx context.Context, raw string) (*Principal, error) {
+// verify checks raw and returns its principal and expiry.
+func (iss *issuer) verify(ctx context.Context, raw string, now time.Time) (*Principal, time.Time, error) {
 	var keyErr error // the signature check's reason, which go-oidc does not wrap
 	tok, err := iss.verifier.Verify(context.WithValue(ctx, verifyErrKey{}, &keyErr), raw)
 	if keyErr != nil {
-		return nil, keyErr
+		return nil, time.Time{}, keyErr
 	}
 	if err != nil {
 		if strings.Contains(err.Error(), "different provider") {
-			return nil, ErrTokenIssuer
+			return nil, time.Time{}, ErrTokenIssuer
 		}
 		if strings.Contains(err.Error(), "unexpected signature algorithm") {
-			return nil, ErrTokenAlgorithm
+			return nil, time.Time{}, ErrTokenAlgorithm
 		}
-		return nil, ErrTokenMalformed
+		return nil, time.Time{}, ErrTokenMalformed
 	}
 	if !slices.ContainsFunc(tok.Audience, func(a string) bool { return slices.Contains(iss.cfg.Audiences, a) }) {
-		return nil, ErrTokenAudience
+		return nil, time.Time{}, ErrTokenAudience
 	}
 	var claims map[string]any
 	if err := tok.Claims(&claims); err != nil {
-		return nil, ErrTokenMalformed
+		return nil, time.Time{}, ErrTokenMalformed
 	}
-	now, skew := time.Now(), iss.cfg.ClockSkew
+	skew := iss.cfg.ClockSkew
 	exp, ok := numericDate(claims["exp"])
 	if !ok {
-		return nil, ErrTokenMalformed // a token without an expiry is not accepted
+		return nil, time.Time{}, ErrTokenMalformed // a token without an expiry is not accepted
 	}
 	if now.After(exp.Add(skew)) {
-		return nil, ErrTokenExpired
+		return nil, time.Time{}, ErrTokenExpired
 	}
 	if nbf, ok := numericDate(claims["nbf"]); ok && now.Add(skew).Before(nbf) {
-		return nil, ErrTokenNotYetValid
+		return nil, time.Time{}, ErrTokenNotYetValid
 	}
 	if iat, ok := numericDate(claims["iat"]); ok && now.Add(skew).Before(iat) {
-		return nil, ErrTokenNotYetValid
+		return nil, time.Time{}, ErrTokenNotYetValid
 	}
 	p := &Principal{Issuer: iss.cfg.URL}
 	p.Subject, _ = claims[iss.cfg.SubjectClaim].(string)
 	if p.Subject == "" {
-		return nil, ErrTokenSubject
+		return nil, time.Time{}, ErrTokenSubject
 	}
 	switch s := claims[iss.cfg.ScopesClaim].(type) {
 	case string:
@@ -253,7 +317,7 @@ func (iss *issuer) verify(ctx context.Context, raw string) (*Principal, error) {
 			p.Claims[name] = v
 		}
 	}
-	return p, nil
+	return p, exp, nil
 }
 
 // numericDate reads a JWT NumericDate (seconds since the epoch).

@@ -90,8 +90,11 @@ func TestTokensKeyRotation(t *testing.T) {
 	iss := oidctest.New(t)
 	tokens := newTokens(t, iss, func(c *Issuer) { c.RefetchInterval = time.Millisecond })
 	ctx := context.Background()
-	if _, err := tokens.Verify(ctx, iss.Token(t, "u1", "switchyard")); err != nil {
-		t.Fatal(err)
+	first := iss.Token(t, "u1", "switchyard")
+	for range 2 { // verified, then from the cache
+		if _, err := tokens.Verify(ctx, first); err != nil {
+			t.Fatal(err)
+		}
 	}
 	old := iss.Token(t, "u1", "switchyard")
 	time.Sleep(2 * time.Millisecond)
@@ -99,8 +102,10 @@ func TestTokensKeyRotation(t *testing.T) {
 	if _, err := tokens.Verify(ctx, iss.Token(t, "u1", "switchyard")); err != nil {
 		t.Fatalf("a token signed with the new key: %v", err)
 	}
-	if _, err := tokens.Verify(ctx, old); !errors.Is(err, ErrTokenUnknownKey) {
-		t.Fatalf("a token signed with the withdrawn key: %v, want %v", err, ErrTokenUnknownKey)
+	for _, tok := range []string{old, first} { // first was cached: no longer
+		if _, err := tokens.Verify(ctx, tok); !errors.Is(err, ErrTokenUnknownKey) {
+			t.Fatalf("a token signed with the withdrawn key: %v, want %v", err, ErrTokenUnknownKey)
+		}
 	}
 }
 
@@ -173,3 +178,32 @@ func TestNewTokensRefusesSymmetricAlgorithms(t *testing.T) {
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// BenchmarkVerifyToken is the cost of checking one bearer token, keys held: its
+// signature and claims (first use), and a token seen before (the cache).
+func BenchmarkVerifyToken(b *testing.B) {
+	iss := oidctest.New(b)
+	tokens, err := NewTokens([]Issuer{{URL: iss.URL, Audiences: []string{"switchyard"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, kid := range []string{"rsa-1", "ec-1"} {
+		tok := iss.Sign(b, kid, iss.Claims("u1", "switchyard"))
+		b.Run(kid+"/signature", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := tokens.issuers[iss.URL].verify(context.Background(), tok, time.Now()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(kid+"/cached", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := tokens.Verify(context.Background(), tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
