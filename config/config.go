@@ -8,15 +8,18 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/switchyard/switchyard/l7"
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/policies"
 )
@@ -61,6 +64,10 @@ type Config struct {
 	// Pools are the upstream pools by name. The demo schema needs the pools users,
 	// orders, catalog and reviews.
 	Pools map[string]Pool `yaml:"pools"`
+	// Routes are L7 routes, tried in order for the requests the gateway's own
+	// routes do not serve: the first that matches proxies the request to a pool,
+	// answers a fixed response or redirects.
+	Routes []Route `yaml:"routes"`
 }
 
 // GraphQL configures the GraphQL endpoint.
@@ -168,6 +175,102 @@ type Auth struct {
 	// whose text the gateway fixes may be named: the composed REST endpoints' and
 	// the trusted documents'.
 	Operations map[string]Requirement `yaml:"operations"`
+}
+
+// Route is an L7 route: a match and one action (proxy, respond or redirect).
+type Route struct {
+	// Name names the route in metrics and logs. Required, unique.
+	Name  string     `yaml:"name"`
+	Match RouteMatch `yaml:"match"`
+	// Proxy sends the request to a pool, streaming both ways.
+	Proxy *RouteProxy `yaml:"proxy"`
+	// Respond answers a fixed response.
+	Respond *FixedResponse `yaml:"respond"`
+	// Redirect answers a redirect.
+	Redirect *Redirect `yaml:"redirect"`
+	// Auth, when set, authenticates the caller (API key or bearer token) and
+	// requires what it says; without it the route reads no credential.
+	Auth *Requirement `yaml:"auth"`
+	// ResponseHeaders change the answer's headers, whatever the action.
+	ResponseHeaders HeaderOps `yaml:"response_headers"`
+}
+
+// RouteMatch is what a request must have to match; every condition set must hold.
+type RouteMatch struct {
+	// Hosts: one must equal the request's host (without port), or "*.example.com"
+	// match a subdomain of example.com.
+	Hosts []string `yaml:"hosts"`
+	// PathPrefix matches a path equal to it or under it, by whole segments
+	// ("/static" matches /static and /static/a.css, not /statics).
+	PathPrefix string `yaml:"path_prefix"`
+	// Path is a pattern: literal segments, {name} for one segment, {name...} for
+	// the rest ("/files/{id}/{rest...}"). The names may be used in rewrite and
+	// redirect templates.
+	Path string `yaml:"path"`
+	// Methods: the request's must be one of them.
+	Methods []string `yaml:"methods"`
+	// Headers: each must be present with this value, or with any value for "*".
+	Headers map[string]string `yaml:"headers"`
+	// Query: each parameter must be present with this value, or any for "*".
+	Query map[string]string `yaml:"query"`
+}
+
+// RouteProxy sends matching requests to a pool's endpoints, with its balancing,
+// retries (dial failures always; idempotent requests whose body was not sent),
+// breakers and timeouts. Bodies stream both ways; WebSocket upgrades pass through.
+type RouteProxy struct {
+	Pool string `yaml:"pool"`
+	// StripPrefix is removed from the start of the path.
+	StripPrefix string `yaml:"strip_prefix"`
+	// Rewrite replaces the path with a template of the path pattern's names,
+	// "/v2/items/{id}".
+	Rewrite string `yaml:"rewrite"`
+	// PreserveHost sends the client's Host header instead of the endpoint's.
+	PreserveHost bool `yaml:"preserve_host"`
+	// RequestHeaders change the headers sent to the upstream.
+	RequestHeaders HeaderOps `yaml:"request_headers"`
+	// ForwardClaims sends the caller's principal to the upstream: claim (or
+	// "sub", "scopes") to header. A client's own headers of these names are
+	// removed first. Needs auth.
+	ForwardClaims map[string]string `yaml:"forward_claims"`
+	// ResponseFields rewrites a JSON answer's fields (of the object, or of each
+	// object of an array); the answer is then read whole, up to 10 MiB. Other
+	// answers stream untouched.
+	ResponseFields *FieldMap `yaml:"response_fields"`
+}
+
+// FixedResponse is an answer the gateway gives itself.
+type FixedResponse struct {
+	Status  int               `yaml:"status"` // default 200
+	Headers map[string]string `yaml:"headers"`
+	Body    string            `yaml:"body"`
+}
+
+// Redirect answers with a Location built from a template.
+type Redirect struct {
+	// Status is 301, 302 (default), 303, 307 or 308.
+	Status int `yaml:"status"`
+	// To is the target: a URL or path with {scheme}, {host}, {path}, {query} and
+	// the path pattern's names, "https://{host}{path}". The request's query is
+	// appended unless To uses {query} or DropQuery is set.
+	To        string `yaml:"to"`
+	DropQuery bool   `yaml:"drop_query"`
+}
+
+// HeaderOps change headers: Remove first, then Set (replacing), then Add.
+type HeaderOps struct {
+	Set    map[string]string `yaml:"set"`
+	Add    map[string]string `yaml:"add"`
+	Remove []string          `yaml:"remove"`
+}
+
+// FieldMap rewrites the fields of JSON objects: Keep (when set) drops every other
+// field, then Drop removes, then Rename renames. Fields are top-level names or
+// dotted paths into nested objects ("owner.email").
+type FieldMap struct {
+	Rename map[string]string `yaml:"rename"`
+	Drop   []string          `yaml:"drop"`
+	Keep   []string          `yaml:"keep"`
 }
 
 // Requirement is what a route or operation asks of its caller: to be
@@ -767,6 +870,7 @@ func (c *Config) Validate() error {
 			k.RateLimit.check(at.key("rate_limit"), &errs)
 		}
 	}
+	c.checkRoutes(&errs)
 	issuers := map[string]bool{}
 	for i, o := range c.Auth.OIDC {
 		at := path{"auth", "oidc"}.index(i)
@@ -1004,4 +1108,160 @@ func redactURL(s string) string {
 		return u.Redacted()
 	}
 	return "(not a URL)"
+}
+
+var routeNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// checkRoutes validates the L7 routes.
+func (c *Config) checkRoutes(errs *errorList) {
+	names := map[string]bool{}
+	for i := range c.Routes {
+		rt := &c.Routes[i]
+		at := path{"routes"}.index(i)
+		switch {
+		case rt.Name == "":
+			errs.add(at.key("name"), "every route needs a name")
+		case !routeNameRE.MatchString(rt.Name):
+			errs.add(at.key("name"), "%q: use letters, digits, _, . and -", rt.Name)
+		case names[rt.Name]:
+			errs.add(at.key("name"), "%q is used twice", rt.Name)
+		}
+		names[rt.Name] = true
+		actions := 0
+		for _, set := range []bool{rt.Proxy != nil, rt.Respond != nil, rt.Redirect != nil} {
+			if set {
+				actions++
+			}
+		}
+		if actions != 1 {
+			errs.add(at, "a route needs exactly one of proxy, respond and redirect")
+		}
+		m := &rt.Match
+		for j, h := range m.Hosts {
+			if h == "" || strings.ContainsAny(h, "/: ") || strings.Contains(h[1:], "*") || (strings.HasPrefix(h, "*") && !strings.HasPrefix(h, "*.")) {
+				errs.add(at.key("match").key("hosts").index(j), "%q is not a host name or *.domain", h)
+			}
+		}
+		if m.PathPrefix != "" && !strings.HasPrefix(m.PathPrefix, "/") {
+			errs.add(at.key("match").key("path_prefix"), "%q does not start with /", m.PathPrefix)
+		}
+		var pattern *l7.Pattern
+		if m.Path != "" {
+			var err error
+			if pattern, err = l7.ParsePattern(m.Path); err != nil {
+				errs.add(at.key("match").key("path"), "%v", err)
+			}
+		}
+		for j, meth := range m.Methods {
+			if !routeNameRE.MatchString(meth) || strings.ToUpper(meth) != meth {
+				errs.add(at.key("match").key("methods").index(j), "%q is not a method (upper case, as GET)", meth)
+			}
+		}
+		for name := range m.Headers {
+			if !validHeaderName(name) {
+				errs.add(at.key("match").key("headers").key(name), "not a header name")
+			}
+		}
+		for name := range m.Query {
+			if name == "" {
+				errs.add(at.key("match").key("query"), "a parameter needs a name")
+			}
+		}
+		if rt.Auth != nil && len(rt.Auth.Scopes) > 0 {
+			rt.Auth.Authenticated = true
+		}
+		checkHeaderOps(rt.ResponseHeaders, at.key("response_headers"), errs)
+		var vars []string
+		if pattern != nil {
+			vars = pattern.Names()
+		}
+		if p := rt.Proxy; p != nil {
+			at := at.key("proxy")
+			if _, ok := c.Pools[p.Pool]; !ok {
+				errs.add(at.key("pool"), "no pool %q", p.Pool)
+			}
+			if p.StripPrefix != "" && !strings.HasPrefix(p.StripPrefix, "/") {
+				errs.add(at.key("strip_prefix"), "%q does not start with /", p.StripPrefix)
+			}
+			if p.Rewrite != "" {
+				if p.StripPrefix != "" {
+					errs.add(at.key("rewrite"), "use rewrite or strip_prefix, not both")
+				}
+				if !strings.HasPrefix(p.Rewrite, "/") {
+					errs.add(at.key("rewrite"), "%q does not start with /", p.Rewrite)
+				} else if _, err := l7.ParseTemplate(p.Rewrite, vars); err != nil {
+					errs.add(at.key("rewrite"), "%v (the names come from match.path)", err)
+				}
+			}
+			checkHeaderOps(p.RequestHeaders, at.key("request_headers"), errs)
+			if len(p.ForwardClaims) > 0 && rt.Auth == nil {
+				errs.add(at.key("forward_claims"), "needs the route's auth, which finds the caller")
+			}
+			for claim, h := range p.ForwardClaims {
+				if !validHeaderName(h) {
+					errs.add(at.key("forward_claims").key(claim), "%q is not a header name", h)
+				}
+			}
+			if f := p.ResponseFields; f != nil && len(f.Keep) == 0 && len(f.Drop) == 0 && len(f.Rename) == 0 {
+				errs.add(at.key("response_fields"), "name fields to keep, drop or rename")
+			}
+		}
+		if f := rt.Respond; f != nil {
+			if f.Status == 0 {
+				f.Status = 200
+			}
+			if f.Status < 200 || f.Status > 599 {
+				errs.add(at.key("respond").key("status"), "%d is not a status between 200 and 599", f.Status)
+			}
+			for name := range f.Headers {
+				if !validHeaderName(name) {
+					errs.add(at.key("respond").key("headers").key(name), "not a header name")
+				}
+			}
+		}
+		if rd := rt.Redirect; rd != nil {
+			if rd.Status == 0 {
+				rd.Status = http.StatusFound
+			}
+			switch rd.Status {
+			case 301, 302, 303, 307, 308:
+			default:
+				errs.add(at.key("redirect").key("status"), "%d is not a redirect status (301, 302, 303, 307, 308)", rd.Status)
+			}
+			if rd.To == "" {
+				errs.add(at.key("redirect").key("to"), "a redirect needs its target")
+			} else if _, err := l7.ParseTemplate(rd.To, append(slices.Clone(l7.TemplateNames), vars...)); err != nil {
+				errs.add(at.key("redirect").key("to"), "%v", err)
+			}
+		}
+	}
+}
+
+func checkHeaderOps(o HeaderOps, at path, errs *errorList) {
+	for _, m := range []map[string]string{o.Set, o.Add} {
+		for name, v := range m {
+			if !validHeaderName(name) || strings.ContainsAny(v, "\r\n") {
+				errs.add(at.key(name), "not a header name, or a value with a line break")
+			}
+		}
+	}
+	for j, name := range o.Remove {
+		if !validHeaderName(name) {
+			errs.add(at.key("remove").index(j), "%q is not a header name", name)
+		}
+	}
+}
+
+// validHeaderName reports whether s is an HTTP field name (a token).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -54,6 +54,7 @@ type record struct {
 	version   string
 	operation string
 	principal string // the authenticated caller's subject, when there is one
+	route     string // the L7 route that served the request, as "route:NAME"
 }
 
 type recordKey struct{}
@@ -138,6 +139,9 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			route := "unmatched"
 			if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
 				route = rc.RoutePattern()
+			}
+			if rec.route != "" {
+				route = rec.route
 			}
 			g.metrics.HTTPRequest(route, sw.status, d)
 		}

@@ -26,6 +26,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/l7"
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/metrics"
 	"github.com/switchyard/switchyard/playground"
@@ -69,6 +70,9 @@ type Gateway struct {
 	redis  *policies.SharedLimits
 	// clientIPs finds a request's client address behind the trusted proxies.
 	clientIPs *policies.ClientIPs
+	// l7 are the L7 routes; transports, their proxies' connections to each pool.
+	l7         *l7.Router
+	transports map[*lb.Pool]*http.Transport
 	// rest are the composed REST endpoints, and openapi their description.
 	rest    []*rest.Endpoint
 	openapi []byte
@@ -327,6 +331,21 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 		return nil, err
 	}
 	if prev != nil {
+		for _, p := range g.pools {
+			if t := prev.transports[p]; t != nil {
+				if g.transports == nil {
+					g.transports = map[*lb.Pool]*http.Transport{}
+				}
+				g.transports[p] = t
+			}
+		}
+	}
+	if g.l7, err = g.l7Routes(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSONError(w, http.StatusNotFound, "NOT_FOUND", "no such route")
+	})); err != nil {
+		return nil, fmt.Errorf("routes: %w", err)
+	}
+	if prev != nil {
 		g.limits.Adopt(prev.limits)
 	}
 	if rc := cfg.RateLimits.Redis; rc != nil {
@@ -408,9 +427,7 @@ func (g *Gateway) routes() http.Handler {
 	if g.metrics != nil && g.cfg.Admin.Listen == "" {
 		r.Method(http.MethodGet, "/metrics", g.metrics.Handler())
 	}
-	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSONError(w, http.StatusNotFound, "NOT_FOUND", "no such route")
-	})
+	r.NotFound(g.l7.ServeHTTP) // the L7 routes, in order, then 404
 	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSONError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "method not allowed on this route")
 	})
@@ -535,6 +552,9 @@ func (g *Gateway) Close() {
 	}
 	if g.redis != nil {
 		_ = g.redis.Close()
+	}
+	for _, t := range g.transports {
+		t.CloseIdleConnections()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

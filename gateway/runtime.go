@@ -127,6 +127,11 @@ func (rt *Runtime) Reload(cfg *config.Config) error {
 			}
 		}
 	}
+	for p, t := range old.transports {
+		if g.transports[p] != t {
+			t.CloseIdleConnections() // requests still on it finish
+		}
+	}
 	if old.redis != nil && old.redis != g.redis {
 		_ = old.redis.Close() // requests still on it decide locally
 	}

@@ -57,6 +57,20 @@ func (c *ClientIPs) isTrusted(a netip.Addr) bool {
 	return false
 }
 
+// PeerTrusted reports whether r's peer is a trusted proxy, whose X-Forwarded-For
+// may be believed and passed on.
+func (c *ClientIPs) PeerTrusted(r *http.Request) bool {
+	if c == nil || len(c.trusted) == 0 {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	return err == nil && c.isTrusted(peer.Unmap())
+}
+
 // Of returns the client address of r, without a port. It is r's peer address unless
 // that peer is a trusted proxy.
 func (c *ClientIPs) Of(r *http.Request) string {

@@ -1,0 +1,161 @@
+package gateway
+
+import (
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/l7"
+	"github.com/switchyard/switchyard/lb"
+	"github.com/switchyard/switchyard/policies"
+)
+
+// maxTransformedBody bounds an answer read whole to rewrite its JSON fields.
+const maxTransformedBody = 10 << 20
+
+// l7Routes builds the configured L7 routes, tried in order for the requests the
+// gateway's own routes do not serve; fallback serves those no route takes.
+func (g *Gateway) l7Routes(fallback http.Handler) (*l7.Router, error) {
+	router := &l7.Router{Fallback: fallback, OnMatch: func(r *http.Request, name string) {
+		if rec := recordFrom(r.Context()); rec != nil {
+			rec.route = "route:" + name
+		}
+	}}
+	for _, rc := range g.cfg.Routes {
+		route := l7.Route{Name: rc.Name, Match: l7.Match{
+			Hosts: lower(rc.Match.Hosts), PathPrefix: rc.Match.PathPrefix, Methods: rc.Match.Methods,
+			Headers: canonical(rc.Match.Headers), Query: rc.Match.Query,
+		}}
+		var names []string
+		if rc.Match.Path != "" {
+			p, err := l7.ParsePattern(rc.Match.Path)
+			if err != nil {
+				return nil, err // validated at load
+			}
+			route.Match.Path, names = p, p.Names()
+		}
+		var h http.Handler
+		switch {
+		case rc.Proxy != nil:
+			p, err := g.proxy(rc, names)
+			if err != nil {
+				return nil, err
+			}
+			h = p
+		case rc.Respond != nil:
+			h = l7.Fixed(rc.Respond.Status, rc.Respond.Headers, rc.Respond.Body)
+		case rc.Redirect != nil:
+			to, err := l7.ParseTemplate(rc.Redirect.To, append(append([]string{}, l7.TemplateNames...), names...))
+			if err != nil {
+				return nil, err
+			}
+			h = l7.Redirect(rc.Redirect.Status, to, rc.Redirect.DropQuery)
+		}
+		h = l7.WithResponseHeaders(headerOps(rc.ResponseHeaders), h)
+		if a := rc.Auth; a != nil {
+			if a.Authenticated || len(a.Scopes) > 0 {
+				h = policies.Require(policies.Requirement{Scopes: a.Scopes}, h)
+			}
+			h = g.auth.Middleware(h)
+		}
+		route.Handler = h
+		router.Routes = append(router.Routes, route)
+	}
+	return router, nil
+}
+
+// proxy builds a route's proxy to its pool.
+func (g *Gateway) proxy(rc config.Route, names []string) (http.Handler, error) {
+	pc := rc.Proxy
+	pool := g.pool(pc.Pool)
+	o := l7.ProxyOptions{
+		Pool: pool, Transport: g.transportFor(pool), StripPrefix: pc.StripPrefix, PreserveHost: pc.PreserveHost,
+		RequestHeaders: headerOps(pc.RequestHeaders), ForwardClaims: map[string]string{},
+		TrustForwarded: g.clientIPs.PeerTrusted, Log: g.log,
+	}
+	if pc.Rewrite != "" {
+		t, err := l7.ParseTemplate(pc.Rewrite, names)
+		if err != nil {
+			return nil, err
+		}
+		o.Rewrite = t
+	}
+	for claim, header := range pc.ForwardClaims {
+		o.ForwardClaims[claim] = http.CanonicalHeaderKey(header)
+	}
+	if rc.Auth != nil {
+		// The gateway's own credential goes no further.
+		o.RequestHeaders.Remove = append(o.RequestHeaders.Remove, http.CanonicalHeaderKey(g.cfg.Auth.APIKeyHeader))
+	}
+	if f := pc.ResponseFields; f != nil {
+		o.Fields, o.MaxFieldsBody = &l7.FieldMap{Rename: f.Rename, Drop: f.Drop, Keep: f.Keep}, maxTransformedBody
+	}
+	if !g.affinity {
+		return l7.NewProxy(o), nil
+	}
+	o.OnResponse = func(r *http.Request, hdr http.Header) { // sticky pools pin the client
+		if aff := lb.AffinityFrom(r.Context()); aff != nil {
+			for name, id := range aff.Pins() {
+				hdr.Add("Set-Cookie", (&http.Cookie{Name: name, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}).String())
+			}
+		}
+	}
+	h := l7.NewProxy(o)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(lb.WithAffinity(r.Context(), lb.NewAffinity(r, g.clientIPs.Of(r)))))
+	}), nil
+}
+
+// transportFor is the HTTP transport of the proxies to pool: one per pool, kept
+// across reloads that keep the pool, so that its connections stay warm.
+func (g *Gateway) transportFor(pool *lb.Pool) *http.Transport {
+	if t := g.transports[pool]; t != nil {
+		return t
+	}
+	pc := g.cfg.Pools[pool.Name()]
+	t := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: pc.ConnectTimeout.Duration}).DialContext,
+		MaxIdleConnsPerHost: pc.MaxIdleConnsPerEndpoint,
+		IdleConnTimeout:     pc.IdleConnTimeout.Duration,
+		DisableCompression:  true, // a proxy passes encodings through
+	}
+	if g.transports == nil {
+		g.transports = map[*lb.Pool]*http.Transport{}
+	}
+	g.transports[pool] = t
+	return t
+}
+
+func headerOps(o config.HeaderOps) l7.HeaderOps {
+	out := l7.HeaderOps{Set: map[string]string{}, Add: map[string]string{}}
+	for k, v := range o.Set {
+		out.Set[http.CanonicalHeaderKey(k)] = v
+	}
+	for k, v := range o.Add {
+		out.Add[http.CanonicalHeaderKey(k)] = v
+	}
+	for _, k := range o.Remove {
+		out.Remove = append(out.Remove, http.CanonicalHeaderKey(k))
+	}
+	return out
+}
+
+func canonical(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[http.CanonicalHeaderKey(k)] = v
+	}
+	return out
+}
+
+func lower(hosts []string) []string {
+	out := make([]string, len(hosts))
+	for i, h := range hosts {
+		out[i] = strings.ToLower(h)
+	}
+	return out
+}

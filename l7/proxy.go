@@ -1,0 +1,333 @@
+package l7
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchyard/switchyard/lb"
+	"github.com/switchyard/switchyard/policies"
+)
+
+// ProxyOptions configure a proxy to a pool.
+type ProxyOptions struct {
+	Pool *lb.Pool
+	// Transport sends the requests; one per pool, so that connections are reused
+	// across the routes to it. It should not decompress (DisableCompression).
+	Transport http.RoundTripper
+	// StripPrefix is removed from the start of the path.
+	StripPrefix string
+	// Rewrite, when set, replaces the path, from the route's path variables.
+	Rewrite *Template
+	// PreserveHost sends the client's Host instead of the endpoint's.
+	PreserveHost bool
+	// RequestHeaders change the headers sent.
+	RequestHeaders HeaderOps
+	// ForwardClaims maps a claim of the caller's principal ("sub", "scopes" or a
+	// selected claim) to the header it is sent in. The client's own headers of
+	// these names are always removed.
+	ForwardClaims map[string]string
+	// Fields, when set, rewrites the fields of JSON answers, read whole up to
+	// MaxFieldsBody bytes; a larger one is a 502.
+	Fields        *FieldMap
+	MaxFieldsBody int64
+	// TrustForwarded reports whether the request came from a trusted proxy, whose
+	// X-Forwarded-For is kept and appended to; from anyone else it is replaced.
+	TrustForwarded func(r *http.Request) bool
+	// OnResponse, when set, may add headers to every answer (sticky cookies).
+	OnResponse func(r *http.Request, h http.Header)
+	// Log is told of failed requests.
+	Log *slog.Logger
+}
+
+// Proxy errors, as the error handler reports them.
+var (
+	errTryTimeout = errors.New("the upstream did not answer in time")
+	errTooLarge   = errors.New("the upstream's answer is too large to transform")
+)
+
+// NewProxy returns a handler that streams requests to the pool's endpoints and
+// their answers back, through httputil.ReverseProxy (hop-by-hop headers, trailers,
+// WebSocket and other upgrades, flushing of streamed answers).
+func NewProxy(o ProxyOptions) http.Handler {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite:    o.rewrite,
+		Transport:  &poolTransport{pool: o.Pool, rt: o.Transport},
+		BufferPool: buffers,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			status, code, msg := http.StatusBadGateway, "UPSTREAM_UNAVAILABLE", "the upstream cannot be reached"
+			switch {
+			case r.Context().Err() != nil:
+				w.WriteHeader(499) // the client went away: nobody reads this
+				return
+			case errors.Is(err, lb.ErrCircuitOpen):
+				status, code, msg = http.StatusServiceUnavailable, "CIRCUIT_OPEN", "the upstream is unavailable"
+			case errors.Is(err, errTryTimeout):
+				status, code, msg = http.StatusGatewayTimeout, "UPSTREAM_TIMEOUT", errTryTimeout.Error()
+			case errors.Is(err, errTooLarge):
+				msg = errTooLarge.Error()
+			}
+			o.Log.Warn("proxy", "pool", o.Pool.Name(), "error", err)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = fmt.Fprintf(w, `{"error":{"code":%q,"message":%q,"upstream":%q}}`, code, msg, o.Pool.Name())
+		},
+	}
+	if o.Fields != nil || o.OnResponse != nil {
+		rp.ModifyResponse = func(resp *http.Response) error {
+			if o.OnResponse != nil {
+				o.OnResponse(resp.Request, resp.Header)
+			}
+			if o.Fields != nil {
+				return o.rewriteFields(resp)
+			}
+			return nil
+		}
+	}
+	return rp
+}
+
+func (o *ProxyOptions) rewrite(pr *httputil.ProxyRequest) {
+	in, out := pr.In, pr.Out
+	out.URL.Scheme = "http"
+	out.URL.Host = o.Pool.Name() + ".pool" // the transport puts the endpoint's here
+	if !o.PreserveHost {
+		out.Host = ""
+	}
+	switch {
+	case o.Rewrite != nil:
+		escaped := o.Rewrite.Expand(Vars(in.Context()))
+		if p, err := url.PathUnescape(escaped); err == nil {
+			out.URL.Path, out.URL.RawPath = p, escaped
+		}
+	case o.StripPrefix != "":
+		p := strings.TrimPrefix(in.URL.Path, strings.TrimSuffix(o.StripPrefix, "/"))
+		if !strings.HasPrefix(p, "/") {
+			p = "/" + p
+		}
+		out.URL.Path, out.URL.RawPath = p, ""
+	}
+	if o.TrustForwarded != nil && o.TrustForwarded(in) {
+		if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
+			out.Header["X-Forwarded-For"] = prior
+		}
+	}
+	pr.SetXForwarded()
+	o.RequestHeaders.Apply(out.Header)
+	if o.Fields != nil {
+		out.Header.Del("Accept-Encoding") // the answer is read: it must not be compressed
+	}
+	if len(o.ForwardClaims) > 0 {
+		p := policies.PrincipalFrom(in.Context())
+		for claim, header := range o.ForwardClaims {
+			out.Header.Del(header)
+			if p == nil {
+				continue
+			}
+			var v string
+			switch claim {
+			case "sub":
+				v = p.Subject
+			case "scopes":
+				v = strings.Join(p.Scopes, " ")
+			default:
+				switch c := p.Claims[claim].(type) {
+				case nil:
+				case string:
+					v = c
+				default:
+					v = fmt.Sprint(c)
+				}
+			}
+			if v != "" && !strings.ContainsAny(v, "\r\n") {
+				out.Header.Set(header, v)
+			}
+		}
+	}
+}
+
+// rewriteFields applies the field map to a successful JSON answer.
+func (o *ProxyOptions) rewriteFields(resp *http.Response) error {
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return nil
+	}
+	if resp.Header.Get("Content-Encoding") != "" {
+		return fmt.Errorf("a %s-encoded answer cannot be transformed", resp.Header.Get("Content-Encoding"))
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, o.MaxFieldsBody+1))
+	_ = resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if int64(len(body)) > o.MaxFieldsBody {
+		return errTooLarge
+	}
+	if out, err := o.Fields.Apply(body); err == nil {
+		body = out
+	} else {
+		return fmt.Errorf("the upstream's JSON answer does not parse: %w", err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	return nil
+}
+
+// poolTransport sends a request to the pool's endpoints: the pool chooses each
+// attempt's endpoint and learns its outcome. A request that could not connect is
+// sent to another endpoint; so is a bodiless idempotent one that failed or got a
+// 5xx answer. Each attempt must have its answer's head by the pool's per-try
+// deadline; the body then streams without one.
+type poolTransport struct {
+	pool *lb.Pool
+	rt   http.RoundTripper
+}
+
+func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	fwd, err := t.pool.Forward(ctx, req.Method)
+	if err != nil {
+		return nil, err
+	}
+	defer fwd.Finish()
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	var body io.ReadCloser
+	if hasBody {
+		body = io.NopCloser(req.Body) // the server closes it; attempts must not
+	}
+	var (
+		lastErr  error
+		pending  *http.Response // a 5xx answer, returned when there is no retry
+		pendStop context.CancelFunc
+	)
+	for {
+		at := fwd.Next(!hasBody)
+		if at == nil {
+			break
+		}
+		if pending != nil {
+			discard(pending)
+			pendStop()
+			pending = nil
+		}
+		tryCtx, cancel := context.WithCancel(ctx)
+		var timer *time.Timer
+		timedOut := make(chan struct{})
+		if !at.Deadline.IsZero() {
+			timer = time.AfterFunc(time.Until(at.Deadline), func() { close(timedOut); cancel() })
+		}
+		out := req.WithContext(tryCtx)
+		u := *req.URL
+		u.Host = at.Host
+		out.URL = &u
+		if hasBody {
+			out.Body = body
+			out.GetBody = nil
+		}
+		resp, err := t.rt.RoundTrip(out)
+		if timer != nil && !timer.Stop() {
+			select {
+			case <-timedOut:
+				if err == nil {
+					discard(resp)
+				}
+				resp, err = nil, errTryTimeout
+			default:
+			}
+		}
+		if err != nil {
+			cancel()
+			if isDial(err) {
+				err = lb.ReachError(err)
+			}
+			at.End(0, err)
+			lastErr = err
+			continue
+		}
+		at.End(resp.StatusCode, nil)
+		resp.Body = withCancel(resp.Body, cancel)
+		if resp.StatusCode < 500 {
+			return resp, nil
+		}
+		pending, pendStop = resp, cancel
+	}
+	if pending != nil {
+		return pending, nil
+	}
+	if lastErr == nil {
+		lastErr = lb.ErrCircuitOpen // no endpoint would take it
+	}
+	var de *lb.DialError
+	if errors.As(lastErr, &de) {
+		return nil, de.Err
+	}
+	return nil, lastErr
+}
+
+// isDial reports whether err is a failure to connect: the request was not sent.
+func isDial(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// discard closes an answer that will not be used, reading a little of it first so
+// that its connection may be reused.
+func discard(resp *http.Response) {
+	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+	_ = resp.Body.Close()
+}
+
+// withCancel calls cancel when body is closed. An upgraded connection's body is
+// also a writer, and stays one.
+func withCancel(body io.ReadCloser, cancel context.CancelFunc) io.ReadCloser {
+	if rwc, ok := body.(io.ReadWriteCloser); ok {
+		return &cancelRWC{ReadWriteCloser: rwc, cancel: cancel}
+	}
+	return &cancelBody{ReadCloser: body, cancel: cancel}
+}
+
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+type cancelRWC struct {
+	io.ReadWriteCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelRWC) Close() error {
+	err := b.ReadWriteCloser.Close()
+	b.cancel()
+	return err
+}
+
+// buffers are the proxies' copy buffers.
+var buffers = &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
+func (b *bufferPool) Put(s []byte) { b.p.Put(&s) }
