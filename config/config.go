@@ -362,6 +362,8 @@ type Rate struct {
 func (r Rate) check(at path, errs *errorList) {
 	if r.Rate <= 0 || math.IsInf(r.Rate, 0) || math.IsNaN(r.Rate) {
 		errs.add(at.key("rate"), "must be a positive number of requests per second")
+	} else if r.Rate < 1e-6 || r.Rate > 1e6 {
+		errs.add(at.key("rate"), "must be between 0.000001 and 1000000 a second, got %g", r.Rate)
 	}
 	if r.Burst < 1 {
 		errs.add(at.key("burst"), "must be at least 1")
@@ -887,6 +889,11 @@ func (c *Config) Validate() error {
 		if len(o.Audiences) == 0 {
 			errs.add(at.key("audiences"), "name the audiences the issuer's tokens must carry for this gateway")
 		}
+		for j, a := range o.Audiences {
+			if a == "" {
+				errs.add(at.key("audiences").index(j), "an audience cannot be empty")
+			}
+		}
 		for j, a := range o.Algorithms {
 			if !slices.Contains(policies.AsymmetricAlgorithms, a) {
 				errs.add(at.key("algorithms").index(j), "%q is not accepted: only asymmetric algorithms are (%s)", a, strings.Join(policies.AsymmetricAlgorithms, ", "))
@@ -897,7 +904,13 @@ func (c *Config) Validate() error {
 			errs.add(at.key("clock_skew"), "must be at most 5m, got %s", o.ClockSkew.raw)
 		}
 		o.JWKSRefetchInterval.check(at.key("jwks_refetch_interval"), &errs)
+		if d := o.JWKSRefetchInterval.Duration; d > 0 && d < time.Second {
+			errs.add(at.key("jwks_refetch_interval"), "must be at least 1s: it bounds what tokens naming unknown keys cost the issuer")
+		}
 		o.JWKSMaxAge.check(at.key("jwks_max_age"), &errs)
+	}
+	if len(c.Auth.Operations) > 0 && c.GraphQL.TrustedDocuments == "" {
+		errs.add(path{"auth", "operations"}, "needs graphql.trusted_documents: without it a client may give any operation the name a rule protects (for a composed REST endpoint, put the rule on its route in auth.routes)")
 	}
 	for _, rules := range []struct {
 		key   string
@@ -907,6 +920,9 @@ func (c *Config) Validate() error {
 			at := path{"auth", rules.key, name}
 			if !r.Authenticated && len(r.Scopes) == 0 {
 				errs.add(at, "a requirement needs authenticated: true or scopes")
+			}
+			if slices.Contains(r.Scopes, "") {
+				errs.add(at.key("scopes"), "a scope cannot be empty")
 			}
 			if rules.key == "routes" && !strings.HasPrefix(name, "/") {
 				errs.add(at, "%q is not a route pattern (it starts with /)", name)

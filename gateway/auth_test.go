@@ -3,10 +3,13 @@ package gateway_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -105,18 +108,29 @@ func TestAPIKeys(t *testing.T) {
 }
 
 // TestRouteAndOperationRules: a route rule refuses the anonymous with 401 and a
-// caller without the scope with 403; an operation rule does the same for a stored
-// operation, by REST and by GraphQL; rules naming what is not served are refused.
+// caller without the scope with 403, however the route's version is reached; an
+// operation rule does the same for a trusted document; rules naming what is not
+// served, or operations a client could name at will, are refused.
 func TestRouteAndOperationRules(t *testing.T) {
 	cluster := startCluster(t, 1)
+	manifest := filepath.Join(t.TempDir(), "manifest.json")
+	named := `query Named { product(id: "p1") { id } }`
+	b, _ := json.Marshal(map[string]string{keyHash(named): named})
+	if err := os.WriteFile(manifest, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg := demoConfig(t, cluster, func(c *config.Config) {
+		c.GraphQL.TrustedDocuments = manifest
 		c.Auth = config.Auth{
 			APIKeys: []config.APIKey{
 				{Name: "app", SHA256: keyHash("secret-app"), Subject: "u1"},
 				{Name: "legacy", SHA256: keyHash("secret-legacy"), Subject: "u2", Scopes: []string{"legacy"}},
 			},
-			Routes:     map[string]config.Requirement{"/v1/graphql": {Scopes: []string{"legacy"}}},
-			Operations: map[string]config.Requirement{"ProductPage": {Authenticated: true}},
+			Routes: map[string]config.Requirement{
+				"/v1/graphql":            {Scopes: []string{"legacy"}},
+				"/rest/v2/products/{id}": {Authenticated: true},
+			},
+			Operations: map[string]config.Requirement{"Named": {Authenticated: true}},
 		}
 	})
 	rt, err := gateway.NewRuntime(cfg, slog.New(slog.DiscardHandler))
@@ -126,13 +140,16 @@ func TestRouteAndOperationRules(t *testing.T) {
 	defer rt.Close()
 	srv := httptest.NewServer(rt.Handler())
 	defer srv.Close()
-	do := func(method, path, key, body string) (*http.Response, string) {
+	do := func(method, path, key, body string, header ...string) (*http.Response, string) {
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 		if body != "" {
 			req.Header.Set("Content-Type", "application/json")
 		}
 		if key != "" {
 			req.Header.Set("X-API-Key", key)
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -142,23 +159,27 @@ func TestRouteAndOperationRules(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp, string(b)
 	}
-	const page = `{"query":"query ProductPage { product(id: \"p1\") { id } }"}`
+	q, _ := json.Marshal(map[string]string{"query": named})
+	page := string(q)
 	for _, tc := range []struct {
 		name, method, path, key, body string
+		header                        []string
 		status                        int
 		code                          string
 	}{
-		{"route rule: anonymous", "POST", "/v1/graphql", "", `{"query":"{ product(id: \"p1\") { id } }"}`, 401, "UNAUTHENTICATED"},
-		{"route rule: no scope", "POST", "/v1/graphql", "secret-app", `{"query":"{ product(id: \"p1\") { id } }"}`, 403, "FORBIDDEN"},
-		{"route rule: the scope", "POST", "/v1/graphql", "secret-legacy", `{"query":"{ product(id: \"p1\") { id } }"}`, 200, `"id":"p1"`},
-		{"other routes are open", "POST", "/graphql", "", `{"query":"{ product(id: \"p1\") { id } }"}`, 200, `"id":"p1"`},
-		{"operation rule by REST: anonymous", "GET", "/rest/v2/products/p1", "", "", 401, "UNAUTHENTICATED"},
-		{"operation rule by REST: authenticated", "GET", "/rest/v2/products/p1", "secret-app", "", 200, `"id":"p1"`},
-		{"operation rule by GraphQL: anonymous", "POST", "/graphql", "", page, 401, "UNAUTHENTICATED"},
-		{"operation rule by GraphQL: authenticated", "POST", "/graphql", "secret-app", page, 200, `"id":"p1"`},
+		{"route rule: anonymous", "POST", "/v1/graphql", "", page, nil, 401, "UNAUTHENTICATED"},
+		{"route rule: no scope", "POST", "/v1/graphql", "secret-app", page, nil, 403, "FORBIDDEN"},
+		{"route rule: the scope", "POST", "/v1/graphql", "secret-legacy", page, nil, 200, `"id":"p1"`},
+		{"route rule through /graphql and API-Version", "POST", "/graphql", "secret-app", page, []string{"API-Version", "1"}, 403, "FORBIDDEN"},
+		{"other versions are open", "POST", "/graphql", "secret-app", page, nil, 200, `"id":"p1"`},
+		{"a REST route rule: anonymous", "GET", "/rest/v2/products/p1", "", "", nil, 401, "UNAUTHENTICATED"},
+		{"a REST route rule: authenticated", "GET", "/rest/v2/products/p1", "secret-app", "", nil, 200, `"id":"p1"`},
+		{"operation rule: anonymous", "POST", "/graphql", "", page, nil, 401, "UNAUTHENTICATED"},
+		{"operation rule: authenticated", "POST", "/v2/graphql", "secret-app", page, nil, 200, `"id":"p1"`},
+		{"a renamed operation is not trusted", "POST", "/graphql", "", `{"query":"query Other { product(id: \"p1\") { id } }"}`, nil, 400, "PERSISTED_QUERY_NOT_IN_LIST"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := do(tc.method, tc.path, tc.key, tc.body)
+			resp, body := do(tc.method, tc.path, tc.key, tc.body, tc.header...)
 			if resp.StatusCode != tc.status || !strings.Contains(body, tc.code) {
 				t.Fatalf("%d %s", resp.StatusCode, body)
 			}
@@ -167,13 +188,18 @@ func TestRouteAndOperationRules(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []config.Auth{
-		{Routes: map[string]config.Requirement{"/v3/graphql": {Authenticated: true}}},
-		{Operations: map[string]config.Requirement{"AnythingAClientNames": {Authenticated: true}}},
+	for _, edit := range []func(*config.Config){
+		func(c *config.Config) {
+			c.Auth.Routes = map[string]config.Requirement{"/v3/graphql": {Authenticated: true}}
+		},
+		func(c *config.Config) {
+			c.GraphQL.TrustedDocuments = manifest
+			c.Auth.Operations = map[string]config.Requirement{"AnythingAClientNames": {Authenticated: true}}
+		},
 	} {
-		cfg := demoConfig(t, cluster, func(c *config.Config) { c.Auth = bad })
+		cfg := demoConfig(t, cluster, edit)
 		if err := rt.Reload(cfg); err == nil {
-			t.Errorf("%+v accepted", bad)
+			t.Errorf("%+v accepted", cfg.Auth)
 		}
 	}
 }

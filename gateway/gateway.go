@@ -374,11 +374,11 @@ func (g *Gateway) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(g.observe, recoverer(g.log), securityHeaders(g.cfg.TLS != nil)) // a panic is a logged, counted 500
 	// A guarded route authenticates first, so that its requirement and its limit
-	// know the caller; a caller refused by the requirement spends no limit.
+	// know the caller.
 	limited := func(route string, h http.Handler) http.Handler {
 		h = g.limits.Middleware(route, h)
-		if r, ok := g.routeRules[route]; ok {
-			h = policies.Require(r, h)
+		if r, ok := g.routeRules[route]; ok && !strings.HasSuffix(route, "/graphql") {
+			h = policies.Require(r, h) // a REST endpoint's; the GraphQL ones are below
 		}
 		return g.auth.Middleware(h)
 	}
@@ -398,7 +398,15 @@ func (g *Gateway) routes() http.Handler {
 	}
 	handlers := map[string]http.Handler{}
 	for _, v := range versions {
+		// The GraphQL route rules hold however a version is reached (/graphql with
+		// or without API-Version, /vN/graphql, a composed REST endpoint): the rule
+		// of /graphql for every version, that of /vN/graphql for version N.
 		handlers[v] = g.graphqlHandler(v)
+		for _, route := range []string{"/" + v + "/graphql", "/graphql"} {
+			if r, ok := g.routeRules[route]; ok {
+				handlers[v] = policies.Require(r, handlers[v])
+			}
+		}
 		h := limited("/"+v+"/graphql", handlers[v])
 		r.Get("/"+v+"/graphql", h.ServeHTTP)
 		r.Post("/"+v+"/graphql", h.ServeHTTP)
@@ -589,6 +597,9 @@ func (g *Gateway) authorization() error {
 	}
 	if len(c.Operations) == 0 {
 		return nil
+	}
+	if g.trusted == nil {
+		return errors.New("auth.operations needs graphql.trusted_documents: without it a client may give any operation the name a rule protects (for a composed REST endpoint, put the rule on its route in auth.routes)")
 	}
 	var fixed []string
 	for _, ep := range g.rest {

@@ -23,7 +23,7 @@ func TestOIDC(t *testing.T) {
 	cluster := startCluster(t, 1)
 	cfg := demoConfig(t, cluster, func(c *config.Config) {
 		c.Auth = config.Auth{Required: true, OIDC: []config.OIDCIssuer{{
-			Issuer: iss.URL, Audiences: []string{"switchyard"}, JWKSRefetchInterval: config.D(time.Millisecond),
+			Issuer: iss.URL, Audiences: []string{"switchyard"}, JWKSRefetchInterval: config.D(time.Second),
 		}}}
 	})
 	rt, err := gateway.NewRuntime(cfg, slog.New(slog.DiscardHandler))
@@ -89,7 +89,7 @@ func TestOIDC(t *testing.T) {
 		})
 	}
 	t.Run("key rotated at the issuer", func(t *testing.T) {
-		time.Sleep(5 * time.Millisecond) // past the refetch interval
+		time.Sleep(1050 * time.Millisecond) // past the refetch interval
 		iss.Rotate(t)
 		for _, u := range []string{"u3", "u4"} {
 			if resp, body := post("Bearer "+iss.Token(t, u, "switchyard"), `{ me { id } }`); resp.StatusCode != 200 || !strings.Contains(body, `"id":"`+u+`"`) {

@@ -42,6 +42,7 @@ func Require(r Requirement, next http.Handler) http.Handler {
 		case CodeUnauthenticated:
 			unauthorized(w, msg)
 		case CodeForbidden:
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="switchyard", error="insufficient_scope", scope=%q`, strings.Join(r.Scopes, " ")))
 			writeError(w, http.StatusForbidden, CodeForbidden, msg)
 		default:
 			next.ServeHTTP(w, req)

@@ -246,7 +246,8 @@ type issuer struct {
 	verifier *oidc.IDTokenVerifier
 	jwksURL  atomic.Pointer[string]
 	keys     atomic.Pointer[keySet]
-	lastTry  atomic.Int64 // when the last fetch began, in Unix nanoseconds; 0: never
+	lastTry  atomic.Int64 // when the last fetch was claimed, in Unix nanoseconds; 0: never
+	fetching atomic.Bool  // a fetch is under way
 	fetches  singleflight.Group
 }
 
@@ -323,10 +324,10 @@ func (iss *issuer) verify(ctx context.Context, raw string, now time.Time) (*Prin
 // numericDate reads a JWT NumericDate (seconds since the epoch).
 func numericDate(v any) (time.Time, bool) {
 	f, ok := v.(float64)
-	if !ok {
+	if !ok || f < 0 || f > 1<<40 { // past the year 36000: not a date
 		return time.Time{}, false
 	}
-	return time.Unix(0, 0).Add(time.Duration(f * float64(time.Second))), true
+	return time.Unix(int64(f), int64((f-float64(int64(f)))*1e9)), true
 }
 
 // VerifySignature implements oidc.KeySet. A token naming a key not held triggers
@@ -355,7 +356,7 @@ func (iss *issuer) verifySignature(ctx context.Context, raw string) ([]byte, err
 	ks := iss.keys.Load()
 	switch {
 	case ks == nil: // never fetched, or every fetch failed
-		if iss.lastTry.Load() != 0 && !iss.mayFetch() {
+		if !iss.fetching.Load() && !iss.mayFetch() {
 			return nil, ErrIssuerDown
 		}
 		if ks, err = iss.fetch(ctx); err != nil {
@@ -367,7 +368,7 @@ func (iss *issuer) verifySignature(ctx context.Context, raw string) ([]byte, err
 		}
 	}
 	candidates := ks.matching(head)
-	if len(candidates) == 0 && iss.mayFetch() {
+	if len(candidates) == 0 && (iss.fetching.Load() || iss.mayFetch()) { // join a fetch under way
 		if fresh, err := iss.fetch(ctx); err == nil {
 			ks = fresh
 			candidates = ks.matching(head)
@@ -384,9 +385,16 @@ func (iss *issuer) verifySignature(ctx context.Context, raw string) ([]byte, err
 	return nil, ErrTokenSignature
 }
 
-// mayFetch reports whether RefetchInterval has passed since the last fetch began.
+// mayFetch reports whether RefetchInterval has passed since the last fetch began,
+// and if so claims the next fetch for its caller: of callers asking at once, one
+// is told yes.
 func (iss *issuer) mayFetch() bool {
-	return time.Since(time.Unix(0, iss.lastTry.Load())) >= iss.cfg.RefetchInterval
+	last := iss.lastTry.Load()
+	now := time.Now()
+	if now.Sub(time.Unix(0, last)) < iss.cfg.RefetchInterval {
+		return false
+	}
+	return iss.lastTry.CompareAndSwap(last, now.UnixNano())
 }
 
 // matching returns the held keys that may have signed a token with this header:
@@ -426,7 +434,8 @@ func keyFits(k jose.JSONWebKey, alg string) bool {
 // however many callers ask. The fetch outlives a caller that gives up.
 func (iss *issuer) fetch(ctx context.Context) (*keySet, error) {
 	ch := iss.fetches.DoChan("keys", func() (any, error) {
-		iss.lastTry.Store(time.Now().UnixNano())
+		iss.fetching.Store(true)
+		defer iss.fetching.Store(false)
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		ks, err := iss.fetchKeys(ctx)

@@ -262,6 +262,9 @@ func (rl *RateLimits) SpendCost(w http.ResponseWriter, r *http.Request, route st
 // IPv6 address by its /64, which one host can draw new addresses from at will.
 func (rl *RateLimits) callerKey(r *http.Request) string {
 	if p := PrincipalFrom(r.Context()); p != nil {
+		if p.Issuer != "" { // two issuers' subjects are different callers
+			return "principal:" + p.Issuer + "|" + p.Subject
+		}
 		return "principal:" + p.Subject
 	}
 	ip := rl.clientIP(r)

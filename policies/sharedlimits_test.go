@@ -105,6 +105,16 @@ func TestSharedLimitsAllOrNone(t *testing.T) {
 	if d, ok := s.check(ctx, keys[:1], 1); !ok || !d.Allowed || d.Remaining != 1 {
 		t.Fatalf("the caller's bucket: %+v", d)
 	}
+	// A caller whose bucket is full, refused by the exhausted route: still full.
+	bob := []limitKey{{caller, "bob"}, {route, "/graphql"}}
+	for range 3 {
+		if d, ok := s.check(ctx, bob, 1); !ok || d.Allowed {
+			t.Fatalf("bob through the exhausted route: %+v ok=%v", d, ok)
+		}
+	}
+	if d, ok := s.check(ctx, bob[:1], 1); !ok || !d.Allowed || d.Remaining != 2 {
+		t.Fatalf("bob's bucket after three refusals: %+v", d)
+	}
 	if d, ok := s.check(ctx, keys[:1], 5); !ok || d.Allowed || d.RetryAfter >= 0 {
 		t.Fatalf("more than the burst: %+v", d)
 	}
