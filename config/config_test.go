@@ -102,6 +102,11 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		{"a bad Redis URL", func(s string) string {
 			return s + "rate_limits:\n  per_caller: {rate: 1, burst: 2}\n  redis: {url: \"http://:secret@cache:6379\", timeout: 0s}\n"
 		}, []string{`gw.yaml:16: rate_limits.redis.url: "http://:xxxxx@cache:6379" is not a Redis URL`, `rate_limits.redis.timeout: must be more than 0`}},
+		{"bad routes", func(s string) string {
+			return s + "routes:\n  - name: a\n    match: {path: \"/x/{id\"}\n    proxy: {pool: nope, rewrite: \"/y/{name}\"}\n  - name: a\n    respond: {status: 99}\n    redirect: {to: /z}\n"
+		}, []string{`gw.yaml:16: routes[0].match.path:`, `gw.yaml:17: routes[0].proxy.pool: no pool "nope"`,
+			`routes[0].proxy.rewrite: {name} is not one of`, `gw.yaml:18: routes[1].name: "a" is used twice`,
+			`gw.yaml:18: routes[1]: a route needs exactly one of proxy, respond and redirect`, `gw.yaml:19: routes[1].respond.status: 99 is not a status`}},
 		{"not YAML", func(s string) string { return s + "\n  : : [\n" }, []string{"gw.yaml:", "not valid YAML"}},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,326 @@
+package gateway_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/gateway"
+)
+
+// echoUpstream is an upstream for L7 routes: it answers what it received (method,
+// path, query, host, headers, body length) as JSON, and serves a few special paths.
+type echoUpstream struct {
+	*httptest.Server
+	calls atomic.Int64
+	name  string
+}
+
+type echoed struct {
+	Upstream string            `json:"upstream"`
+	Method   string            `json:"method"`
+	Path     string            `json:"path"`
+	Query    string            `json:"query"`
+	Host     string            `json:"host"`
+	Headers  map[string]string `json:"headers"`
+	Body     int64             `json:"body"`
+}
+
+func startEcho(t *testing.T, name string) *echoUpstream {
+	e := &echoUpstream{name: name}
+	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/healthz":
+			return
+		case r.URL.Path == "/fail":
+			e.calls.Add(1)
+			_, _ = io.Copy(io.Discard, r.Body)
+			http.Error(w, "failed", http.StatusInternalServerError)
+			return
+		case r.URL.Path == "/download":
+			n, _ := strconv.Atoi(r.URL.Query().Get("bytes"))
+			w.Header().Set("Content-Type", "application/octet-stream")
+			_, _ = io.Copy(w, &repeatReader{b: 'x', n: n})
+			return
+		case r.URL.Path == "/ws":
+			if r.Header.Get("Upgrade") != "websocket" {
+				http.Error(w, "upgrade required", http.StatusUpgradeRequired)
+				return
+			}
+			conn, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+			_ = brw.Flush()
+			line, err := brw.ReadString('\n') // echo one line, upper-cased
+			if err == nil {
+				_, _ = conn.Write([]byte(strings.ToUpper(line)))
+			}
+			return
+		}
+		e.calls.Add(1)
+		n, _ := io.Copy(io.Discard, r.Body)
+		h := map[string]string{}
+		for k := range r.Header {
+			h[k] = r.Header.Get(k)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Internal", "secret")
+		_ = json.NewEncoder(w).Encode(echoed{Upstream: name, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Host: r.Host, Headers: h, Body: n})
+	}))
+	t.Cleanup(e.Close)
+	return e
+}
+
+// TestL7Routes checks every matcher, the order of routes, fixed responses,
+// redirects, and proxying with its path rewrites, header and field transforms,
+// claims forwarding and failover, through real HTTP.
+func TestL7Routes(t *testing.T) {
+	cluster := startCluster(t, 1)
+	a, b := startEcho(t, "a"), startEcho(t, "b")
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close() // an endpoint that refuses connections
+	cfg := demoConfig(t, cluster, func(c *config.Config) {
+		c.Pools["echo"] = config.Pool{Endpoints: []string{a.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
+		c.Pools["flaky"] = config.Pool{Endpoints: []string{dead.URL, b.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
+		c.Pools["both"] = config.Pool{Endpoints: []string{a.URL, b.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
+		c.Auth.APIKeys = []config.APIKey{{Name: "app", SHA256: keyHash("secret-app"), Subject: "u7", Scopes: []string{"read"}}}
+		c.Routes = []config.Route{
+			{Name: "by-host", Match: config.RouteMatch{Hosts: []string{"*.static.example"}}, Respond: &config.FixedResponse{Body: "static"}},
+			{Name: "canary", Match: config.RouteMatch{PathPrefix: "/api", Headers: map[string]string{"X-Canary": "1"}},
+				Respond: &config.FixedResponse{Status: 202, Body: "canary"}},
+			{Name: "debug", Match: config.RouteMatch{PathPrefix: "/api", Query: map[string]string{"debug": "*"}},
+				Respond: &config.FixedResponse{Status: 418, Headers: map[string]string{"Content-Type": "application/json"}, Body: `{"debug":true}`}},
+			{Name: "api", Match: config.RouteMatch{PathPrefix: "/api", Methods: []string{"GET", "POST", "PUT"}},
+				Proxy: &config.RouteProxy{Pool: "echo", StripPrefix: "/api",
+					RequestHeaders: config.HeaderOps{Set: map[string]string{"X-Gateway": "switchyard"}, Remove: []string{"Cookie"}}},
+				ResponseHeaders: config.HeaderOps{Remove: []string{"X-Internal"}, Add: map[string]string{"X-Route": "api"}}},
+			{Name: "items", Match: config.RouteMatch{Path: "/items/{id}/{rest...}"},
+				Proxy: &config.RouteProxy{Pool: "echo", Rewrite: "/v2/item/{id}/{rest}",
+					ResponseFields: &config.FieldMap{Rename: map[string]string{"path": "upstreamPath"}, Drop: []string{"headers", "host"}}}},
+			{Name: "me", Match: config.RouteMatch{PathPrefix: "/whoami"}, Auth: &config.Requirement{Scopes: []string{"read"}},
+				Proxy: &config.RouteProxy{Pool: "echo", ForwardClaims: map[string]string{"sub": "X-User", "scopes": "X-Scopes"}}},
+			{Name: "flaky", Match: config.RouteMatch{PathPrefix: "/flaky"}, Proxy: &config.RouteProxy{Pool: "flaky", StripPrefix: "/flaky"}},
+			{Name: "both", Match: config.RouteMatch{PathPrefix: "/both"}, Proxy: &config.RouteProxy{Pool: "both", StripPrefix: "/both"}},
+			{Name: "old", Match: config.RouteMatch{Path: "/old/{page}"}, Redirect: &config.Redirect{Status: 308, To: "/new/{page}"}},
+			{Name: "https", Match: config.RouteMatch{PathPrefix: "/secure"}, Redirect: &config.Redirect{To: "https://{host}{path}", DropQuery: true}},
+		}
+	})
+	rt, err := gateway.NewRuntime(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	srv := httptest.NewServer(rt.Handler())
+	defer srv.Close()
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, path string, header ...string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader("hello"))
+		for i := 0; i+1 < len(header); i += 2 {
+			if header[i] == "Host" {
+				req.Host = header[i+1]
+				continue
+			}
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
+	}
+	echo := func(body string) echoed {
+		t.Helper()
+		var e echoed
+		if err := json.Unmarshal([]byte(body), &e); err != nil {
+			t.Fatalf("not an echo: %s", body)
+		}
+		return e
+	}
+
+	t.Run("host wildcard", func(t *testing.T) {
+		if resp, body := do("GET", "/anything", "Host", "img.static.example"); resp.StatusCode != 200 || body != "static" {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		if resp, _ := do("GET", "/anything", "Host", "static.example.org"); resp.StatusCode != 404 {
+			t.Fatalf("another host matched: %d", resp.StatusCode)
+		}
+	})
+	t.Run("order: header before query before proxy", func(t *testing.T) {
+		if resp, body := do("GET", "/api/x?debug=1", "X-Canary", "1"); resp.StatusCode != 202 || body != "canary" {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		if resp, body := do("GET", "/api/x?debug=1"); resp.StatusCode != 418 || body != `{"debug":true}` || resp.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	})
+	t.Run("proxy: prefix, headers, forwarded-for", func(t *testing.T) {
+		resp, body := do("POST", "/api/users/7?x=1", "Cookie", "session=1", "X-Forwarded-For", "6.6.6.6")
+		e := echo(body)
+		if resp.StatusCode != 200 || e.Method != "POST" || e.Path != "/users/7" || e.Query != "x=1" || e.Body != 5 {
+			t.Fatalf("%d %+v", resp.StatusCode, e)
+		}
+		if e.Headers["X-Gateway"] != "switchyard" || e.Headers["Cookie"] != "" || e.Headers["X-Forwarded-For"] != "127.0.0.1" || e.Host != strings.TrimPrefix(a.URL, "http://") {
+			t.Errorf("headers sent: %+v host %s", e.Headers, e.Host)
+		}
+		if resp.Header.Get("X-Internal") != "" || resp.Header.Get("X-Route") != "api" {
+			t.Errorf("response headers: %v", resp.Header)
+		}
+	})
+	t.Run("method not matched", func(t *testing.T) {
+		if resp, _ := do("DELETE", "/api/users/7"); resp.StatusCode != 404 {
+			t.Fatalf("%d", resp.StatusCode)
+		}
+	})
+	t.Run("pattern, rewrite and field map", func(t *testing.T) {
+		resp, body := do("GET", "/items/42/a/b%20c")
+		if resp.StatusCode != 200 || body != `{"body":5,"method":"GET","query":"","upstream":"a","upstreamPath":"/v2/item/42/a/b c"}` {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		if resp.Header.Get("Content-Length") != strconv.Itoa(len(body)) {
+			t.Errorf("Content-Length %q for %d bytes", resp.Header.Get("Content-Length"), len(body))
+		}
+	})
+	t.Run("auth and forwarded claims", func(t *testing.T) {
+		if resp, _ := do("GET", "/whoami"); resp.StatusCode != 401 {
+			t.Fatalf("anonymous: %d", resp.StatusCode)
+		}
+		resp, body := do("GET", "/whoami", "X-API-Key", "secret-app", "X-User", "admin")
+		e := echo(body)
+		if resp.StatusCode != 200 || e.Headers["X-User"] != "u7" || e.Headers["X-Scopes"] != "read" || e.Headers["X-Api-Key"] != "" {
+			t.Fatalf("%d %+v", resp.StatusCode, e.Headers)
+		}
+	})
+	t.Run("failover from a dead endpoint", func(t *testing.T) {
+		for i := range 4 {
+			resp, body := do("POST", "/flaky/x")
+			if resp.StatusCode != 200 || echo(body).Upstream != "b" || echo(body).Body != 5 {
+				t.Fatalf("request %d: %d %s", i, resp.StatusCode, body)
+			}
+		}
+	})
+	t.Run("5xx: a GET is retried, a POST is not", func(t *testing.T) {
+		a.calls.Store(0)
+		b.calls.Store(0)
+		if resp, _ := do("POST", "/both/fail"); resp.StatusCode != 500 || a.calls.Load()+b.calls.Load() != 1 {
+			t.Fatalf("POST: %d after %d calls", resp.StatusCode, a.calls.Load()+b.calls.Load())
+		}
+		req, _ := http.NewRequest("GET", srv.URL+"/both/fail", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		// Retried once, on the other endpoint: three calls in all, each endpoint one at least.
+		if resp.StatusCode != 500 || a.calls.Load()+b.calls.Load() != 3 || a.calls.Load() == 0 || b.calls.Load() == 0 {
+			t.Fatalf("GET: %d after %d and %d calls", resp.StatusCode, a.calls.Load(), b.calls.Load())
+		}
+	})
+	t.Run("redirects", func(t *testing.T) {
+		resp, _ := do("GET", "/old/intro?lang=en")
+		if resp.StatusCode != 308 || resp.Header.Get("Location") != "/new/intro?lang=en" {
+			t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		resp, _ = do("GET", "/secure/pay?card=1", "Host", "shop.example")
+		if resp.StatusCode != 302 || resp.Header.Get("Location") != "https://shop.example/secure/pay" {
+			t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	})
+	t.Run("the gateway's own routes come first", func(t *testing.T) {
+		resp, body := do("GET", "/healthz")
+		if resp.StatusCode != 200 || strings.Contains(body, "static") {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		if resp, _ := do("GET", "/nowhere"); resp.StatusCode != 404 {
+			t.Fatalf("unmatched: %d", resp.StatusCode)
+		}
+	})
+	t.Run("metrics name the route", func(t *testing.T) {
+		if v := value(scrape(t, srv.URL), "switchyard_http_requests_total", map[string]string{"route": "route:api"}); v < 1 {
+			t.Errorf("switchyard_http_requests_total{route=route:api} = %v", v)
+		}
+	})
+}
+
+// TestL7Streaming: 100 MB up and 100 MB down pass through a proxy route without
+// the gateway holding them, and a WebSocket upgrade passes through.
+func TestL7Streaming(t *testing.T) {
+	cluster := startCluster(t, 1)
+	up := startEcho(t, "up")
+	cfg := demoConfig(t, cluster, func(c *config.Config) {
+		c.Pools["echo"] = config.Pool{Endpoints: []string{up.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
+		c.Routes = []config.Route{{Name: "all", Match: config.RouteMatch{PathPrefix: "/files"}, Proxy: &config.RouteProxy{Pool: "echo", StripPrefix: "/files"}}}
+	})
+	rt, err := gateway.NewRuntime(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	srv := httptest.NewServer(rt.Handler())
+	defer srv.Close()
+
+	const size = 100 << 20
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	resp, err := http.Post(srv.URL+"/files/upload", "application/octet-stream", &repeatReader{b: 'y', n: size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var e echoed
+	if err := json.Unmarshal(body, &e); err != nil || e.Body != size {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	resp, err = http.Get(fmt.Sprintf("%s/files/download?bytes=%d", srv.URL, size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil || n != size {
+		t.Fatalf("download: %d bytes, %v", n, err)
+	}
+	runtime.ReadMemStats(&after)
+	// Everything the process allocated meanwhile (client and upstream included):
+	// a fraction of the 200 MB that went through.
+	if grown := after.TotalAlloc - before.TotalAlloc; grown > 40<<20 {
+		t.Errorf("200 MB through the proxy allocated %d MB", grown>>20)
+	}
+
+	t.Run("websocket", func(t *testing.T) {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_, _ = fmt.Fprintf(conn, "GET /files/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("upgrade: %v %v", resp, err)
+		}
+		_, _ = conn.Write([]byte("ping over the tunnel\n"))
+		line, err := br.ReadString('\n')
+		if err != nil || line != "PING OVER THE TUNNEL\n" {
+			t.Fatalf("echo: %q %v", line, err)
+		}
+	})
+}
