@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -69,6 +70,9 @@ func (g *Gateway) l7Routes(fallback http.Handler) (*l7.Router, error) {
 func (g *Gateway) proxy(rc config.Route, names []string) (http.Handler, error) {
 	pc := rc.Proxy
 	pool := g.pool(pc.Pool)
+	if pool == nil {
+		return nil, fmt.Errorf("route %s: no pool %q", rc.Name, pc.Pool)
+	}
 	o := l7.ProxyOptions{
 		Pool: pool, Transport: g.transportFor(pool), StripPrefix: pc.StripPrefix, PreserveHost: pc.PreserveHost,
 		RequestHeaders: headerOps(pc.RequestHeaders), ForwardClaims: map[string]string{},
