@@ -127,6 +127,11 @@ type APQ struct {
 	// CacheSize is how many queries are kept, least recently used first out.
 	// Default 1000.
 	CacheSize int `yaml:"cache_size"`
+	// Redis, when set, keeps the queries in Redis too, shared by the instances.
+	Redis *Redis `yaml:"redis"`
+	// TTL is how long Redis keeps a query after it was last registered.
+	// Default 24h.
+	TTL Duration `yaml:"ttl"`
 }
 
 // Tracing configures OpenTelemetry: a span per GraphQL operation and per upstream
@@ -338,15 +343,17 @@ type RateLimits struct {
 	IdleTimeout Duration `yaml:"idle_timeout"`
 	// Redis, when set, keeps the buckets in Redis, shared by every instance that
 	// uses it with the same key prefix.
-	Redis *RedisLimits `yaml:"redis"`
+	Redis *Redis `yaml:"redis"`
 }
 
-// RedisLimits is the Redis that shared rate limits live in. When it cannot be
-// reached, each instance falls back to its own buckets, and says so.
-type RedisLimits struct {
+// Redis is a Redis that state shared by the instances lives in (rate limits,
+// persisted queries). When it cannot be reached, each instance falls back to its
+// own state, and says so.
+type Redis struct {
 	// URL is redis://[user:password@]host:port[/db] (rediss:// for TLS).
 	URL string `yaml:"url"`
-	// KeyPrefix begins every key. Default "switchyard:".
+	// KeyPrefix begins every key. Default "switchyard:" for rate limits,
+	// "switchyard:apq:" for persisted queries.
 	KeyPrefix string `yaml:"key_prefix"`
 	// Timeout bounds each Redis call; past it the instance decides alone.
 	// Default 100ms.
@@ -641,11 +648,12 @@ func (c *Config) SetDefaults() {
 	setDuration(&c.CORS.MaxAge, 10*time.Minute)
 	setDuration(&c.RateLimits.IdleTimeout, 10*time.Minute)
 	if r := c.RateLimits.Redis; r != nil {
-		if r.KeyPrefix == "" {
-			r.KeyPrefix = "switchyard:"
-		}
-		setDuration(&r.Timeout, 100*time.Millisecond)
+		r.setDefaults("switchyard:")
 	}
+	if r := c.GraphQL.APQ.Redis; r != nil {
+		r.setDefaults("switchyard:apq:")
+	}
+	setDuration(&c.GraphQL.APQ.TTL, 24*time.Hour)
 	if c.Tracing.ServiceName == "" {
 		c.Tracing.ServiceName = "switchyard"
 	}
@@ -842,15 +850,12 @@ func (c *Config) Validate() error {
 	}
 	c.RateLimits.IdleTimeout.check(path{"rate_limits", "idle_timeout"}, &errs)
 	if r := c.RateLimits.Redis; r != nil {
-		at := path{"rate_limits", "redis"}
-		if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			errs.add(at.key("url"), "%q is not a Redis URL (redis://host:port[/db], rediss:// for TLS)", redactURL(r.URL))
-		}
-		r.Timeout.check(at.key("timeout"), &errs)
-		if r.Timeout.set && r.Timeout.Duration == 0 {
-			errs.add(at.key("timeout"), "must be more than 0")
-		}
+		r.check(path{"rate_limits", "redis"}, &errs)
 	}
+	if r := c.GraphQL.APQ.Redis; r != nil {
+		r.check(path{"graphql", "apq", "redis"}, &errs)
+	}
+	c.GraphQL.APQ.TTL.check(path{"graphql", "apq", "ttl"}, &errs)
 	for i, p := range c.TrustedProxies {
 		if _, err := policies.ParseProxy(p); err != nil {
 			errs.add(path{"trusted_proxies"}.index(i), "%v", err)
@@ -1280,4 +1285,21 @@ func validHeaderName(s string) bool {
 		}
 	}
 	return true
+}
+
+func (r *Redis) setDefaults(prefix string) {
+	if r.KeyPrefix == "" {
+		r.KeyPrefix = prefix
+	}
+	setDuration(&r.Timeout, 100*time.Millisecond)
+}
+
+func (r *Redis) check(at path, errs *errorList) {
+	if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		errs.add(at.key("url"), "%q is not a Redis URL (redis://host:port[/db], rediss:// for TLS)", redactURL(r.URL))
+	}
+	r.Timeout.check(at.key("timeout"), errs)
+	if r.Timeout.set && r.Timeout.Duration == 0 {
+		errs.add(at.key("timeout"), "must be more than 0")
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"reflect"
@@ -111,8 +112,12 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 	g := &Gateway{cfg: cfg, log: log, shared: &shared{}}
 	var made []*lb.Pool // the pools this build made, not those it kept from prev
 	var madeRedis *policies.SharedLimits
+	var madeAPQ *policies.SharedAPQ
 	defer func() {
 		if err != nil {
+			if madeAPQ != nil {
+				_ = madeAPQ.Close()
+			}
 			for _, p := range made { // their health checks stop; prev keeps its own
 				p.Close()
 			}
@@ -134,10 +139,18 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 		g.metrics = metrics.New()
 	}
 	g.shared.current.CompareAndSwap(nil, g)
-	if prev != nil && prev.cfg.GraphQL.APQ.CacheSize == cfg.GraphQL.APQ.CacheSize {
+	switch a := cfg.GraphQL.APQ; {
+	case prev != nil && reflect.DeepEqual(prev.cfg.GraphQL.APQ, a):
 		g.apq = prev.apq // persisted queries outlive a reload
-	} else {
-		g.apq = lru.New[string](max(1, cfg.GraphQL.APQ.CacheSize))
+	case a.Redis != nil:
+		shared, err := policies.NewSharedAPQ(policies.APQOptions{URL: a.Redis.URL, Prefix: a.Redis.KeyPrefix, TTL: a.TTL.Duration,
+			Timeout: a.Redis.Timeout.Duration, Size: a.CacheSize, Log: g.log.With("component", "apq")})
+		if err != nil {
+			return nil, fmt.Errorf("graphql.apq.redis.url: %w", err)
+		}
+		g.apq, madeAPQ = shared, shared
+	default:
+		g.apq = lru.New[string](max(1, a.CacheSize))
 	}
 	if prev == nil {
 		tp, err := tracing.New(tracing.Options{Enabled: cfg.Tracing.Enabled, Endpoint: cfg.Tracing.Endpoint,
@@ -560,6 +573,9 @@ func (g *Gateway) Close() {
 	}
 	if g.redis != nil {
 		_ = g.redis.Close()
+	}
+	if c, ok := g.apq.(io.Closer); ok {
+		_ = c.Close()
 	}
 	for _, t := range g.transports {
 		t.CloseIdleConnections()

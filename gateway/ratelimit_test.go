@@ -1,6 +1,10 @@
 package gateway_test
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -247,7 +251,7 @@ func TestSharedRateLimits(t *testing.T) {
 		cfg := demoConfig(t, cluster, func(c *config.Config) {
 			c.RateLimits = config.RateLimits{
 				PerCaller: &config.Rate{Rate: 0.001, Burst: 4},
-				Redis:     &config.RedisLimits{URL: redis.URL, KeyPrefix: t.Name() + ":"},
+				Redis:     &config.Redis{URL: redis.URL, KeyPrefix: t.Name() + ":"},
 			}
 		})
 		log := &syncBuffer{}
@@ -318,5 +322,67 @@ func TestSharedRateLimits(t *testing.T) {
 	}
 	if !strings.Contains(a.log.String(), "Redis cannot be reached") {
 		t.Errorf("no log line says the limits fell back:\n%s", a.log.String())
+	}
+}
+
+// TestSharedPersistedQueries: with graphql.apq.redis, a query registered through
+// one gateway is found by hash through another; with Redis killed, each gateway
+// keeps serving from its own cache, and a miss costs the client one round trip.
+func TestSharedPersistedQueries(t *testing.T) {
+	redis := redistest.Start(t)
+	cluster := startCluster(t, 1)
+	start := func() string {
+		cfg := demoConfig(t, cluster, func(c *config.Config) {
+			c.GraphQL.APQ.Redis = &config.Redis{URL: redis.URL, KeyPrefix: t.Name() + ":"}
+		})
+		rt, err := gateway.NewRuntime(cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(rt.Close)
+		srv := httptest.NewServer(rt.Handler())
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	a, b := start(), start()
+	send := func(base, query string, withText bool) string {
+		sum := sha256.Sum256([]byte(query))
+		body := map[string]any{"extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}}
+		if withText {
+			body["query"] = query
+		}
+		raw, _ := json.Marshal(body)
+		resp, err := http.Post(base+"/graphql", "application/json", bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return string(out)
+	}
+	q := `{ product(id: "p1") { id } }`
+	if got := send(b, q, false); !strings.Contains(got, "PERSISTED_QUERY_NOT_FOUND") {
+		t.Fatalf("an unknown hash: %s", got)
+	}
+	if got := send(a, q, true); !strings.Contains(got, `"id":"p1"`) {
+		t.Fatalf("registering: %s", got)
+	}
+	if got := send(b, q, false); !strings.Contains(got, `"id":"p1"`) {
+		t.Fatalf("the hash through the other gateway: %s", got)
+	}
+
+	redis.Kill()
+	q2 := `{ product(id: "p2") { id } }`
+	if got := send(a, q2, true); !strings.Contains(got, `"id":"p2"`) {
+		t.Fatalf("registering with Redis down: %s", got)
+	}
+	if got := send(a, q2, false); !strings.Contains(got, `"id":"p2"`) {
+		t.Fatalf("the hash through the same gateway, Redis down: %s", got)
+	}
+	if got := send(b, q2, false); !strings.Contains(got, "PERSISTED_QUERY_NOT_FOUND") {
+		t.Fatalf("the hash through the other gateway, Redis down: %s", got)
+	}
+	if got := send(b, q, false); !strings.Contains(got, `"id":"p1"`) {
+		t.Fatalf("a hash held locally, Redis down: %s", got)
 	}
 }

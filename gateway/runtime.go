@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"reflect"
@@ -131,6 +132,9 @@ func (rt *Runtime) Reload(cfg *config.Config) error {
 		if g.transports[p] != t {
 			t.CloseIdleConnections() // requests still on it finish
 		}
+	}
+	if c, ok := old.apq.(io.Closer); ok && old.apq != g.apq {
+		_ = c.Close()
 	}
 	if old.redis != nil && old.redis != g.redis {
 		_ = old.redis.Close() // requests still on it decide locally

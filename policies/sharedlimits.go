@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,16 +24,8 @@ import (
 // logged when it begins and ends, and counted. While Redis is down it is asked
 // again once a second, by one request, not by all.
 type SharedLimits struct {
-	client  *redis.Client
-	prefix  string
-	timeout time.Duration
-
-	down      atomic.Bool
-	nextProbe atomic.Int64 // while down: when Redis may be asked again, Unix nanoseconds
-	log       *slog.Logger
-	// OnState, when set, is told when Redis becomes unreachable (false) and
-	// reachable again (true).
-	OnState func(up bool)
+	*redisConn
+	prefix string
 	// OnFallback, when set, is told of every check decided locally.
 	OnFallback func()
 }
@@ -54,61 +44,13 @@ type SharedOptions struct {
 
 // NewSharedLimits connects to Redis lazily: a gateway starts while Redis is down.
 func NewSharedLimits(o SharedOptions) (*SharedLimits, error) {
-	opt, err := redis.ParseURL(o.URL)
+	c, err := dialRedis(o.URL, o.Timeout, o.Log,
+		"shared rate limits: Redis cannot be reached; each instance limits on its own until it can",
+		"shared rate limits: Redis is reachable again; the limits are shared")
 	if err != nil {
 		return nil, err
 	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = o.Timeout, o.Timeout, o.Timeout
-	opt.MaxRetries = -1   // a failed call falls back; it is not repeated
-	opt.DialerRetries = 1 // nor is a failed dial
-	opt.ContextTimeoutEnabled = true
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
-	}
-	quietRedis.Do(func() { redis.SetLogger(discardLogger{}) }) // our own log says what matters
-	c := redis.NewClient(opt)
-	return &SharedLimits{client: c, prefix: o.Prefix, timeout: o.Timeout, log: o.Log}, nil
-}
-
-var quietRedis sync.Once
-
-type discardLogger struct{}
-
-func (discardLogger) Printf(context.Context, string, ...any) {}
-
-// Close closes the connections to Redis.
-func (s *SharedLimits) Close() error { return s.client.Close() }
-
-// Up reports whether the last call to Redis succeeded.
-func (s *SharedLimits) Up() bool { return !s.down.Load() }
-
-// usable reports whether Redis should be asked now: it is up, or it is down and
-// this caller is the one to probe it.
-func (s *SharedLimits) usable(now time.Time) bool {
-	if !s.down.Load() {
-		return true
-	}
-	next := s.nextProbe.Load()
-	return now.UnixNano() >= next && s.nextProbe.CompareAndSwap(next, now.Add(time.Second).UnixNano())
-}
-
-func (s *SharedLimits) failed(err error) {
-	s.nextProbe.Store(time.Now().Add(time.Second).UnixNano())
-	if s.down.CompareAndSwap(false, true) {
-		s.log.Warn("shared rate limits: Redis cannot be reached; each instance limits on its own until it can", "error", err)
-		if s.OnState != nil {
-			s.OnState(false)
-		}
-	}
-}
-
-func (s *SharedLimits) succeeded() {
-	if s.down.CompareAndSwap(true, false) {
-		s.log.Info("shared rate limits: Redis is reachable again; the limits are shared")
-		if s.OnState != nil {
-			s.OnState(true)
-		}
-	}
+	return &SharedLimits{redisConn: c, prefix: o.Prefix}, nil
 }
 
 func (s *SharedLimits) fellBack() {
@@ -170,7 +112,7 @@ func (s *SharedLimits) check(ctx context.Context, keys []limitKey, n int) (d Dec
 		s.fellBack()
 		return Decision{}, false
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	ctx, cancel := s.call(ctx)
 	defer cancel()
 	names := make([]string, len(keys))
 	args := make([]any, 1, 1+2*len(keys))
@@ -183,14 +125,11 @@ func (s *SharedLimits) check(ctx context.Context, keys []limitKey, n int) (d Dec
 	if err == nil && (len(res) != 3 || len(asSlice(res[2])) != 2*len(keys)) {
 		err = errors.New("unexpected answer from the rate-limit script")
 	}
+	s.outcome(err)
 	if err != nil {
-		if !errors.Is(err, redis.ErrClosed) { // closed by a reload: not an outage
-			s.failed(err)
-		}
 		s.fellBack()
 		return Decision{}, false
 	}
-	s.succeeded()
 	allowed, _ := res[0].(int64)
 	d.Allowed = allowed == 1
 	if !d.Allowed {

@@ -1,0 +1,77 @@
+package policies
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+)
+
+// SharedAPQ is the cache of automatic persisted queries kept in Redis, behind a
+// bounded LRU in the process: a query one instance registered is found by every
+// instance using the same Redis and prefix, so a client whose next request lands
+// elsewhere sends its hash only. Redis keys expire TTL after they were last
+// registered. While Redis cannot be reached, the local LRU serves alone (a miss
+// costs the client one round trip to send its query); the outage is logged.
+type SharedAPQ struct {
+	*redisConn
+	local  *lru.LRU[string]
+	prefix string
+	ttl    time.Duration
+}
+
+var _ graphql.Cache[string] = (*SharedAPQ)(nil)
+
+// APQOptions configure a SharedAPQ.
+type APQOptions struct {
+	URL     string        // redis://[user:password@]host:port[/db], rediss:// for TLS
+	Prefix  string        // begins every key
+	TTL     time.Duration // how long Redis keeps a query
+	Timeout time.Duration // bounds each Redis call
+	Size    int           // queries held in the process
+	Log     *slog.Logger
+}
+
+// NewSharedAPQ returns the cache; it connects when first used.
+func NewSharedAPQ(o APQOptions) (*SharedAPQ, error) {
+	c, err := dialRedis(o.URL, o.Timeout, o.Log,
+		"persisted queries: Redis cannot be reached; each instance keeps its own until it can",
+		"persisted queries: Redis is reachable again")
+	if err != nil {
+		return nil, err
+	}
+	return &SharedAPQ{redisConn: c, local: lru.New[string](max(1, o.Size)), prefix: o.Prefix, ttl: o.TTL}, nil
+}
+
+// Get implements graphql.Cache: the local copy, else Redis's (kept locally).
+func (c *SharedAPQ) Get(ctx context.Context, hash string) (string, bool) {
+	if q, ok := c.local.Get(ctx, hash); ok {
+		return q, true
+	}
+	if !c.usable(time.Now()) {
+		return "", false
+	}
+	rctx, cancel := c.call(ctx)
+	defer cancel()
+	q, err := c.client.Get(rctx, c.prefix+hash).Result()
+	c.outcome(err)
+	if err != nil {
+		return "", false
+	}
+	c.local.Add(ctx, hash, q)
+	return q, true
+}
+
+// Add implements graphql.Cache. The APQ extension calls it only for a query whose
+// SHA-256 it checked against the hash.
+func (c *SharedAPQ) Add(ctx context.Context, hash, query string) {
+	c.local.Add(ctx, hash, query)
+	if !c.usable(time.Now()) {
+		return
+	}
+	rctx, cancel := c.call(ctx)
+	defer cancel()
+	c.outcome(c.client.Set(rctx, c.prefix+hash, query, c.ttl).Err())
+}

@@ -1,0 +1,107 @@
+package policies
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// redisConn is a Redis the gateway can do without: every call is bounded by a
+// timeout, and while Redis cannot be reached its users fall back to what they do
+// alone, asking Redis again once a second (one caller, not all). The outage is
+// logged when it begins and ends.
+type redisConn struct {
+	client  *redis.Client
+	timeout time.Duration
+
+	down      atomic.Bool
+	nextProbe atomic.Int64 // while down: when Redis may be asked again, Unix nanoseconds
+	log       *slog.Logger
+	downMsg   string
+	upMsg     string
+	// OnState, when set, is told when Redis becomes unreachable (false) and
+	// reachable again (true).
+	OnState func(up bool)
+}
+
+// dialRedis makes the client; it connects when first used, so a gateway starts
+// while Redis is down.
+func dialRedis(url string, timeout time.Duration, log *slog.Logger, downMsg, upMsg string) (*redisConn, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = timeout, timeout, timeout
+	opt.MaxRetries = -1   // a failed call falls back; it is not repeated
+	opt.DialerRetries = 1 // nor is a failed dial
+	opt.ContextTimeoutEnabled = true
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	quietRedis.Do(func() { redis.SetLogger(discardLogger{}) }) // our own log says what matters
+	return &redisConn{client: redis.NewClient(opt), timeout: timeout, log: log, downMsg: downMsg, upMsg: upMsg}, nil
+}
+
+var quietRedis sync.Once
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(context.Context, string, ...any) {}
+
+// Close closes the connections to Redis.
+func (c *redisConn) Close() error { return c.client.Close() }
+
+// Up reports whether the last call to Redis succeeded.
+func (c *redisConn) Up() bool { return !c.down.Load() }
+
+// usable reports whether Redis should be asked now: it is up, or it is down and
+// this caller is the one to probe it.
+func (c *redisConn) usable(now time.Time) bool {
+	if !c.down.Load() {
+		return true
+	}
+	next := c.nextProbe.Load()
+	return now.UnixNano() >= next && c.nextProbe.CompareAndSwap(next, now.Add(time.Second).UnixNano())
+}
+
+// outcome records how a call went: err nil, or redis.Nil (no such key), is an
+// answer; redis.ErrClosed (closed by a reload) is no outage.
+func (c *redisConn) outcome(err error) {
+	switch {
+	case err == nil || errors.Is(err, redis.Nil):
+		c.succeeded()
+	case errors.Is(err, redis.ErrClosed):
+	default:
+		c.failed(err)
+	}
+}
+
+func (c *redisConn) failed(err error) {
+	c.nextProbe.Store(time.Now().Add(time.Second).UnixNano())
+	if c.down.CompareAndSwap(false, true) {
+		c.log.Warn(c.downMsg, "error", err)
+		if c.OnState != nil {
+			c.OnState(false)
+		}
+	}
+}
+
+func (c *redisConn) succeeded() {
+	if c.down.CompareAndSwap(true, false) {
+		c.log.Info(c.upMsg)
+		if c.OnState != nil {
+			c.OnState(true)
+		}
+	}
+}
+
+// call bounds a call's context by the timeout, and keeps it from ending with
+// the request's: a caller that gives up is not an outage.
+func (c *redisConn) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+}
