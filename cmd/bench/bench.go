@@ -167,7 +167,7 @@ func (b *bench) ensureServer(ctx context.Context, kind server) error {
 		readyURL = "http://" + floorAddr + "/healthz"
 	case gatewayServer:
 		cfg := filepath.Join(b.tmp, "gateway.yaml")
-		if err := writeFile(cfg, gatewayConfig()); err != nil {
+		if err := writeFile(cfg, gatewayConfig()+b.opts.GatewayYAML+"\n"); err != nil {
 			return err
 		}
 		args := []string{b.gwBin, "-config", cfg, "-log-level", "warn"}

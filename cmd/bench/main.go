@@ -139,6 +139,9 @@ type options struct {
 	Cases           []string
 	Profile         string
 	JSON            string
+	// GatewayYAML is appended to the gateway's configuration: top-level keys
+	// other than listen and pools, such as "metrics: {enabled: false}".
+	GatewayYAML string
 }
 
 // MarshalJSON writes the durations as Go duration strings ("10s").
@@ -151,8 +154,9 @@ func (o options) MarshalJSON() ([]byte, error) {
 		Delay           string   `json:"delay"`
 		Cases           []string `json:"cases"`
 		Profile         string   `json:"profile,omitempty"`
+		GatewayYAML     string   `json:"gateway_yaml,omitempty"`
 	}{o.Duration.String(), o.Connections, o.LatencyDuration.String(), o.Warmup.String(),
-		o.Delay.String(), o.Cases, o.Profile})
+		o.Delay.String(), o.Cases, o.Profile, o.GatewayYAML})
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -167,6 +171,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	cases := fs.String("cases", "direct,floor,w1,w2", "comma-separated `cases` to run: direct, floor, w1, w2")
 	fs.StringVar(&o.Profile, "profile", "", "save CPU profiles of the gateway during the W1 and W2 throughput runs to `prefix`.w1 and prefix.w2")
 	fs.StringVar(&o.JSON, "json", "", "also write the results as JSON to this `file`")
+	fs.StringVar(&o.GatewayYAML, "gateway-yaml", "", "YAML `text` appended to the gateway's configuration, such as 'metrics: {enabled: false}'")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
