@@ -448,6 +448,13 @@ type Admin struct {
 type Pool struct {
 	// Endpoints are the base URLs of the instances, "http://host:port". Required.
 	Endpoints []string `yaml:"endpoints"`
+	// RequestHeaders are set on every request to the pool, from GraphQL
+	// resolvers and L7 routes alike (a route's own request_headers win).
+	RequestHeaders map[string]string `yaml:"request_headers"`
+	// ForwardClaims send the authenticated caller with every request to the pool:
+	// claim ("sub", "scopes" or a claim kept by auth.oidc[].claims) to header.
+	// Without a caller, the headers are not sent.
+	ForwardClaims map[string]string `yaml:"forward_claims"`
 	// Weights give endpoints, by URL, a share of traffic proportional to their
 	// weight, 1 to 100; an endpoint not listed weighs 1.
 	Weights map[string]int `yaml:"weights"`
@@ -957,6 +964,15 @@ func (c *Config) Validate() error {
 	for _, name := range RequiredPools {
 		if _, ok := c.Pools[name]; !ok {
 			errs.add(path{"pools"}, "pool %q is missing: the schema's resolvers call it", name)
+		}
+	}
+	for name, p := range c.Pools {
+		at := path{"pools", name}
+		checkHeaderOps(HeaderOps{Set: p.RequestHeaders}, at.key("request_headers"), &errs)
+		for claim, h := range p.ForwardClaims {
+			if !validHeaderName(h) {
+				errs.add(at.key("forward_claims").key(claim), "%q is not a header name", h)
+			}
 		}
 	}
 	names := make([]string, 0, len(c.Pools))

@@ -74,6 +74,8 @@ type Gateway struct {
 	// l7 are the L7 routes; transports, their proxies' connections to each pool.
 	l7         *l7.Router
 	transports map[*lb.Pool]*http.Transport
+	// poolHeaders are what the pools' configurations add to the resolvers' calls.
+	poolHeaders map[string]poolHeaders
 	// rest are the composed REST endpoints, and openapi their description.
 	rest    []*rest.Endpoint
 	openapi []byte
@@ -353,6 +355,7 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 			}
 		}
 	}
+	g.upstreamHeaders()
 	if g.l7, err = g.l7Routes(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "NOT_FOUND", "no such route")
 	})); err != nil {

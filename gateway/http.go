@@ -154,6 +154,14 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 		if g.affinity {
 			ctx = lb.WithAffinity(ctx, lb.NewAffinity(r, g.clientIPs.Of(r)))
 		}
+		if g.poolHeaders != nil {
+			info := upstreams.RequestInfoFrom(ctx)
+			if info == nil {
+				info = &upstreams.RequestInfo{}
+				ctx = upstreams.WithRequestInfo(ctx, info)
+			}
+			info.Headers = g.headersFor(policies.PrincipalFrom(ctx))
+		}
 		ctx = upstreams.WithLoaders(ctx, upstreams.NewLoaders(g.clients, wait))
 		srv.ServeHTTP(w, r.WithContext(ctx))
 	})

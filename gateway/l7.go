@@ -78,6 +78,18 @@ func (g *Gateway) proxy(rc config.Route, names []string) (http.Handler, error) {
 		RequestHeaders: headerOps(pc.RequestHeaders), ForwardClaims: map[string]string{},
 		TrustForwarded: g.clientIPs.PeerTrusted, Log: g.log,
 	}
+	poolCfg := g.cfg.Pools[pc.Pool]
+	for k, v := range poolCfg.RequestHeaders { // the pool's, unless the route sets its own
+		k = http.CanonicalHeaderKey(k)
+		if _, own := o.RequestHeaders.Set[k]; !own {
+			o.RequestHeaders.Set[k] = v
+		}
+	}
+	if rc.Auth != nil {
+		for claim, header := range poolCfg.ForwardClaims {
+			o.ForwardClaims[claim] = http.CanonicalHeaderKey(header)
+		}
+	}
 	if pc.Rewrite != "" {
 		t, err := l7.ParseTemplate(pc.Rewrite, names)
 		if err != nil {
@@ -160,6 +172,52 @@ func lower(hosts []string) []string {
 	out := make([]string, len(hosts))
 	for i, h := range hosts {
 		out[i] = strings.ToLower(h)
+	}
+	return out
+}
+
+// upstreamHeaders prepares the header fields the pools' configurations add to the
+// GraphQL resolvers' calls: the fixed ones once, the forwarded claims per caller.
+func (g *Gateway) upstreamHeaders() {
+	for name, pc := range g.cfg.Pools {
+		if len(pc.RequestHeaders) == 0 && len(pc.ForwardClaims) == 0 {
+			continue
+		}
+		if g.poolHeaders == nil {
+			g.poolHeaders = map[string]poolHeaders{}
+		}
+		var ph poolHeaders
+		for k, v := range pc.RequestHeaders {
+			ph.fixed = append(ph.fixed, [2]string{http.CanonicalHeaderKey(k), v})
+		}
+		for claim, h := range pc.ForwardClaims {
+			ph.claims = append(ph.claims, [2]string{claim, http.CanonicalHeaderKey(h)})
+		}
+		g.poolHeaders[name] = ph
+	}
+}
+
+type poolHeaders struct {
+	fixed  [][2]string // name, value
+	claims [][2]string // claim, header name
+}
+
+// headersFor returns the extra header fields of each pool's calls for the caller
+// p (nil: anonymous).
+func (g *Gateway) headersFor(p *policies.Principal) map[string][][2]string {
+	out := make(map[string][][2]string, len(g.poolHeaders))
+	for name, ph := range g.poolHeaders {
+		if len(ph.claims) == 0 || p == nil {
+			out[name] = ph.fixed
+			continue
+		}
+		h := append([][2]string(nil), ph.fixed...)
+		for _, c := range ph.claims {
+			if v := p.Claim(c[0]); v != "" {
+				h = append(h, [2]string{c[1], v})
+			}
+		}
+		out[name] = h
 	}
 	return out
 }

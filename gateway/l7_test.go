@@ -450,3 +450,62 @@ func TestReloadRoutesUnderLoad(t *testing.T) {
 		t.Errorf("after the reload the route went to %s", body)
 	}
 }
+
+// TestUpstreamHeaders: a pool's request_headers and forward_claims reach the
+// GraphQL resolvers' calls to it, with the caller's subject; not for anonymous
+// callers, whose copies of the header are never passed on.
+func TestUpstreamHeaders(t *testing.T) {
+	cluster := startCluster(t, 1)
+	var mu sync.Mutex
+	var seen []http.Header
+	users := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Clone())
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"u1","name":"Ada Lovelace","email":"ada@example.com","tier":"GOLD"}`)
+	}))
+	defer users.Close()
+	cfg := demoConfig(t, cluster, func(c *config.Config) {
+		c.Pools["users"] = config.Pool{Endpoints: []string{users.URL}, HealthCheck: config.HealthCheck{Disabled: true},
+			RequestHeaders: map[string]string{"X-Tenant": "shop"}, ForwardClaims: map[string]string{"sub": "X-User-Id"}}
+		c.Auth.APIKeys = []config.APIKey{{Name: "app", SHA256: keyHash("secret-app"), Subject: "u1"}}
+	})
+	rt, err := gateway.NewRuntime(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	srv := httptest.NewServer(rt.Handler())
+	defer srv.Close()
+	query := func(key string) {
+		req, _ := http.NewRequest("POST", srv.URL+"/graphql", strings.NewReader(`{"query":"{ user(id:\"u1\"){ name } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-User-Id", "forged")
+		if key != "" {
+			req.Header.Set("X-API-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), "Ada Lovelace") {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	}
+	query("secret-app")
+	query("")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 {
+		t.Fatalf("%d calls to users", len(seen))
+	}
+	if h := seen[0]; h.Get("X-Tenant") != "shop" || h.Get("X-User-Id") != "u1" {
+		t.Errorf("authenticated: %v", h)
+	}
+	if h := seen[1]; h.Get("X-Tenant") != "shop" || h.Get("X-User-Id") != "" {
+		t.Errorf("anonymous: %v", h)
+	}
+}

@@ -136,25 +136,7 @@ func (o *ProxyOptions) rewrite(pr *httputil.ProxyRequest) {
 		p := policies.PrincipalFrom(in.Context())
 		for claim, header := range o.ForwardClaims {
 			out.Header.Del(header)
-			if p == nil {
-				continue
-			}
-			var v string
-			switch claim {
-			case "sub":
-				v = p.Subject
-			case "scopes":
-				v = strings.Join(p.Scopes, " ")
-			default:
-				switch c := p.Claims[claim].(type) {
-				case nil:
-				case string:
-					v = c
-				default:
-					v = fmt.Sprint(c)
-				}
-			}
-			if v != "" && !strings.ContainsAny(v, "\r\n") {
+			if v := p.Claim(claim); v != "" {
 				out.Header.Set(header, v)
 			}
 		}

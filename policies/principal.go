@@ -7,7 +7,9 @@ package policies
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 )
 
 // Principal is an authenticated caller.
@@ -24,6 +26,34 @@ type Principal struct {
 	Issuer string
 	// Claims are the token's claims the issuer's configuration selects.
 	Claims map[string]any
+}
+
+// Claim is what the caller's credentials say of name, as a header value: "sub" is
+// the subject, "scopes" the scopes space-separated, any other a claim the issuer's
+// configuration kept. It is "" when there is none or it holds a line break.
+func (p *Principal) Claim(name string) string {
+	if p == nil {
+		return ""
+	}
+	var v string
+	switch name {
+	case "sub":
+		v = p.Subject
+	case "scopes":
+		v = strings.Join(p.Scopes, " ")
+	default:
+		switch c := p.Claims[name].(type) {
+		case nil:
+		case string:
+			v = c
+		default:
+			v = fmt.Sprint(c)
+		}
+	}
+	if strings.ContainsAny(v, "\r\n") {
+		return ""
+	}
+	return v
 }
 
 // HasScope reports whether p was granted scope. A nil Principal has no scope.

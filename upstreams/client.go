@@ -62,7 +62,7 @@ var calls = sync.Pool{New: func() any { return &call{resp: lb.Response{Body: mak
 // decoder. Any other answer or failure is an *Error.
 func (c *core) get(ctx context.Context, op, target string, v easyjson.Unmarshaler) error {
 	ctx, span := c.startSpan(ctx, op)
-	cl := newCall(ctx, target)
+	cl := newCall(ctx, c.name, target)
 	defer cl.release()
 	err := c.result(ctx, op, cl, c.pool.Do(ctx, &cl.req, &cl.resp), v)
 	endSpan(span, cl, err)
@@ -90,7 +90,7 @@ func endSpan(span trace.Span, cl *call, err error) {
 	span.End()
 }
 
-func newCall(ctx context.Context, target string) *call {
+func newCall(ctx context.Context, upstream, target string) *call {
 	cl := calls.Get().(*call)
 	cl.req.Target = target
 	n := 0
@@ -108,6 +108,11 @@ func newCall(ctx context.Context, target string) *call {
 		}
 	}
 	cl.req.Header = cl.hdr[:n]
+	if info != nil && info.Headers != nil {
+		if extra := info.Headers[upstream]; len(extra) > 0 {
+			cl.req.Header = append(cl.hdr[:n:n], extra...)
+		}
+	}
 	return cl
 }
 
@@ -202,7 +207,7 @@ func startGet[T any](ctx context.Context, c *core, op, id, path string, decode f
 	}
 	target := path + pathSegment(id)
 	ctx, span := c.startSpan(ctx, op)
-	p := &Pending[T]{span: span, c: c, ctx: ctx, op: op, cl: newCall(ctx, target), decode: decode}
+	p := &Pending[T]{span: span, c: c, ctx: ctx, op: op, cl: newCall(ctx, c.name, target), decode: decode}
 	if s, ok := c.pool.(Starter); ok {
 		p.lc = s.Start(ctx, &p.cl.req)
 	}

@@ -15,6 +15,9 @@ type RequestInfo struct {
 	Traced bool
 	Calls  atomic.Int64
 	Errors atomic.Int64
+	// Headers are extra header fields for the calls to each upstream, by its name
+	// (what the configuration adds, and the caller's forwarded claims); nil: none.
+	Headers map[string][][2]string
 }
 
 type requestInfoKey struct{}
