@@ -133,13 +133,7 @@ func TestRouteAndOperationRules(t *testing.T) {
 			Operations: map[string]config.Requirement{"Named": {Authenticated: true}},
 		}
 	})
-	rt, err := gateway.NewRuntime(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	srv := httptest.NewServer(rt.Handler())
-	defer srv.Close()
+	rt, srv := serveRuntime(t, cfg)
 	do := func(method, path, key, body string, header ...string) (*http.Response, string) {
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 		if body != "" {

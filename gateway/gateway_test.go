@@ -111,6 +111,20 @@ func demoConfig(t *testing.T, cluster *demo.Cluster, edit func(*config.Config)) 
 	return cfg
 }
 
+// serveRuntime runs a gateway runtime of cfg behind a loopback server, both
+// closed when the test ends.
+func serveRuntime(t *testing.T, cfg *config.Config) (*gateway.Runtime, *httptest.Server) {
+	t.Helper()
+	rt, err := gateway.NewRuntime(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Close)
+	srv := httptest.NewServer(rt.Handler())
+	t.Cleanup(srv.Close)
+	return rt, srv
+}
+
 // gqlResponse is a GraphQL answer with its raw data kept for exact comparison.
 type gqlResponse struct {
 	Status int

@@ -125,13 +125,7 @@ func TestL7Routes(t *testing.T) {
 			{Name: "https", Match: config.RouteMatch{PathPrefix: "/secure"}, Redirect: &config.Redirect{To: "https://{host}{path}", DropQuery: true}},
 		}
 	})
-	rt, err := gateway.NewRuntime(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	srv := httptest.NewServer(rt.Handler())
-	defer srv.Close()
+	_, srv := serveRuntime(t, cfg)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	do := func(method, path string, header ...string) (*http.Response, string) {
 		t.Helper()
@@ -273,13 +267,7 @@ func TestL7Streaming(t *testing.T) {
 		c.Pools["echo"] = config.Pool{Endpoints: []string{up.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
 		c.Routes = []config.Route{{Name: "all", Match: config.RouteMatch{PathPrefix: "/files"}, Proxy: &config.RouteProxy{Pool: "echo", StripPrefix: "/files"}}}
 	})
-	rt, err := gateway.NewRuntime(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	srv := httptest.NewServer(rt.Handler())
-	defer srv.Close()
+	_, srv := serveRuntime(t, cfg)
 
 	const size = 100 << 20
 	var before, after runtime.MemStats
@@ -471,13 +459,7 @@ func TestUpstreamHeaders(t *testing.T) {
 			RequestHeaders: map[string]string{"X-Tenant": "shop"}, ForwardClaims: map[string]string{"sub": "X-User-Id"}}
 		c.Auth.APIKeys = []config.APIKey{{Name: "app", SHA256: keyHash("secret-app"), Subject: "u1"}}
 	})
-	rt, err := gateway.NewRuntime(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	srv := httptest.NewServer(rt.Handler())
-	defer srv.Close()
+	_, srv := serveRuntime(t, cfg)
 	query := func(key string) {
 		req, _ := http.NewRequest("POST", srv.URL+"/graphql", strings.NewReader(`{"query":"{ user(id:\"u1\"){ name } }"}`))
 		req.Header.Set("Content-Type", "application/json")

@@ -2,15 +2,12 @@ package gateway_test
 
 import (
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/switchyard/switchyard/config"
-	"github.com/switchyard/switchyard/gateway"
 	"github.com/switchyard/switchyard/policies/oidctest"
 )
 
@@ -26,13 +23,7 @@ func TestOIDC(t *testing.T) {
 			Issuer: iss.URL, Audiences: []string{"switchyard"}, JWKSRefetchInterval: config.D(time.Second),
 		}}}
 	})
-	rt, err := gateway.NewRuntime(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	srv := httptest.NewServer(rt.Handler())
-	defer srv.Close()
+	rt, srv := serveRuntime(t, cfg)
 	post := func(authorization, query string) (*http.Response, string) {
 		req, _ := http.NewRequest("POST", srv.URL+"/graphql", strings.NewReader(`{"query":"`+strings.ReplaceAll(query, `"`, `\"`)+`"}`))
 		req.Header.Set("Content-Type", "application/json")
