@@ -1187,6 +1187,12 @@ func (c *Config) checkRoutes(errs *errorList) {
 			var err error
 			if pattern, err = l7.ParsePattern(m.Path); err != nil {
 				errs.add(at.key("match").key("path"), "%v", err)
+			} else {
+				for _, name := range pattern.Names() {
+					if slices.Contains(l7.TemplateNames, name) {
+						errs.add(at.key("match").key("path"), "{%s} is a name redirects keep for themselves (%s): choose another", name, strings.Join(l7.TemplateNames, ", "))
+					}
+				}
 			}
 		}
 		for j, meth := range m.Methods {

@@ -85,10 +85,10 @@ func (g *Gateway) proxy(rc config.Route, names []string) (http.Handler, error) {
 			o.RequestHeaders.Set[k] = v
 		}
 	}
-	if rc.Auth != nil {
-		for claim, header := range poolCfg.ForwardClaims {
-			o.ForwardClaims[claim] = http.CanonicalHeaderKey(header)
-		}
+	for claim, header := range poolCfg.ForwardClaims {
+		// Sent with a caller's values on a route with auth; on any route, a
+		// client's own copies are removed.
+		o.ForwardClaims[claim] = http.CanonicalHeaderKey(header)
 	}
 	if pc.Rewrite != "" {
 		t, err := l7.ParseTemplate(pc.Rewrite, names)

@@ -33,6 +33,7 @@ type echoed struct {
 	Upstream string            `json:"upstream"`
 	Method   string            `json:"method"`
 	Path     string            `json:"path"`
+	Raw      string            `json:"raw,omitempty"`
 	Query    string            `json:"query"`
 	Host     string            `json:"host"`
 	Headers  map[string]string `json:"headers"`
@@ -85,7 +86,7 @@ func startEcho(t *testing.T, name string) *echoUpstream {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Internal", "secret")
-		_ = json.NewEncoder(w).Encode(echoed{Upstream: name, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Host: r.Host, Headers: h, Body: n})
+		_ = json.NewEncoder(w).Encode(echoed{Upstream: name, Method: r.Method, Path: r.URL.Path, Raw: r.URL.RawPath, Query: r.URL.RawQuery, Host: r.Host, Headers: h, Body: n})
 	}))
 	t.Cleanup(e.Close)
 	return e
@@ -100,7 +101,8 @@ func TestL7Routes(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close() // an endpoint that refuses connections
 	cfg := demoConfig(t, cluster, func(c *config.Config) {
-		c.Pools["echo"] = config.Pool{Endpoints: []string{a.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
+		c.Pools["echo"] = config.Pool{Endpoints: []string{a.URL}, HealthCheck: config.HealthCheck{Disabled: true},
+			ForwardClaims: map[string]string{"sub": "X-Pool-User"}}
 		c.Pools["flaky"] = config.Pool{Endpoints: []string{dead.URL, b.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
 		c.Pools["both"] = config.Pool{Endpoints: []string{a.URL, b.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
 		c.Auth.APIKeys = []config.APIKey{{Name: "app", SHA256: keyHash("secret-app"), Subject: "u7", Scopes: []string{"read"}}}
@@ -122,6 +124,7 @@ func TestL7Routes(t *testing.T) {
 			{Name: "flaky", Match: config.RouteMatch{PathPrefix: "/flaky"}, Proxy: &config.RouteProxy{Pool: "flaky", StripPrefix: "/flaky"}},
 			{Name: "both", Match: config.RouteMatch{PathPrefix: "/both"}, Proxy: &config.RouteProxy{Pool: "both", StripPrefix: "/both"}},
 			{Name: "old", Match: config.RouteMatch{Path: "/old/{page}"}, Redirect: &config.Redirect{Status: 308, To: "/new/{page}"}},
+			{Name: "go", Match: config.RouteMatch{Path: "/go/{rest...}"}, Redirect: &config.Redirect{To: "/{rest}"}},
 			{Name: "https", Match: config.RouteMatch{PathPrefix: "/secure"}, Redirect: &config.Redirect{To: "https://{host}{path}", DropQuery: true}},
 		}
 	})
@@ -171,10 +174,13 @@ func TestL7Routes(t *testing.T) {
 		}
 	})
 	t.Run("proxy: prefix, headers, forwarded-for", func(t *testing.T) {
-		resp, body := do("POST", "/api/users/7?x=1", "Cookie", "session=1", "X-Forwarded-For", "6.6.6.6")
+		resp, body := do("POST", "/api/users/7?x=1", "Cookie", "session=1", "X-Forwarded-For", "6.6.6.6", "X-Pool-User", "admin")
 		e := echo(body)
 		if resp.StatusCode != 200 || e.Method != "POST" || e.Path != "/users/7" || e.Query != "x=1" || e.Body != 5 {
 			t.Fatalf("%d %+v", resp.StatusCode, e)
+		}
+		if e.Headers["X-Pool-User"] != "" {
+			t.Errorf("a client's copy of a forwarded-claim header reached the upstream: %q", e.Headers["X-Pool-User"])
 		}
 		if e.Headers["X-Gateway"] != "switchyard" || e.Headers["Cookie"] != "" || e.Headers["X-Forwarded-For"] != "127.0.0.1" || e.Host != strings.TrimPrefix(a.URL, "http://") {
 			t.Errorf("headers sent: %+v host %s", e.Headers, e.Host)
@@ -232,8 +238,69 @@ func TestL7Routes(t *testing.T) {
 			t.Fatalf("GET: %d after %d and %d calls", resp.StatusCode, a.calls.Load(), b.calls.Load())
 		}
 	})
+	t.Run("an escaped slash stays escaped through strip_prefix", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/files/a%2Fb", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if e := echo(string(body)); e.Path != "/files/a/b" || e.Raw != "/files/a%2Fb" {
+			t.Fatalf("%+v", e)
+		}
+	})
+	t.Run("dot segments are refused", func(t *testing.T) {
+		for _, path := range []string{"/api/../admin", "/api/%2e%2e/admin", "/api/./x"} {
+			req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+			req.URL.Opaque = path // sent as it is, not cleaned by the client
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 400 {
+				t.Errorf("%s: %d", path, resp.StatusCode)
+			}
+		}
+	})
+	t.Run("a client's broken body is its own fault", func(t *testing.T) {
+		for range 6 {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.WriteString(conn, "POST /api/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nnot a chunk\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			conn.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != 400 {
+				t.Fatalf("a malformed chunked body: %d", resp.StatusCode)
+			}
+		}
+		if resp, body := do("GET", "/api/x"); resp.StatusCode != 200 {
+			t.Fatalf("after bad bodies the pool refuses: %d %s", resp.StatusCode, body)
+		}
+	})
+	t.Run("HEAD on a route that rewrites fields", func(t *testing.T) {
+		if resp, _ := do("HEAD", "/items/42/a"); resp.StatusCode != 200 {
+			t.Fatalf("%d", resp.StatusCode)
+		}
+	})
 	t.Run("redirects", func(t *testing.T) {
-		resp, _ := do("GET", "/old/intro?lang=en")
+		req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+		req.URL.Opaque = "/go//evil.example/x"
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); resp.StatusCode != 302 || strings.HasPrefix(loc, "//") {
+			t.Fatalf("an open redirect: %d %q", resp.StatusCode, loc)
+		}
+		resp, _ = do("GET", "/old/intro?lang=en")
 		if resp.StatusCode != 308 || resp.Header.Get("Location") != "/new/intro?lang=en" {
 			t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Location"))
 		}

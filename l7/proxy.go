@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/policies"
 )
@@ -56,7 +58,13 @@ type ProxyOptions struct {
 var (
 	errTryTimeout = errors.New("the upstream did not answer in time")
 	errTooLarge   = errors.New("the upstream's answer is too large to transform")
+	errBadBody    = errors.New("the request's body could not be read")
+	errBadUpgrade = errors.New("the upstream switched to another protocol than asked")
 )
+
+// transforms bounds the JSON answers read whole at once, across all routes: each
+// may hold MaxFieldsBody bytes and their decoded form.
+var transforms = semaphore.NewWeighted(4)
 
 // NewProxy returns a handler that streams requests to the pool's endpoints and
 // their answers back, through httputil.ReverseProxy (hop-by-hop headers, trailers,
@@ -81,6 +89,10 @@ func NewProxy(o ProxyOptions) http.Handler {
 				status, code, msg = http.StatusGatewayTimeout, "UPSTREAM_TIMEOUT", errTryTimeout.Error()
 			case errors.Is(err, errTooLarge):
 				msg = errTooLarge.Error()
+			case errors.Is(err, errBadBody) || strings.HasPrefix(err.Error(), "client tried to switch"):
+				status, code, msg = http.StatusBadRequest, "BAD_REQUEST", "the request cannot be forwarded: "+err.Error()
+			case errors.Is(err, errBadUpgrade):
+				msg = errBadUpgrade.Error()
 			}
 			o.Log.Warn("proxy", "pool", o.Pool.Name(), "error", err)
 			w.Header().Set("Content-Type", "application/json")
@@ -88,16 +100,19 @@ func NewProxy(o ProxyOptions) http.Handler {
 			_, _ = fmt.Fprintf(w, `{"error":{"code":%q,"message":%q,"upstream":%q}}`, code, msg, o.Pool.Name())
 		},
 	}
-	if o.Fields != nil || o.OnResponse != nil {
-		rp.ModifyResponse = func(resp *http.Response) error {
-			if o.OnResponse != nil {
-				o.OnResponse(resp.Request, resp.Header)
-			}
-			if o.Fields != nil {
-				return o.rewriteFields(resp)
-			}
-			return nil
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if resp.StatusCode == http.StatusSwitchingProtocols &&
+			!strings.EqualFold(resp.Header.Get("Upgrade"), resp.Request.Header.Get("Upgrade")) {
+			_ = resp.Body.Close() // ReverseProxy would leave the connection open
+			return errBadUpgrade
 		}
+		if o.OnResponse != nil {
+			o.OnResponse(resp.Request, resp.Header)
+		}
+		if o.Fields != nil {
+			return o.rewriteFields(resp)
+		}
+		return nil
 	}
 	return rp
 }
@@ -116,11 +131,14 @@ func (o *ProxyOptions) rewrite(pr *httputil.ProxyRequest) {
 			out.URL.Path, out.URL.RawPath = p, escaped
 		}
 	case o.StripPrefix != "":
-		p := strings.TrimPrefix(in.URL.Path, strings.TrimSuffix(o.StripPrefix, "/"))
-		if !strings.HasPrefix(p, "/") {
-			p = "/" + p
+		// On the escaped path, so that an escaped slash stays one.
+		esc := strings.TrimPrefix(in.URL.EscapedPath(), strings.TrimSuffix(o.StripPrefix, "/"))
+		if !strings.HasPrefix(esc, "/") {
+			esc = "/" + esc
 		}
-		out.URL.Path, out.URL.RawPath = p, ""
+		if p, err := url.PathUnescape(esc); err == nil {
+			out.URL.Path, out.URL.RawPath = p, esc
+		}
 	}
 	if o.TrustForwarded != nil && o.TrustForwarded(in) {
 		if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
@@ -146,9 +164,15 @@ func (o *ProxyOptions) rewrite(pr *httputil.ProxyRequest) {
 // rewriteFields applies the field map to a successful JSON answer.
 func (o *ProxyOptions) rewriteFields(resp *http.Response) error {
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 || resp.StatusCode == http.StatusNoContent ||
+		resp.Request.Method == http.MethodHead || resp.ContentLength == 0 ||
+		(mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return nil
 	}
+	if err := transforms.Acquire(resp.Request.Context(), 1); err != nil {
+		return err
+	}
+	defer transforms.Release(1)
 	if resp.Header.Get("Content-Encoding") != "" {
 		return fmt.Errorf("a %s-encoded answer cannot be transformed", resp.Header.Get("Content-Encoding"))
 	}
@@ -159,6 +183,10 @@ func (o *ProxyOptions) rewriteFields(resp *http.Response) error {
 	}
 	if int64(len(body)) > o.MaxFieldsBody {
 		return errTooLarge
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return nil
 	}
 	if out, err := o.Fields.Apply(body); err == nil {
 		body = out
@@ -189,9 +217,9 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	defer fwd.Finish()
 	hasBody := req.Body != nil && req.Body != http.NoBody
-	var body io.ReadCloser
+	var body *clientBody
 	if hasBody {
-		body = io.NopCloser(req.Body) // the server closes it; attempts must not
+		body = &clientBody{r: req.Body} // the server closes it; attempts must not
 	}
 	var (
 		lastErr  error
@@ -224,17 +252,18 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp, err := t.rt.RoundTrip(out)
 		if timer != nil && !timer.Stop() {
-			select {
-			case <-timedOut:
-				if err == nil {
-					discard(resp)
-				}
-				resp, err = nil, errTryTimeout
-			default:
+			<-timedOut // the timer fired: its callback closes this, and cancels the try
+			if err == nil {
+				discard(resp)
 			}
+			resp, err = nil, errTryTimeout
 		}
 		if err != nil {
 			cancel()
+			if hasBody && body.failed() != nil { // the client's fault, not the endpoint's
+				at.Abandon()
+				return nil, fmt.Errorf("%w: %v", errBadBody, body.failed())
+			}
 			if isDial(err) {
 				err = lb.ReachError(err)
 			}
@@ -261,6 +290,32 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return nil, lastErr
 }
+
+// clientBody is the client's request body as the attempts read it: it is not
+// closed by them, and it remembers a failure to read it.
+type clientBody struct {
+	r   io.Reader
+	mu  sync.Mutex // the transport reads in a goroutine of its own
+	err error
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.mu.Lock()
+		b.err = err
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+func (b *clientBody) failed() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+func (b *clientBody) Close() error { return nil }
 
 // isDial reports whether err is a failure to connect: the request was not sent.
 func isDial(err error) bool {

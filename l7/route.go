@@ -52,6 +52,16 @@ func (m *Match) matches(r *http.Request) (map[string]string, bool) {
 	return nil, true
 }
 
+// hasDotSegment reports whether the (unescaped) path has a "." or ".." segment.
+func hasDotSegment(path string) bool {
+	for seg := range strings.SplitSeq(path, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
 // underPrefix reports whether path is prefix or under it by whole segments.
 func underPrefix(path, prefix string) bool {
 	prefix = strings.TrimSuffix(prefix, "/")
@@ -108,6 +118,14 @@ func Vars(ctx context.Context) map[string]string {
 }
 
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if len(rt.Routes) > 0 && hasDotSegment(r.URL.Path) {
+		// "/open/../admin" would match /open and reach /admin upstream, past the
+		// route (and the auth) that /admin has.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":{"code":"BAD_REQUEST","message":"a path may not hold . or .. segments"}}`))
+		return
+	}
 	for i := range rt.Routes {
 		route := &rt.Routes[i]
 		vars, ok := route.Match.matches(r)
@@ -164,6 +182,11 @@ func Redirect(status int, to *Template, dropQuery bool) http.Handler {
 			vars[k] = v
 		}
 		loc := to.Expand(vars, TemplateNames...)
+		// A path that begins with two slashes ("//evil.example/x") must not turn a
+		// local target into another site's.
+		for strings.HasPrefix(loc, "//") || strings.HasPrefix(loc, "/\\") {
+			loc = loc[1:]
+		}
 		if keepQuery && r.URL.RawQuery != "" {
 			sep := "?"
 			if strings.Contains(loc, "?") {

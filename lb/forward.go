@@ -143,6 +143,24 @@ func (a *Attempt) End(status int, err error) {
 	}
 }
 
+// Abandon ends the attempt without an outcome: it failed for its caller's sake (a
+// request body that could not be read), and says nothing of the endpoint. The
+// forward will not retry it.
+func (a *Attempt) Abandon() {
+	if a.ended {
+		return
+	}
+	a.ended = true
+	a.ep.inflight.Add(-1)
+	if a.budget {
+		a.f.pool.budget.release()
+	}
+	if a.edone != nil {
+		a.edone(errCallerEnded)
+	}
+	a.f.last = errCallerEnded
+}
+
 // Finish ends the forward: the pool's breaker learns the outcome of its last
 // attempt. It must be called once, after the last attempt's End.
 func (f *Forward) Finish() {

@@ -2,6 +2,8 @@ package policies
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"time"
 
@@ -60,9 +62,17 @@ func (c *SharedAPQ) Get(ctx context.Context, hash string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
+	// What another writer put there under the hash is not taken on trust.
+	if sum := sha256.Sum256([]byte(q)); len(q) > maxSharedQuery || hex.EncodeToString(sum[:]) != hash {
+		c.log.Warn("persisted queries: a query in Redis does not match its hash; ignored", "hash", hash)
+		return "", false
+	}
 	c.local.Add(ctx, hash, q)
 	return q, true
 }
+
+// maxSharedQuery bounds a query read from Redis.
+const maxSharedQuery = 1 << 20
 
 // Add implements graphql.Cache. The APQ extension calls it only for a query whose
 // SHA-256 it checked against the hash.
