@@ -331,7 +331,8 @@ type RateLimits struct {
 	// an anonymous caller's its client address's. Off when not set.
 	PerCaller *Rate `yaml:"per_caller"`
 	// PerRoute are buckets shared by all callers of a route, by route pattern
-	// ("/graphql", "/v1/graphql", "/rest/users/{id}").
+	// ("/graphql", "/v1/graphql", "/rest/users/{id}") or, for an L7 route, by
+	// "route:NAME".
 	PerRoute map[string]Rate `yaml:"per_route"`
 	// CostPerCaller limits each caller's GraphQL operations by their cost (as
 	// graphql.limits.max_cost computes it): an operation spends as many tokens as it
@@ -843,8 +844,8 @@ func (c *Config) Validate() error {
 	}
 	for route, r := range c.RateLimits.PerRoute {
 		at := path{"rate_limits", "per_route", route}
-		if !strings.HasPrefix(route, "/") {
-			errs.add(at, "%q is not a route pattern (it starts with /)", route)
+		if !strings.HasPrefix(route, "/") && !strings.HasPrefix(route, "route:") {
+			errs.add(at, "%q is not a route pattern (it starts with /) or an L7 route (route:NAME)", route)
 		}
 		r.check(at, &errs)
 	}

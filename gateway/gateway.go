@@ -652,6 +652,9 @@ func (g *Gateway) rateLimits() (*policies.RateLimits, error) {
 		}
 	}
 	routes := g.guardedRoutes()
+	for _, rc := range g.cfg.Routes {
+		routes = append(routes, "route:"+rc.Name) // the L7 routes, by name
+	}
 	perRoute := map[string]policies.Rate{}
 	for route, r := range c.PerRoute {
 		if !slices.Contains(routes, route) {

@@ -54,6 +54,7 @@ func (g *Gateway) l7Routes(fallback http.Handler) (*l7.Router, error) {
 			h = l7.Redirect(rc.Redirect.Status, to, rc.Redirect.DropQuery)
 		}
 		h = l7.WithResponseHeaders(headerOps(rc.ResponseHeaders), h)
+		h = g.limits.Middleware("route:"+rc.Name, h) // after auth: a caller is its principal
 		if a := rc.Auth; a != nil {
 			if a.Authenticated || len(a.Scopes) > 0 {
 				h = policies.Require(policies.Requirement{Scopes: a.Scopes}, h)

@@ -558,3 +558,47 @@ func TestUpstreamHeaders(t *testing.T) {
 		t.Errorf("anonymous: %v", h)
 	}
 }
+
+// TestL7RouteRateLimits: an L7 route is limited by its own per-route bucket
+// ("route:NAME") and by the caller's, as the GraphQL routes are.
+func TestL7RouteRateLimits(t *testing.T) {
+	cluster := startCluster(t, 1)
+	up := startEcho(t, "up")
+	cfg := demoConfig(t, cluster, func(c *config.Config) {
+		c.Pools["echo"] = config.Pool{Endpoints: []string{up.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
+		c.Routes = []config.Route{
+			{Name: "svc", Match: config.RouteMatch{PathPrefix: "/svc"}, Proxy: &config.RouteProxy{Pool: "echo"}},
+			{Name: "ping", Match: config.RouteMatch{PathPrefix: "/ping"}, Respond: &config.FixedResponse{Body: "pong"}},
+		}
+		c.RateLimits = config.RateLimits{
+			PerCaller: &config.Rate{Rate: 0.001, Burst: 5},
+			PerRoute:  map[string]config.Rate{"route:svc": {Rate: 0.001, Burst: 2}},
+		}
+	})
+	_, srv := serveRuntime(t, cfg)
+	statuses := func(path string, n int) []int {
+		var out []int
+		for range n {
+			resp, err := http.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			out = append(out, resp.StatusCode)
+		}
+		return out
+	}
+	if got := fmt.Sprint(statuses("/svc/x", 3)); got != "[200 200 429]" {
+		t.Fatalf("the route's burst of 2: %s", got)
+	}
+	// The caller spent 2 of its 5 above (the refusal took nothing): 3 more pass.
+	if got := fmt.Sprint(statuses("/ping", 4)); got != "[200 200 200 429]" {
+		t.Fatalf("the caller's burst of 5 across routes: %s", got)
+	}
+	bad := demoConfig(t, cluster, func(c *config.Config) {
+		c.RateLimits.PerRoute = map[string]config.Rate{"route:nope": {Rate: 1, Burst: 1}}
+	})
+	if _, err := gateway.NewRuntime(bad, slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("a limit for an L7 route that does not exist was accepted")
+	}
+}
