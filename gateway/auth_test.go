@@ -5,16 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/switchyard/switchyard/config"
-	"github.com/switchyard/switchyard/gateway"
 )
 
 func keyHash(key string) string {
@@ -29,26 +26,9 @@ func TestAPIKeys(t *testing.T) {
 	}
 	ada := config.APIKey{Name: "ada-app", SHA256: keyHash("secret-ada"), Subject: "u1"}
 	ops := config.APIKey{Name: "ops", SHA256: keyHash("secret-ops"), Scopes: []string{"admin"}}
-	rt, err := gateway.NewRuntime(configWith(false, ada, ops), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	srv := httptest.NewServer(rt.Handler())
-	defer srv.Close()
+	rt, srv := serveRuntime(t, configWith(false, ada, ops))
 	post := func(key, query string) (*http.Response, string) {
-		req, _ := http.NewRequest("POST", srv.URL+"/graphql", strings.NewReader(`{"query":"`+strings.ReplaceAll(query, `"`, `\"`)+`"}`))
-		req.Header.Set("Content-Type", "application/json")
-		if key != "" {
-			req.Header.Set("X-API-Key", key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp, string(body)
+		return postQuery(t, srv.URL+"/graphql", query, "X-API-Key", key)
 	}
 	tests := []struct {
 		name, key, query string

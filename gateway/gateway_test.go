@@ -125,6 +125,25 @@ func serveRuntime(t *testing.T, cfg *config.Config) (*gateway.Runtime, *httptest
 	return rt, srv
 }
 
+// postQuery posts a GraphQL query to url with one header (none when its value is
+// empty) and returns the answer with its body read.
+func postQuery(t *testing.T, url, query, header, value string) (*http.Response, string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"query": query})
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if value != "" {
+		req.Header.Set(header, value)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
 // gqlResponse is a GraphQL answer with its raw data kept for exact comparison.
 type gqlResponse struct {
 	Status int

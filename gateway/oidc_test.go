@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,18 +24,7 @@ func TestOIDC(t *testing.T) {
 	})
 	rt, srv := serveRuntime(t, cfg)
 	post := func(authorization, query string) (*http.Response, string) {
-		req, _ := http.NewRequest("POST", srv.URL+"/graphql", strings.NewReader(`{"query":"`+strings.ReplaceAll(query, `"`, `\"`)+`"}`))
-		req.Header.Set("Content-Type", "application/json")
-		if authorization != "" {
-			req.Header.Set("Authorization", authorization)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp, string(body)
+		return postQuery(t, srv.URL+"/graphql", query, "Authorization", authorization)
 	}
 	claims := func(sub string, edit func(map[string]any)) map[string]any {
 		c := iss.Claims(sub, "switchyard")
