@@ -146,7 +146,7 @@ func TestRouteAndOperationRules(t *testing.T) {
 		{"route rule: the scope", "POST", "/v1/graphql", "secret-legacy", page, nil, 200, `"id":"p1"`},
 		{"route rule through /graphql and API-Version", "POST", "/graphql", "secret-app", page, []string{"API-Version", "1"}, 403, "FORBIDDEN"},
 		{"other versions are open", "POST", "/graphql", "secret-app", page, nil, 200, `"id":"p1"`},
-		{"a REST route rule: anonymous", "GET", "/rest/v2/products/p1", "", "", nil, 401, "UNAUTHENTICATED"},
+		{"a REST route rule: anonymous", "GET", "/rest/v2/products/p1", "", "", nil, 401, `{"error":{"code":"UNAUTHENTICATED"`},
 		{"a REST route rule: authenticated", "GET", "/rest/v2/products/p1", "secret-app", "", nil, 200, `"id":"p1"`},
 		{"operation rule: anonymous", "POST", "/graphql", "", page, nil, 401, "UNAUTHENTICATED"},
 		{"operation rule: authenticated", "POST", "/v2/graphql", "secret-app", page, nil, 200, `"id":"p1"`},

@@ -431,7 +431,7 @@ func (g *Gateway) routes() http.Handler {
 	r.Get("/graphql", byHeader.ServeHTTP)
 	r.Post("/graphql", byHeader.ServeHTTP)
 	for _, ep := range g.rest {
-		r.Method(ep.Method, ep.Path, limited(ep.Path, ep.Handler(handlers[ep.Version], chi.URLParam)))
+		r.Method(ep.Method, ep.Path, policies.RESTErrors(limited(ep.Path, ep.Handler(handlers[ep.Version], chi.URLParam))))
 	}
 	r.Get("/rest/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

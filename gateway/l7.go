@@ -61,7 +61,7 @@ func (g *Gateway) l7Routes(fallback http.Handler) (*l7.Router, error) {
 			}
 			h = g.auth.Middleware(h)
 		}
-		route.Handler = h
+		route.Handler = policies.RESTErrors(h)
 		router.Routes = append(router.Routes, route)
 	}
 	return router, nil

@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -107,7 +108,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		if key == "" {
 			if a.required {
 				a.decided("missing")
-				unauthorized(w, "authentication is required")
+				unauthorized(w, r, "authentication is required")
 				return
 			}
 			a.decided("anonymous")
@@ -117,7 +118,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		p := a.lookup(key)
 		if p == nil {
 			a.decided("invalid")
-			unauthorized(w, "the API key is not valid")
+			unauthorized(w, r, "the API key is not valid")
 			return
 		}
 		a.decided("authenticated")
@@ -129,14 +130,14 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 func (a *Authenticator) bearer(w http.ResponseWriter, r *http.Request, header string, withKey bool, next http.Handler) {
 	if withKey {
 		a.decided("invalid")
-		unauthorized(w, "send an API key or a bearer token, not both")
+		unauthorized(w, r, "send an API key or a bearer token, not both")
 		return
 	}
 	tok, ok := bearer(header)
 	if !ok {
 		a.decided("invalid")
 		w.Header().Set("WWW-Authenticate", `Bearer realm="switchyard", error="invalid_request"`)
-		unauthorized(w, "the Authorization header must be: Bearer TOKEN")
+		unauthorized(w, r, "the Authorization header must be: Bearer TOKEN")
 		return
 	}
 	p, err := a.tokens.Verify(r.Context(), tok)
@@ -145,11 +146,11 @@ func (a *Authenticator) bearer(w http.ResponseWriter, r *http.Request, header st
 		if errors.Is(err, ErrIssuerDown) {
 			// Not the caller's fault: the token may be good.
 			w.Header().Set("Retry-After", "5")
-			writeError(w, http.StatusServiceUnavailable, CodeUnauthenticated, err.Error())
+			writeError(w, r, http.StatusServiceUnavailable, CodeUnauthenticated, err.Error())
 			return
 		}
 		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="switchyard", error="invalid_token", error_description=%q`, err.Error()))
-		unauthorized(w, err.Error())
+		unauthorized(w, r, err.Error())
 		return
 	}
 	a.decided("authenticated")
@@ -170,17 +171,33 @@ func (a *Authenticator) lookup(key string) *Principal {
 }
 
 // unauthorized answers 401 with a challenge (unless one is set) and a coded
-// GraphQL error.
-func unauthorized(w http.ResponseWriter, msg string) {
+// error.
+func unauthorized(w http.ResponseWriter, r *http.Request, msg string) {
 	if w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="switchyard"`)
 	}
-	writeError(w, http.StatusUnauthorized, CodeUnauthenticated, msg)
+	writeError(w, r, http.StatusUnauthorized, CodeUnauthenticated, msg)
 }
 
-// writeError answers status with one coded GraphQL error.
-func writeError(w http.ResponseWriter, status int, code, msg string) {
+type restErrorsKey struct{}
+
+// RESTErrors makes the refusals of the policies around next (authentication,
+// requirements, rate limits) plain JSON, {"error":{"code","message"}}, as REST
+// clients expect, rather than GraphQL errors.
+func RESTErrors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), restErrorsKey{}, true)))
+	})
+}
+
+// writeError answers status with one coded error: a GraphQL error, or a REST one
+// under RESTErrors.
+func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
+	if r.Context().Value(restErrorsKey{}) != nil {
+		_, _ = fmt.Fprintf(w, `{"error":{"code":%q,"message":%q}}`, code, msg)
+		return
+	}
 	_, _ = fmt.Fprintf(w, `{"errors":[{"message":%q,"extensions":{"code":%q}}]}`, msg, code)
 }

@@ -40,10 +40,10 @@ func Require(r Requirement, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		switch code, msg := r.refusal(PrincipalFrom(req.Context())); code {
 		case CodeUnauthenticated:
-			unauthorized(w, msg)
+			unauthorized(w, req, msg)
 		case CodeForbidden:
 			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="switchyard", error="insufficient_scope", scope=%q`, strings.Join(r.Scopes, " ")))
-			writeError(w, http.StatusForbidden, CodeForbidden, msg)
+			writeError(w, req, http.StatusForbidden, CodeForbidden, msg)
 		default:
 			next.ServeHTTP(w, req)
 		}

@@ -254,7 +254,7 @@ func (rl *RateLimits) SpendCost(w http.ResponseWriter, r *http.Request, route st
 		msg = fmt.Sprintf("the operation costs %d, more than the caller's cost budget of %d can ever hold", cost, d.Limit)
 		d.RetryAfter = time.Hour
 	}
-	rl.refuse(w, route, "cost", d, msg)
+	rl.refuse(w, r, route, "cost", d, msg)
 	return false
 }
 
@@ -284,7 +284,7 @@ func setHeaders(h http.Header, d Decision) {
 }
 
 // refuse answers 429 for the refusal d on route by a limit of requests or cost.
-func (rl *RateLimits) refuse(w http.ResponseWriter, route, limit string, d Decision, msg string) {
+func (rl *RateLimits) refuse(w http.ResponseWriter, r *http.Request, route, limit string, d Decision, msg string) {
 	if rl.onLimited != nil {
 		rl.onLimited(route, limit)
 	}
@@ -292,9 +292,7 @@ func (rl *RateLimits) refuse(w http.ResponseWriter, route, limit string, d Decis
 	setHeaders(h, d)
 	retry := max(1, ceilSeconds(d.RetryAfter))
 	h.Set("Retry-After", strconv.Itoa(retry))
-	h.Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusTooManyRequests)
-	_, _ = fmt.Fprintf(w, `{"errors":[{"message":%q,"extensions":{"code":"RATE_LIMITED"}}]}`, msg+fmt.Sprintf(": retry in %d s", retry))
+	writeError(w, r, http.StatusTooManyRequests, "RATE_LIMITED", msg+fmt.Sprintf(": retry in %d s", retry))
 }
 
 // Middleware limits the requests of route (a route pattern such as "/graphql"). It
@@ -328,7 +326,7 @@ func (rl *RateLimits) Middleware(route string, next http.Handler) http.Handler {
 			if d.RetryAfter < 0 {
 				d.RetryAfter = time.Hour
 			}
-			rl.refuse(w, route, "requests", d, "rate limit exceeded")
+			rl.refuse(w, r, route, "requests", d, "rate limit exceeded")
 			return
 		}
 		setHeaders(w.Header(), d)
