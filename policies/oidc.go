@@ -363,9 +363,9 @@ func (iss *issuer) verifySignature(ctx context.Context, raw string) ([]byte, err
 			return nil, err
 		}
 	case time.Since(ks.fetched) > iss.cfg.MaxAge && iss.mayFetch():
-		if fresh, err := iss.fetch(ctx); err == nil {
-			ks = fresh // else the keys held still serve
-		}
+		// Refreshed behind this request, which the keys held still serve: no
+		// request waits on a slow issuer for keys it has.
+		go func() { _, _ = iss.fetch(context.WithoutCancel(ctx)) }()
 	}
 	candidates := ks.matching(head)
 	if len(candidates) == 0 && (iss.fetching.Load() || iss.mayFetch()) { // join a fetch under way
