@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -162,6 +163,7 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			slog.String("client", g.clientIPs.Of(r)),
 			slog.String("operation", rec.operation),
 			slog.String("version", rec.version),
+			slog.String("route", strings.TrimPrefix(rec.route, "route:")),
 			slog.String("principal", principal),
 			slog.Int64("upstream_calls", info.Calls.Load()),
 			slog.Int64("upstream_errors", info.Errors.Load()),

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"github.com/switchyard/switchyard/l7"
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/policies"
+	"github.com/switchyard/switchyard/upstreams"
 )
 
 // maxTransformedBody bounds an answer read whole to rewrite its JSON fields.
@@ -56,6 +58,7 @@ func (g *Gateway) l7Routes(fallback http.Handler) (*l7.Router, error) {
 		h = l7.WithResponseHeaders(headerOps(rc.ResponseHeaders), h)
 		h = g.limits.Middleware("route:"+rc.Name, h) // after auth: a caller is its principal
 		if a := rc.Auth; a != nil {
+			h = recordPrincipal(h)
 			if a.Authenticated || len(a.Scopes) > 0 {
 				h = policies.Require(policies.Requirement{Scopes: a.Scopes}, h)
 			}
@@ -78,6 +81,14 @@ func (g *Gateway) proxy(rc config.Route, names []string) (http.Handler, error) {
 		Pool: pool, Transport: g.transportFor(pool), StripPrefix: pc.StripPrefix, PreserveHost: pc.PreserveHost,
 		RequestHeaders: headerOps(pc.RequestHeaders), ForwardClaims: map[string]string{},
 		TrustForwarded: g.clientIPs.PeerTrusted, Log: g.log,
+		OnAttempt: func(ctx context.Context, failed bool) { // for the access log
+			if info := upstreams.RequestInfoFrom(ctx); info != nil {
+				info.Calls.Add(1)
+				if failed {
+					info.Errors.Add(1)
+				}
+			}
+		},
 	}
 	poolCfg := g.cfg.Pools[pc.Pool]
 	for k, v := range poolCfg.RequestHeaders { // the pool's, unless the route sets its own
@@ -221,4 +232,16 @@ func (g *Gateway) headersFor(p *policies.Principal) map[string][][2]string {
 		out[name] = h
 	}
 	return out
+}
+
+// recordPrincipal names the authenticated caller in the request's access-log record.
+func recordPrincipal(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := policies.PrincipalFrom(r.Context()); p != nil {
+			if rec := recordFrom(r.Context()); rec != nil {
+				rec.principal = p.Subject
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -602,3 +602,51 @@ func TestL7RouteRateLimits(t *testing.T) {
 		t.Fatal("a limit for an L7 route that does not exist was accepted")
 	}
 }
+
+// TestL7AccessLog: an L7 request's access-log line names its route, its caller and
+// its upstream attempts.
+func TestL7AccessLog(t *testing.T) {
+	cluster := startCluster(t, 1)
+	up := startEcho(t, "up")
+	cfg := demoConfig(t, cluster, func(c *config.Config) {
+		c.Pools["echo"] = config.Pool{Endpoints: []string{up.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
+		c.Auth.APIKeys = []config.APIKey{{Name: "app", SHA256: keyHash("secret-app"), Subject: "u7"}}
+		c.Routes = []config.Route{{Name: "svc", Match: config.RouteMatch{PathPrefix: "/svc"}, Auth: &config.Requirement{Authenticated: true},
+			Proxy: &config.RouteProxy{Pool: "echo"}}}
+	})
+	log := &syncBuffer{}
+	rt, err := gateway.NewRuntime(cfg, slog.New(slog.NewJSONHandler(log, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Close)
+	srv := httptest.NewServer(rt.Handler())
+	t.Cleanup(srv.Close)
+	req, _ := http.NewRequest("GET", srv.URL+"/svc/x", nil)
+	req.Header.Set("X-API-Key", "secret-app")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	var line struct {
+		Route     string `json:"route"`
+		Principal string `json:"principal"`
+		Calls     int    `json:"upstream_calls"`
+		Status    int    `json:"status"`
+	}
+	for l := range strings.SplitSeq(strings.TrimSpace(log.String()), "\n") {
+		if strings.Contains(l, `"msg":"access"`) {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if line.Route != "svc" || line.Principal != "u7" || line.Calls != 1 || line.Status != 200 {
+		t.Fatalf("access log: %+v\n%s", line, log.String())
+	}
+	if strings.Contains(log.String(), "secret-app") {
+		t.Fatal("the API key is in the log")
+	}
+}

@@ -50,6 +50,9 @@ type ProxyOptions struct {
 	TrustForwarded func(r *http.Request) bool
 	// OnResponse, when set, may add headers to every answer (sticky cookies).
 	OnResponse func(r *http.Request, h http.Header)
+	// OnAttempt, when set, is told of every attempt's end: whether it failed (no
+	// answer, or a 5xx).
+	OnAttempt func(ctx context.Context, failed bool)
 	// Log is told of failed requests.
 	Log *slog.Logger
 }
@@ -75,7 +78,7 @@ func NewProxy(o ProxyOptions) http.Handler {
 	}
 	rp := &httputil.ReverseProxy{
 		Rewrite:    o.rewrite,
-		Transport:  &poolTransport{pool: o.Pool, rt: o.Transport},
+		Transport:  &poolTransport{pool: o.Pool, rt: o.Transport, onAttempt: o.OnAttempt},
 		BufferPool: buffers,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			status, code, msg := http.StatusBadGateway, "UPSTREAM_UNAVAILABLE", "the upstream cannot be reached"
@@ -205,8 +208,15 @@ func (o *ProxyOptions) rewriteFields(resp *http.Response) error {
 // 5xx answer. Each attempt must have its answer's head by the pool's per-try
 // deadline; the body then streams without one.
 type poolTransport struct {
-	pool *lb.Pool
-	rt   http.RoundTripper
+	pool      *lb.Pool
+	rt        http.RoundTripper
+	onAttempt func(ctx context.Context, failed bool)
+}
+
+func (t *poolTransport) attempted(ctx context.Context, failed bool) {
+	if t.onAttempt != nil {
+		t.onAttempt(ctx, failed)
+	}
 }
 
 func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -268,10 +278,12 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				err = lb.ReachError(err)
 			}
 			at.End(0, err)
+			t.attempted(ctx, true)
 			lastErr = err
 			continue
 		}
 		at.End(resp.StatusCode, nil)
+		t.attempted(ctx, resp.StatusCode >= 500)
 		resp.Body = withCancel(resp.Body, cancel)
 		if resp.StatusCode < 500 {
 			return resp, nil
