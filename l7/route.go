@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -19,8 +20,9 @@ type Match struct {
 	Query      map[string]string // name -> value, "*" for any
 }
 
-// matches reports whether r matches, with the path pattern's variables.
-func (m *Match) matches(r *http.Request) (map[string]string, bool) {
+// matches reports whether r matches, with the path pattern's variables. query is
+// r's parsed query, parsed on first need and kept for the next route.
+func (m *Match) matches(r *http.Request, query *url.Values) (map[string]string, bool) {
 	if len(m.Methods) > 0 && !slices.Contains(m.Methods, r.Method) {
 		return nil, false
 	}
@@ -38,9 +40,11 @@ func (m *Match) matches(r *http.Request) (map[string]string, bool) {
 		}
 	}
 	if len(m.Query) > 0 {
-		q := r.URL.Query()
+		if *query == nil {
+			*query = r.URL.Query()
+		}
 		for name, want := range m.Query {
-			vs, ok := q[name]
+			vs, ok := (*query)[name]
 			if !ok || (want != "*" && !slices.Contains(vs, want)) {
 				return nil, false
 			}
@@ -126,9 +130,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"error":{"code":"BAD_REQUEST","message":"a path may not hold . or .. segments"}}`))
 		return
 	}
+	var query url.Values
 	for i := range rt.Routes {
 		route := &rt.Routes[i]
-		vars, ok := route.Match.matches(r)
+		vars, ok := route.Match.matches(r, &query)
 		if !ok {
 			continue
 		}

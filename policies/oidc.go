@@ -173,6 +173,9 @@ func NewTokens(issuers []Issuer) (*Tokens, error) {
 			c.Log = slog.New(slog.DiscardHandler)
 		}
 		iss := &issuer{cfg: c}
+		for _, a := range c.Algorithms {
+			iss.algs = append(iss.algs, jose.SignatureAlgorithm(a))
+		}
 		iss.verifier = oidc.NewVerifier(c.URL, iss, &oidc.Config{
 			SupportedSigningAlgs: c.Algorithms,
 			SkipClientIDCheck:    true, // several audiences: checked below
@@ -228,7 +231,7 @@ func (t *Tokens) Verify(ctx context.Context, raw string) (*Principal, error) {
 		return nil, ErrTokenIssuer
 	}
 	keys := iss.keys.Load() // verified with these, or with newer ones
-	p, exp, err := iss.verify(ctx, raw, now)
+	p, exp, err := iss.verify(ctx, raw, jws, now)
 	if err != nil {
 		return nil, err
 	}
@@ -243,6 +246,7 @@ func (t *Tokens) Verify(ctx context.Context, raw string) (*Principal, error) {
 // oidc.KeySet of its verifier.
 type issuer struct {
 	cfg      Issuer
+	algs     []jose.SignatureAlgorithm // cfg.Algorithms
 	verifier *oidc.IDTokenVerifier
 	jwksURL  atomic.Pointer[string]
 	keys     atomic.Pointer[keySet]
@@ -256,14 +260,22 @@ type keySet struct {
 	fetched time.Time
 }
 
-type verifyErrKey struct{}
+// verifyState passes to VerifySignature, which go-oidc calls with the raw token
+// only, the token as Verify parsed it, and brings back the signature check's
+// reason, which go-oidc does not wrap.
+type verifyState struct {
+	jws *jose.JSONWebSignature
+	err error
+}
 
-// verify checks raw and returns its principal and expiry.
-func (iss *issuer) verify(ctx context.Context, raw string, now time.Time) (*Principal, time.Time, error) {
-	var keyErr error // the signature check's reason, which go-oidc does not wrap
-	tok, err := iss.verifier.Verify(context.WithValue(ctx, verifyErrKey{}, &keyErr), raw)
-	if keyErr != nil {
-		return nil, time.Time{}, keyErr
+type verifyStateKey struct{}
+
+// verify checks raw (parsed as jws) and returns its principal and expiry.
+func (iss *issuer) verify(ctx context.Context, raw string, jws *jose.JSONWebSignature, now time.Time) (*Principal, time.Time, error) {
+	state := &verifyState{jws: jws}
+	tok, err := iss.verifier.Verify(context.WithValue(ctx, verifyStateKey{}, state), raw)
+	if state.err != nil {
+		return nil, time.Time{}, state.err
 	}
 	if err != nil {
 		if strings.Contains(err.Error(), "different provider") {
@@ -334,22 +346,25 @@ func numericDate(v any) (time.Time, bool) {
 // a fetch of the key set, at most one per RefetchInterval; a token whose
 // signature does not verify with a held key never does.
 func (iss *issuer) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	payload, err := iss.verifySignature(ctx, raw)
-	if err != nil {
-		if slot, ok := ctx.Value(verifyErrKey{}).(*error); ok {
-			*slot = err
+	state, _ := ctx.Value(verifyStateKey{}).(*verifyState)
+	var jws *jose.JSONWebSignature
+	if state != nil {
+		jws = state.jws // go-oidc has checked its algorithm against this issuer's
+	} else {
+		var err error
+		if jws, err = jose.ParseSignedCompact(raw, iss.algs); err != nil {
+			return nil, ErrTokenMalformed
 		}
+	}
+	payload, err := iss.verifySignature(ctx, jws)
+	if err != nil && state != nil {
+		state.err = err
 	}
 	return payload, err
 }
 
-func (iss *issuer) verifySignature(ctx context.Context, raw string) ([]byte, error) {
-	algs := make([]jose.SignatureAlgorithm, len(iss.cfg.Algorithms))
-	for i, a := range iss.cfg.Algorithms {
-		algs[i] = jose.SignatureAlgorithm(a)
-	}
-	jws, err := jose.ParseSignedCompact(raw, algs)
-	if err != nil || len(jws.Signatures) != 1 {
+func (iss *issuer) verifySignature(ctx context.Context, jws *jose.JSONWebSignature) ([]byte, error) {
+	if len(jws.Signatures) != 1 {
 		return nil, ErrTokenMalformed
 	}
 	head := jws.Signatures[0].Header
@@ -359,6 +374,7 @@ func (iss *issuer) verifySignature(ctx context.Context, raw string) ([]byte, err
 		if !iss.fetching.Load() && !iss.mayFetch() {
 			return nil, ErrIssuerDown
 		}
+		var err error
 		if ks, err = iss.fetch(ctx); err != nil {
 			return nil, err
 		}

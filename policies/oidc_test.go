@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"github.com/switchyard/switchyard/policies/oidctest"
 )
 
@@ -192,7 +194,11 @@ func BenchmarkVerifyToken(b *testing.B) {
 		b.Run(kid+"/signature", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, _, err := tokens.issuers[iss.URL].verify(context.Background(), tok, time.Now()); err != nil {
+				jws, err := jose.ParseSignedCompact(tok, tokens.algs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := tokens.issuers[iss.URL].verify(context.Background(), tok, jws, time.Now()); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -205,5 +211,39 @@ func BenchmarkVerifyToken(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestTokensStaleKeysRefreshInBackground: once the key set is older than MaxAge, a
+// request is still served by the keys held while the set is fetched behind it;
+// after that fetch, a key the issuer withdrew is refused.
+func TestTokensStaleKeysRefreshInBackground(t *testing.T) {
+	iss := oidctest.New(t)
+	tokens := newTokens(t, iss, func(c *Issuer) { c.MaxAge = time.Millisecond; c.RefetchInterval = time.Millisecond })
+	ctx := context.Background()
+	var signed []string // three tokens of the key about to be withdrawn
+	for _, jti := range []string{"1", "2", "3"} {
+		c := iss.Claims("u1", "switchyard")
+		c["jti"] = jti
+		signed = append(signed, iss.Sign(t, "rsa-1", c))
+	}
+	if _, err := tokens.Verify(ctx, signed[0]); err != nil {
+		t.Fatal(err)
+	}
+	held := tokens.issuers[iss.URL].keys.Load()
+	iss.Rotate(t) // rsa-1 withdrawn
+	time.Sleep(5 * time.Millisecond)
+	if _, err := tokens.Verify(ctx, signed[1]); err != nil {
+		t.Fatalf("with a stale set, the keys held serve: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for tokens.issuers[iss.URL].keys.Load() == held {
+		if time.Now().After(deadline) {
+			t.Fatal("the stale key set was never fetched again")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := tokens.Verify(ctx, signed[2]); !errors.Is(err, ErrTokenUnknownKey) {
+		t.Fatalf("a withdrawn key after the refresh: %v", err)
 	}
 }

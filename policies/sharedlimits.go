@@ -3,7 +3,6 @@ package policies
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math"
 	"strconv"
@@ -161,5 +160,5 @@ func seconds(v any) time.Duration {
 }
 
 func (s *SharedLimits) key(k limitKey) string {
-	return fmt.Sprintf("%s%s:%s", s.prefix, k.l.name, k.key)
+	return s.prefix + k.l.name + ":" + k.key
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/switchyard/switchyard/config"
 )
 
 // sampleWrkOutput is wrk's standard output with the done() hook's line.
@@ -118,5 +120,21 @@ func TestWrkScript(t *testing.T) {
 	}
 	if r.P50us <= 0 || r.P99us < r.P50us || r.DurationS < 0.9 || r.DurationS > 2 {
 		t.Errorf("implausible figures %+v", r)
+	}
+}
+
+// TestGatewayYAML: the gateway's configuration with -gateway-yaml appended is a
+// valid configuration, with the variant in effect.
+func TestGatewayYAML(t *testing.T) {
+	o, err := parseFlags([]string{"-gateway-yaml", "metrics: {enabled: false}"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse("gateway.yaml", []byte(gatewayConfig()+o.GatewayYAML+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *cfg.Metrics.Enabled {
+		t.Error("metrics still on")
 	}
 }
