@@ -355,12 +355,6 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 			}
 		}
 	}
-	g.upstreamHeaders()
-	if g.l7, err = g.l7Routes(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSONError(w, http.StatusNotFound, "NOT_FOUND", "no such route")
-	})); err != nil {
-		return nil, fmt.Errorf("routes: %w", err)
-	}
 	if prev != nil {
 		g.limits.Adopt(prev.limits)
 	}
@@ -380,6 +374,13 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 			}
 		}
 		g.limits.Share(g.redis)
+	}
+	// After the limits have adopted prev's buckets: the routes take theirs.
+	g.upstreamHeaders()
+	if g.l7, err = g.l7Routes(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSONError(w, http.StatusNotFound, "NOT_FOUND", "no such route")
+	})); err != nil {
+		return nil, fmt.Errorf("routes: %w", err)
 	}
 	g.handler = g.routes()
 	g.admin = g.adminRoutes()
@@ -620,12 +621,9 @@ func (g *Gateway) authorization() error {
 	if g.trusted == nil {
 		return errors.New("auth.operations needs graphql.trusted_documents: without it a client may give any operation the name a rule protects (for a composed REST endpoint, put the rule on its route in auth.routes)")
 	}
-	var fixed []string
+	fixed := g.trusted.OperationNames()
 	for _, ep := range g.rest {
 		fixed = append(fixed, ep.Name)
-	}
-	if g.trusted != nil {
-		fixed = append(fixed, g.trusted.OperationNames()...)
 	}
 	g.opRules = policies.OperationRules{}
 	for name, r := range c.Operations {

@@ -575,7 +575,7 @@ func TestL7RouteRateLimits(t *testing.T) {
 			PerRoute:  map[string]config.Rate{"route:svc": {Rate: 0.001, Burst: 2}},
 		}
 	})
-	_, srv := serveRuntime(t, cfg)
+	rt, srv := serveRuntime(t, cfg)
 	statuses := func(path string, n int) []int {
 		var out []int
 		for range n {
@@ -591,7 +591,14 @@ func TestL7RouteRateLimits(t *testing.T) {
 	if got := fmt.Sprint(statuses("/svc/x", 3)); got != "[200 200 429]" {
 		t.Fatalf("the route's burst of 2: %s", got)
 	}
-	// The caller spent 2 of its 5 above (the refusal took nothing): 3 more pass.
+	// A reload that keeps the limits keeps the route's spent bucket.
+	if err := rt.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(statuses("/svc/x", 1)); got != "[429]" {
+		t.Fatalf("after a reload the route's bucket is fresh: %s", got)
+	}
+	// The caller spent 2 of its 5 above (the refusals took nothing): 3 more pass.
 	if got := fmt.Sprint(statuses("/ping", 4)); got != "[200 200 200 429]" {
 		t.Fatalf("the caller's burst of 5 across routes: %s", got)
 	}
