@@ -971,7 +971,7 @@ func (c *Config) Validate() error {
 		at := path{"pools", name}
 		checkHeaderOps(HeaderOps{Set: p.RequestHeaders}, at.key("request_headers"), &errs)
 		for claim, h := range p.ForwardClaims {
-			if !validHeaderName(h) {
+			if !validToken(h) {
 				errs.add(at.key("forward_claims").key(claim), "%q is not a header name", h)
 			}
 		}
@@ -1044,7 +1044,7 @@ func (p Pool) validate(at path, errs *errorList) {
 	case p.Policy != string(lb.RingHash) && set != 0:
 		errs.add(at.key("hash_on"), "only the ring_hash policy hashes")
 	}
-	if c := p.Sticky.Cookie; c != "" && !validCookieName(c) {
+	if c := p.Sticky.Cookie; c != "" && !validToken(c) {
 		errs.add(at.key("sticky").key("cookie"), "%q is not a cookie name", c)
 	}
 	if *p.Retries < 0 || *p.Retries > 5 {
@@ -1102,7 +1102,9 @@ func (p Pool) validate(at path, errs *errorList) {
 	}
 }
 
-func validCookieName(s string) bool {
+// validToken reports whether s is an RFC 9110 token, as header and cookie names
+// are.
+func validToken(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
@@ -1202,7 +1204,7 @@ func (c *Config) checkRoutes(errs *errorList) {
 			}
 		}
 		for name := range m.Headers {
-			if !validHeaderName(name) {
+			if !validToken(name) {
 				errs.add(at.key("match").key("headers").key(name), "not a header name")
 			}
 		}
@@ -1242,7 +1244,7 @@ func (c *Config) checkRoutes(errs *errorList) {
 				errs.add(at.key("forward_claims"), "needs the route's auth, which finds the caller")
 			}
 			for claim, h := range p.ForwardClaims {
-				if !validHeaderName(h) {
+				if !validToken(h) {
 					errs.add(at.key("forward_claims").key(claim), "%q is not a header name", h)
 				}
 			}
@@ -1258,7 +1260,7 @@ func (c *Config) checkRoutes(errs *errorList) {
 				errs.add(at.key("respond").key("status"), "%d is not a status between 200 and 599", f.Status)
 			}
 			for name := range f.Headers {
-				if !validHeaderName(name) {
+				if !validToken(name) {
 					errs.add(at.key("respond").key("headers").key(name), "not a header name")
 				}
 			}
@@ -1284,30 +1286,16 @@ func (c *Config) checkRoutes(errs *errorList) {
 func checkHeaderOps(o HeaderOps, at path, errs *errorList) {
 	for _, m := range []map[string]string{o.Set, o.Add} {
 		for name, v := range m {
-			if !validHeaderName(name) || strings.ContainsAny(v, "\r\n") {
+			if !validToken(name) || strings.ContainsAny(v, "\r\n") {
 				errs.add(at.key(name), "not a header name, or a value with a line break")
 			}
 		}
 	}
 	for j, name := range o.Remove {
-		if !validHeaderName(name) {
+		if !validToken(name) {
 			errs.add(at.key("remove").index(j), "%q is not a header name", name)
 		}
 	}
-}
-
-// validHeaderName reports whether s is an HTTP field name (a token).
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func (r *Redis) setDefaults(prefix string) {

@@ -130,9 +130,10 @@ func check(now time.Time, keys []limitKey, n int) Decision {
 		if res == nil {
 			d.Allowed = false
 			if wait < 0 || d.RetryAfter < 0 {
-				wait = -1 // never
+				d.RetryAfter = -1 // never: one bucket can never hold n
+			} else {
+				d.RetryAfter = max(d.RetryAfter, wait)
 			}
-			d.RetryAfter = max(d.RetryAfter, wait)
 		} else {
 			taken = append(taken, res)
 		}
