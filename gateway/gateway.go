@@ -393,11 +393,7 @@ func (g *Gateway) routes() http.Handler {
 	// A guarded route authenticates first, so that its requirement and its limit
 	// know the caller.
 	limited := func(route string, h http.Handler) http.Handler {
-		h = g.limits.Middleware(route, h)
-		if r, ok := g.routeRules[route]; ok && !strings.HasSuffix(route, "/graphql") {
-			h = policies.Require(r, h) // a REST endpoint's; the GraphQL ones are below
-		}
-		return g.auth.Middleware(h)
+		return g.auth.Middleware(g.limits.Middleware(route, h))
 	}
 	if c := g.cfg.CORS; len(c.AllowedOrigins) > 0 {
 		origins := make([]string, len(c.AllowedOrigins))
@@ -432,7 +428,11 @@ func (g *Gateway) routes() http.Handler {
 	r.Get("/graphql", byHeader.ServeHTTP)
 	r.Post("/graphql", byHeader.ServeHTTP)
 	for _, ep := range g.rest {
-		r.Method(ep.Method, ep.Path, policies.RESTErrors(limited(ep.Path, ep.Handler(handlers[ep.Version], chi.URLParam))))
+		h := ep.Handler(handlers[ep.Version], chi.URLParam)
+		if rule, ok := g.routeRules[ep.Path]; ok {
+			h = policies.Require(rule, h)
+		}
+		r.Method(ep.Method, ep.Path, policies.RESTErrors(limited(ep.Path, h)))
 	}
 	r.Get("/rest/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
