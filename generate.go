@@ -3,5 +3,5 @@
 // see README.md.
 package switchyard
 
-//go:generate go run github.com/99designs/gqlgen generate --config gqlgen.yml
-//go:generate go run github.com/99designs/gqlgen generate --config gqlgen.v1.yml
+//go:generate go run ./cmd/generate -config gqlgen.yml
+//go:generate go run ./cmd/generate -config gqlgen.v1.yml

@@ -20,6 +20,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/switchyard/switchyard/execution"
 	graphv1 "github.com/switchyard/switchyard/graph/v1"
 	graphv2 "github.com/switchyard/switchyard/graph/v2"
 	"github.com/switchyard/switchyard/lb"
@@ -83,7 +84,7 @@ func timesPlusOne(child, n int) int {
 // application/graphql-response+json) on one schema version, over the same clients as
 // every other version.
 func (g *Gateway) graphqlHandler(version string) http.Handler {
-	srv := handler.New(g.executableSchema(version))
+	srv := handler.New(execution.Schema(g.executableSchema(version)))
 	required := map[string]bool{}
 	for name, pc := range g.cfg.Pools {
 		if pc.Required {

@@ -1,0 +1,531 @@
+// Package execution runs GraphQL queries straight into their JSON answer. It is the
+// runtime of the code that cmd/generate adds beside gqlgen's in graph/: for every
+// object type, a function that writes the selected fields of one value, calling the
+// same resolvers, middleware and error presenter as gqlgen's executor, but without
+// building a tree of marshalers with a field context, a context and a closure for
+// every field. On the demo's nested query that tree is most of the gateway's CPU.
+//
+// What the answer is does not change: the same fields in the same order, the same
+// null propagation, the same errors with the same paths, resolvers run as
+// concurrently as under gqlgen (so dataloaders batch the same). Operations it does
+// not take (mutations, subscriptions, introspection, @defer, unknown directives) are
+// left to gqlgen's executor by Direct.
+package execution
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math"
+	"strconv"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// Direct reports whether the operation of oc can run directly: a query whose
+// selections, fragments included, use no directive but @skip and @include and no
+// introspection field but __typename.
+func Direct(oc *graphql.OperationContext) bool {
+	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Query {
+		return false
+	}
+	if !plainDirectives(oc.Operation.Directives) {
+		return false
+	}
+	return directSelections(oc, oc.Operation.SelectionSet, 0)
+}
+
+// maxFragmentDepth bounds the walk through fragment spreads; validation has refused
+// cycles already, this only keeps a malformed document from recursing forever.
+const maxFragmentDepth = 64
+
+func directSelections(oc *graphql.OperationContext, sel ast.SelectionSet, depth int) bool {
+	if depth > maxFragmentDepth {
+		return false
+	}
+	for _, s := range sel {
+		switch s := s.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" || !plainDirectives(s.Directives) {
+				return false
+			}
+			if !directSelections(oc, s.SelectionSet, depth) {
+				return false
+			}
+		case *ast.InlineFragment:
+			if !plainDirectives(s.Directives) || !directSelections(oc, s.SelectionSet, depth) {
+				return false
+			}
+		case *ast.FragmentSpread:
+			f := oc.Doc.Fragments.ForName(s.Name)
+			if f == nil || !plainDirectives(s.Directives) || !plainDirectives(f.Directives) ||
+				!directSelections(oc, f.SelectionSet, depth+1) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func plainDirectives(ds ast.DirectiveList) bool {
+	for _, d := range ds {
+		if d.Name != "skip" && d.Name != "include" {
+			return false
+		}
+	}
+	return true
+}
+
+// Frame is where a value sits in the answer: a field of an object or an element of
+// a list, below its parent's frame. Its field context (and a context holding it) is
+// made only when something needs it: a resolver, a delegated field, an error's
+// path. Before a frame's children run in several goroutines, the frame's context is
+// made in the goroutine that starts them, so that no two goroutines make it at once.
+type Frame struct {
+	parent *Frame
+	field  *graphql.CollectedField // nil for a list element
+	object string                  // the object type of field
+	index  int
+	ctx    context.Context
+}
+
+// Root returns the frame of an operation's root object, whose context is ctx.
+func Root(ctx context.Context) *Frame { return &Frame{ctx: ctx} }
+
+// Field returns the frame of a field of the object at f, not yet resolved.
+func (f *Frame) Field(object string, field *graphql.CollectedField) *Frame {
+	return &Frame{parent: f, field: field, object: object}
+}
+
+// Resolved returns the frame of a field whose context the caller has made (a
+// resolver's, with gqlgen's field context).
+func (f *Frame) Resolved(ctx context.Context) *Frame { return &Frame{parent: f, ctx: ctx} }
+
+// Element returns the frame of element i of the list at f.
+func (f *Frame) Element(i int) *Frame { return &Frame{parent: f, index: i} }
+
+// Context returns the context of the frame, with its field context, making it (and
+// its parents') on first use.
+func (f *Frame) Context() context.Context {
+	if f.ctx != nil {
+		return f.ctx
+	}
+	parent := f.parent.Context()
+	var fc *graphql.FieldContext
+	if f.field != nil {
+		fc = &graphql.FieldContext{Object: f.object, Field: *f.field}
+	} else {
+		i := f.index
+		fc = &graphql.FieldContext{Index: &i}
+	}
+	f.ctx = graphql.WithFieldContext(parent, fc)
+	return f.ctx
+}
+
+// Writer accumulates JSON. A value that turns out null after part of it was written
+// (a non-null field below it was null) is cut off with Truncate.
+type Writer struct{ B []byte }
+
+var writers = sync.Pool{New: func() any { return &Writer{B: make([]byte, 0, 512)} }}
+
+// NewWriter returns an empty writer from a pool; Release gives it back.
+func NewWriter() *Writer { return writers.Get().(*Writer) }
+
+// Release returns w to the pool. w must not be used after.
+func (w *Writer) Release() {
+	if cap(w.B) > 64<<10 {
+		return
+	}
+	w.B = w.B[:0]
+	writers.Put(w)
+}
+
+// Write appends p, so that a graphql.Marshaler can write into w.
+func (w *Writer) Write(p []byte) (int, error) {
+	w.B = append(w.B, p...)
+	return len(p), nil
+}
+
+// Len is the number of bytes written; Truncate(n) drops what followed.
+func (w *Writer) Len() int { return len(w.B) }
+
+// Truncate drops everything written after the first n bytes.
+func (w *Writer) Truncate(n int) { w.B = w.B[:n] }
+
+// Byte writes one byte.
+func (w *Writer) Byte(c byte) { w.B = append(w.B, c) }
+
+// Null writes null.
+func (w *Writer) Null() { w.B = append(w.B, "null"...) }
+
+// Key writes a member name and its colon, after a comma unless first.
+func (w *Writer) Key(first bool, name string) {
+	if !first {
+		w.B = append(w.B, ',')
+	}
+	w.String(name)
+	w.B = append(w.B, ':')
+}
+
+// String writes s as a JSON string, escaped as gqlgen's graphql.MarshalString does.
+func (w *Writer) String(s string) {
+	b := append(w.B, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '\\' && c != '"' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '"':
+			b = append(b, '\\', '"')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	w.B = append(b, '"')
+}
+
+const hex = "0123456789abcdef"
+
+// Int writes an integer.
+func (w *Writer) Int(i int64) { w.B = strconv.AppendInt(w.B, i, 10) }
+
+// Float writes a float as graphql.MarshalFloatContext does (%g); an infinity or NaN,
+// which JSON cannot hold, is null with an error on the frame's path.
+func (w *Writer) Float(f float64, at Site) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		graphql.AddError(at.Frame().Context(), errNotFinite)
+		w.Null()
+		return
+	}
+	w.B = strconv.AppendFloat(w.B, f, 'g', -1, 64)
+}
+
+var errNotFinite = errors.New("cannot marshal infinite no NaN float values")
+
+// Bool writes true or false.
+func (w *Writer) Bool(v bool) { w.B = strconv.AppendBool(w.B, v) }
+
+// Marshaler writes what m writes.
+func (w *Writer) Marshaler(m graphql.Marshaler) { m.MarshalGQL(w) }
+
+// Resolve runs a resolver as gqlgen's executor does: through the operation's field
+// middleware, with a panic recovered and reported on the field, and an error
+// reported with the field's location. ctx holds the field's context. rctx is the
+// context the middleware passed on, which the field's children run in. ok is false
+// when the field failed; its error is reported.
+func Resolve(ctx context.Context, oc *graphql.OperationContext, resolve graphql.Resolver) (res any, rctx context.Context, ok bool) {
+	rctx = ctx
+	defer func() {
+		if r := recover(); r != nil {
+			oc.Error(ctx, oc.Recover(ctx, r))
+			res, ok = nil, false
+		}
+	}()
+	res, err := oc.ResolverMiddleware(ctx, func(c context.Context) (any, error) {
+		rctx = c
+		return resolve(c)
+	})
+	if err != nil {
+		oc.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		return nil, rctx, false
+	}
+	return res, rctx, true
+}
+
+// WrongType reports a value of the wrong type from a field's middleware, as gqlgen
+// does.
+func WrongType(ctx context.Context, got, want any) {
+	graphql.AddErrorf(ctx, `unexpected type %T from middleware/directive chain, should be %T`, got, want)
+}
+
+// InvalidNull reports a null where the schema allows none, at the frame's path,
+// unless that path has an error already. declared is the GraphQL type ("Money!"),
+// or "" for a resolver's own null.
+func InvalidNull(at *Frame, declared string) {
+	graphql.AddInvalidNullError(at.Context(), declared)
+}
+
+// Recovered reports a panic recovered at the frame.
+func Recovered(at *Frame, oc *graphql.OperationContext, r any) {
+	ctx := at.Context()
+	oc.Error(ctx, oc.Recover(ctx, r))
+}
+
+// Parallel runs part(0) ... part(n-1) at once, part(0) in the calling goroutine,
+// and returns when all have returned. A part that panics is reported at the frame
+// and counts as failed. at is the frame the parts are children of: its context is
+// made here, before the goroutines start, so that they only read it.
+func Parallel(at *Frame, oc *graphql.OperationContext, n int, part func(i int) bool) (ok []bool) {
+	at.Context()
+	ok = make([]bool, n)
+	var wg sync.WaitGroup
+	run := func(i int) {
+		defer func() {
+			if r := recover(); r != nil {
+				Recovered(at, oc, r)
+				ok[i] = false
+			}
+		}()
+		ok[i] = part(i)
+	}
+	for i := 1; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(i)
+		}()
+	}
+	if n > 0 {
+		run(0)
+	}
+	wg.Wait()
+	return ok
+}
+
+// Site is where a value will be written: the frame of a resolved field, or a field
+// or list element whose frame is made only if something asks for it (a leaf value
+// needs one only to report an error).
+type Site struct {
+	frame  *Frame
+	parent *Frame
+	field  *graphql.CollectedField
+	object string
+	index  int
+}
+
+// At is the site of frame f.
+func At(f *Frame) Site { return Site{frame: f} }
+
+// FieldSite is the site of a field of the object at f.
+func (f *Frame) FieldSite(object string, field *graphql.CollectedField) Site {
+	return Site{parent: f, field: field, object: object}
+}
+
+// Frame returns the frame of the site, making it if need be.
+func (s Site) Frame() *Frame {
+	switch {
+	case s.frame != nil:
+		return s.frame
+	case s.field != nil:
+		return s.parent.Field(s.object, s.field)
+	default:
+		return s.parent.Element(s.index)
+	}
+}
+
+// Object writes an object whose selected fields are fields; field(i, w) writes the
+// value of fields[i] and returns false when that value is null where the schema
+// allows no null. The fields for which concurrent holds (those with a resolver) run
+// at once, each in its own goroutine, when there are two or more of them, as
+// gqlgen runs them. Every field runs even after one fails, so that every error is
+// reported; then a failed object is cut from w and Object returns false.
+func Object(f *Frame, oc *graphql.OperationContext, fields []graphql.CollectedField,
+	concurrent func(name string) bool, field func(i int, w *Writer) bool, w *Writer) bool {
+	var early []*Writer
+	var earlyOK []bool
+	if n := countConcurrent(fields, concurrent); n > 1 {
+		idx := make([]int, 0, n)
+		for i := range fields {
+			if concurrent(fields[i].Name) {
+				idx = append(idx, i)
+			}
+		}
+		early = make([]*Writer, len(fields))
+		parts := make([]*Writer, n)
+		for k := range parts {
+			parts[k] = NewWriter()
+			early[idx[k]] = parts[k]
+		}
+		oks := Parallel(f, oc, n, func(k int) bool { return field(idx[k], parts[k]) })
+		earlyOK = make([]bool, len(fields))
+		for k, i := range idx {
+			earlyOK[i] = oks[k]
+		}
+	}
+	start := w.Len()
+	valid := true
+	w.Byte('{')
+	for i := range fields {
+		w.Key(i == 0, fields[i].Alias)
+		if early != nil && early[i] != nil {
+			w.B = append(w.B, early[i].B...)
+			early[i].Release()
+			valid = valid && earlyOK[i]
+			continue
+		}
+		if !field(i, w) {
+			valid = false
+		}
+	}
+	if !valid {
+		w.Truncate(start)
+		return false
+	}
+	w.Byte('}')
+	return true
+}
+
+func countConcurrent(fields []graphql.CollectedField, concurrent func(string) bool) int {
+	n := 0
+	for i := range fields {
+		if concurrent(fields[i].Name) {
+			n++
+		}
+	}
+	return n
+}
+
+// AnyConcurrent reports whether any of fields has a resolver: a list of such
+// objects is written one goroutine per element, as gqlgen does, so that their
+// dataloader calls fall into one batch.
+func AnyConcurrent(fields []graphql.CollectedField, concurrent func(string) bool) bool {
+	return countConcurrent(fields, concurrent) > 0
+}
+
+// List writes a list of n elements at frame f; elem writes element i at site s and
+// returns false when it is null where the schema allows no null, which makes the
+// whole list null (cut from w; List returns false). With concurrent and more than
+// one element, the elements are written each in its own goroutine.
+func List(f *Frame, oc *graphql.OperationContext, n int, concurrent bool,
+	elem func(s Site, i int, w *Writer) bool, w *Writer) bool {
+	start := w.Len()
+	valid := true
+	w.Byte('[')
+	if concurrent && n > 1 {
+		parts := make([]*Writer, n)
+		for i := range parts {
+			parts[i] = NewWriter()
+		}
+		oks := Parallel(f, oc, n, func(i int) bool {
+			return elem(Site{parent: f, index: i}, i, parts[i])
+		})
+		for i, p := range parts {
+			if i > 0 {
+				w.Byte(',')
+			}
+			w.B = append(w.B, p.B...)
+			p.Release()
+			valid = valid && oks[i]
+		}
+	} else {
+		for i := range n {
+			if i > 0 {
+				w.Byte(',')
+			}
+			if !elem(Site{parent: f, index: i}, i, w) {
+				valid = false
+			}
+		}
+	}
+	if !valid {
+		w.Truncate(start)
+		return false
+	}
+	w.Byte(']')
+	return true
+}
+
+// Nullable finishes a value whose writer returned ok: a failed value (already cut
+// from w) is null when the schema allows it, and the failure goes up otherwise.
+func Nullable(w *Writer, nullable, ok bool) bool {
+	if ok {
+		return true
+	}
+	if nullable {
+		w.Null()
+		return true
+	}
+	return false
+}
+
+// Delegated writes the value gqlgen's executor made for a field that the direct
+// executor leaves to it (a field with a directive, a custom scalar), and reports
+// whether it is a value the field may have.
+func Delegated(w *Writer, nonNull bool, m graphql.Marshaler) bool {
+	m.MarshalGQL(w)
+	return m != graphql.RequiredNull && (!nonNull || m != graphql.Null)
+}
+
+// rendered is what a root field's middleware gets back from the direct executor:
+// the field was written to the writer already.
+// (A pointer, so that comparing it with any other marshaler is allowed.)
+var rendered graphql.Marshaler = new(renderedMarker)
+
+type renderedMarker struct{ _ byte }
+
+func (*renderedMarker) MarshalGQL(io.Writer) {}
+
+// RootField writes a field of the root object through the operation's root field
+// middleware, as gqlgen does; render writes it, given the frame to resolve it under.
+func RootField(f *Frame, oc *graphql.OperationContext, field *graphql.CollectedField, w *Writer,
+	render func(f *Frame, w *Writer) bool) bool {
+	ctx := graphql.WithRootFieldContext(f.Context(), &graphql.RootFieldContext{Object: field.Name, Field: *field})
+	start := w.Len()
+	ok := true
+	m := oc.RootResolverMiddleware(ctx, func(ctx context.Context) graphql.Marshaler {
+		if ok = render(&Frame{ctx: ctx}, w); !ok {
+			return graphql.Null
+		}
+		return rendered
+	})
+	if m == rendered {
+		return true
+	}
+	if m == graphql.Null && !ok {
+		w.Truncate(start)
+		w.Null()
+		return false
+	}
+	// The middleware answered on its own.
+	w.Truncate(start)
+	m.MarshalGQL(w)
+	return m != graphql.Null && m != graphql.RequiredNull || field.Definition == nil || !field.Definition.Type.NonNull
+}
+
+// UnknownField reports a field the generated code does not know, which validation
+// makes impossible.
+func UnknownField(f *Frame, field *graphql.CollectedField) bool {
+	graphql.AddErrorf(f.Field("", field).Context(), "unknown field %q", field.Name)
+	return false
+}
+
+// directer is an executable schema with a direct executor, as cmd/generate makes.
+type directer interface {
+	graphql.ExecutableSchema
+	ExecDirect(ctx context.Context) graphql.ResponseHandler
+}
+
+// Schema returns es running every operation its direct executor takes (see Direct)
+// with it, and the others with gqlgen's. A schema without one is returned as is.
+func Schema(es graphql.ExecutableSchema) graphql.ExecutableSchema {
+	if d, ok := es.(directer); ok {
+		return directSchema{d}
+	}
+	return es
+}
+
+type directSchema struct{ directer }
+
+func (s directSchema) Exec(ctx context.Context) graphql.ResponseHandler {
+	if h := s.ExecDirect(ctx); h != nil {
+		return h
+	}
+	return s.directer.Exec(ctx)
+}
