@@ -83,6 +83,10 @@ type GraphQL struct {
 	Playground *bool `yaml:"playground"`
 	// Introspection allows schema introspection queries. Default true.
 	Introspection *bool `yaml:"introspection"`
+	// DirectExecution runs queries with the generated direct executor, which
+	// writes the answer without gqlgen's per-field marshaler tree; false runs every
+	// operation with gqlgen's executor. The answers are the same. Default true.
+	DirectExecution *bool `yaml:"direct_execution"`
 	// RequestTimeout bounds each request and every upstream call it makes; 0 leaves
 	// only the pools' request_timeout. Default 0.
 	RequestTimeout Duration `yaml:"request_timeout"`
@@ -684,6 +688,9 @@ func (c *Config) SetDefaults() {
 	}
 	if g.Playground == nil {
 		g.Playground = ptr(true)
+	}
+	if g.DirectExecution == nil {
+		g.DirectExecution = ptr(true)
 	}
 	if g.Introspection == nil {
 		g.Introspection = ptr(true)

@@ -201,7 +201,7 @@ func (w *Writer) String(s string) {
 	w.B = append(b, '"')
 }
 
-const hex = "0123456789abcdef"
+const hex = "0123456789ABCDEF" // upper case, as gqlgen writes it
 
 // Int writes an integer.
 func (w *Writer) Int(i int64) { w.B = strconv.AppendInt(w.B, i, 10) }

@@ -84,7 +84,11 @@ func timesPlusOne(child, n int) int {
 // application/graphql-response+json) on one schema version, over the same clients as
 // every other version.
 func (g *Gateway) graphqlHandler(version string) http.Handler {
-	srv := handler.New(execution.Schema(g.executableSchema(version)))
+	es := g.executableSchema(version)
+	if *g.cfg.GraphQL.DirectExecution {
+		es = execution.Schema(es)
+	}
+	srv := handler.New(es)
 	required := map[string]bool{}
 	for name, pc := range g.cfg.Pools {
 		if pc.Required {

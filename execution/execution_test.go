@@ -1,0 +1,90 @@
+package execution
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// The writer must write scalars exactly as gqlgen's marshalers do, or the two
+// executors' answers would differ.
+
+func FuzzString(f *testing.F) {
+	for _, s := range []string{"", "plain", `quote " and \ backslash`, "tab\tnew\nline\r", "\x00\x01\x1f\x7f", "é ✓ \xff\xfe invalid", "</script>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var want bytes.Buffer
+		graphql.MarshalString(s).MarshalGQL(&want)
+		var w Writer
+		w.String(s)
+		if !bytes.Equal(w.B, want.Bytes()) {
+			t.Fatalf("String(%q) = %s, gqlgen writes %s", s, w.B, want.Bytes())
+		}
+	})
+}
+
+func FuzzFloat(f *testing.F) {
+	for _, v := range []float64{0, -0.5, 1, 4.25, 1e21, 1e-7, 123456789.125, math.MaxFloat64, math.SmallestNonzeroFloat64} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v float64) {
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			return
+		}
+		var want bytes.Buffer
+		graphql.MarshalFloat(v).MarshalGQL(&want)
+		var w Writer
+		w.Float(v, Site{})
+		if !bytes.Equal(w.B, want.Bytes()) {
+			t.Fatalf("Float(%v) = %s, gqlgen writes %s", v, w.B, want.Bytes())
+		}
+	})
+}
+
+func TestIntAndBool(t *testing.T) {
+	for _, v := range []int64{0, -1, 42, math.MaxInt64, math.MinInt64} {
+		var want bytes.Buffer
+		graphql.MarshalInt64(v).MarshalGQL(&want)
+		var w Writer
+		w.Int(v)
+		if !bytes.Equal(w.B, want.Bytes()) {
+			t.Errorf("Int(%d) = %s, gqlgen writes %s", v, w.B, want.Bytes())
+		}
+	}
+	for _, v := range []bool{false, true} {
+		var want bytes.Buffer
+		graphql.MarshalBoolean(v).MarshalGQL(&want)
+		var w Writer
+		w.Bool(v)
+		if !bytes.Equal(w.B, want.Bytes()) {
+			t.Errorf("Bool(%v) = %s, gqlgen writes %s", v, w.B, want.Bytes())
+		}
+	}
+}
+
+// A frame's path is the one gqlgen's field contexts give, made only when asked for.
+func TestFramePath(t *testing.T) {
+	root := Root(graphql.WithFieldContext(context.Background(), &graphql.FieldContext{Object: "Query"}))
+	user := &graphql.CollectedField{Field: fieldNamed("user", "u")}
+	orders := &graphql.CollectedField{Field: fieldNamed("orders", "")}
+	f := root.Field("Query", user).Field("User", orders).Element(3)
+	if f.ctx != nil {
+		t.Fatal("a frame's context was made before it was asked for")
+	}
+	got := graphql.GetPath(f.Context()).String()
+	if got != "u.orders[3]" {
+		t.Errorf("path %q, want u.orders[3]", got)
+	}
+}
+
+func fieldNamed(name, alias string) *ast.Field {
+	if alias == "" {
+		alias = name
+	}
+	return &ast.Field{Name: name, Alias: alias}
+}
