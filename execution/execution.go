@@ -340,6 +340,9 @@ func Object(f *Frame, oc *graphql.OperationContext, fields []graphql.CollectedFi
 	concurrent func(name string) bool, field func(i int, w *Writer) bool, w *Writer) bool {
 	var early []*Writer
 	var earlyOK []bool
+	if f.parent == nil && f.ctx != nil && rootReady(f.ctx) {
+		concurrent = never
+	}
 	if n := countConcurrent(fields, concurrent); n > 1 {
 		idx := make([]int, 0, n)
 		for i := range fields {
@@ -381,6 +384,8 @@ func Object(f *Frame, oc *graphql.OperationContext, fields []graphql.CollectedFi
 	w.Byte('}')
 	return true
 }
+
+func never(string) bool { return false }
 
 func countConcurrent(fields []graphql.CollectedField, concurrent func(string) bool) int {
 	n := 0
@@ -509,23 +514,31 @@ func UnknownField(f *Frame, field *graphql.CollectedField) bool {
 // directer is an executable schema with a direct executor, as cmd/generate makes.
 type directer interface {
 	graphql.ExecutableSchema
-	ExecDirect(ctx context.Context) graphql.ResponseHandler
+	ExecDirect(ctx context.Context, plan *Plan) graphql.ResponseHandler
 }
 
 // Schema returns es running every operation its direct executor takes (see Direct)
 // with it, and the others with gqlgen's. A schema without one is returned as is.
 func Schema(es graphql.ExecutableSchema) graphql.ExecutableSchema {
 	if d, ok := es.(directer); ok {
-		return directSchema{d}
+		return directSchema{d, NewPlans()}
 	}
 	return es
 }
 
-type directSchema struct{ directer }
+type directSchema struct {
+	directer
+	plans *Plans
+}
 
 func (s directSchema) Exec(ctx context.Context) graphql.ResponseHandler {
-	if h := s.ExecDirect(ctx); h != nil {
-		return h
+	oc := graphql.GetOperationContext(ctx)
+	if oc == nil || oc.Doc == nil {
+		return s.directer.Exec(ctx)
 	}
-	return s.directer.Exec(ctx)
+	plan := s.plans.For(oc.Doc)
+	if !plan.Direct(oc) {
+		return s.directer.Exec(ctx)
+	}
+	return s.ExecDirect(ctx, plan)
 }

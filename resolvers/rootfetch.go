@@ -7,6 +7,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/switchyard/switchyard/execution"
 	"github.com/switchyard/switchyard/upstreams"
 )
 
@@ -57,7 +58,9 @@ func (RootFetch) Validate(graphql.ExecutableSchema) error { return nil }
 // operation executes.
 func (f RootFetch) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	if fetched := f.fetch(ctx, graphql.GetOperationContext(ctx)); fetched != nil {
-		ctx = context.WithValue(ctx, rootKey{}, fetched)
+		// Every root field finds its record ready: the direct executor need not
+		// give each a goroutine.
+		ctx = execution.WithRootReady(context.WithValue(ctx, rootKey{}, fetched))
 	}
 	return next(ctx)
 }

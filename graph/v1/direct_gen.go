@@ -11,14 +11,18 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// ExecDirect runs the operation of ctx with the direct executor (package
-// execution), or returns nil when the operation is one for gqlgen's executor.
-func (e *executableSchema) ExecDirect(ctx context.Context) graphql.ResponseHandler {
+// directExec is the state of one operation run by the direct executor: gqlgen's
+// execution context, and the plan of the operation's document.
+type directExec struct {
+	*executionContext
+	plan *execution.Plan
+}
+
+// ExecDirect runs the operation of ctx, which must be one execution.Direct accepts,
+// with the direct executor (package execution); plan is its document's.
+func (e *executableSchema) ExecDirect(ctx context.Context, plan *execution.Plan) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
-	if !execution.Direct(opCtx) {
-		return nil
-	}
-	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
+	ec := &directExec{newExecutionContext(opCtx, e, make(chan graphql.DeferredResult)), plan}
 	first := true
 	return func(ctx context.Context) *graphql.Response {
 		if !first {
@@ -36,8 +40,8 @@ func (e *executableSchema) ExecDirect(ctx context.Context) graphql.ResponseHandl
 	}
 }
 
-func (ec *executionContext) directCollectOrder(sel ast.SelectionSet) []graphql.CollectedField {
-	return graphql.CollectFields(ec.OperationContext, sel, orderImplementors)
+func (ec *directExec) directCollectOrder(sel ast.SelectionSet) []graphql.CollectedField {
+	return ec.plan.Collect(ec.OperationContext, sel, "Order", orderImplementors)
 }
 
 func directOrderConcurrent(name string) bool {
@@ -48,13 +52,13 @@ func directOrderConcurrent(name string) bool {
 	return false
 }
 
-func (ec *executionContext) directOrder(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
+func (ec *directExec) directOrder(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
 	return execution.Object(f, ec.OperationContext, fields, directOrderConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directOrderField(f, &fields[i], obj, w)
 	}, w)
 }
 
-func (ec *executionContext) directOrderField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
+func (ec *directExec) directOrderField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("Order")
@@ -75,7 +79,7 @@ func (ec *executionContext) directOrderField(f *execution.Frame, field *graphql.
 	return execution.UnknownField(f, field)
 }
 
-func (ec *executionContext) direct_Order_total(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
+func (ec *directExec) direct_Order_total(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Order_total(ctx, *field)
 	if err != nil {
@@ -109,7 +113,7 @@ func (ec *executionContext) direct_Order_total(pf *execution.Frame, field *graph
 	return ec.directmarshalNFloat2float64(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) direct_Order_user(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
+func (ec *directExec) direct_Order_user(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Order_user(ctx, *field)
 	if err != nil {
@@ -144,8 +148,8 @@ func (ec *executionContext) direct_Order_user(pf *execution.Frame, field *graphq
 	return ec.directmarshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) directCollectOrderItem(sel ast.SelectionSet) []graphql.CollectedField {
-	return graphql.CollectFields(ec.OperationContext, sel, orderItemImplementors)
+func (ec *directExec) directCollectOrderItem(sel ast.SelectionSet) []graphql.CollectedField {
+	return ec.plan.Collect(ec.OperationContext, sel, "OrderItem", orderItemImplementors)
 }
 
 func directOrderItemConcurrent(name string) bool {
@@ -156,13 +160,13 @@ func directOrderItemConcurrent(name string) bool {
 	return false
 }
 
-func (ec *executionContext) directOrderItem(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
+func (ec *directExec) directOrderItem(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
 	return execution.Object(f, ec.OperationContext, fields, directOrderItemConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directOrderItemField(f, &fields[i], obj, w)
 	}, w)
 }
 
-func (ec *executionContext) directOrderItemField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
+func (ec *directExec) directOrderItemField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("OrderItem")
@@ -179,7 +183,7 @@ func (ec *executionContext) directOrderItemField(f *execution.Frame, field *grap
 	return execution.UnknownField(f, field)
 }
 
-func (ec *executionContext) direct_OrderItem_unitPrice(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
+func (ec *directExec) direct_OrderItem_unitPrice(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_OrderItem_unitPrice(ctx, *field)
 	if err != nil {
@@ -213,7 +217,7 @@ func (ec *executionContext) direct_OrderItem_unitPrice(pf *execution.Frame, fiel
 	return ec.directmarshalNFloat2float64(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) direct_OrderItem_currency(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
+func (ec *directExec) direct_OrderItem_currency(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_OrderItem_currency(ctx, *field)
 	if err != nil {
@@ -247,7 +251,7 @@ func (ec *executionContext) direct_OrderItem_currency(pf *execution.Frame, field
 	return ec.directmarshalNString2string(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) direct_OrderItem_product(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
+func (ec *directExec) direct_OrderItem_product(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_OrderItem_product(ctx, *field)
 	if err != nil {
@@ -282,8 +286,8 @@ func (ec *executionContext) direct_OrderItem_product(pf *execution.Frame, field 
 	return ec.directmarshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) directCollectProduct(sel ast.SelectionSet) []graphql.CollectedField {
-	return graphql.CollectFields(ec.OperationContext, sel, productImplementors)
+func (ec *directExec) directCollectProduct(sel ast.SelectionSet) []graphql.CollectedField {
+	return ec.plan.Collect(ec.OperationContext, sel, "Product", productImplementors)
 }
 
 func directProductConcurrent(name string) bool {
@@ -294,13 +298,13 @@ func directProductConcurrent(name string) bool {
 	return false
 }
 
-func (ec *executionContext) directProduct(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) directProduct(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
 	return execution.Object(f, ec.OperationContext, fields, directProductConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directProductField(f, &fields[i], obj, w)
 	}, w)
 }
 
-func (ec *executionContext) directProductField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) directProductField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("Product")
@@ -323,7 +327,7 @@ func (ec *executionContext) directProductField(f *execution.Frame, field *graphq
 	return execution.UnknownField(f, field)
 }
 
-func (ec *executionContext) direct_Product_price(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) direct_Product_price(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Product_price(ctx, *field)
 	if err != nil {
@@ -357,7 +361,7 @@ func (ec *executionContext) direct_Product_price(pf *execution.Frame, field *gra
 	return ec.directmarshalNFloat2float64(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) direct_Product_currency(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) direct_Product_currency(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Product_currency(ctx, *field)
 	if err != nil {
@@ -391,7 +395,7 @@ func (ec *executionContext) direct_Product_currency(pf *execution.Frame, field *
 	return ec.directmarshalNString2string(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) direct_Product_reviews(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) direct_Product_reviews(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Product_reviews(ctx, *field)
 	if err != nil {
@@ -425,7 +429,7 @@ func (ec *executionContext) direct_Product_reviews(pf *execution.Frame, field *g
 	return ec.directmarshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄ(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) direct_Product_rating(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) direct_Product_rating(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Product_rating(ctx, *field)
 	if err != nil {
@@ -460,8 +464,8 @@ func (ec *executionContext) direct_Product_rating(pf *execution.Frame, field *gr
 	return ec.directmarshalOFloat2ᚖfloat64(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) directCollectQuery(sel ast.SelectionSet) []graphql.CollectedField {
-	return graphql.CollectFields(ec.OperationContext, sel, queryImplementors)
+func (ec *directExec) directCollectQuery(sel ast.SelectionSet) []graphql.CollectedField {
+	return ec.plan.Collect(ec.OperationContext, sel, "Query", queryImplementors)
 }
 
 func directQueryConcurrent(name string) bool {
@@ -472,13 +476,13 @@ func directQueryConcurrent(name string) bool {
 	return false
 }
 
-func (ec *executionContext) directQuery(f *execution.Frame, fields []graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) directQuery(f *execution.Frame, fields []graphql.CollectedField, w *execution.Writer) bool {
 	return execution.Object(f, ec.OperationContext, fields, directQueryConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directQueryField(f, &fields[i], w)
 	}, w)
 }
 
-func (ec *executionContext) directQueryField(f *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) directQueryField(f *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("Query")
@@ -511,7 +515,7 @@ func (ec *executionContext) directQueryField(f *execution.Frame, field *graphql.
 	return execution.UnknownField(f, field)
 }
 
-func (ec *executionContext) direct_Query_user(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) direct_Query_user(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Query_user(ctx, *field)
 	if err != nil {
@@ -546,7 +550,7 @@ func (ec *executionContext) direct_Query_user(pf *execution.Frame, field *graphq
 	return ec.directmarshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) direct_Query_users(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) direct_Query_users(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Query_users(ctx, *field)
 	if err != nil {
@@ -580,7 +584,7 @@ func (ec *executionContext) direct_Query_users(pf *execution.Frame, field *graph
 	return ec.directmarshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) direct_Query_product(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) direct_Query_product(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Query_product(ctx, *field)
 	if err != nil {
@@ -615,7 +619,7 @@ func (ec *executionContext) direct_Query_product(pf *execution.Frame, field *gra
 	return ec.directmarshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) direct_Query_products(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) direct_Query_products(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Query_products(ctx, *field)
 	if err != nil {
@@ -649,7 +653,7 @@ func (ec *executionContext) direct_Query_products(pf *execution.Frame, field *gr
 	return ec.directmarshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) direct_Query_order(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) direct_Query_order(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Query_order(ctx, *field)
 	if err != nil {
@@ -684,7 +688,7 @@ func (ec *executionContext) direct_Query_order(pf *execution.Frame, field *graph
 	return ec.directmarshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) direct_Query_me(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) direct_Query_me(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Query_me(ctx, *field)
 	if err != nil {
@@ -719,8 +723,8 @@ func (ec *executionContext) direct_Query_me(pf *execution.Frame, field *graphql.
 	return ec.directmarshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) directCollectReview(sel ast.SelectionSet) []graphql.CollectedField {
-	return graphql.CollectFields(ec.OperationContext, sel, reviewImplementors)
+func (ec *directExec) directCollectReview(sel ast.SelectionSet) []graphql.CollectedField {
+	return ec.plan.Collect(ec.OperationContext, sel, "Review", reviewImplementors)
 }
 
 func directReviewConcurrent(name string) bool {
@@ -731,13 +735,13 @@ func directReviewConcurrent(name string) bool {
 	return false
 }
 
-func (ec *executionContext) directReview(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
+func (ec *directExec) directReview(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
 	return execution.Object(f, ec.OperationContext, fields, directReviewConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directReviewField(f, &fields[i], obj, w)
 	}, w)
 }
 
-func (ec *executionContext) directReviewField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
+func (ec *directExec) directReviewField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("Review")
@@ -754,7 +758,7 @@ func (ec *executionContext) directReviewField(f *execution.Frame, field *graphql
 	return execution.UnknownField(f, field)
 }
 
-func (ec *executionContext) direct_Review_author(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
+func (ec *directExec) direct_Review_author(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Review_author(ctx, *field)
 	if err != nil {
@@ -789,8 +793,8 @@ func (ec *executionContext) direct_Review_author(pf *execution.Frame, field *gra
 	return ec.directmarshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) directCollectUser(sel ast.SelectionSet) []graphql.CollectedField {
-	return graphql.CollectFields(ec.OperationContext, sel, userImplementors)
+func (ec *directExec) directCollectUser(sel ast.SelectionSet) []graphql.CollectedField {
+	return ec.plan.Collect(ec.OperationContext, sel, "User", userImplementors)
 }
 
 func directUserConcurrent(name string) bool {
@@ -801,13 +805,13 @@ func directUserConcurrent(name string) bool {
 	return false
 }
 
-func (ec *executionContext) directUser(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
+func (ec *directExec) directUser(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
 	return execution.Object(f, ec.OperationContext, fields, directUserConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directUserField(f, &fields[i], obj, w)
 	}, w)
 }
 
-func (ec *executionContext) directUserField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
+func (ec *directExec) directUserField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("User")
@@ -826,7 +830,7 @@ func (ec *executionContext) directUserField(f *execution.Frame, field *graphql.C
 	return execution.UnknownField(f, field)
 }
 
-func (ec *executionContext) direct_User_orders(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
+func (ec *directExec) direct_User_orders(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_User_orders(ctx, *field)
 	if err != nil {
@@ -860,26 +864,26 @@ func (ec *executionContext) direct_User_orders(pf *execution.Frame, field *graph
 	return ec.directmarshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄ(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) directmarshalNFloat2float64(at execution.Site, sel ast.SelectionSet, v float64, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNFloat2float64(at execution.Site, sel ast.SelectionSet, v float64, w *execution.Writer) bool {
 	w.Float(float64(v), at)
 	return true
 }
 
-func (ec *executionContext) directmarshalNID2string(at execution.Site, sel ast.SelectionSet, v string, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNID2string(at execution.Site, sel ast.SelectionSet, v string, w *execution.Writer) bool {
 	w.String(string(v))
 	return true
 }
 
-func (ec *executionContext) directmarshalNInt2int(at execution.Site, sel ast.SelectionSet, v int, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNInt2int(at execution.Site, sel ast.SelectionSet, v int, w *execution.Writer) bool {
 	w.Int(int64(v))
 	return true
 }
 
-func (ec *executionContext) directmarshalNOrder2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(at execution.Site, sel ast.SelectionSet, v upstreams.Order, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNOrder2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(at execution.Site, sel ast.SelectionSet, v upstreams.Order, w *execution.Writer) bool {
 	return execution.Nullable(w, false, ec.directOrder(at.Frame(), ec.directCollectOrder(sel), &v, w))
 }
 
-func (ec *executionContext) directmarshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.Order, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.Order, w *execution.Writer) bool {
 	f := at.Frame()
 	fields := ec.directCollectOrder(sel)
 	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(fields, directOrderConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
@@ -888,11 +892,11 @@ func (ec *executionContext) directmarshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋs
 	return execution.Nullable(w, false, ok)
 }
 
-func (ec *executionContext) directmarshalNOrderItem2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItem(at execution.Site, sel ast.SelectionSet, v upstreams.OrderItem, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNOrderItem2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItem(at execution.Site, sel ast.SelectionSet, v upstreams.OrderItem, w *execution.Writer) bool {
 	return execution.Nullable(w, false, ec.directOrderItem(at.Frame(), ec.directCollectOrderItem(sel), &v, w))
 }
 
-func (ec *executionContext) directmarshalNOrderItem2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.OrderItem, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNOrderItem2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.OrderItem, w *execution.Writer) bool {
 	f := at.Frame()
 	fields := ec.directCollectOrderItem(sel)
 	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(fields, directOrderItemConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
@@ -901,12 +905,12 @@ func (ec *executionContext) directmarshalNOrderItem2ᚕgithubᚗcomᚋswitchyard
 	return execution.Nullable(w, false, ok)
 }
 
-func (ec *executionContext) directmarshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatus(at execution.Site, sel ast.SelectionSet, v upstreams.OrderStatus, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatus(at execution.Site, sel ast.SelectionSet, v upstreams.OrderStatus, w *execution.Writer) bool {
 	w.String(marshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatus[v])
 	return true
 }
 
-func (ec *executionContext) directmarshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(at execution.Site, sel ast.SelectionSet, v []*upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(at execution.Site, sel ast.SelectionSet, v []*upstreams.Product, w *execution.Writer) bool {
 	f := at.Frame()
 	fields := ec.directCollectProduct(sel)
 	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(fields, directProductConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
@@ -919,11 +923,11 @@ func (ec *executionContext) directmarshalNProduct2ᚕᚖgithubᚗcomᚋswitchyar
 	return execution.Nullable(w, false, ok)
 }
 
-func (ec *executionContext) directmarshalNReview2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReview(at execution.Site, sel ast.SelectionSet, v upstreams.Review, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNReview2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReview(at execution.Site, sel ast.SelectionSet, v upstreams.Review, w *execution.Writer) bool {
 	return execution.Nullable(w, false, ec.directReview(at.Frame(), ec.directCollectReview(sel), &v, w))
 }
 
-func (ec *executionContext) directmarshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.Review, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.Review, w *execution.Writer) bool {
 	f := at.Frame()
 	fields := ec.directCollectReview(sel)
 	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(fields, directReviewConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
@@ -932,17 +936,17 @@ func (ec *executionContext) directmarshalNReview2ᚕgithubᚗcomᚋswitchyardᚋ
 	return execution.Nullable(w, false, ok)
 }
 
-func (ec *executionContext) directmarshalNString2string(at execution.Site, sel ast.SelectionSet, v string, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNString2string(at execution.Site, sel ast.SelectionSet, v string, w *execution.Writer) bool {
 	w.String(string(v))
 	return true
 }
 
-func (ec *executionContext) directmarshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTier(at execution.Site, sel ast.SelectionSet, v upstreams.Tier, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTier(at execution.Site, sel ast.SelectionSet, v upstreams.Tier, w *execution.Writer) bool {
 	w.String(marshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTier[v])
 	return true
 }
 
-func (ec *executionContext) directmarshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(at execution.Site, sel ast.SelectionSet, v []*upstreams.User, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(at execution.Site, sel ast.SelectionSet, v []*upstreams.User, w *execution.Writer) bool {
 	f := at.Frame()
 	fields := ec.directCollectUser(sel)
 	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(fields, directUserConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
@@ -955,7 +959,7 @@ func (ec *executionContext) directmarshalNUser2ᚕᚖgithubᚗcomᚋswitchyard�
 	return execution.Nullable(w, false, ok)
 }
 
-func (ec *executionContext) directmarshalOFloat2ᚖfloat64(at execution.Site, sel ast.SelectionSet, v *float64, w *execution.Writer) bool {
+func (ec *directExec) directmarshalOFloat2ᚖfloat64(at execution.Site, sel ast.SelectionSet, v *float64, w *execution.Writer) bool {
 	if v == nil {
 		w.Null()
 		return true
@@ -964,7 +968,7 @@ func (ec *executionContext) directmarshalOFloat2ᚖfloat64(at execution.Site, se
 	return true
 }
 
-func (ec *executionContext) directmarshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(at execution.Site, sel ast.SelectionSet, v *upstreams.Order, w *execution.Writer) bool {
+func (ec *directExec) directmarshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(at execution.Site, sel ast.SelectionSet, v *upstreams.Order, w *execution.Writer) bool {
 	if v == nil {
 		w.Null()
 		return true
@@ -972,7 +976,7 @@ func (ec *executionContext) directmarshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋs
 	return execution.Nullable(w, true, ec.directOrder(at.Frame(), ec.directCollectOrder(sel), v, w))
 }
 
-func (ec *executionContext) directmarshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(at execution.Site, sel ast.SelectionSet, v *upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) directmarshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(at execution.Site, sel ast.SelectionSet, v *upstreams.Product, w *execution.Writer) bool {
 	if v == nil {
 		w.Null()
 		return true
@@ -980,7 +984,7 @@ func (ec *executionContext) directmarshalOProduct2ᚖgithubᚗcomᚋswitchyard�
 	return execution.Nullable(w, true, ec.directProduct(at.Frame(), ec.directCollectProduct(sel), v, w))
 }
 
-func (ec *executionContext) directmarshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(at execution.Site, sel ast.SelectionSet, v *upstreams.User, w *execution.Writer) bool {
+func (ec *directExec) directmarshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(at execution.Site, sel ast.SelectionSet, v *upstreams.User, w *execution.Writer) bool {
 	if v == nil {
 		w.Null()
 		return true

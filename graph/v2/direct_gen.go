@@ -11,14 +11,18 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// ExecDirect runs the operation of ctx with the direct executor (package
-// execution), or returns nil when the operation is one for gqlgen's executor.
-func (e *executableSchema) ExecDirect(ctx context.Context) graphql.ResponseHandler {
+// directExec is the state of one operation run by the direct executor: gqlgen's
+// execution context, and the plan of the operation's document.
+type directExec struct {
+	*executionContext
+	plan *execution.Plan
+}
+
+// ExecDirect runs the operation of ctx, which must be one execution.Direct accepts,
+// with the direct executor (package execution); plan is its document's.
+func (e *executableSchema) ExecDirect(ctx context.Context, plan *execution.Plan) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
-	if !execution.Direct(opCtx) {
-		return nil
-	}
-	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
+	ec := &directExec{newExecutionContext(opCtx, e, make(chan graphql.DeferredResult)), plan}
 	first := true
 	return func(ctx context.Context) *graphql.Response {
 		if !first {
@@ -36,21 +40,21 @@ func (e *executableSchema) ExecDirect(ctx context.Context) graphql.ResponseHandl
 	}
 }
 
-func (ec *executionContext) directCollectMoney(sel ast.SelectionSet) []graphql.CollectedField {
-	return graphql.CollectFields(ec.OperationContext, sel, moneyImplementors)
+func (ec *directExec) directCollectMoney(sel ast.SelectionSet) []graphql.CollectedField {
+	return ec.plan.Collect(ec.OperationContext, sel, "Money", moneyImplementors)
 }
 
 func directMoneyConcurrent(name string) bool {
 	return false
 }
 
-func (ec *executionContext) directMoney(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Money, w *execution.Writer) bool {
+func (ec *directExec) directMoney(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Money, w *execution.Writer) bool {
 	return execution.Object(f, ec.OperationContext, fields, directMoneyConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directMoneyField(f, &fields[i], obj, w)
 	}, w)
 }
 
-func (ec *executionContext) directMoneyField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Money, w *execution.Writer) bool {
+func (ec *directExec) directMoneyField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Money, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("Money")
@@ -63,8 +67,8 @@ func (ec *executionContext) directMoneyField(f *execution.Frame, field *graphql.
 	return execution.UnknownField(f, field)
 }
 
-func (ec *executionContext) directCollectOrder(sel ast.SelectionSet) []graphql.CollectedField {
-	return graphql.CollectFields(ec.OperationContext, sel, orderImplementors)
+func (ec *directExec) directCollectOrder(sel ast.SelectionSet) []graphql.CollectedField {
+	return ec.plan.Collect(ec.OperationContext, sel, "Order", orderImplementors)
 }
 
 func directOrderConcurrent(name string) bool {
@@ -75,13 +79,13 @@ func directOrderConcurrent(name string) bool {
 	return false
 }
 
-func (ec *executionContext) directOrder(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
+func (ec *directExec) directOrder(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
 	return execution.Object(f, ec.OperationContext, fields, directOrderConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directOrderField(f, &fields[i], obj, w)
 	}, w)
 }
 
-func (ec *executionContext) directOrderField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
+func (ec *directExec) directOrderField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("Order")
@@ -102,7 +106,7 @@ func (ec *executionContext) directOrderField(f *execution.Frame, field *graphql.
 	return execution.UnknownField(f, field)
 }
 
-func (ec *executionContext) direct_Order_total(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
+func (ec *directExec) direct_Order_total(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Order_total(ctx, *field)
 	if err != nil {
@@ -136,7 +140,7 @@ func (ec *executionContext) direct_Order_total(pf *execution.Frame, field *graph
 	return ec.directmarshalNMoney2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐMoney(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) direct_Order_user(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
+func (ec *directExec) direct_Order_user(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Order_user(ctx, *field)
 	if err != nil {
@@ -171,8 +175,8 @@ func (ec *executionContext) direct_Order_user(pf *execution.Frame, field *graphq
 	return ec.directmarshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) directCollectOrderItem(sel ast.SelectionSet) []graphql.CollectedField {
-	return graphql.CollectFields(ec.OperationContext, sel, orderItemImplementors)
+func (ec *directExec) directCollectOrderItem(sel ast.SelectionSet) []graphql.CollectedField {
+	return ec.plan.Collect(ec.OperationContext, sel, "OrderItem", orderItemImplementors)
 }
 
 func directOrderItemConcurrent(name string) bool {
@@ -183,13 +187,13 @@ func directOrderItemConcurrent(name string) bool {
 	return false
 }
 
-func (ec *executionContext) directOrderItem(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
+func (ec *directExec) directOrderItem(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
 	return execution.Object(f, ec.OperationContext, fields, directOrderItemConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directOrderItemField(f, &fields[i], obj, w)
 	}, w)
 }
 
-func (ec *executionContext) directOrderItemField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
+func (ec *directExec) directOrderItemField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("OrderItem")
@@ -204,7 +208,7 @@ func (ec *executionContext) directOrderItemField(f *execution.Frame, field *grap
 	return execution.UnknownField(f, field)
 }
 
-func (ec *executionContext) direct_OrderItem_product(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
+func (ec *directExec) direct_OrderItem_product(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_OrderItem_product(ctx, *field)
 	if err != nil {
@@ -239,8 +243,8 @@ func (ec *executionContext) direct_OrderItem_product(pf *execution.Frame, field 
 	return ec.directmarshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) directCollectProduct(sel ast.SelectionSet) []graphql.CollectedField {
-	return graphql.CollectFields(ec.OperationContext, sel, productImplementors)
+func (ec *directExec) directCollectProduct(sel ast.SelectionSet) []graphql.CollectedField {
+	return ec.plan.Collect(ec.OperationContext, sel, "Product", productImplementors)
 }
 
 func directProductConcurrent(name string) bool {
@@ -251,13 +255,13 @@ func directProductConcurrent(name string) bool {
 	return false
 }
 
-func (ec *executionContext) directProduct(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) directProduct(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
 	return execution.Object(f, ec.OperationContext, fields, directProductConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directProductField(f, &fields[i], obj, w)
 	}, w)
 }
 
-func (ec *executionContext) directProductField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) directProductField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("Product")
@@ -278,7 +282,7 @@ func (ec *executionContext) directProductField(f *execution.Frame, field *graphq
 	return execution.UnknownField(f, field)
 }
 
-func (ec *executionContext) direct_Product_reviews(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) direct_Product_reviews(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Product_reviews(ctx, *field)
 	if err != nil {
@@ -312,7 +316,7 @@ func (ec *executionContext) direct_Product_reviews(pf *execution.Frame, field *g
 	return ec.directmarshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄ(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) direct_Product_rating(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) direct_Product_rating(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Product_rating(ctx, *field)
 	if err != nil {
@@ -347,8 +351,8 @@ func (ec *executionContext) direct_Product_rating(pf *execution.Frame, field *gr
 	return ec.directmarshalOFloat2ᚖfloat64(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) directCollectQuery(sel ast.SelectionSet) []graphql.CollectedField {
-	return graphql.CollectFields(ec.OperationContext, sel, queryImplementors)
+func (ec *directExec) directCollectQuery(sel ast.SelectionSet) []graphql.CollectedField {
+	return ec.plan.Collect(ec.OperationContext, sel, "Query", queryImplementors)
 }
 
 func directQueryConcurrent(name string) bool {
@@ -359,13 +363,13 @@ func directQueryConcurrent(name string) bool {
 	return false
 }
 
-func (ec *executionContext) directQuery(f *execution.Frame, fields []graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) directQuery(f *execution.Frame, fields []graphql.CollectedField, w *execution.Writer) bool {
 	return execution.Object(f, ec.OperationContext, fields, directQueryConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directQueryField(f, &fields[i], w)
 	}, w)
 }
 
-func (ec *executionContext) directQueryField(f *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) directQueryField(f *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("Query")
@@ -398,7 +402,7 @@ func (ec *executionContext) directQueryField(f *execution.Frame, field *graphql.
 	return execution.UnknownField(f, field)
 }
 
-func (ec *executionContext) direct_Query_user(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) direct_Query_user(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Query_user(ctx, *field)
 	if err != nil {
@@ -433,7 +437,7 @@ func (ec *executionContext) direct_Query_user(pf *execution.Frame, field *graphq
 	return ec.directmarshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) direct_Query_users(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) direct_Query_users(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Query_users(ctx, *field)
 	if err != nil {
@@ -467,7 +471,7 @@ func (ec *executionContext) direct_Query_users(pf *execution.Frame, field *graph
 	return ec.directmarshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) direct_Query_product(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) direct_Query_product(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Query_product(ctx, *field)
 	if err != nil {
@@ -502,7 +506,7 @@ func (ec *executionContext) direct_Query_product(pf *execution.Frame, field *gra
 	return ec.directmarshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) direct_Query_products(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) direct_Query_products(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Query_products(ctx, *field)
 	if err != nil {
@@ -536,7 +540,7 @@ func (ec *executionContext) direct_Query_products(pf *execution.Frame, field *gr
 	return ec.directmarshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) direct_Query_order(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) direct_Query_order(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Query_order(ctx, *field)
 	if err != nil {
@@ -571,7 +575,7 @@ func (ec *executionContext) direct_Query_order(pf *execution.Frame, field *graph
 	return ec.directmarshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) direct_Query_me(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) direct_Query_me(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Query_me(ctx, *field)
 	if err != nil {
@@ -606,8 +610,8 @@ func (ec *executionContext) direct_Query_me(pf *execution.Frame, field *graphql.
 	return ec.directmarshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) directCollectReview(sel ast.SelectionSet) []graphql.CollectedField {
-	return graphql.CollectFields(ec.OperationContext, sel, reviewImplementors)
+func (ec *directExec) directCollectReview(sel ast.SelectionSet) []graphql.CollectedField {
+	return ec.plan.Collect(ec.OperationContext, sel, "Review", reviewImplementors)
 }
 
 func directReviewConcurrent(name string) bool {
@@ -618,13 +622,13 @@ func directReviewConcurrent(name string) bool {
 	return false
 }
 
-func (ec *executionContext) directReview(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
+func (ec *directExec) directReview(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
 	return execution.Object(f, ec.OperationContext, fields, directReviewConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directReviewField(f, &fields[i], obj, w)
 	}, w)
 }
 
-func (ec *executionContext) directReviewField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
+func (ec *directExec) directReviewField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("Review")
@@ -641,7 +645,7 @@ func (ec *executionContext) directReviewField(f *execution.Frame, field *graphql
 	return execution.UnknownField(f, field)
 }
 
-func (ec *executionContext) direct_Review_author(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
+func (ec *directExec) direct_Review_author(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Review_author(ctx, *field)
 	if err != nil {
@@ -676,8 +680,8 @@ func (ec *executionContext) direct_Review_author(pf *execution.Frame, field *gra
 	return ec.directmarshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) directCollectUser(sel ast.SelectionSet) []graphql.CollectedField {
-	return graphql.CollectFields(ec.OperationContext, sel, userImplementors)
+func (ec *directExec) directCollectUser(sel ast.SelectionSet) []graphql.CollectedField {
+	return ec.plan.Collect(ec.OperationContext, sel, "User", userImplementors)
 }
 
 func directUserConcurrent(name string) bool {
@@ -688,13 +692,13 @@ func directUserConcurrent(name string) bool {
 	return false
 }
 
-func (ec *executionContext) directUser(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
+func (ec *directExec) directUser(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
 	return execution.Object(f, ec.OperationContext, fields, directUserConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directUserField(f, &fields[i], obj, w)
 	}, w)
 }
 
-func (ec *executionContext) directUserField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
+func (ec *directExec) directUserField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("User")
@@ -713,7 +717,7 @@ func (ec *executionContext) directUserField(f *execution.Frame, field *graphql.C
 	return execution.UnknownField(f, field)
 }
 
-func (ec *executionContext) direct_User_orders(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
+func (ec *directExec) direct_User_orders(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_User_orders(ctx, *field)
 	if err != nil {
@@ -747,26 +751,26 @@ func (ec *executionContext) direct_User_orders(pf *execution.Frame, field *graph
 	return ec.directmarshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄ(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *executionContext) directmarshalNID2string(at execution.Site, sel ast.SelectionSet, v string, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNID2string(at execution.Site, sel ast.SelectionSet, v string, w *execution.Writer) bool {
 	w.String(string(v))
 	return true
 }
 
-func (ec *executionContext) directmarshalNInt2int(at execution.Site, sel ast.SelectionSet, v int, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNInt2int(at execution.Site, sel ast.SelectionSet, v int, w *execution.Writer) bool {
 	w.Int(int64(v))
 	return true
 }
 
-func (ec *executionContext) directmarshalNInt2int64(at execution.Site, sel ast.SelectionSet, v int64, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNInt2int64(at execution.Site, sel ast.SelectionSet, v int64, w *execution.Writer) bool {
 	w.Int(int64(v))
 	return true
 }
 
-func (ec *executionContext) directmarshalNMoney2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐMoney(at execution.Site, sel ast.SelectionSet, v upstreams.Money, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNMoney2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐMoney(at execution.Site, sel ast.SelectionSet, v upstreams.Money, w *execution.Writer) bool {
 	return execution.Nullable(w, false, ec.directMoney(at.Frame(), ec.directCollectMoney(sel), &v, w))
 }
 
-func (ec *executionContext) directmarshalNMoney2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐMoney(at execution.Site, sel ast.SelectionSet, v *upstreams.Money, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNMoney2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐMoney(at execution.Site, sel ast.SelectionSet, v *upstreams.Money, w *execution.Writer) bool {
 	if v == nil {
 		execution.InvalidNull(at.Frame(), "Money!")
 		return false
@@ -774,11 +778,11 @@ func (ec *executionContext) directmarshalNMoney2ᚖgithubᚗcomᚋswitchyardᚋs
 	return execution.Nullable(w, false, ec.directMoney(at.Frame(), ec.directCollectMoney(sel), v, w))
 }
 
-func (ec *executionContext) directmarshalNOrder2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(at execution.Site, sel ast.SelectionSet, v upstreams.Order, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNOrder2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(at execution.Site, sel ast.SelectionSet, v upstreams.Order, w *execution.Writer) bool {
 	return execution.Nullable(w, false, ec.directOrder(at.Frame(), ec.directCollectOrder(sel), &v, w))
 }
 
-func (ec *executionContext) directmarshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.Order, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.Order, w *execution.Writer) bool {
 	f := at.Frame()
 	fields := ec.directCollectOrder(sel)
 	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(fields, directOrderConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
@@ -787,11 +791,11 @@ func (ec *executionContext) directmarshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋs
 	return execution.Nullable(w, false, ok)
 }
 
-func (ec *executionContext) directmarshalNOrderItem2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItem(at execution.Site, sel ast.SelectionSet, v upstreams.OrderItem, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNOrderItem2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItem(at execution.Site, sel ast.SelectionSet, v upstreams.OrderItem, w *execution.Writer) bool {
 	return execution.Nullable(w, false, ec.directOrderItem(at.Frame(), ec.directCollectOrderItem(sel), &v, w))
 }
 
-func (ec *executionContext) directmarshalNOrderItem2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.OrderItem, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNOrderItem2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.OrderItem, w *execution.Writer) bool {
 	f := at.Frame()
 	fields := ec.directCollectOrderItem(sel)
 	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(fields, directOrderItemConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
@@ -800,12 +804,12 @@ func (ec *executionContext) directmarshalNOrderItem2ᚕgithubᚗcomᚋswitchyard
 	return execution.Nullable(w, false, ok)
 }
 
-func (ec *executionContext) directmarshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatus(at execution.Site, sel ast.SelectionSet, v upstreams.OrderStatus, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatus(at execution.Site, sel ast.SelectionSet, v upstreams.OrderStatus, w *execution.Writer) bool {
 	w.String(marshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatus[v])
 	return true
 }
 
-func (ec *executionContext) directmarshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(at execution.Site, sel ast.SelectionSet, v []*upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(at execution.Site, sel ast.SelectionSet, v []*upstreams.Product, w *execution.Writer) bool {
 	f := at.Frame()
 	fields := ec.directCollectProduct(sel)
 	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(fields, directProductConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
@@ -818,11 +822,11 @@ func (ec *executionContext) directmarshalNProduct2ᚕᚖgithubᚗcomᚋswitchyar
 	return execution.Nullable(w, false, ok)
 }
 
-func (ec *executionContext) directmarshalNReview2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReview(at execution.Site, sel ast.SelectionSet, v upstreams.Review, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNReview2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReview(at execution.Site, sel ast.SelectionSet, v upstreams.Review, w *execution.Writer) bool {
 	return execution.Nullable(w, false, ec.directReview(at.Frame(), ec.directCollectReview(sel), &v, w))
 }
 
-func (ec *executionContext) directmarshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.Review, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.Review, w *execution.Writer) bool {
 	f := at.Frame()
 	fields := ec.directCollectReview(sel)
 	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(fields, directReviewConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
@@ -831,17 +835,17 @@ func (ec *executionContext) directmarshalNReview2ᚕgithubᚗcomᚋswitchyardᚋ
 	return execution.Nullable(w, false, ok)
 }
 
-func (ec *executionContext) directmarshalNString2string(at execution.Site, sel ast.SelectionSet, v string, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNString2string(at execution.Site, sel ast.SelectionSet, v string, w *execution.Writer) bool {
 	w.String(string(v))
 	return true
 }
 
-func (ec *executionContext) directmarshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTier(at execution.Site, sel ast.SelectionSet, v upstreams.Tier, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTier(at execution.Site, sel ast.SelectionSet, v upstreams.Tier, w *execution.Writer) bool {
 	w.String(marshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTier[v])
 	return true
 }
 
-func (ec *executionContext) directmarshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(at execution.Site, sel ast.SelectionSet, v []*upstreams.User, w *execution.Writer) bool {
+func (ec *directExec) directmarshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(at execution.Site, sel ast.SelectionSet, v []*upstreams.User, w *execution.Writer) bool {
 	f := at.Frame()
 	fields := ec.directCollectUser(sel)
 	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(fields, directUserConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
@@ -854,7 +858,7 @@ func (ec *executionContext) directmarshalNUser2ᚕᚖgithubᚗcomᚋswitchyard�
 	return execution.Nullable(w, false, ok)
 }
 
-func (ec *executionContext) directmarshalOFloat2ᚖfloat64(at execution.Site, sel ast.SelectionSet, v *float64, w *execution.Writer) bool {
+func (ec *directExec) directmarshalOFloat2ᚖfloat64(at execution.Site, sel ast.SelectionSet, v *float64, w *execution.Writer) bool {
 	if v == nil {
 		w.Null()
 		return true
@@ -863,7 +867,7 @@ func (ec *executionContext) directmarshalOFloat2ᚖfloat64(at execution.Site, se
 	return true
 }
 
-func (ec *executionContext) directmarshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(at execution.Site, sel ast.SelectionSet, v *upstreams.Order, w *execution.Writer) bool {
+func (ec *directExec) directmarshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(at execution.Site, sel ast.SelectionSet, v *upstreams.Order, w *execution.Writer) bool {
 	if v == nil {
 		w.Null()
 		return true
@@ -871,7 +875,7 @@ func (ec *executionContext) directmarshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋs
 	return execution.Nullable(w, true, ec.directOrder(at.Frame(), ec.directCollectOrder(sel), v, w))
 }
 
-func (ec *executionContext) directmarshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(at execution.Site, sel ast.SelectionSet, v *upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) directmarshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(at execution.Site, sel ast.SelectionSet, v *upstreams.Product, w *execution.Writer) bool {
 	if v == nil {
 		w.Null()
 		return true
@@ -879,7 +883,7 @@ func (ec *executionContext) directmarshalOProduct2ᚖgithubᚗcomᚋswitchyard�
 	return execution.Nullable(w, true, ec.directProduct(at.Frame(), ec.directCollectProduct(sel), v, w))
 }
 
-func (ec *executionContext) directmarshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(at execution.Site, sel ast.SelectionSet, v *upstreams.User, w *execution.Writer) bool {
+func (ec *directExec) directmarshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(at execution.Site, sel ast.SelectionSet, v *upstreams.User, w *execution.Writer) bool {
 	if v == nil {
 		w.Null()
 		return true

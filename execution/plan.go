@@ -1,0 +1,150 @@
+package execution
+
+import (
+	"context"
+	"sync"
+	"unsafe"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// Plans keeps, for each parsed document the gateway runs (gqlgen's query cache
+// holds them, so a document is the same value from one request to the next), what
+// every request running it would otherwise work out again: whether each operation
+// can run directly, and the fields collected from each selection set for each
+// object type. Collected fields are kept only for documents whose @skip and
+// @include do not depend on variables; the others are collected per request, as
+// gqlgen does. At most maxPlans documents are kept: past that, all are dropped.
+type Plans struct {
+	mu   sync.RWMutex
+	docs map[*ast.QueryDocument]*Plan
+}
+
+const maxPlans = 1000
+
+// NewPlans returns an empty cache.
+func NewPlans() *Plans { return &Plans{docs: map[*ast.QueryDocument]*Plan{}} }
+
+// Plan is what is kept for one document.
+type Plan struct {
+	constant bool     // no @skip or @include reads a variable
+	direct   sync.Map // *ast.OperationDefinition -> bool
+	fields   sync.Map // collectKey -> []graphql.CollectedField
+}
+
+type collectKey struct {
+	sel      *ast.Selection
+	n        int
+	typeName string
+}
+
+// For returns the plan of doc, making it on first use.
+func (p *Plans) For(doc *ast.QueryDocument) *Plan {
+	p.mu.RLock()
+	pl := p.docs[doc]
+	p.mu.RUnlock()
+	if pl != nil {
+		return pl
+	}
+	pl = &Plan{constant: constantDirectives(doc)}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if old := p.docs[doc]; old != nil {
+		return old
+	}
+	if len(p.docs) >= maxPlans {
+		clear(p.docs)
+	}
+	p.docs[doc] = pl
+	return pl
+}
+
+// Direct is the package's Direct, computed once per operation.
+func (pl *Plan) Direct(oc *graphql.OperationContext) bool {
+	if v, ok := pl.direct.Load(oc.Operation); ok {
+		return v.(bool)
+	}
+	d := Direct(oc)
+	pl.direct.Store(oc.Operation, d)
+	return d
+}
+
+// Collect returns the fields of sel for an object of type typeName, as
+// graphql.CollectFields does; implementors are the type and its interfaces.
+func (pl *Plan) Collect(oc *graphql.OperationContext, sel ast.SelectionSet, typeName string, implementors []string) []graphql.CollectedField {
+	if pl == nil || !pl.constant || len(sel) == 0 {
+		return graphql.CollectFields(oc, sel, implementors)
+	}
+	key := collectKey{sel: unsafe.SliceData(sel), n: len(sel), typeName: typeName}
+	if v, ok := pl.fields.Load(key); ok {
+		return v.([]graphql.CollectedField)
+	}
+	fields := graphql.CollectFields(oc, sel, implementors)
+	v, _ := pl.fields.LoadOrStore(key, fields)
+	return v.([]graphql.CollectedField)
+}
+
+// constantDirectives reports whether no @skip or @include in doc reads a variable.
+func constantDirectives(doc *ast.QueryDocument) bool {
+	var walk func(ast.SelectionSet) bool
+	constant := func(ds ast.DirectiveList) bool {
+		for _, d := range ds {
+			if d.Name != "skip" && d.Name != "include" {
+				continue
+			}
+			for _, a := range d.Arguments {
+				if a.Value == nil || a.Value.Kind == ast.Variable {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	walk = func(sel ast.SelectionSet) bool {
+		for _, s := range sel {
+			switch s := s.(type) {
+			case *ast.Field:
+				if !constant(s.Directives) || !walk(s.SelectionSet) {
+					return false
+				}
+			case *ast.InlineFragment:
+				if !constant(s.Directives) || !walk(s.SelectionSet) {
+					return false
+				}
+			case *ast.FragmentSpread:
+				if !constant(s.Directives) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for _, op := range doc.Operations {
+		if !walk(op.SelectionSet) {
+			return false
+		}
+	}
+	for _, f := range doc.Fragments {
+		if !constant(f.Directives) || !walk(f.SelectionSet) {
+			return false
+		}
+	}
+	return true
+}
+
+// rootReadyKey marks a context whose root fields have their data at hand.
+type rootReadyKey struct{}
+
+// WithRootReady marks ctx, an operation's, as one whose root fields will not wait:
+// their upstream answers were fetched before execution (see resolvers.RootFetch).
+// The direct executor then resolves them one after another, without a goroutine
+// each, which gains nothing when no field waits.
+func WithRootReady(ctx context.Context) context.Context {
+	return context.WithValue(ctx, rootReadyKey{}, true)
+}
+
+func rootReady(ctx context.Context) bool {
+	v, _ := ctx.Value(rootReadyKey{}).(bool)
+	return v
+}
