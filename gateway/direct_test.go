@@ -26,14 +26,12 @@ var directCorpus = []struct {
 	{"w2", "/graphql", `{ user(id:"u1"){ name orders(first:10){ id total{amount} items{ quantity product{ name price{amount} } } } } }`, nil},
 	{"users with nulls", "/graphql", `{ users(ids:["u1","nope","u2","u1"]){ id name tier email orders(first:2){ id status createdAt total{ amount currency } user{ id } } } }`, nil},
 	{"products and reviews", "/graphql", `{ products(ids:["p1","p2","zz","p3"]){ id name category price{amount currency} rating reviews(first:2){ id rating body author{ name tier } } } }`, nil},
-	{"fragments and variables", "/graphql",
-		`query Q($id: ID!, $withName: Boolean!, $skipB: Boolean!) {
-			a: user(id:$id){ ...U name @include(if:$withName) }
-			b: user(id:"u2") @skip(if:$skipB) { __typename id }
-			c: user(id:"u3"){ ... on User { id } ...U }
-		}
-		fragment U on User { id tier orders { ... on Order { id items { quantity } } } }`,
+	{"fragments and variables", "/graphql", directCorpusFragments,
 		map[string]any{"id": "u1", "withName": true, "skipB": false}},
+	{"constant skip and include", "/graphql",
+		`{ a: user(id:"u1"){ id name @skip(if:true) tier @include(if:true) } b: user(id:"u2") @include(if:false) { id } }`, nil},
+	{"the same document, other variables", "/graphql", directCorpusFragments,
+		map[string]any{"id": "u4", "withName": false, "skipB": true}},
 	{"fragments, the other way", "/graphql",
 		`query Q($id: ID!, $withName: Boolean!, $skipB: Boolean!) {
 			a: user(id:$id){ ...U name @include(if:$withName) }
@@ -54,6 +52,15 @@ var directCorpus = []struct {
 	{"v1 money", "/v1/graphql", `{ order(id:"o1"){ total items{ unitPrice currency product{ name price currency rating } } } user(id:"u1"){ orders(first:3){ id total } } }`, nil},
 	{"v1 w2", "/v1/graphql", `{ user(id:"u1"){ name orders(first:10){ id total items{ quantity product{ name price } } } } }`, nil},
 }
+
+// directCorpusFragments is run twice with different variables: the direct
+// executor must not keep what the variables decide.
+const directCorpusFragments = `query Q($id: ID!, $withName: Boolean!, $skipB: Boolean!) {
+	a: user(id:$id){ ...U name @include(if:$withName) }
+	b: user(id:"u2") @skip(if:$skipB) { __typename id }
+	c: user(id:"u3"){ ... on User { id } ...U }
+}
+fragment U on User { id tier orders { ... on Order { id items { quantity } } } }`
 
 // manyIDs is n user ids quoted and comma-separated.
 func manyIDs(n int) string {
