@@ -15,9 +15,11 @@ package execution
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -332,21 +334,21 @@ func (s Site) Frame() *Frame {
 
 // Object writes an object whose selected fields are fields; field(i, w) writes the
 // value of fields[i] and returns false when that value is null where the schema
-// allows no null. The fields for which concurrent holds (those with a resolver) run
-// at once, each in its own goroutine, when there are two or more of them, as
-// gqlgen runs them. Every field runs even after one fails, so that every error is
+// allows no null. The fields for which concurrent holds (those with a resolver not
+// declared synchronous) run at once, each in its own goroutine, when there are two
+// or more of them, as gqlgen runs them. Every field runs even after one fails, so that every error is
 // reported; then a failed object is cut from w and Object returns false.
-func Object(f *Frame, oc *graphql.OperationContext, fields []graphql.CollectedField,
-	concurrent func(name string) bool, field func(i int, w *Writer) bool, w *Writer) bool {
+func Object(f *Frame, oc *graphql.OperationContext, pl *Plan, fields []graphql.CollectedField,
+	concurrent func(pl *Plan, name string) bool, field func(i int, w *Writer) bool, w *Writer) bool {
 	var early []*Writer
 	var earlyOK []bool
 	if f.parent == nil && f.ctx != nil && rootReady(f.ctx) {
 		concurrent = never
 	}
-	if n := countConcurrent(fields, concurrent); n > 1 {
+	if n := countConcurrent(pl, fields, concurrent); n > 1 {
 		idx := make([]int, 0, n)
 		for i := range fields {
-			if concurrent(fields[i].Name) {
+			if concurrent(pl, fields[i].Name) {
 				idx = append(idx, i)
 			}
 		}
@@ -385,23 +387,23 @@ func Object(f *Frame, oc *graphql.OperationContext, fields []graphql.CollectedFi
 	return true
 }
 
-func never(string) bool { return false }
+func never(*Plan, string) bool { return false }
 
-func countConcurrent(fields []graphql.CollectedField, concurrent func(string) bool) int {
+func countConcurrent(pl *Plan, fields []graphql.CollectedField, concurrent func(*Plan, string) bool) int {
 	n := 0
 	for i := range fields {
-		if concurrent(fields[i].Name) {
+		if concurrent(pl, fields[i].Name) {
 			n++
 		}
 	}
 	return n
 }
 
-// AnyConcurrent reports whether any of fields has a resolver: a list of such
-// objects is written one goroutine per element, as gqlgen does, so that their
-// dataloader calls fall into one batch.
-func AnyConcurrent(fields []graphql.CollectedField, concurrent func(string) bool) bool {
-	return countConcurrent(fields, concurrent) > 0
+// AnyConcurrent reports whether any of fields has a resolver that may wait: a list
+// of such objects is written one goroutine per element, as gqlgen does, so that
+// their dataloader calls fall into one batch.
+func AnyConcurrent(pl *Plan, fields []graphql.CollectedField, concurrent func(*Plan, string) bool) bool {
+	return countConcurrent(pl, fields, concurrent) > 0
 }
 
 // List writes a list of n elements at frame f; elem writes element i at site s and
@@ -519,12 +521,30 @@ type directer interface {
 
 // Schema returns es running every operation its direct executor takes (see Direct)
 // with it, and the others with gqlgen's. A schema without one is returned as is.
-func Schema(es graphql.ExecutableSchema) graphql.ExecutableSchema {
-	if d, ok := es.(directer); ok {
-		return directSchema{d, NewPlans()}
+//
+// synchronous names the fields ("Type.field") whose resolvers never wait: they
+// compute from their object and return. The direct executor calls them in the
+// goroutine at hand, where gqlgen's would give each a goroutine; so a list of
+// orders that asks only for such fields is written without one goroutine per
+// order. A name that is not a field of the schema is an error.
+func Schema(es graphql.ExecutableSchema, synchronous ...string) (graphql.ExecutableSchema, error) {
+	d, ok := es.(directer)
+	if !ok {
+		return es, nil
 	}
-	return es
+	sync := map[fieldKey]bool{}
+	for _, name := range synchronous {
+		typ, field, ok := strings.Cut(name, ".")
+		def := es.Schema().Types[typ]
+		if !ok || def == nil || def.Fields.ForName(field) == nil {
+			return nil, fmt.Errorf("synchronous field %q: no such field (write Type.field)", name)
+		}
+		sync[fieldKey{typ, field}] = true
+	}
+	return directSchema{d, newPlans(sync)}, nil
 }
+
+type fieldKey struct{ typ, field string }
 
 type directSchema struct {
 	directer

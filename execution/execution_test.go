@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
@@ -88,3 +89,35 @@ func fieldNamed(name, alias string) *ast.Field {
 	}
 	return &ast.Field{Name: name, Alias: alias}
 }
+
+// Schema refuses a synchronous field the schema does not have, and leaves a schema
+// without a direct executor as it is.
+func TestSchemaChecksSynchronousFields(t *testing.T) {
+	es := fakeDirect{}
+	if _, err := Schema(es, "Order.total"); err != nil {
+		t.Errorf("a field of the schema: %v", err)
+	}
+	for _, name := range []string{"Order.nope", "Nope.total", "total", ""} {
+		if _, err := Schema(es, name); err == nil {
+			t.Errorf("%q was accepted", name)
+		}
+	}
+	var plain graphql.ExecutableSchema = plainSchema{}
+	if got, err := Schema(plain, "whatever"); err != nil || got != plain {
+		t.Errorf("a schema without a direct executor: %v, %v", got, err)
+	}
+}
+
+type plainSchema struct{}
+
+func (plainSchema) Schema() *ast.Schema {
+	return gqlparser.MustLoadSchema(&ast.Source{Input: "type Query { order: Order } type Order { total: Int }"})
+}
+func (plainSchema) Complexity(context.Context, string, string, int, map[string]any) (int, bool) {
+	return 0, false
+}
+func (plainSchema) Exec(context.Context) graphql.ResponseHandler { return nil }
+
+type fakeDirect struct{ plainSchema }
+
+func (fakeDirect) ExecDirect(context.Context, *Plan) graphql.ResponseHandler { return nil }

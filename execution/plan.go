@@ -17,20 +17,24 @@ import (
 // @include do not depend on variables; the others are collected per request, as
 // gqlgen does. At most maxPlans documents are kept: past that, all are dropped.
 type Plans struct {
-	mu   sync.RWMutex
-	docs map[*ast.QueryDocument]*Plan
+	synchronous map[fieldKey]bool
+	mu          sync.RWMutex
+	docs        map[*ast.QueryDocument]*Plan
 }
 
 const maxPlans = 1000
 
-// NewPlans returns an empty cache.
-func NewPlans() *Plans { return &Plans{docs: map[*ast.QueryDocument]*Plan{}} }
+// newPlans returns an empty cache for a schema with these synchronous fields.
+func newPlans(synchronous map[fieldKey]bool) *Plans {
+	return &Plans{synchronous: synchronous, docs: map[*ast.QueryDocument]*Plan{}}
+}
 
 // Plan is what is kept for one document.
 type Plan struct {
-	constant bool     // no @skip or @include reads a variable
-	direct   sync.Map // *ast.OperationDefinition -> bool
-	fields   sync.Map // collectKey -> []graphql.CollectedField
+	synchronous map[fieldKey]bool
+	constant    bool     // no @skip or @include reads a variable
+	direct      sync.Map // *ast.OperationDefinition -> bool
+	fields      sync.Map // collectKey -> []graphql.CollectedField
 }
 
 type collectKey struct {
@@ -47,7 +51,7 @@ func (p *Plans) For(doc *ast.QueryDocument) *Plan {
 	if pl != nil {
 		return pl
 	}
-	pl = &Plan{constant: constantDirectives(doc)}
+	pl = &Plan{synchronous: p.synchronous, constant: constantDirectives(doc)}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if old := p.docs[doc]; old != nil {
@@ -59,6 +63,9 @@ func (p *Plans) For(doc *ast.QueryDocument) *Plan {
 	p.docs[doc] = pl
 	return pl
 }
+
+// Synchronous reports whether the resolver of typ.field never waits (see Schema).
+func (pl *Plan) Synchronous(typ, field string) bool { return pl.synchronous[fieldKey{typ, field}] }
 
 // Direct is the package's Direct, computed once per operation.
 func (pl *Plan) Direct(oc *graphql.OperationContext) bool {

@@ -86,7 +86,14 @@ func timesPlusOne(child, n int) int {
 func (g *Gateway) graphqlHandler(version string) http.Handler {
 	es := g.executableSchema(version)
 	if *g.cfg.GraphQL.DirectExecution {
-		es = execution.Schema(es)
+		sync := resolvers.Synchronous
+		if version == "v1" {
+			sync = resolvers.SynchronousV1
+		}
+		var err error
+		if es, err = execution.Schema(es, sync...); err != nil {
+			panic(err) // the lists are the code's own, checked by the tests
+		}
 	}
 	srv := handler.New(es)
 	required := map[string]bool{}

@@ -128,6 +128,11 @@ func wantsItemProducts(ctx context.Context) bool {
 
 type orderResolver struct{ *Resolver }
 
+// Synchronous are version 2's fields whose resolvers compute from their object and
+// never wait (see execution.Schema): the direct executor calls them without a
+// goroutine each.
+var Synchronous = []string{"Order.total"}
+
 // errMixedCurrencies means an order's items are priced in more than one currency, so
 // they have no single total.
 var errMixedCurrencies = errors.New("order items are priced in more than one currency")

@@ -14,6 +14,10 @@ type V1 struct{ *Resolver }
 
 var _ graphv1.ResolverRoot = V1{}
 
+// SynchronousV1 are version 1's fields whose resolvers compute from their object
+// and never wait (see execution.Schema).
+var SynchronousV1 = []string{"Order.total", "OrderItem.unitPrice", "OrderItem.currency", "Product.price", "Product.currency"}
+
 // Query returns the resolvers of the query root, the same as version 2's.
 func (r V1) Query() graphv1.QueryResolver { return queryResolver(r) }
 

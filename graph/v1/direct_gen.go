@@ -44,16 +44,16 @@ func (ec *directExec) directCollectOrder(sel ast.SelectionSet) []graphql.Collect
 	return ec.plan.Collect(ec.OperationContext, sel, "Order", orderImplementors)
 }
 
-func directOrderConcurrent(name string) bool {
+func directOrderConcurrent(pl *execution.Plan, name string) bool {
 	switch name {
 	case "total", "user":
-		return true
+		return !pl.Synchronous("Order", name)
 	}
 	return false
 }
 
 func (ec *directExec) directOrder(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
-	return execution.Object(f, ec.OperationContext, fields, directOrderConcurrent, func(i int, w *execution.Writer) bool {
+	return execution.Object(f, ec.OperationContext, ec.plan, fields, directOrderConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directOrderField(f, &fields[i], obj, w)
 	}, w)
 }
@@ -152,16 +152,16 @@ func (ec *directExec) directCollectOrderItem(sel ast.SelectionSet) []graphql.Col
 	return ec.plan.Collect(ec.OperationContext, sel, "OrderItem", orderItemImplementors)
 }
 
-func directOrderItemConcurrent(name string) bool {
+func directOrderItemConcurrent(pl *execution.Plan, name string) bool {
 	switch name {
 	case "unitPrice", "currency", "product":
-		return true
+		return !pl.Synchronous("OrderItem", name)
 	}
 	return false
 }
 
 func (ec *directExec) directOrderItem(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
-	return execution.Object(f, ec.OperationContext, fields, directOrderItemConcurrent, func(i int, w *execution.Writer) bool {
+	return execution.Object(f, ec.OperationContext, ec.plan, fields, directOrderItemConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directOrderItemField(f, &fields[i], obj, w)
 	}, w)
 }
@@ -290,16 +290,16 @@ func (ec *directExec) directCollectProduct(sel ast.SelectionSet) []graphql.Colle
 	return ec.plan.Collect(ec.OperationContext, sel, "Product", productImplementors)
 }
 
-func directProductConcurrent(name string) bool {
+func directProductConcurrent(pl *execution.Plan, name string) bool {
 	switch name {
 	case "price", "currency", "reviews", "rating":
-		return true
+		return !pl.Synchronous("Product", name)
 	}
 	return false
 }
 
 func (ec *directExec) directProduct(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
-	return execution.Object(f, ec.OperationContext, fields, directProductConcurrent, func(i int, w *execution.Writer) bool {
+	return execution.Object(f, ec.OperationContext, ec.plan, fields, directProductConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directProductField(f, &fields[i], obj, w)
 	}, w)
 }
@@ -468,16 +468,16 @@ func (ec *directExec) directCollectQuery(sel ast.SelectionSet) []graphql.Collect
 	return ec.plan.Collect(ec.OperationContext, sel, "Query", queryImplementors)
 }
 
-func directQueryConcurrent(name string) bool {
+func directQueryConcurrent(pl *execution.Plan, name string) bool {
 	switch name {
 	case "user", "users", "product", "products", "order", "me":
-		return true
+		return !pl.Synchronous("Query", name)
 	}
 	return false
 }
 
 func (ec *directExec) directQuery(f *execution.Frame, fields []graphql.CollectedField, w *execution.Writer) bool {
-	return execution.Object(f, ec.OperationContext, fields, directQueryConcurrent, func(i int, w *execution.Writer) bool {
+	return execution.Object(f, ec.OperationContext, ec.plan, fields, directQueryConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directQueryField(f, &fields[i], w)
 	}, w)
 }
@@ -727,16 +727,16 @@ func (ec *directExec) directCollectReview(sel ast.SelectionSet) []graphql.Collec
 	return ec.plan.Collect(ec.OperationContext, sel, "Review", reviewImplementors)
 }
 
-func directReviewConcurrent(name string) bool {
+func directReviewConcurrent(pl *execution.Plan, name string) bool {
 	switch name {
 	case "author":
-		return true
+		return !pl.Synchronous("Review", name)
 	}
 	return false
 }
 
 func (ec *directExec) directReview(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
-	return execution.Object(f, ec.OperationContext, fields, directReviewConcurrent, func(i int, w *execution.Writer) bool {
+	return execution.Object(f, ec.OperationContext, ec.plan, fields, directReviewConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directReviewField(f, &fields[i], obj, w)
 	}, w)
 }
@@ -797,16 +797,16 @@ func (ec *directExec) directCollectUser(sel ast.SelectionSet) []graphql.Collecte
 	return ec.plan.Collect(ec.OperationContext, sel, "User", userImplementors)
 }
 
-func directUserConcurrent(name string) bool {
+func directUserConcurrent(pl *execution.Plan, name string) bool {
 	switch name {
 	case "orders":
-		return true
+		return !pl.Synchronous("User", name)
 	}
 	return false
 }
 
 func (ec *directExec) directUser(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
-	return execution.Object(f, ec.OperationContext, fields, directUserConcurrent, func(i int, w *execution.Writer) bool {
+	return execution.Object(f, ec.OperationContext, ec.plan, fields, directUserConcurrent, func(i int, w *execution.Writer) bool {
 		return ec.directUserField(f, &fields[i], obj, w)
 	}, w)
 }
@@ -886,7 +886,7 @@ func (ec *directExec) directmarshalNOrder2githubᚗcomᚋswitchyardᚋswitchyard
 func (ec *directExec) directmarshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.Order, w *execution.Writer) bool {
 	f := at.Frame()
 	fields := ec.directCollectOrder(sel)
-	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(fields, directOrderConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
+	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(ec.plan, fields, directOrderConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
 		return execution.Nullable(w, false, ec.directOrder(s.Frame(), fields, &v[i], w))
 	}, w)
 	return execution.Nullable(w, false, ok)
@@ -899,7 +899,7 @@ func (ec *directExec) directmarshalNOrderItem2githubᚗcomᚋswitchyardᚋswitch
 func (ec *directExec) directmarshalNOrderItem2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.OrderItem, w *execution.Writer) bool {
 	f := at.Frame()
 	fields := ec.directCollectOrderItem(sel)
-	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(fields, directOrderItemConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
+	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(ec.plan, fields, directOrderItemConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
 		return execution.Nullable(w, false, ec.directOrderItem(s.Frame(), fields, &v[i], w))
 	}, w)
 	return execution.Nullable(w, false, ok)
@@ -913,7 +913,7 @@ func (ec *directExec) directmarshalNOrderStatus2githubᚗcomᚋswitchyardᚋswit
 func (ec *directExec) directmarshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(at execution.Site, sel ast.SelectionSet, v []*upstreams.Product, w *execution.Writer) bool {
 	f := at.Frame()
 	fields := ec.directCollectProduct(sel)
-	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(fields, directProductConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
+	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(ec.plan, fields, directProductConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
 		if v[i] == nil {
 			w.Null()
 			return true
@@ -930,7 +930,7 @@ func (ec *directExec) directmarshalNReview2githubᚗcomᚋswitchyardᚋswitchyar
 func (ec *directExec) directmarshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.Review, w *execution.Writer) bool {
 	f := at.Frame()
 	fields := ec.directCollectReview(sel)
-	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(fields, directReviewConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
+	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(ec.plan, fields, directReviewConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
 		return execution.Nullable(w, false, ec.directReview(s.Frame(), fields, &v[i], w))
 	}, w)
 	return execution.Nullable(w, false, ok)
@@ -949,7 +949,7 @@ func (ec *directExec) directmarshalNTier2githubᚗcomᚋswitchyardᚋswitchyard�
 func (ec *directExec) directmarshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(at execution.Site, sel ast.SelectionSet, v []*upstreams.User, w *execution.Writer) bool {
 	f := at.Frame()
 	fields := ec.directCollectUser(sel)
-	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(fields, directUserConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
+	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(ec.plan, fields, directUserConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
 		if v[i] == nil {
 			w.Null()
 			return true
