@@ -116,11 +116,8 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 	lim := g.cfg.GraphQL.Limits
 	off := func(n int) int { return max(n, 0) } // -1: no limit
 	srv.Use(policies.QueryLimits{MaxBytes: off(lim.MaxQueryBytes), MaxDepth: off(lim.MaxDepth), MaxAliases: off(lim.MaxAliases)})
-	switch {
-	case lim.MaxCost > 0:
-		srv.Use(extension.FixedComplexityLimit(lim.MaxCost))
-	case g.limits.LimitsCost():
-		srv.Use(extension.FixedComplexityLimit(math.MaxInt32)) // computes the cost the limits spend
+	if lim.MaxCost > 0 || g.limits.LimitsCost() {
+		srv.Use(&policies.CostLimit{Limit: max(lim.MaxCost, 0)}) // 0: computes the cost the rate limits spend
 	}
 	if g.trusted != nil {
 		srv.Use(g.trusted) // before APQ, which must not serve what is not listed
