@@ -29,7 +29,8 @@ type (
 // all their upstream calls at once from the request's goroutine, then reads the
 // answers in turn. The calls overlap as they would if each root field ran in its own
 // goroutine, which is what the executor does otherwise, but no goroutine waits on a
-// socket: the executor's root goroutines find their records ready. A query with any
+// socket: the executor finds the records ready (the direct executor, told so, then
+// resolves the root fields without a goroutine each). A query with any
 // other root field (a list, me, introspection) runs as usual, so that no call waits
 // for another.
 type RootFetch struct {
