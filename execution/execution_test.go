@@ -3,6 +3,7 @@ package execution
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"testing"
 
@@ -121,3 +122,39 @@ func (plainSchema) Exec(context.Context) graphql.ResponseHandler { return nil }
 type fakeDirect struct{ plainSchema }
 
 func (fakeDirect) ExecDirect(context.Context, *Plan) graphql.ResponseHandler { return nil }
+
+// A panic in a resolver, or in a part run in parallel, is reported on the path where
+// it happened and never reaches the caller.
+func TestPanicsAreRecovered(t *testing.T) {
+	oc := &graphql.OperationContext{
+		ResolverMiddleware: func(ctx context.Context, next graphql.Resolver) (any, error) { return next(ctx) },
+		RecoverFunc:        func(context.Context, any) error { return errors.New("recovered") },
+	}
+	ctx := graphql.WithResponseContext(graphql.WithOperationContext(context.Background(), oc),
+		graphql.DefaultErrorPresenter, oc.RecoverFunc)
+	root := Root(graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query"}))
+	user := root.Field("Query", &graphql.CollectedField{Field: fieldNamed("user", "")})
+
+	res, _, ok := Resolve(user.Context(), oc, func(context.Context) (any, error) { panic("resolver") })
+	if ok || res != nil {
+		t.Errorf("a panicking resolver gave %v, %v", res, ok)
+	}
+	oks := Parallel(user, oc, 3, func(i int) bool {
+		if i == 1 {
+			panic("part")
+		}
+		return true
+	})
+	if !oks[0] || oks[1] || !oks[2] {
+		t.Errorf("parts: %v, want [true false true]", oks)
+	}
+	errs := graphql.GetErrors(ctx)
+	if len(errs) != 2 {
+		t.Fatalf("errors: %v, want two", errs)
+	}
+	for _, e := range errs {
+		if e.Message != "recovered" || e.Path.String() != "user" {
+			t.Errorf("error %q at %q, want recovered at user", e.Message, e.Path)
+		}
+	}
+}
