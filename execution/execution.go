@@ -251,6 +251,16 @@ func Resolve(ctx context.Context, oc *graphql.OperationContext, resolve graphql.
 	return res, rctx, true
 }
 
+// Marshaled writes a marshaler that a field's middleware returned in place of the
+// field's value, as gqlgen writes it, and reports whether the field may have it.
+func Marshaled(w *Writer, nonNull bool, m graphql.Marshaler) bool {
+	m.MarshalGQL(w)
+	if m == graphql.RequiredNull || nonNull && m == graphql.Null {
+		return false
+	}
+	return true
+}
+
 // WrongType reports a value of the wrong type from a field's middleware, as gqlgen
 // does.
 func WrongType(ctx context.Context, got, want any) {
@@ -332,23 +342,22 @@ func (s Site) Frame() *Frame {
 	}
 }
 
-// Object writes an object whose selected fields are fields; field(i, w) writes the
-// value of fields[i] and returns false when that value is null where the schema
-// allows no null. The fields for which concurrent holds (those with a resolver not
-// declared synchronous) run at once, each in its own goroutine, when there are two
-// or more of them, as gqlgen runs them. Every field runs even after one fails, so that every error is
-// reported; then a failed object is cut from w and Object returns false.
-func Object(f *Frame, oc *graphql.OperationContext, pl *Plan, fields []graphql.CollectedField,
-	concurrent func(pl *Plan, name string) bool, field func(i int, w *Writer) bool, w *Writer) bool {
+// Object writes an object whose selected fields are s.Fields; field(i, w) writes
+// the value of field i and returns false when that value is null where the schema
+// allows no null. The fields marked concurrent (resolvers that may wait, or whose
+// subtree may) run at once, each in its own goroutine, when there are two or more
+// of them, as gqlgen runs its resolvers. Every field runs even after one fails, so
+// that every error is reported; then a failed object is cut from w and Object
+// returns false.
+func Object(f *Frame, oc *graphql.OperationContext, s *Selection, concurrent []bool,
+	field func(i int, w *Writer) bool, w *Writer) bool {
+	fields := s.Fields
 	var early []*Writer
 	var earlyOK []bool
-	if f.parent == nil && f.ctx != nil && rootReady(f.ctx) {
-		concurrent = never
-	}
-	if n := countConcurrent(pl, fields, concurrent); n > 1 {
+	if n := count(concurrent); n > 1 {
 		idx := make([]int, 0, n)
-		for i := range fields {
-			if concurrent(pl, fields[i].Name) {
+		for i, c := range concurrent {
+			if c {
 				idx = append(idx, i)
 			}
 		}
@@ -367,17 +376,33 @@ func Object(f *Frame, oc *graphql.OperationContext, pl *Plan, fields []graphql.C
 	start := w.Len()
 	valid := true
 	w.Byte('{')
+	first := true
+	var scratch *Writer
 	for i := range fields {
-		w.Key(i == 0, fields[i].Alias)
+		out := w
+		if s.dup != nil && s.dup[i] {
+			if scratch == nil {
+				scratch = NewWriter()
+			}
+			scratch.Truncate(0)
+			out = scratch
+		} else {
+			w.Key(first, fields[i].Alias)
+			first = false
+		}
 		if early != nil && early[i] != nil {
-			w.B = append(w.B, early[i].B...)
+			out.B = append(out.B, early[i].B...)
 			early[i].Release()
+			early[i] = nil
 			valid = valid && earlyOK[i]
 			continue
 		}
-		if !field(i, w) {
+		if !field(i, out) {
 			valid = false
 		}
+	}
+	if scratch != nil {
+		scratch.Release()
 	}
 	if !valid {
 		w.Truncate(start)
@@ -387,29 +412,22 @@ func Object(f *Frame, oc *graphql.OperationContext, pl *Plan, fields []graphql.C
 	return true
 }
 
-func never(*Plan, string) bool { return false }
-
-func countConcurrent(pl *Plan, fields []graphql.CollectedField, concurrent func(*Plan, string) bool) int {
+func count(bs []bool) int {
 	n := 0
-	for i := range fields {
-		if concurrent(pl, fields[i].Name) {
+	for _, b := range bs {
+		if b {
 			n++
 		}
 	}
 	return n
 }
 
-// AnyConcurrent reports whether any of fields has a resolver that may wait: a list
-// of such objects is written one goroutine per element, as gqlgen does, so that
-// their dataloader calls fall into one batch.
-func AnyConcurrent(pl *Plan, fields []graphql.CollectedField, concurrent func(*Plan, string) bool) bool {
-	return countConcurrent(pl, fields, concurrent) > 0
-}
-
 // List writes a list of n elements at frame f; elem writes element i at site s and
 // returns false when it is null where the schema allows no null, which makes the
-// whole list null (cut from w; List returns false). With concurrent and more than
-// one element, the elements are written each in its own goroutine.
+// whole list null (cut from w; List returns false). With concurrent (something in
+// an element may wait) and more than one element, the elements are written each in
+// its own goroutine, as gqlgen writes them, so that what they wait for (a loader's
+// batch) is asked for by all of them at once.
 func List(f *Frame, oc *graphql.OperationContext, n int, concurrent bool,
 	elem func(s Site, i int, w *Writer) bool, w *Writer) bool {
 	start := w.Len()
@@ -470,40 +488,46 @@ func Delegated(w *Writer, nonNull bool, m graphql.Marshaler) bool {
 	return m != graphql.RequiredNull && (!nonNull || m != graphql.Null)
 }
 
-// rendered is what a root field's middleware gets back from the direct executor:
-// the field was written to the writer already.
-// (A pointer, so that comparing it with any other marshaler is allowed.)
-var rendered graphql.Marshaler = new(renderedMarker)
+// rendered is the value a root field's middleware gets from the direct executor:
+// the field's JSON, written already.
+type rendered struct{ w *Writer }
 
-type renderedMarker struct{ _ byte }
-
-func (*renderedMarker) MarshalGQL(io.Writer) {}
+func (r rendered) MarshalGQL(w io.Writer) { _, _ = w.Write(r.w.B) }
 
 // RootField writes a field of the root object through the operation's root field
 // middleware, as gqlgen does; render writes it, given the frame to resolve it under.
+// Whatever the middleware does with the marshaler it gets (return it, wrap it, or
+// answer on its own), what it returns is what is written.
 func RootField(f *Frame, oc *graphql.OperationContext, field *graphql.CollectedField, w *Writer,
 	render func(f *Frame, w *Writer) bool) bool {
 	ctx := graphql.WithRootFieldContext(f.Context(), &graphql.RootFieldContext{Object: field.Name, Field: *field})
-	start := w.Len()
+	var out *Writer
 	ok := true
 	m := oc.RootResolverMiddleware(ctx, func(ctx context.Context) graphql.Marshaler {
-		if ok = render(&Frame{ctx: ctx}, w); !ok {
+		if out == nil {
+			out = NewWriter()
+		}
+		out.Truncate(0)
+		if ok = render(&Frame{ctx: ctx}, out); !ok {
 			return graphql.Null
 		}
-		return rendered
+		return rendered{out}
 	})
-	if m == rendered {
+	defer func() {
+		if out != nil {
+			out.Release()
+		}
+	}()
+	if r, mine := m.(rendered); mine && r.w == out {
+		w.B = append(w.B, out.B...)
 		return true
 	}
 	if m == graphql.Null && !ok {
-		w.Truncate(start)
-		w.Null()
 		return false
 	}
-	// The middleware answered on its own.
-	w.Truncate(start)
 	m.MarshalGQL(w)
-	return m != graphql.Null && m != graphql.RequiredNull || field.Definition == nil || !field.Definition.Type.NonNull
+	nonNull := field.Definition != nil && field.Definition.Type.NonNull
+	return m != graphql.RequiredNull && (!nonNull || m != graphql.Null)
 }
 
 // UnknownField reports a field the generated code does not know, which validation

@@ -3,6 +3,7 @@ package execution
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -77,19 +78,73 @@ func (pl *Plan) Direct(oc *graphql.OperationContext) bool {
 	return d
 }
 
+// Selection is the fields collected from a selection set for one object type, with
+// what the generated code works out about them once: whether anything below them
+// may wait, and which of them run in their own goroutines.
+type Selection struct {
+	Fields []graphql.CollectedField
+	// dup marks the fields whose alias an earlier field has: they are resolved
+	// but not written, as gqlgen writes only the first (fields reached through
+	// two interfaces are not merged). nil when no alias repeats.
+	dup        []bool
+	waits      atomic.Int32 // 0 not known, 1 no, 2 yes
+	concurrent atomic.Pointer[[]bool]
+}
+
+// Waits reports whether something selected may wait, if known.
+func (s *Selection) Waits() (waits, known bool) {
+	v := s.waits.Load()
+	return v == 2, v != 0
+}
+
+// SetWaits records whether something selected may wait.
+func (s *Selection) SetWaits(waits bool) {
+	if waits {
+		s.waits.Store(2)
+	} else {
+		s.waits.Store(1)
+	}
+}
+
+// Concurrent returns which fields run in their own goroutines, if known.
+func (s *Selection) Concurrent() []bool {
+	if p := s.concurrent.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// SetConcurrent records which fields run in their own goroutines.
+func (s *Selection) SetConcurrent(c []bool) { s.concurrent.Store(&c) }
+
+func newSelection(fields []graphql.CollectedField) *Selection {
+	s := &Selection{Fields: fields}
+	for i := 1; i < len(fields); i++ {
+		for j := range i {
+			if fields[j].Alias == fields[i].Alias {
+				if s.dup == nil {
+					s.dup = make([]bool, len(fields))
+				}
+				s.dup[i] = true
+				break
+			}
+		}
+	}
+	return s
+}
+
 // Collect returns the fields of sel for an object of type typeName, as
 // graphql.CollectFields does; implementors are the type and its interfaces.
-func (pl *Plan) Collect(oc *graphql.OperationContext, sel ast.SelectionSet, typeName string, implementors []string) []graphql.CollectedField {
+func (pl *Plan) Collect(oc *graphql.OperationContext, sel ast.SelectionSet, typeName string, implementors []string) *Selection {
 	if pl == nil || !pl.constant || len(sel) == 0 {
-		return graphql.CollectFields(oc, sel, implementors)
+		return newSelection(graphql.CollectFields(oc, sel, implementors))
 	}
 	key := collectKey{sel: unsafe.SliceData(sel), n: len(sel), typeName: typeName}
 	if v, ok := pl.fields.Load(key); ok {
-		return v.([]graphql.CollectedField)
+		return v.(*Selection)
 	}
-	fields := graphql.CollectFields(oc, sel, implementors)
-	v, _ := pl.fields.LoadOrStore(key, fields)
-	return v.([]graphql.CollectedField)
+	v, _ := pl.fields.LoadOrStore(key, newSelection(graphql.CollectFields(oc, sel, implementors)))
+	return v.(*Selection)
 }
 
 // constantDirectives reports whether no @skip or @include in doc reads a variable.
@@ -151,7 +206,8 @@ func WithRootReady(ctx context.Context) context.Context {
 	return context.WithValue(ctx, rootReadyKey{}, true)
 }
 
-func rootReady(ctx context.Context) bool {
+// RootReady reports whether ctx is marked by WithRootReady.
+func RootReady(ctx context.Context) bool {
 	v, _ := ctx.Value(rootReadyKey{}).(bool)
 	return v
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/demo"
@@ -152,4 +154,43 @@ func postGraphQL(t *testing.T, url, query string, vars map[string]any) (int, jso
 	}
 	slices.Sort(errs)
 	return resp.StatusCode, out.Data, errs
+}
+
+// TestDirectExecutionBatchesAsGqlgen counts the upstream calls each executor makes
+// for queries whose loader calls batch across list elements and root fields: the
+// direct executor must run concurrently whatever may wait below a list or a root
+// field, as gqlgen does, so that the loaders see every id of a level at once.
+func TestDirectExecutionBatchesAsGqlgen(t *testing.T) {
+	cluster := startCluster(t, 1)
+	edit := func(direct bool) func(*config.Config) {
+		return func(c *config.Config) {
+			c.GraphQL.DirectExecution = ptr(direct)
+			// A batch window wide enough for the race detector's scheduling.
+			c.GraphQL.LoaderWait = config.D(50 * time.Millisecond)
+		}
+	}
+	_, direct := serveRuntime(t, demoConfig(t, cluster, edit(true)))
+	_, gqlgen := serveRuntime(t, demoConfig(t, cluster, edit(false)))
+	for _, q := range []string{
+		`{ user(id:"u1"){ orders(first:10){ items{ product{ reviews(first:2){ id } rating } } } } }`,
+		`{ user(id:"u1"){ orders(first:10){ total items{ product{ name } } user{ name } } } }`,
+		`{ a: product(id:"p1"){ reviews{ id author{ name } } } b: product(id:"p2"){ reviews{ id author{ name } } } }`,
+		`{ a: order(id:"o1"){ user{ name } } b: order(id:"o2"){ user{ name } } c: order(id:"o3"){ user{ name } } }`,
+		`{ products(ids:["p1","p2","p3","p4"]){ rating reviews{ author{ orders(first:2){ items{ product{ name } } } } } } }`,
+		`{ users(ids:["u1","u2","u3"]){ orders(first:3){ user{ name } items{ product{ rating } } } } }`,
+	} {
+		calls := func(url string) map[demo.Service]int64 {
+			cluster.ResetCounters()
+			postGraphQL(t, url+"/graphql", q, nil)
+			n := map[demo.Service]int64{}
+			for _, svc := range demo.Services {
+				n[svc] = cluster.Calls(svc)
+			}
+			return n
+		}
+		d, g := calls(direct.URL), calls(gqlgen.URL)
+		if !maps.Equal(d, g) {
+			t.Errorf("%s\nupstream calls: direct %v, gqlgen %v", q, d, g)
+		}
+	}
 }

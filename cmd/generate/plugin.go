@@ -2,6 +2,7 @@ package main
 
 import (
 	_ "embed"
+	"fmt"
 	"go/types"
 	"path/filepath"
 	"sort"
@@ -22,7 +23,10 @@ var directTemplate string
 
 // GenerateCode writes direct_gen.go beside gqlgen's exec file.
 func (directPlugin) GenerateCode(data *codegen.Data) error {
-	d := build(data)
+	d, err := build(data)
+	if err != nil {
+		return err
+	}
 	return templates.Render(templates.Options{
 		PackageName:     data.Config.Exec.Package,
 		Filename:        filepath.Join(filepath.Dir(data.Config.Exec.Filename), "direct_gen.go"),
@@ -44,8 +48,7 @@ type (
 	}
 	directObject struct {
 		*codegen.Object
-		Fields     []*directField
-		Concurrent []string // the fields with a resolver
+		Fields []*directField
 	}
 	directField struct {
 		*codegen.Field
@@ -57,6 +60,10 @@ type (
 		NonNull bool
 		Writer  *directWriter
 		Inline  *directObject
+		// Waits is how the field's subtree may wait, for a delegated field: true
+		// when it has a resolver or selects an object (gqlgen's code resolves what
+		// is below it), so that it is treated as waiting.
+		Waits bool
 	}
 	directWriter struct {
 		Name string
@@ -83,14 +90,28 @@ func (w *directWriter) Deref() string {
 type builder struct {
 	objects map[string]*directObject
 	writers map[string]*directWriter
+	batch   map[string]bool // object types with batch resolvers
 }
 
-func build(data *codegen.Data) *directData {
-	b := &builder{objects: map[string]*directObject{}, writers: map[string]*directWriter{}}
+func build(data *codegen.Data) (*directData, error) {
+	if data.Config.Exec.WorkerLimit != 0 {
+		return nil, fmt.Errorf("exec.worker_limit: the direct executor does not support it; remove it")
+	}
+	b := &builder{objects: map[string]*directObject{}, writers: map[string]*directWriter{}, batch: map[string]bool{}}
 	d := &directData{}
+	for _, o := range data.Objects {
+		for _, f := range o.Fields {
+			if f.Batch {
+				b.batch[o.Name] = true // lists of these are gqlgen's, which batches their resolvers
+			}
+		}
+	}
 	for _, o := range data.Objects {
 		if o.Kind != ast.Object || o.IsReserved() || (o.Root && o != data.QueryRoot) || o.Stream {
 			continue
+		}
+		if !o.Root && !isStruct(o.Type) {
+			continue // bound to a Go interface or map: gqlgen writes it
 		}
 		do := &directObject{Object: o}
 		b.objects[o.Name] = do
@@ -99,24 +120,33 @@ func build(data *codegen.Data) *directData {
 			d.Query = do
 		}
 	}
+	if d.Query == nil {
+		return nil, fmt.Errorf("the schema has no query type the direct executor can write")
+	}
 	for _, do := range d.Objects {
 		for _, f := range do.Object.Fields {
-			df := b.field(do, f)
-			do.Fields = append(do.Fields, df)
-			if f.IsConcurrent() {
-				do.Concurrent = append(do.Concurrent, f.Name)
-			}
+			do.Fields = append(do.Fields, b.field(do, f))
 		}
 	}
 	for _, w := range b.writers {
 		d.Writers = append(d.Writers, w)
 	}
 	sort.Slice(d.Writers, func(i, j int) bool { return d.Writers[i].Name < d.Writers[j].Name })
-	return d
+	return d, nil
+}
+
+// isStruct reports whether t is a struct type or a pointer to one.
+func isStruct(t types.Type) bool {
+	if p, ok := t.(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	_, ok := t.Underlying().(*types.Struct)
+	return ok
 }
 
 func (b *builder) field(o *directObject, f *codegen.Field) *directField {
 	df := &directField{Field: f, Kind: "delegate", NonNull: f.TypeReference.GQL.NonNull}
+	df.Waits = f.IsResolver || f.MethodHasContext || f.TypeReference.Definition.Kind != ast.Scalar && f.TypeReference.Definition.Kind != ast.Enum
 	if f.IsReserved() || len(f.ImplDirectives()) > 0 || f.Batch || f.Stream {
 		return df
 	}
@@ -139,7 +169,7 @@ func (b *builder) field(o *directObject, f *codegen.Field) *directField {
 // writer returns the writer of values of tr, or nil when the direct executor leaves
 // such values to gqlgen.
 func (b *builder) writer(tr *config.TypeReference) *directWriter {
-	name := "direct" + tr.MarshalFunc()
+	name := "directWrite_" + tr.MarshalFunc()
 	if w, ok := b.writers[name]; ok {
 		return w
 	}
@@ -150,7 +180,7 @@ func (b *builder) writer(tr *config.TypeReference) *directWriter {
 	switch {
 	case tr.IsSlice():
 		elem := b.writer(tr.Elem())
-		if elem == nil {
+		if elem == nil || b.batch[tr.Definition.Name] {
 			return nil
 		}
 		w.Kind, w.Elem = "list", elem
@@ -184,8 +214,8 @@ func builtinKind(tr *config.TypeReference) string {
 	want := map[string]string{
 		"MarshalString": "string", "MarshalID": "string",
 		"MarshalInt": "int", "MarshalInt32": "int", "MarshalInt64": "int",
-		"MarshalFloat": "float", "MarshalFloatContext": "float",
-		"MarshalBoolean": "bool",
+		"MarshalFloatContext": "float", // (MarshalFloat writes NaN without an error: gqlgen's)
+		"MarshalBoolean":      "bool",
 	}[tr.Marshaler.Name()]
 	t := tr.GO
 	if p, ok := t.(*types.Pointer); ok {

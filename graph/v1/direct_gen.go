@@ -24,15 +24,22 @@ func (e *executableSchema) ExecDirect(ctx context.Context, plan *execution.Plan)
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := &directExec{newExecutionContext(opCtx, e, make(chan graphql.DeferredResult)), plan}
 	first := true
-	return func(ctx context.Context) *graphql.Response {
+	return func(ctx context.Context) (resp *graphql.Response) {
 		if !first {
 			return nil
 		}
 		first = false
 		ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, func() *graphql.InputUnmarshalerIndex { return graphql.NewInputUnmarshalerIndex() })
 		ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query"})
+		defer func() {
+			if r := recover(); r != nil {
+				ec.Error(ctx, ec.Recover(ctx, r))
+				resp = &graphql.Response{Data: []byte("null")}
+			}
+		}()
 		w := &execution.Writer{B: make([]byte, 0, 1024)}
-		if !ec.directQuery(execution.Root(ctx), ec.directCollectQuery(opCtx.Operation.SelectionSet), w) {
+		f := execution.Root(ctx)
+		if !ec.directObject_Query(f, ec.directCollect_Query(opCtx.Operation.SelectionSet), w) {
 			w.Truncate(0)
 			w.Null()
 		}
@@ -40,46 +47,100 @@ func (e *executableSchema) ExecDirect(ctx context.Context, plan *execution.Plan)
 	}
 }
 
-func (ec *directExec) directCollectOrder(sel ast.SelectionSet) []graphql.CollectedField {
+func (ec *directExec) directCollect_Order(sel ast.SelectionSet) *execution.Selection {
 	return ec.plan.Collect(ec.OperationContext, sel, "Order", orderImplementors)
 }
 
-func directOrderConcurrent(pl *execution.Plan, name string) bool {
-	switch name {
-	case "total", "user":
-		return !pl.Synchronous("Order", name)
+// directWaits_Order reports whether anything s selects, at any depth, may
+// wait: a resolver not declared synchronous, or a field left to gqlgen's code.
+func (ec *directExec) directWaits_Order(s *execution.Selection) bool {
+	if waits, known := s.Waits(); known {
+		return waits
+	}
+	waits := false
+	for i := range s.Fields {
+		if ec.directFieldWaits_Order(&s.Fields[i], false) {
+			waits = true
+			break
+		}
+	}
+	s.SetWaits(waits)
+	return waits
+}
+
+// directFieldWaits_Order reports whether field or its subtree may wait;
+// with ready, the field's own resolver is known not to.
+func (ec *directExec) directFieldWaits_Order(field *graphql.CollectedField, ready bool) bool {
+	switch field.Name {
+	case "id":
+		return ec.directWrite_marshalNID2stringWaits(field.Selections)
+	case "status":
+		return ec.directWrite_marshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatusWaits(field.Selections)
+	case "createdAt":
+		return ec.directWrite_marshalNString2stringWaits(field.Selections)
+	case "items":
+		return ec.directWrite_marshalNOrderItem2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemᚄWaits(field.Selections)
+	case "total":
+		if !ready && !ec.plan.Synchronous("Order", "total") {
+			return true
+		}
+		return ec.directWrite_marshalNFloat2float64Waits(field.Selections)
+	case "user":
+		if !ready && !ec.plan.Synchronous("Order", "user") {
+			return true
+		}
+		return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaits(field.Selections)
 	}
 	return false
 }
 
-func (ec *directExec) directOrder(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
-	return execution.Object(f, ec.OperationContext, ec.plan, fields, directOrderConcurrent, func(i int, w *execution.Writer) bool {
-		return ec.directOrderField(f, &fields[i], obj, w)
+// directConcurrency_Order marks the fields of s that run in their own
+// goroutines: resolvers that may wait, or whose subtree may.
+func (ec *directExec) directConcurrency_Order(s *execution.Selection) []bool {
+	if c := s.Concurrent(); c != nil {
+		return c
+	}
+	c := make([]bool, len(s.Fields))
+	for i := range s.Fields {
+		switch s.Fields[i].Name {
+		case "total", "user", "":
+			c[i] = ec.directFieldWaits_Order(&s.Fields[i], false)
+		}
+	}
+	s.SetConcurrent(c)
+	return c
+}
+
+func (ec *directExec) directObject_Order(f *execution.Frame, s *execution.Selection, obj *upstreams.Order, w *execution.Writer) bool {
+	fields := s.Fields
+	concurrent := ec.directConcurrency_Order(s)
+	return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
+		return ec.directField_Order(f, &fields[i], obj, w)
 	}, w)
 }
 
-func (ec *directExec) directOrderField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
+func (ec *directExec) directField_Order(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("Order")
 		return true
 	case "id":
-		return ec.directmarshalNID2string(f.FieldSite("Order", field), field.Selections, obj.ID, w)
+		return ec.directWrite_marshalNID2string(f.FieldSite("Order", field), field.Selections, obj.ID, w)
 	case "status":
-		return ec.directmarshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatus(f.FieldSite("Order", field), field.Selections, obj.Status, w)
+		return ec.directWrite_marshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatus(f.FieldSite("Order", field), field.Selections, obj.Status, w)
 	case "createdAt":
-		return ec.directmarshalNString2string(f.FieldSite("Order", field), field.Selections, obj.CreatedAt, w)
+		return ec.directWrite_marshalNString2string(f.FieldSite("Order", field), field.Selections, obj.CreatedAt, w)
 	case "items":
-		return ec.directmarshalNOrderItem2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemᚄ(f.FieldSite("Order", field), field.Selections, obj.Items, w)
+		return ec.directWrite_marshalNOrderItem2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemᚄ(f.FieldSite("Order", field), field.Selections, obj.Items, w)
 	case "total":
-		return ec.direct_Order_total(f, field, obj, w)
+		return ec.directResolve_Order_total(f, field, obj, w)
 	case "user":
-		return ec.direct_Order_user(f, field, obj, w)
+		return ec.directResolve_Order_user(f, field, obj, w)
 	}
 	return execution.UnknownField(f, field)
 }
 
-func (ec *directExec) direct_Order_total(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
+func (ec *directExec) directResolve_Order_total(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Order_total(ctx, *field)
 	if err != nil {
@@ -92,14 +153,18 @@ func (ec *directExec) direct_Order_total(pf *execution.Frame, field *graphql.Col
 	nonNull := true || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
-			graphql.AddInvalidNullError(ctx, "")
+			graphql.AddInvalidNullError(rctx, "")
 		}
 		ok = false
 	}
 	var res float64
 	if ok {
 		if res, ok = resTmp.(float64); !ok {
-			execution.WrongType(ctx, resTmp, res)
+			if m, isM := resTmp.(graphql.Marshaler); isM {
+				fc.Result = m
+				return execution.Marshaled(w, nonNull, m)
+			}
+			execution.WrongType(rctx, resTmp, res)
 		}
 	}
 	if !ok {
@@ -110,10 +175,10 @@ func (ec *directExec) direct_Order_total(pf *execution.Frame, field *graphql.Col
 		return true
 	}
 	fc.Result = res
-	return ec.directmarshalNFloat2float64(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalNFloat2float64(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *directExec) direct_Order_user(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
+func (ec *directExec) directResolve_Order_user(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Order_user(ctx, *field)
 	if err != nil {
@@ -127,14 +192,18 @@ func (ec *directExec) direct_Order_user(pf *execution.Frame, field *graphql.Coll
 	nonNull := false || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
-			graphql.AddInvalidNullError(ctx, "")
+			graphql.AddInvalidNullError(rctx, "")
 		}
 		ok = false
 	}
 	var res *upstreams.User
 	if ok {
 		if res, ok = resTmp.(*upstreams.User); !ok {
-			execution.WrongType(ctx, resTmp, res)
+			if m, isM := resTmp.(graphql.Marshaler); isM {
+				fc.Result = m
+				return execution.Marshaled(w, nonNull, m)
+			}
+			execution.WrongType(rctx, resTmp, res)
 		}
 	}
 	if !ok {
@@ -145,45 +214,98 @@ func (ec *directExec) direct_Order_user(pf *execution.Frame, field *graphql.Coll
 		return true
 	}
 	fc.Result = res
-	return ec.directmarshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *directExec) directCollectOrderItem(sel ast.SelectionSet) []graphql.CollectedField {
+func (ec *directExec) directCollect_OrderItem(sel ast.SelectionSet) *execution.Selection {
 	return ec.plan.Collect(ec.OperationContext, sel, "OrderItem", orderItemImplementors)
 }
 
-func directOrderItemConcurrent(pl *execution.Plan, name string) bool {
-	switch name {
-	case "unitPrice", "currency", "product":
-		return !pl.Synchronous("OrderItem", name)
+// directWaits_OrderItem reports whether anything s selects, at any depth, may
+// wait: a resolver not declared synchronous, or a field left to gqlgen's code.
+func (ec *directExec) directWaits_OrderItem(s *execution.Selection) bool {
+	if waits, known := s.Waits(); known {
+		return waits
+	}
+	waits := false
+	for i := range s.Fields {
+		if ec.directFieldWaits_OrderItem(&s.Fields[i], false) {
+			waits = true
+			break
+		}
+	}
+	s.SetWaits(waits)
+	return waits
+}
+
+// directFieldWaits_OrderItem reports whether field or its subtree may wait;
+// with ready, the field's own resolver is known not to.
+func (ec *directExec) directFieldWaits_OrderItem(field *graphql.CollectedField, ready bool) bool {
+	switch field.Name {
+	case "quantity":
+		return ec.directWrite_marshalNInt2intWaits(field.Selections)
+	case "unitPrice":
+		if !ready && !ec.plan.Synchronous("OrderItem", "unitPrice") {
+			return true
+		}
+		return ec.directWrite_marshalNFloat2float64Waits(field.Selections)
+	case "currency":
+		if !ready && !ec.plan.Synchronous("OrderItem", "currency") {
+			return true
+		}
+		return ec.directWrite_marshalNString2stringWaits(field.Selections)
+	case "product":
+		if !ready && !ec.plan.Synchronous("OrderItem", "product") {
+			return true
+		}
+		return ec.directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaits(field.Selections)
 	}
 	return false
 }
 
-func (ec *directExec) directOrderItem(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
-	return execution.Object(f, ec.OperationContext, ec.plan, fields, directOrderItemConcurrent, func(i int, w *execution.Writer) bool {
-		return ec.directOrderItemField(f, &fields[i], obj, w)
+// directConcurrency_OrderItem marks the fields of s that run in their own
+// goroutines: resolvers that may wait, or whose subtree may.
+func (ec *directExec) directConcurrency_OrderItem(s *execution.Selection) []bool {
+	if c := s.Concurrent(); c != nil {
+		return c
+	}
+	c := make([]bool, len(s.Fields))
+	for i := range s.Fields {
+		switch s.Fields[i].Name {
+		case "unitPrice", "currency", "product", "":
+			c[i] = ec.directFieldWaits_OrderItem(&s.Fields[i], false)
+		}
+	}
+	s.SetConcurrent(c)
+	return c
+}
+
+func (ec *directExec) directObject_OrderItem(f *execution.Frame, s *execution.Selection, obj *upstreams.OrderItem, w *execution.Writer) bool {
+	fields := s.Fields
+	concurrent := ec.directConcurrency_OrderItem(s)
+	return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
+		return ec.directField_OrderItem(f, &fields[i], obj, w)
 	}, w)
 }
 
-func (ec *directExec) directOrderItemField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
+func (ec *directExec) directField_OrderItem(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("OrderItem")
 		return true
 	case "quantity":
-		return ec.directmarshalNInt2int(f.FieldSite("OrderItem", field), field.Selections, obj.Quantity, w)
+		return ec.directWrite_marshalNInt2int(f.FieldSite("OrderItem", field), field.Selections, obj.Quantity, w)
 	case "unitPrice":
-		return ec.direct_OrderItem_unitPrice(f, field, obj, w)
+		return ec.directResolve_OrderItem_unitPrice(f, field, obj, w)
 	case "currency":
-		return ec.direct_OrderItem_currency(f, field, obj, w)
+		return ec.directResolve_OrderItem_currency(f, field, obj, w)
 	case "product":
-		return ec.direct_OrderItem_product(f, field, obj, w)
+		return ec.directResolve_OrderItem_product(f, field, obj, w)
 	}
 	return execution.UnknownField(f, field)
 }
 
-func (ec *directExec) direct_OrderItem_unitPrice(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
+func (ec *directExec) directResolve_OrderItem_unitPrice(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_OrderItem_unitPrice(ctx, *field)
 	if err != nil {
@@ -196,14 +318,18 @@ func (ec *directExec) direct_OrderItem_unitPrice(pf *execution.Frame, field *gra
 	nonNull := true || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
-			graphql.AddInvalidNullError(ctx, "")
+			graphql.AddInvalidNullError(rctx, "")
 		}
 		ok = false
 	}
 	var res float64
 	if ok {
 		if res, ok = resTmp.(float64); !ok {
-			execution.WrongType(ctx, resTmp, res)
+			if m, isM := resTmp.(graphql.Marshaler); isM {
+				fc.Result = m
+				return execution.Marshaled(w, nonNull, m)
+			}
+			execution.WrongType(rctx, resTmp, res)
 		}
 	}
 	if !ok {
@@ -214,10 +340,10 @@ func (ec *directExec) direct_OrderItem_unitPrice(pf *execution.Frame, field *gra
 		return true
 	}
 	fc.Result = res
-	return ec.directmarshalNFloat2float64(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalNFloat2float64(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *directExec) direct_OrderItem_currency(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
+func (ec *directExec) directResolve_OrderItem_currency(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_OrderItem_currency(ctx, *field)
 	if err != nil {
@@ -230,14 +356,18 @@ func (ec *directExec) direct_OrderItem_currency(pf *execution.Frame, field *grap
 	nonNull := true || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
-			graphql.AddInvalidNullError(ctx, "")
+			graphql.AddInvalidNullError(rctx, "")
 		}
 		ok = false
 	}
 	var res string
 	if ok {
 		if res, ok = resTmp.(string); !ok {
-			execution.WrongType(ctx, resTmp, res)
+			if m, isM := resTmp.(graphql.Marshaler); isM {
+				fc.Result = m
+				return execution.Marshaled(w, nonNull, m)
+			}
+			execution.WrongType(rctx, resTmp, res)
 		}
 	}
 	if !ok {
@@ -248,10 +378,10 @@ func (ec *directExec) direct_OrderItem_currency(pf *execution.Frame, field *grap
 		return true
 	}
 	fc.Result = res
-	return ec.directmarshalNString2string(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalNString2string(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *directExec) direct_OrderItem_product(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
+func (ec *directExec) directResolve_OrderItem_product(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_OrderItem_product(ctx, *field)
 	if err != nil {
@@ -265,14 +395,18 @@ func (ec *directExec) direct_OrderItem_product(pf *execution.Frame, field *graph
 	nonNull := false || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
-			graphql.AddInvalidNullError(ctx, "")
+			graphql.AddInvalidNullError(rctx, "")
 		}
 		ok = false
 	}
 	var res *upstreams.Product
 	if ok {
 		if res, ok = resTmp.(*upstreams.Product); !ok {
-			execution.WrongType(ctx, resTmp, res)
+			if m, isM := resTmp.(graphql.Marshaler); isM {
+				fc.Result = m
+				return execution.Marshaled(w, nonNull, m)
+			}
+			execution.WrongType(rctx, resTmp, res)
 		}
 	}
 	if !ok {
@@ -283,51 +417,113 @@ func (ec *directExec) direct_OrderItem_product(pf *execution.Frame, field *graph
 		return true
 	}
 	fc.Result = res
-	return ec.directmarshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *directExec) directCollectProduct(sel ast.SelectionSet) []graphql.CollectedField {
+func (ec *directExec) directCollect_Product(sel ast.SelectionSet) *execution.Selection {
 	return ec.plan.Collect(ec.OperationContext, sel, "Product", productImplementors)
 }
 
-func directProductConcurrent(pl *execution.Plan, name string) bool {
-	switch name {
-	case "price", "currency", "reviews", "rating":
-		return !pl.Synchronous("Product", name)
+// directWaits_Product reports whether anything s selects, at any depth, may
+// wait: a resolver not declared synchronous, or a field left to gqlgen's code.
+func (ec *directExec) directWaits_Product(s *execution.Selection) bool {
+	if waits, known := s.Waits(); known {
+		return waits
+	}
+	waits := false
+	for i := range s.Fields {
+		if ec.directFieldWaits_Product(&s.Fields[i], false) {
+			waits = true
+			break
+		}
+	}
+	s.SetWaits(waits)
+	return waits
+}
+
+// directFieldWaits_Product reports whether field or its subtree may wait;
+// with ready, the field's own resolver is known not to.
+func (ec *directExec) directFieldWaits_Product(field *graphql.CollectedField, ready bool) bool {
+	switch field.Name {
+	case "id":
+		return ec.directWrite_marshalNID2stringWaits(field.Selections)
+	case "name":
+		return ec.directWrite_marshalNString2stringWaits(field.Selections)
+	case "category":
+		return ec.directWrite_marshalNString2stringWaits(field.Selections)
+	case "price":
+		if !ready && !ec.plan.Synchronous("Product", "price") {
+			return true
+		}
+		return ec.directWrite_marshalNFloat2float64Waits(field.Selections)
+	case "currency":
+		if !ready && !ec.plan.Synchronous("Product", "currency") {
+			return true
+		}
+		return ec.directWrite_marshalNString2stringWaits(field.Selections)
+	case "reviews":
+		if !ready && !ec.plan.Synchronous("Product", "reviews") {
+			return true
+		}
+		return ec.directWrite_marshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄWaits(field.Selections)
+	case "rating":
+		if !ready && !ec.plan.Synchronous("Product", "rating") {
+			return true
+		}
+		return ec.directWrite_marshalOFloat2ᚖfloat64Waits(field.Selections)
 	}
 	return false
 }
 
-func (ec *directExec) directProduct(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
-	return execution.Object(f, ec.OperationContext, ec.plan, fields, directProductConcurrent, func(i int, w *execution.Writer) bool {
-		return ec.directProductField(f, &fields[i], obj, w)
+// directConcurrency_Product marks the fields of s that run in their own
+// goroutines: resolvers that may wait, or whose subtree may.
+func (ec *directExec) directConcurrency_Product(s *execution.Selection) []bool {
+	if c := s.Concurrent(); c != nil {
+		return c
+	}
+	c := make([]bool, len(s.Fields))
+	for i := range s.Fields {
+		switch s.Fields[i].Name {
+		case "price", "currency", "reviews", "rating", "":
+			c[i] = ec.directFieldWaits_Product(&s.Fields[i], false)
+		}
+	}
+	s.SetConcurrent(c)
+	return c
+}
+
+func (ec *directExec) directObject_Product(f *execution.Frame, s *execution.Selection, obj *upstreams.Product, w *execution.Writer) bool {
+	fields := s.Fields
+	concurrent := ec.directConcurrency_Product(s)
+	return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
+		return ec.directField_Product(f, &fields[i], obj, w)
 	}, w)
 }
 
-func (ec *directExec) directProductField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) directField_Product(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("Product")
 		return true
 	case "id":
-		return ec.directmarshalNID2string(f.FieldSite("Product", field), field.Selections, obj.ID, w)
+		return ec.directWrite_marshalNID2string(f.FieldSite("Product", field), field.Selections, obj.ID, w)
 	case "name":
-		return ec.directmarshalNString2string(f.FieldSite("Product", field), field.Selections, obj.Name, w)
+		return ec.directWrite_marshalNString2string(f.FieldSite("Product", field), field.Selections, obj.Name, w)
 	case "category":
-		return ec.directmarshalNString2string(f.FieldSite("Product", field), field.Selections, obj.Category, w)
+		return ec.directWrite_marshalNString2string(f.FieldSite("Product", field), field.Selections, obj.Category, w)
 	case "price":
-		return ec.direct_Product_price(f, field, obj, w)
+		return ec.directResolve_Product_price(f, field, obj, w)
 	case "currency":
-		return ec.direct_Product_currency(f, field, obj, w)
+		return ec.directResolve_Product_currency(f, field, obj, w)
 	case "reviews":
-		return ec.direct_Product_reviews(f, field, obj, w)
+		return ec.directResolve_Product_reviews(f, field, obj, w)
 	case "rating":
-		return ec.direct_Product_rating(f, field, obj, w)
+		return ec.directResolve_Product_rating(f, field, obj, w)
 	}
 	return execution.UnknownField(f, field)
 }
 
-func (ec *directExec) direct_Product_price(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) directResolve_Product_price(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Product_price(ctx, *field)
 	if err != nil {
@@ -340,14 +536,18 @@ func (ec *directExec) direct_Product_price(pf *execution.Frame, field *graphql.C
 	nonNull := true || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
-			graphql.AddInvalidNullError(ctx, "")
+			graphql.AddInvalidNullError(rctx, "")
 		}
 		ok = false
 	}
 	var res float64
 	if ok {
 		if res, ok = resTmp.(float64); !ok {
-			execution.WrongType(ctx, resTmp, res)
+			if m, isM := resTmp.(graphql.Marshaler); isM {
+				fc.Result = m
+				return execution.Marshaled(w, nonNull, m)
+			}
+			execution.WrongType(rctx, resTmp, res)
 		}
 	}
 	if !ok {
@@ -358,10 +558,10 @@ func (ec *directExec) direct_Product_price(pf *execution.Frame, field *graphql.C
 		return true
 	}
 	fc.Result = res
-	return ec.directmarshalNFloat2float64(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalNFloat2float64(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *directExec) direct_Product_currency(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) directResolve_Product_currency(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Product_currency(ctx, *field)
 	if err != nil {
@@ -374,14 +574,18 @@ func (ec *directExec) direct_Product_currency(pf *execution.Frame, field *graphq
 	nonNull := true || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
-			graphql.AddInvalidNullError(ctx, "")
+			graphql.AddInvalidNullError(rctx, "")
 		}
 		ok = false
 	}
 	var res string
 	if ok {
 		if res, ok = resTmp.(string); !ok {
-			execution.WrongType(ctx, resTmp, res)
+			if m, isM := resTmp.(graphql.Marshaler); isM {
+				fc.Result = m
+				return execution.Marshaled(w, nonNull, m)
+			}
+			execution.WrongType(rctx, resTmp, res)
 		}
 	}
 	if !ok {
@@ -392,10 +596,10 @@ func (ec *directExec) direct_Product_currency(pf *execution.Frame, field *graphq
 		return true
 	}
 	fc.Result = res
-	return ec.directmarshalNString2string(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalNString2string(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *directExec) direct_Product_reviews(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) directResolve_Product_reviews(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Product_reviews(ctx, *field)
 	if err != nil {
@@ -408,14 +612,18 @@ func (ec *directExec) direct_Product_reviews(pf *execution.Frame, field *graphql
 	nonNull := true || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
-			graphql.AddInvalidNullError(ctx, "")
+			graphql.AddInvalidNullError(rctx, "")
 		}
 		ok = false
 	}
 	var res []upstreams.Review
 	if ok {
 		if res, ok = resTmp.([]upstreams.Review); !ok {
-			execution.WrongType(ctx, resTmp, res)
+			if m, isM := resTmp.(graphql.Marshaler); isM {
+				fc.Result = m
+				return execution.Marshaled(w, nonNull, m)
+			}
+			execution.WrongType(rctx, resTmp, res)
 		}
 	}
 	if !ok {
@@ -426,10 +634,10 @@ func (ec *directExec) direct_Product_reviews(pf *execution.Frame, field *graphql
 		return true
 	}
 	fc.Result = res
-	return ec.directmarshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄ(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄ(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *directExec) direct_Product_rating(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) directResolve_Product_rating(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Product_rating(ctx, *field)
 	if err != nil {
@@ -443,14 +651,18 @@ func (ec *directExec) direct_Product_rating(pf *execution.Frame, field *graphql.
 	nonNull := false || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
-			graphql.AddInvalidNullError(ctx, "")
+			graphql.AddInvalidNullError(rctx, "")
 		}
 		ok = false
 	}
 	var res *float64
 	if ok {
 		if res, ok = resTmp.(*float64); !ok {
-			execution.WrongType(ctx, resTmp, res)
+			if m, isM := resTmp.(graphql.Marshaler); isM {
+				fc.Result = m
+				return execution.Marshaled(w, nonNull, m)
+			}
+			execution.WrongType(rctx, resTmp, res)
 		}
 	}
 	if !ok {
@@ -461,61 +673,125 @@ func (ec *directExec) direct_Product_rating(pf *execution.Frame, field *graphql.
 		return true
 	}
 	fc.Result = res
-	return ec.directmarshalOFloat2ᚖfloat64(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalOFloat2ᚖfloat64(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *directExec) directCollectQuery(sel ast.SelectionSet) []graphql.CollectedField {
+func (ec *directExec) directCollect_Query(sel ast.SelectionSet) *execution.Selection {
 	return ec.plan.Collect(ec.OperationContext, sel, "Query", queryImplementors)
 }
 
-func directQueryConcurrent(pl *execution.Plan, name string) bool {
-	switch name {
-	case "user", "users", "product", "products", "order", "me":
-		return !pl.Synchronous("Query", name)
+// directWaits_Query reports whether anything s selects, at any depth, may
+// wait: a resolver not declared synchronous, or a field left to gqlgen's code.
+func (ec *directExec) directWaits_Query(s *execution.Selection) bool {
+	if waits, known := s.Waits(); known {
+		return waits
+	}
+	waits := false
+	for i := range s.Fields {
+		if ec.directFieldWaits_Query(&s.Fields[i], false) {
+			waits = true
+			break
+		}
+	}
+	s.SetWaits(waits)
+	return waits
+}
+
+// directFieldWaits_Query reports whether field or its subtree may wait;
+// with ready, the field's own resolver is known not to.
+func (ec *directExec) directFieldWaits_Query(field *graphql.CollectedField, ready bool) bool {
+	switch field.Name {
+	case "user":
+		if !ready && !ec.plan.Synchronous("Query", "user") {
+			return true
+		}
+		return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaits(field.Selections)
+	case "users":
+		if !ready && !ec.plan.Synchronous("Query", "users") {
+			return true
+		}
+		return ec.directWrite_marshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaits(field.Selections)
+	case "product":
+		if !ready && !ec.plan.Synchronous("Query", "product") {
+			return true
+		}
+		return ec.directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaits(field.Selections)
+	case "products":
+		if !ready && !ec.plan.Synchronous("Query", "products") {
+			return true
+		}
+		return ec.directWrite_marshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaits(field.Selections)
+	case "order":
+		if !ready && !ec.plan.Synchronous("Query", "order") {
+			return true
+		}
+		return ec.directWrite_marshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderWaits(field.Selections)
+	case "me":
+		if !ready && !ec.plan.Synchronous("Query", "me") {
+			return true
+		}
+		return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaits(field.Selections)
 	}
 	return false
 }
 
-func (ec *directExec) directQuery(f *execution.Frame, fields []graphql.CollectedField, w *execution.Writer) bool {
-	return execution.Object(f, ec.OperationContext, ec.plan, fields, directQueryConcurrent, func(i int, w *execution.Writer) bool {
-		return ec.directQueryField(f, &fields[i], w)
+// directConcurrency_Query marks the fields of s that run in their own
+// goroutines: resolvers that may wait, or whose subtree may.
+func (ec *directExec) directConcurrency_Query(s *execution.Selection, ready bool) []bool {
+	c := make([]bool, len(s.Fields))
+	for i := range s.Fields {
+		switch s.Fields[i].Name {
+		case "user", "users", "product", "products", "order", "me", "":
+			c[i] = ec.directFieldWaits_Query(&s.Fields[i], ready)
+		}
+	}
+	return c
+}
+
+func (ec *directExec) directObject_Query(f *execution.Frame, s *execution.Selection, w *execution.Writer) bool {
+	fields := s.Fields
+	// Root fields whose records the root fetch has need no goroutine of their own,
+	// unless something below them may wait.
+	concurrent := ec.directConcurrency_Query(s, execution.RootReady(f.Context()))
+	return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
+		return ec.directField_Query(f, &fields[i], w)
 	}, w)
 }
 
-func (ec *directExec) directQueryField(f *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) directField_Query(f *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("Query")
 		return true
 	case "user":
 		return execution.RootField(f, ec.OperationContext, field, w, func(f *execution.Frame, w *execution.Writer) bool {
-			return ec.direct_Query_user(f, field, w)
+			return ec.directResolve_Query_user(f, field, w)
 		})
 	case "users":
 		return execution.RootField(f, ec.OperationContext, field, w, func(f *execution.Frame, w *execution.Writer) bool {
-			return ec.direct_Query_users(f, field, w)
+			return ec.directResolve_Query_users(f, field, w)
 		})
 	case "product":
 		return execution.RootField(f, ec.OperationContext, field, w, func(f *execution.Frame, w *execution.Writer) bool {
-			return ec.direct_Query_product(f, field, w)
+			return ec.directResolve_Query_product(f, field, w)
 		})
 	case "products":
 		return execution.RootField(f, ec.OperationContext, field, w, func(f *execution.Frame, w *execution.Writer) bool {
-			return ec.direct_Query_products(f, field, w)
+			return ec.directResolve_Query_products(f, field, w)
 		})
 	case "order":
 		return execution.RootField(f, ec.OperationContext, field, w, func(f *execution.Frame, w *execution.Writer) bool {
-			return ec.direct_Query_order(f, field, w)
+			return ec.directResolve_Query_order(f, field, w)
 		})
 	case "me":
 		return execution.RootField(f, ec.OperationContext, field, w, func(f *execution.Frame, w *execution.Writer) bool {
-			return ec.direct_Query_me(f, field, w)
+			return ec.directResolve_Query_me(f, field, w)
 		})
 	}
 	return execution.UnknownField(f, field)
 }
 
-func (ec *directExec) direct_Query_user(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) directResolve_Query_user(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Query_user(ctx, *field)
 	if err != nil {
@@ -529,14 +805,18 @@ func (ec *directExec) direct_Query_user(pf *execution.Frame, field *graphql.Coll
 	nonNull := false || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
-			graphql.AddInvalidNullError(ctx, "")
+			graphql.AddInvalidNullError(rctx, "")
 		}
 		ok = false
 	}
 	var res *upstreams.User
 	if ok {
 		if res, ok = resTmp.(*upstreams.User); !ok {
-			execution.WrongType(ctx, resTmp, res)
+			if m, isM := resTmp.(graphql.Marshaler); isM {
+				fc.Result = m
+				return execution.Marshaled(w, nonNull, m)
+			}
+			execution.WrongType(rctx, resTmp, res)
 		}
 	}
 	if !ok {
@@ -547,10 +827,10 @@ func (ec *directExec) direct_Query_user(pf *execution.Frame, field *graphql.Coll
 		return true
 	}
 	fc.Result = res
-	return ec.directmarshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *directExec) direct_Query_users(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) directResolve_Query_users(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Query_users(ctx, *field)
 	if err != nil {
@@ -563,14 +843,18 @@ func (ec *directExec) direct_Query_users(pf *execution.Frame, field *graphql.Col
 	nonNull := true || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
-			graphql.AddInvalidNullError(ctx, "")
+			graphql.AddInvalidNullError(rctx, "")
 		}
 		ok = false
 	}
 	var res []*upstreams.User
 	if ok {
 		if res, ok = resTmp.([]*upstreams.User); !ok {
-			execution.WrongType(ctx, resTmp, res)
+			if m, isM := resTmp.(graphql.Marshaler); isM {
+				fc.Result = m
+				return execution.Marshaled(w, nonNull, m)
+			}
+			execution.WrongType(rctx, resTmp, res)
 		}
 	}
 	if !ok {
@@ -581,10 +865,10 @@ func (ec *directExec) direct_Query_users(pf *execution.Frame, field *graphql.Col
 		return true
 	}
 	fc.Result = res
-	return ec.directmarshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *directExec) direct_Query_product(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) directResolve_Query_product(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Query_product(ctx, *field)
 	if err != nil {
@@ -598,14 +882,18 @@ func (ec *directExec) direct_Query_product(pf *execution.Frame, field *graphql.C
 	nonNull := false || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
-			graphql.AddInvalidNullError(ctx, "")
+			graphql.AddInvalidNullError(rctx, "")
 		}
 		ok = false
 	}
 	var res *upstreams.Product
 	if ok {
 		if res, ok = resTmp.(*upstreams.Product); !ok {
-			execution.WrongType(ctx, resTmp, res)
+			if m, isM := resTmp.(graphql.Marshaler); isM {
+				fc.Result = m
+				return execution.Marshaled(w, nonNull, m)
+			}
+			execution.WrongType(rctx, resTmp, res)
 		}
 	}
 	if !ok {
@@ -616,10 +904,10 @@ func (ec *directExec) direct_Query_product(pf *execution.Frame, field *graphql.C
 		return true
 	}
 	fc.Result = res
-	return ec.directmarshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *directExec) direct_Query_products(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) directResolve_Query_products(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Query_products(ctx, *field)
 	if err != nil {
@@ -632,14 +920,18 @@ func (ec *directExec) direct_Query_products(pf *execution.Frame, field *graphql.
 	nonNull := true || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
-			graphql.AddInvalidNullError(ctx, "")
+			graphql.AddInvalidNullError(rctx, "")
 		}
 		ok = false
 	}
 	var res []*upstreams.Product
 	if ok {
 		if res, ok = resTmp.([]*upstreams.Product); !ok {
-			execution.WrongType(ctx, resTmp, res)
+			if m, isM := resTmp.(graphql.Marshaler); isM {
+				fc.Result = m
+				return execution.Marshaled(w, nonNull, m)
+			}
+			execution.WrongType(rctx, resTmp, res)
 		}
 	}
 	if !ok {
@@ -650,10 +942,10 @@ func (ec *directExec) direct_Query_products(pf *execution.Frame, field *graphql.
 		return true
 	}
 	fc.Result = res
-	return ec.directmarshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *directExec) direct_Query_order(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) directResolve_Query_order(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Query_order(ctx, *field)
 	if err != nil {
@@ -667,14 +959,18 @@ func (ec *directExec) direct_Query_order(pf *execution.Frame, field *graphql.Col
 	nonNull := false || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
-			graphql.AddInvalidNullError(ctx, "")
+			graphql.AddInvalidNullError(rctx, "")
 		}
 		ok = false
 	}
 	var res *upstreams.Order
 	if ok {
 		if res, ok = resTmp.(*upstreams.Order); !ok {
-			execution.WrongType(ctx, resTmp, res)
+			if m, isM := resTmp.(graphql.Marshaler); isM {
+				fc.Result = m
+				return execution.Marshaled(w, nonNull, m)
+			}
+			execution.WrongType(rctx, resTmp, res)
 		}
 	}
 	if !ok {
@@ -685,10 +981,10 @@ func (ec *directExec) direct_Query_order(pf *execution.Frame, field *graphql.Col
 		return true
 	}
 	fc.Result = res
-	return ec.directmarshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *directExec) direct_Query_me(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
+func (ec *directExec) directResolve_Query_me(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Query_me(ctx, *field)
 	if err != nil {
@@ -702,14 +998,18 @@ func (ec *directExec) direct_Query_me(pf *execution.Frame, field *graphql.Collec
 	nonNull := false || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
-			graphql.AddInvalidNullError(ctx, "")
+			graphql.AddInvalidNullError(rctx, "")
 		}
 		ok = false
 	}
 	var res *upstreams.User
 	if ok {
 		if res, ok = resTmp.(*upstreams.User); !ok {
-			execution.WrongType(ctx, resTmp, res)
+			if m, isM := resTmp.(graphql.Marshaler); isM {
+				fc.Result = m
+				return execution.Marshaled(w, nonNull, m)
+			}
+			execution.WrongType(rctx, resTmp, res)
 		}
 	}
 	if !ok {
@@ -720,45 +1020,92 @@ func (ec *directExec) direct_Query_me(pf *execution.Frame, field *graphql.Collec
 		return true
 	}
 	fc.Result = res
-	return ec.directmarshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *directExec) directCollectReview(sel ast.SelectionSet) []graphql.CollectedField {
+func (ec *directExec) directCollect_Review(sel ast.SelectionSet) *execution.Selection {
 	return ec.plan.Collect(ec.OperationContext, sel, "Review", reviewImplementors)
 }
 
-func directReviewConcurrent(pl *execution.Plan, name string) bool {
-	switch name {
+// directWaits_Review reports whether anything s selects, at any depth, may
+// wait: a resolver not declared synchronous, or a field left to gqlgen's code.
+func (ec *directExec) directWaits_Review(s *execution.Selection) bool {
+	if waits, known := s.Waits(); known {
+		return waits
+	}
+	waits := false
+	for i := range s.Fields {
+		if ec.directFieldWaits_Review(&s.Fields[i], false) {
+			waits = true
+			break
+		}
+	}
+	s.SetWaits(waits)
+	return waits
+}
+
+// directFieldWaits_Review reports whether field or its subtree may wait;
+// with ready, the field's own resolver is known not to.
+func (ec *directExec) directFieldWaits_Review(field *graphql.CollectedField, ready bool) bool {
+	switch field.Name {
+	case "id":
+		return ec.directWrite_marshalNID2stringWaits(field.Selections)
+	case "rating":
+		return ec.directWrite_marshalNInt2intWaits(field.Selections)
+	case "body":
+		return ec.directWrite_marshalNString2stringWaits(field.Selections)
 	case "author":
-		return !pl.Synchronous("Review", name)
+		if !ready && !ec.plan.Synchronous("Review", "author") {
+			return true
+		}
+		return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaits(field.Selections)
 	}
 	return false
 }
 
-func (ec *directExec) directReview(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
-	return execution.Object(f, ec.OperationContext, ec.plan, fields, directReviewConcurrent, func(i int, w *execution.Writer) bool {
-		return ec.directReviewField(f, &fields[i], obj, w)
+// directConcurrency_Review marks the fields of s that run in their own
+// goroutines: resolvers that may wait, or whose subtree may.
+func (ec *directExec) directConcurrency_Review(s *execution.Selection) []bool {
+	if c := s.Concurrent(); c != nil {
+		return c
+	}
+	c := make([]bool, len(s.Fields))
+	for i := range s.Fields {
+		switch s.Fields[i].Name {
+		case "author", "":
+			c[i] = ec.directFieldWaits_Review(&s.Fields[i], false)
+		}
+	}
+	s.SetConcurrent(c)
+	return c
+}
+
+func (ec *directExec) directObject_Review(f *execution.Frame, s *execution.Selection, obj *upstreams.Review, w *execution.Writer) bool {
+	fields := s.Fields
+	concurrent := ec.directConcurrency_Review(s)
+	return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
+		return ec.directField_Review(f, &fields[i], obj, w)
 	}, w)
 }
 
-func (ec *directExec) directReviewField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
+func (ec *directExec) directField_Review(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("Review")
 		return true
 	case "id":
-		return ec.directmarshalNID2string(f.FieldSite("Review", field), field.Selections, obj.ID, w)
+		return ec.directWrite_marshalNID2string(f.FieldSite("Review", field), field.Selections, obj.ID, w)
 	case "rating":
-		return ec.directmarshalNInt2int(f.FieldSite("Review", field), field.Selections, obj.Rating, w)
+		return ec.directWrite_marshalNInt2int(f.FieldSite("Review", field), field.Selections, obj.Rating, w)
 	case "body":
-		return ec.directmarshalNString2string(f.FieldSite("Review", field), field.Selections, obj.Body, w)
+		return ec.directWrite_marshalNString2string(f.FieldSite("Review", field), field.Selections, obj.Body, w)
 	case "author":
-		return ec.direct_Review_author(f, field, obj, w)
+		return ec.directResolve_Review_author(f, field, obj, w)
 	}
 	return execution.UnknownField(f, field)
 }
 
-func (ec *directExec) direct_Review_author(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
+func (ec *directExec) directResolve_Review_author(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_Review_author(ctx, *field)
 	if err != nil {
@@ -772,14 +1119,18 @@ func (ec *directExec) direct_Review_author(pf *execution.Frame, field *graphql.C
 	nonNull := false || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
-			graphql.AddInvalidNullError(ctx, "")
+			graphql.AddInvalidNullError(rctx, "")
 		}
 		ok = false
 	}
 	var res *upstreams.User
 	if ok {
 		if res, ok = resTmp.(*upstreams.User); !ok {
-			execution.WrongType(ctx, resTmp, res)
+			if m, isM := resTmp.(graphql.Marshaler); isM {
+				fc.Result = m
+				return execution.Marshaled(w, nonNull, m)
+			}
+			execution.WrongType(rctx, resTmp, res)
 		}
 	}
 	if !ok {
@@ -790,47 +1141,96 @@ func (ec *directExec) direct_Review_author(pf *execution.Frame, field *graphql.C
 		return true
 	}
 	fc.Result = res
-	return ec.directmarshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *directExec) directCollectUser(sel ast.SelectionSet) []graphql.CollectedField {
+func (ec *directExec) directCollect_User(sel ast.SelectionSet) *execution.Selection {
 	return ec.plan.Collect(ec.OperationContext, sel, "User", userImplementors)
 }
 
-func directUserConcurrent(pl *execution.Plan, name string) bool {
-	switch name {
+// directWaits_User reports whether anything s selects, at any depth, may
+// wait: a resolver not declared synchronous, or a field left to gqlgen's code.
+func (ec *directExec) directWaits_User(s *execution.Selection) bool {
+	if waits, known := s.Waits(); known {
+		return waits
+	}
+	waits := false
+	for i := range s.Fields {
+		if ec.directFieldWaits_User(&s.Fields[i], false) {
+			waits = true
+			break
+		}
+	}
+	s.SetWaits(waits)
+	return waits
+}
+
+// directFieldWaits_User reports whether field or its subtree may wait;
+// with ready, the field's own resolver is known not to.
+func (ec *directExec) directFieldWaits_User(field *graphql.CollectedField, ready bool) bool {
+	switch field.Name {
+	case "id":
+		return ec.directWrite_marshalNID2stringWaits(field.Selections)
+	case "name":
+		return ec.directWrite_marshalNString2stringWaits(field.Selections)
+	case "email":
+		return false
+	case "tier":
+		return ec.directWrite_marshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTierWaits(field.Selections)
 	case "orders":
-		return !pl.Synchronous("User", name)
+		if !ready && !ec.plan.Synchronous("User", "orders") {
+			return true
+		}
+		return ec.directWrite_marshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄWaits(field.Selections)
 	}
 	return false
 }
 
-func (ec *directExec) directUser(f *execution.Frame, fields []graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
-	return execution.Object(f, ec.OperationContext, ec.plan, fields, directUserConcurrent, func(i int, w *execution.Writer) bool {
-		return ec.directUserField(f, &fields[i], obj, w)
+// directConcurrency_User marks the fields of s that run in their own
+// goroutines: resolvers that may wait, or whose subtree may.
+func (ec *directExec) directConcurrency_User(s *execution.Selection) []bool {
+	if c := s.Concurrent(); c != nil {
+		return c
+	}
+	c := make([]bool, len(s.Fields))
+	for i := range s.Fields {
+		switch s.Fields[i].Name {
+		case "orders", "":
+			c[i] = ec.directFieldWaits_User(&s.Fields[i], false)
+		}
+	}
+	s.SetConcurrent(c)
+	return c
+}
+
+func (ec *directExec) directObject_User(f *execution.Frame, s *execution.Selection, obj *upstreams.User, w *execution.Writer) bool {
+	fields := s.Fields
+	concurrent := ec.directConcurrency_User(s)
+	return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
+		return ec.directField_User(f, &fields[i], obj, w)
 	}, w)
 }
 
-func (ec *directExec) directUserField(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
+func (ec *directExec) directField_User(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
 	switch field.Name {
 	case "__typename":
 		w.String("User")
 		return true
 	case "id":
-		return ec.directmarshalNID2string(f.FieldSite("User", field), field.Selections, obj.ID, w)
+		return ec.directWrite_marshalNID2string(f.FieldSite("User", field), field.Selections, obj.ID, w)
 	case "name":
-		return ec.directmarshalNString2string(f.FieldSite("User", field), field.Selections, obj.Name, w)
+		return ec.directWrite_marshalNString2string(f.FieldSite("User", field), field.Selections, obj.Name, w)
 	case "email":
 		return execution.Delegated(w, false, ec._User_email(f.Context(), *field, obj))
 	case "tier":
-		return ec.directmarshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTier(f.FieldSite("User", field), field.Selections, obj.Tier, w)
+		return ec.directWrite_marshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTier(f.FieldSite("User", field), field.Selections, obj.Tier, w)
 	case "orders":
-		return ec.direct_User_orders(f, field, obj, w)
+		return ec.directResolve_User_orders(f, field, obj, w)
 	}
 	return execution.UnknownField(f, field)
 }
 
-func (ec *directExec) direct_User_orders(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
+func (ec *directExec) directResolve_User_orders(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
 	ctx := pf.Context()
 	fc, err := ec.fieldContext_User_orders(ctx, *field)
 	if err != nil {
@@ -843,14 +1243,18 @@ func (ec *directExec) direct_User_orders(pf *execution.Frame, field *graphql.Col
 	nonNull := true || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
-			graphql.AddInvalidNullError(ctx, "")
+			graphql.AddInvalidNullError(rctx, "")
 		}
 		ok = false
 	}
 	var res []upstreams.Order
 	if ok {
 		if res, ok = resTmp.([]upstreams.Order); !ok {
-			execution.WrongType(ctx, resTmp, res)
+			if m, isM := resTmp.(graphql.Marshaler); isM {
+				fc.Result = m
+				return execution.Marshaled(w, nonNull, m)
+			}
+			execution.WrongType(rctx, resTmp, res)
 		}
 	}
 	if !ok {
@@ -861,105 +1265,195 @@ func (ec *directExec) direct_User_orders(pf *execution.Frame, field *graphql.Col
 		return true
 	}
 	fc.Result = res
-	return ec.directmarshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄ(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄ(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
 }
 
-func (ec *directExec) directmarshalNFloat2float64(at execution.Site, sel ast.SelectionSet, v float64, w *execution.Writer) bool {
+func (ec *directExec) directWrite_marshalNFloat2float64(at execution.Site, sel ast.SelectionSet, v float64, w *execution.Writer) bool {
 	w.Float(float64(v), at)
 	return true
 }
 
-func (ec *directExec) directmarshalNID2string(at execution.Site, sel ast.SelectionSet, v string, w *execution.Writer) bool {
+// directWrite_marshalNFloat2float64Waits reports whether anything sel selects below a value of this
+// type may wait.
+func (ec *directExec) directWrite_marshalNFloat2float64Waits(sel ast.SelectionSet) bool {
+	_ = sel
+	return false
+}
+
+func (ec *directExec) directWrite_marshalNID2string(at execution.Site, sel ast.SelectionSet, v string, w *execution.Writer) bool {
 	w.String(string(v))
 	return true
 }
 
-func (ec *directExec) directmarshalNInt2int(at execution.Site, sel ast.SelectionSet, v int, w *execution.Writer) bool {
+// directWrite_marshalNID2stringWaits reports whether anything sel selects below a value of this
+// type may wait.
+func (ec *directExec) directWrite_marshalNID2stringWaits(sel ast.SelectionSet) bool {
+	_ = sel
+	return false
+}
+
+func (ec *directExec) directWrite_marshalNInt2int(at execution.Site, sel ast.SelectionSet, v int, w *execution.Writer) bool {
 	w.Int(int64(v))
 	return true
 }
 
-func (ec *directExec) directmarshalNOrder2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(at execution.Site, sel ast.SelectionSet, v upstreams.Order, w *execution.Writer) bool {
-	return execution.Nullable(w, false, ec.directOrder(at.Frame(), ec.directCollectOrder(sel), &v, w))
+// directWrite_marshalNInt2intWaits reports whether anything sel selects below a value of this
+// type may wait.
+func (ec *directExec) directWrite_marshalNInt2intWaits(sel ast.SelectionSet) bool {
+	_ = sel
+	return false
 }
 
-func (ec *directExec) directmarshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.Order, w *execution.Writer) bool {
+func (ec *directExec) directWrite_marshalNOrder2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(at execution.Site, sel ast.SelectionSet, v upstreams.Order, w *execution.Writer) bool {
+	return execution.Nullable(w, false, ec.directObject_Order(at.Frame(), ec.directCollect_Order(sel), &v, w))
+}
+
+// directWrite_marshalNOrder2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderWaits reports whether anything sel selects below a value of this
+// type may wait.
+func (ec *directExec) directWrite_marshalNOrder2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderWaits(sel ast.SelectionSet) bool {
+	return ec.directWaits_Order(ec.directCollect_Order(sel))
+}
+
+func (ec *directExec) directWrite_marshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.Order, w *execution.Writer) bool {
 	f := at.Frame()
-	fields := ec.directCollectOrder(sel)
-	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(ec.plan, fields, directOrderConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
-		return execution.Nullable(w, false, ec.directOrder(s.Frame(), fields, &v[i], w))
+	s := ec.directCollect_Order(sel)
+	ok := execution.List(f, ec.OperationContext, len(v), len(v) > 1 && ec.directWaits_Order(s), func(es execution.Site, i int, w *execution.Writer) bool {
+		return execution.Nullable(w, false, ec.directObject_Order(es.Frame(), s, &v[i], w))
 	}, w)
 	return execution.Nullable(w, false, ok)
 }
 
-func (ec *directExec) directmarshalNOrderItem2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItem(at execution.Site, sel ast.SelectionSet, v upstreams.OrderItem, w *execution.Writer) bool {
-	return execution.Nullable(w, false, ec.directOrderItem(at.Frame(), ec.directCollectOrderItem(sel), &v, w))
+// directWrite_marshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄWaits reports whether anything sel selects below a value of this
+// type may wait.
+func (ec *directExec) directWrite_marshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄWaits(sel ast.SelectionSet) bool {
+	return ec.directWrite_marshalNOrder2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderWaits(sel)
 }
 
-func (ec *directExec) directmarshalNOrderItem2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.OrderItem, w *execution.Writer) bool {
+func (ec *directExec) directWrite_marshalNOrderItem2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItem(at execution.Site, sel ast.SelectionSet, v upstreams.OrderItem, w *execution.Writer) bool {
+	return execution.Nullable(w, false, ec.directObject_OrderItem(at.Frame(), ec.directCollect_OrderItem(sel), &v, w))
+}
+
+// directWrite_marshalNOrderItem2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemWaits reports whether anything sel selects below a value of this
+// type may wait.
+func (ec *directExec) directWrite_marshalNOrderItem2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemWaits(sel ast.SelectionSet) bool {
+	return ec.directWaits_OrderItem(ec.directCollect_OrderItem(sel))
+}
+
+func (ec *directExec) directWrite_marshalNOrderItem2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.OrderItem, w *execution.Writer) bool {
 	f := at.Frame()
-	fields := ec.directCollectOrderItem(sel)
-	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(ec.plan, fields, directOrderItemConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
-		return execution.Nullable(w, false, ec.directOrderItem(s.Frame(), fields, &v[i], w))
+	s := ec.directCollect_OrderItem(sel)
+	ok := execution.List(f, ec.OperationContext, len(v), len(v) > 1 && ec.directWaits_OrderItem(s), func(es execution.Site, i int, w *execution.Writer) bool {
+		return execution.Nullable(w, false, ec.directObject_OrderItem(es.Frame(), s, &v[i], w))
 	}, w)
 	return execution.Nullable(w, false, ok)
 }
 
-func (ec *directExec) directmarshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatus(at execution.Site, sel ast.SelectionSet, v upstreams.OrderStatus, w *execution.Writer) bool {
+// directWrite_marshalNOrderItem2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemᚄWaits reports whether anything sel selects below a value of this
+// type may wait.
+func (ec *directExec) directWrite_marshalNOrderItem2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemᚄWaits(sel ast.SelectionSet) bool {
+	return ec.directWrite_marshalNOrderItem2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemWaits(sel)
+}
+
+func (ec *directExec) directWrite_marshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatus(at execution.Site, sel ast.SelectionSet, v upstreams.OrderStatus, w *execution.Writer) bool {
 	w.String(marshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatus[v])
 	return true
 }
 
-func (ec *directExec) directmarshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(at execution.Site, sel ast.SelectionSet, v []*upstreams.Product, w *execution.Writer) bool {
+// directWrite_marshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatusWaits reports whether anything sel selects below a value of this
+// type may wait.
+func (ec *directExec) directWrite_marshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatusWaits(sel ast.SelectionSet) bool {
+	_ = sel
+	return false
+}
+
+func (ec *directExec) directWrite_marshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(at execution.Site, sel ast.SelectionSet, v []*upstreams.Product, w *execution.Writer) bool {
 	f := at.Frame()
-	fields := ec.directCollectProduct(sel)
-	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(ec.plan, fields, directProductConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
+	s := ec.directCollect_Product(sel)
+	ok := execution.List(f, ec.OperationContext, len(v), len(v) > 1 && ec.directWaits_Product(s), func(es execution.Site, i int, w *execution.Writer) bool {
 		if v[i] == nil {
 			w.Null()
 			return true
 		}
-		return execution.Nullable(w, true, ec.directProduct(s.Frame(), fields, v[i], w))
+		return execution.Nullable(w, true, ec.directObject_Product(es.Frame(), s, v[i], w))
 	}, w)
 	return execution.Nullable(w, false, ok)
 }
 
-func (ec *directExec) directmarshalNReview2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReview(at execution.Site, sel ast.SelectionSet, v upstreams.Review, w *execution.Writer) bool {
-	return execution.Nullable(w, false, ec.directReview(at.Frame(), ec.directCollectReview(sel), &v, w))
+// directWrite_marshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaits reports whether anything sel selects below a value of this
+// type may wait.
+func (ec *directExec) directWrite_marshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaits(sel ast.SelectionSet) bool {
+	return ec.directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaits(sel)
 }
 
-func (ec *directExec) directmarshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.Review, w *execution.Writer) bool {
+func (ec *directExec) directWrite_marshalNReview2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReview(at execution.Site, sel ast.SelectionSet, v upstreams.Review, w *execution.Writer) bool {
+	return execution.Nullable(w, false, ec.directObject_Review(at.Frame(), ec.directCollect_Review(sel), &v, w))
+}
+
+// directWrite_marshalNReview2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewWaits reports whether anything sel selects below a value of this
+// type may wait.
+func (ec *directExec) directWrite_marshalNReview2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewWaits(sel ast.SelectionSet) bool {
+	return ec.directWaits_Review(ec.directCollect_Review(sel))
+}
+
+func (ec *directExec) directWrite_marshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.Review, w *execution.Writer) bool {
 	f := at.Frame()
-	fields := ec.directCollectReview(sel)
-	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(ec.plan, fields, directReviewConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
-		return execution.Nullable(w, false, ec.directReview(s.Frame(), fields, &v[i], w))
+	s := ec.directCollect_Review(sel)
+	ok := execution.List(f, ec.OperationContext, len(v), len(v) > 1 && ec.directWaits_Review(s), func(es execution.Site, i int, w *execution.Writer) bool {
+		return execution.Nullable(w, false, ec.directObject_Review(es.Frame(), s, &v[i], w))
 	}, w)
 	return execution.Nullable(w, false, ok)
 }
 
-func (ec *directExec) directmarshalNString2string(at execution.Site, sel ast.SelectionSet, v string, w *execution.Writer) bool {
+// directWrite_marshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄWaits reports whether anything sel selects below a value of this
+// type may wait.
+func (ec *directExec) directWrite_marshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄWaits(sel ast.SelectionSet) bool {
+	return ec.directWrite_marshalNReview2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewWaits(sel)
+}
+
+func (ec *directExec) directWrite_marshalNString2string(at execution.Site, sel ast.SelectionSet, v string, w *execution.Writer) bool {
 	w.String(string(v))
 	return true
 }
 
-func (ec *directExec) directmarshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTier(at execution.Site, sel ast.SelectionSet, v upstreams.Tier, w *execution.Writer) bool {
+// directWrite_marshalNString2stringWaits reports whether anything sel selects below a value of this
+// type may wait.
+func (ec *directExec) directWrite_marshalNString2stringWaits(sel ast.SelectionSet) bool {
+	_ = sel
+	return false
+}
+
+func (ec *directExec) directWrite_marshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTier(at execution.Site, sel ast.SelectionSet, v upstreams.Tier, w *execution.Writer) bool {
 	w.String(marshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTier[v])
 	return true
 }
 
-func (ec *directExec) directmarshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(at execution.Site, sel ast.SelectionSet, v []*upstreams.User, w *execution.Writer) bool {
+// directWrite_marshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTierWaits reports whether anything sel selects below a value of this
+// type may wait.
+func (ec *directExec) directWrite_marshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTierWaits(sel ast.SelectionSet) bool {
+	_ = sel
+	return false
+}
+
+func (ec *directExec) directWrite_marshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(at execution.Site, sel ast.SelectionSet, v []*upstreams.User, w *execution.Writer) bool {
 	f := at.Frame()
-	fields := ec.directCollectUser(sel)
-	ok := execution.List(f, ec.OperationContext, len(v), execution.AnyConcurrent(ec.plan, fields, directUserConcurrent), func(s execution.Site, i int, w *execution.Writer) bool {
+	s := ec.directCollect_User(sel)
+	ok := execution.List(f, ec.OperationContext, len(v), len(v) > 1 && ec.directWaits_User(s), func(es execution.Site, i int, w *execution.Writer) bool {
 		if v[i] == nil {
 			w.Null()
 			return true
 		}
-		return execution.Nullable(w, true, ec.directUser(s.Frame(), fields, v[i], w))
+		return execution.Nullable(w, true, ec.directObject_User(es.Frame(), s, v[i], w))
 	}, w)
 	return execution.Nullable(w, false, ok)
 }
 
-func (ec *directExec) directmarshalOFloat2ᚖfloat64(at execution.Site, sel ast.SelectionSet, v *float64, w *execution.Writer) bool {
+// directWrite_marshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaits reports whether anything sel selects below a value of this
+// type may wait.
+func (ec *directExec) directWrite_marshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaits(sel ast.SelectionSet) bool {
+	return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaits(sel)
+}
+
+func (ec *directExec) directWrite_marshalOFloat2ᚖfloat64(at execution.Site, sel ast.SelectionSet, v *float64, w *execution.Writer) bool {
 	if v == nil {
 		w.Null()
 		return true
@@ -968,26 +1462,51 @@ func (ec *directExec) directmarshalOFloat2ᚖfloat64(at execution.Site, sel ast.
 	return true
 }
 
-func (ec *directExec) directmarshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(at execution.Site, sel ast.SelectionSet, v *upstreams.Order, w *execution.Writer) bool {
-	if v == nil {
-		w.Null()
-		return true
-	}
-	return execution.Nullable(w, true, ec.directOrder(at.Frame(), ec.directCollectOrder(sel), v, w))
+// directWrite_marshalOFloat2ᚖfloat64Waits reports whether anything sel selects below a value of this
+// type may wait.
+func (ec *directExec) directWrite_marshalOFloat2ᚖfloat64Waits(sel ast.SelectionSet) bool {
+	_ = sel
+	return false
 }
 
-func (ec *directExec) directmarshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(at execution.Site, sel ast.SelectionSet, v *upstreams.Product, w *execution.Writer) bool {
+func (ec *directExec) directWrite_marshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(at execution.Site, sel ast.SelectionSet, v *upstreams.Order, w *execution.Writer) bool {
 	if v == nil {
 		w.Null()
 		return true
 	}
-	return execution.Nullable(w, true, ec.directProduct(at.Frame(), ec.directCollectProduct(sel), v, w))
+	return execution.Nullable(w, true, ec.directObject_Order(at.Frame(), ec.directCollect_Order(sel), v, w))
 }
 
-func (ec *directExec) directmarshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(at execution.Site, sel ast.SelectionSet, v *upstreams.User, w *execution.Writer) bool {
+// directWrite_marshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderWaits reports whether anything sel selects below a value of this
+// type may wait.
+func (ec *directExec) directWrite_marshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderWaits(sel ast.SelectionSet) bool {
+	return ec.directWaits_Order(ec.directCollect_Order(sel))
+}
+
+func (ec *directExec) directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(at execution.Site, sel ast.SelectionSet, v *upstreams.Product, w *execution.Writer) bool {
 	if v == nil {
 		w.Null()
 		return true
 	}
-	return execution.Nullable(w, true, ec.directUser(at.Frame(), ec.directCollectUser(sel), v, w))
+	return execution.Nullable(w, true, ec.directObject_Product(at.Frame(), ec.directCollect_Product(sel), v, w))
+}
+
+// directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaits reports whether anything sel selects below a value of this
+// type may wait.
+func (ec *directExec) directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaits(sel ast.SelectionSet) bool {
+	return ec.directWaits_Product(ec.directCollect_Product(sel))
+}
+
+func (ec *directExec) directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(at execution.Site, sel ast.SelectionSet, v *upstreams.User, w *execution.Writer) bool {
+	if v == nil {
+		w.Null()
+		return true
+	}
+	return execution.Nullable(w, true, ec.directObject_User(at.Frame(), ec.directCollect_User(sel), v, w))
+}
+
+// directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaits reports whether anything sel selects below a value of this
+// type may wait.
+func (ec *directExec) directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaits(sel ast.SelectionSet) bool {
+	return ec.directWaits_User(ec.directCollect_User(sel))
 }
