@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"math"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2"
@@ -156,5 +158,32 @@ func TestPanicsAreRecovered(t *testing.T) {
 		if e.Message != "recovered" || e.Path.String() != "user" {
 			t.Errorf("error %q at %q, want recovered at user", e.Message, e.Path)
 		}
+	}
+}
+
+// A plan does not keep its document alive: once the document is collected, the plan
+// is dropped.
+func TestPlansForgetCollectedDocuments(t *testing.T) {
+	schema := gqlparser.MustLoadSchema(&ast.Source{Input: "type Query { a: Int }"})
+	p := newPlans(nil)
+	for range 10 {
+		doc, err := gqlparser.LoadQueryWithRules(schema, "{ a }", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pl := p.For(doc)
+		oc := &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0]}
+		pl.Direct(oc)
+		pl.Collect(oc, oc.Operation.SelectionSet, "Query", []string{"Query"})
+	}
+	if p.Len() != 10 {
+		t.Fatalf("%d plans, want 10", p.Len())
+	}
+	for i := 0; i < 100 && p.Len() > 0; i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := p.Len(); n != 0 {
+		t.Errorf("%d plans still kept after their documents were collected", n)
 	}
 }

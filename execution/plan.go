@@ -2,9 +2,11 @@ package execution
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
+	"weak"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -16,18 +18,20 @@ import (
 // can run directly, and the fields collected from each selection set for each
 // object type. Collected fields are kept only for documents whose @skip and
 // @include do not depend on variables; the others are collected per request, as
-// gqlgen does. At most maxPlans documents are kept: past that, all are dropped.
+// gqlgen does. A plan is held by a weak reference to its document and dropped when
+// the document is collected (after gqlgen's cache lets it go), so plans never keep
+// documents alive; at most maxPlans are kept in any case.
 type Plans struct {
 	synchronous map[fieldKey]bool
 	mu          sync.RWMutex
-	docs        map[*ast.QueryDocument]*Plan
+	docs        map[weak.Pointer[ast.QueryDocument]]*Plan
 }
 
 const maxPlans = 1000
 
 // newPlans returns an empty cache for a schema with these synchronous fields.
 func newPlans(synchronous map[fieldKey]bool) *Plans {
-	return &Plans{synchronous: synchronous, docs: map[*ast.QueryDocument]*Plan{}}
+	return &Plans{synchronous: synchronous, docs: map[weak.Pointer[ast.QueryDocument]]*Plan{}}
 }
 
 // Plan is what is kept for one document.
@@ -46,8 +50,9 @@ type collectKey struct {
 
 // For returns the plan of doc, making it on first use.
 func (p *Plans) For(doc *ast.QueryDocument) *Plan {
+	key := weak.Make(doc)
 	p.mu.RLock()
-	pl := p.docs[doc]
+	pl := p.docs[key]
 	p.mu.RUnlock()
 	if pl != nil {
 		return pl
@@ -55,14 +60,29 @@ func (p *Plans) For(doc *ast.QueryDocument) *Plan {
 	pl = &Plan{synchronous: p.synchronous, constant: constantDirectives(doc)}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if old := p.docs[doc]; old != nil {
+	if old := p.docs[key]; old != nil {
 		return old
 	}
 	if len(p.docs) >= maxPlans {
 		clear(p.docs)
 	}
-	p.docs[doc] = pl
+	p.docs[key] = pl
+	runtime.AddCleanup(doc, p.forget, key)
 	return pl
+}
+
+// forget drops the plan of a document that has been collected.
+func (p *Plans) forget(key weak.Pointer[ast.QueryDocument]) {
+	p.mu.Lock()
+	delete(p.docs, key)
+	p.mu.Unlock()
+}
+
+// Len is the number of plans kept.
+func (p *Plans) Len() int {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return len(p.docs)
 }
 
 // Synchronous reports whether the resolver of typ.field never waits (see Schema).

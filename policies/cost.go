@@ -3,7 +3,9 @@ package policies
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
+	"weak"
 
 	"github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql"
@@ -25,7 +27,7 @@ type CostLimit struct {
 
 	es    graphql.ExecutableSchema
 	mu    sync.RWMutex
-	costs map[*ast.OperationDefinition]int
+	costs map[weak.Pointer[ast.OperationDefinition]]int
 }
 
 // maxCosts bounds the operations whose cost is kept; past it, all are forgotten.
@@ -45,7 +47,7 @@ func (c *CostLimit) Validate(es graphql.ExecutableSchema) error {
 		return errors.New("cost limit: no schema")
 	}
 	c.es = es
-	c.costs = map[*ast.OperationDefinition]int{}
+	c.costs = map[weak.Pointer[ast.OperationDefinition]]int{}
 	return nil
 }
 
@@ -74,18 +76,30 @@ func (c *CostLimit) cost(ctx context.Context, op *ast.OperationDefinition, vars 
 	if len(op.VariableDefinitions) > 0 {
 		return complexity.Calculate(ctx, c.es, op, vars)
 	}
+	key := weak.Make(op)
 	c.mu.RLock()
-	cost, ok := c.costs[op]
+	cost, ok := c.costs[key]
 	c.mu.RUnlock()
 	if ok {
 		return cost
 	}
 	cost = complexity.Calculate(ctx, c.es, op, vars)
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.costs[key]; ok {
+		return cost
+	}
 	if len(c.costs) >= maxCosts {
 		clear(c.costs)
 	}
-	c.costs[op] = cost
-	c.mu.Unlock()
+	c.costs[key] = cost
+	runtime.AddCleanup(op, c.forget, key)
 	return cost
+}
+
+// forget drops the cost of an operation that has been collected.
+func (c *CostLimit) forget(key weak.Pointer[ast.OperationDefinition]) {
+	c.mu.Lock()
+	delete(c.costs, key)
+	c.mu.Unlock()
 }

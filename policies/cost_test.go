@@ -2,7 +2,9 @@ package policies
 
 import (
 	"context"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
@@ -82,4 +84,29 @@ func runOn(t *testing.T, c *CostLimit, doc *ast.QueryDocument, vars map[string]a
 		code, _ = gerr.Extensions["code"].(string)
 	}
 	return st.Complexity, code
+}
+
+// Kept costs do not keep their operations alive.
+func TestCostLimitForgetsCollectedOperations(t *testing.T) {
+	calls := 0
+	es := costSchema{&calls}
+	c := &CostLimit{}
+	if err := c.Validate(es); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		doc, _ := gqlparser.LoadQueryWithRules(es.Schema(), `{ items(first: 2) { id } }`, nil)
+		runOn(t, c, doc, nil)
+	}
+	kept := func() int { c.mu.RLock(); defer c.mu.RUnlock(); return len(c.costs) }
+	if kept() != 10 {
+		t.Fatalf("%d costs kept, want 10", kept())
+	}
+	for i := 0; i < 100 && kept() > 0; i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := kept(); n != 0 {
+		t.Errorf("%d costs still kept after their operations were collected", n)
+	}
 }
