@@ -402,13 +402,7 @@ func TestReloadRoutesUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	rt, err := gateway.NewRuntime(configWith(nil), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	srv := httptest.NewServer(rt.Handler())
-	defer srv.Close()
+	rt, srv := serveRuntime(t, configWith(nil))
 
 	var (
 		wg       sync.WaitGroup

@@ -201,13 +201,7 @@ func TestRateLimitsOutliveReload(t *testing.T) {
 	configWith := func(burst int) *config.Config {
 		return demoConfig(t, cluster, func(c *config.Config) { c.RateLimits.PerCaller = &config.Rate{Rate: 0.001, Burst: burst} })
 	}
-	rt, err := gateway.NewRuntime(configWith(1), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	srv := httptest.NewServer(rt.Handler())
-	defer srv.Close()
+	rt, srv := serveRuntime(t, configWith(1))
 	status := func() int {
 		resp, err := http.Post(srv.URL+"/graphql", "application/json", strings.NewReader(`{"query":"{ user(id:\"u1\"){ name } }"}`))
 		if err != nil {
@@ -335,13 +329,7 @@ func TestSharedPersistedQueries(t *testing.T) {
 		cfg := demoConfig(t, cluster, func(c *config.Config) {
 			c.GraphQL.APQ.Redis = &config.Redis{URL: redis.URL, KeyPrefix: t.Name() + ":"}
 		})
-		rt, err := gateway.NewRuntime(cfg, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(rt.Close)
-		srv := httptest.NewServer(rt.Handler())
-		t.Cleanup(srv.Close)
+		_, srv := serveRuntime(t, cfg)
 		return srv.URL
 	}
 	a, b := start(), start()

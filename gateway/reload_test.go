@@ -139,13 +139,7 @@ func TestFailedReloadLeavesPoolsAlone(t *testing.T) {
 			c.RateLimits.PerRoute = perRoute
 		})
 	}
-	rt, err := gateway.NewRuntime(configWith(nil), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	srv := httptest.NewServer(rt.Handler())
-	defer srv.Close()
+	rt, srv := serveRuntime(t, configWith(nil))
 	query := func() {
 		resp, err := http.Post(srv.URL+"/graphql", "application/json", strings.NewReader(`{"query":"{ user(id:\"u1\"){ name } }"}`))
 		if err != nil {

@@ -3,16 +3,13 @@ package gateway_test
 import (
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/switchyard/switchyard/config"
-	"github.com/switchyard/switchyard/gateway"
 )
 
 // TestTrustedDocuments checks the allow-list through real HTTP: a listed document by
@@ -33,13 +30,7 @@ func TestTrustedDocuments(t *testing.T) {
 	}
 	// The gateway starts without the list, and a client has APQ cache a document
 	// that the list will not hold; then a reload turns the list on.
-	rt, err := gateway.NewRuntime(demoConfig(t, cluster, nil), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	srv := httptest.NewServer(rt.Handler())
-	defer srv.Close()
+	rt, srv := serveRuntime(t, demoConfig(t, cluster, nil))
 	post := func(body map[string]any) (int, string) {
 		b, _ := json.Marshal(body)
 		resp, err := http.Post(srv.URL+"/graphql", "application/json", strings.NewReader(string(b)))
