@@ -274,8 +274,8 @@ func InvalidNull(at *Frame, declared string) {
 	graphql.AddInvalidNullError(at.Context(), declared)
 }
 
-// Recovered reports a panic recovered at the frame.
-func Recovered(at *Frame, oc *graphql.OperationContext, r any) {
+// recovered reports a panic recovered at the frame.
+func recovered(at *Frame, oc *graphql.OperationContext, r any) {
 	ctx := at.Context()
 	oc.Error(ctx, oc.Recover(ctx, r))
 }
@@ -291,7 +291,7 @@ func Parallel(at *Frame, oc *graphql.OperationContext, n int, part func(i int) b
 	run := func(i int) {
 		defer func() {
 			if r := recover(); r != nil {
-				Recovered(at, oc, r)
+				recovered(at, oc, r)
 				ok[i] = false
 			}
 		}()

@@ -176,14 +176,14 @@ func TestPlansForgetCollectedDocuments(t *testing.T) {
 		pl.Direct(oc)
 		pl.Collect(oc, oc.Operation.SelectionSet, "Query", []string{"Query"})
 	}
-	if p.Len() != 10 {
-		t.Fatalf("%d plans, want 10", p.Len())
+	if p.len() != 10 {
+		t.Fatalf("%d plans, want 10", p.len())
 	}
-	for i := 0; i < 100 && p.Len() > 0; i++ {
+	for i := 0; i < 100 && p.len() > 0; i++ {
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := p.Len(); n != 0 {
+	if n := p.len(); n != 0 {
 		t.Errorf("%d plans still kept after their documents were collected", n)
 	}
 }

@@ -78,8 +78,8 @@ func (p *Plans) forget(key weak.Pointer[ast.QueryDocument]) {
 	p.mu.Unlock()
 }
 
-// Len is the number of plans kept.
-func (p *Plans) Len() int {
+// len is the number of plans kept.
+func (p *Plans) len() int {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	return len(p.docs)
