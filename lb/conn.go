@@ -2,15 +2,14 @@ package lb
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -63,9 +62,12 @@ func (r *Request) idempotent() bool {
 
 // Errors the transport returns. A dial error is wrapped in a *DialError so that
 // callers can tell "never reached the endpoint" (always safe to retry) from the rest.
+// An answer that breaks HTTP/1.1's rules, or the transport's bounds on a head, wraps
+// ErrMalformedResponse; one whose body is over the pool's bound is
+// ErrResponseTooLarge. Either closes the connection it came on.
 var (
-	errMalformedResponse = errors.New("malformed HTTP response")
-	errResponseTooLarge  = errors.New("upstream response body too large")
+	ErrMalformedResponse = errors.New("malformed HTTP response")
+	ErrResponseTooLarge  = errors.New("upstream response body too large")
 	errBadRequestTarget  = errors.New("request target must start with '/' and hold no space or control character")
 	errBadHeader         = errors.New("request header field has a bad name or a control character in its value")
 )
@@ -88,6 +90,15 @@ type conn struct {
 	deadline time.Time
 	idleAt   time.Time // when it was put in the idle set
 	num      [20]byte  // scratch space for formatting numbers
+	long     []byte    // scratch space for a head's line longer than br's buffer
+
+	// The state of the check for unsolicited input (idle.go): the socket, the
+	// check bound to this connection once, and its last result.
+	raw      syscall.RawConn
+	peekFunc func(fd uintptr)
+	peekBuf  [1]byte
+	peekN    int
+	peekErr  error
 }
 
 // aLongTimeAgo is a deadline in the past, set on a connection to abort blocked I/O.
@@ -101,36 +112,53 @@ type transport struct {
 	maxIdle        int
 	idleTimeout    time.Duration
 	maxBody        int
+	maxHead        int
+
+	discards [numDiscardReasons]atomic.Int64 // connections closed instead of reused, by reason
 
 	mu     sync.Mutex
 	idle   []*conn // LIFO: the most recently used connection is the likeliest alive
 	closed bool    // after closeIdle: connections handed back are closed, not kept
 }
 
-// getIdle takes the most recently used idle connection. One idle for longer than
-// idleTimeout is closed instead, with every older one: servers close such
-// connections, and sending on one would cost a failed attempt.
+// getIdle takes the most recently used idle connection on which nothing arrived
+// while it was idle (see idle.go). One that received bytes or was closed by the
+// upstream is closed and the next one tried. One idle for longer than idleTimeout is
+// closed instead, with every older one: servers close such connections, and sending
+// on one would cost a failed attempt.
 func (t *transport) getIdle() *conn {
-	t.mu.Lock()
-	n := len(t.idle)
-	if n == 0 {
-		t.mu.Unlock()
-		return nil
-	}
-	c := t.idle[n-1]
-	if t.idleTimeout > 0 && time.Since(c.idleAt) > t.idleTimeout {
-		expired := t.idle
-		t.idle = nil
-		t.mu.Unlock()
-		for _, e := range expired {
-			e.nc.Close()
+	for {
+		t.mu.Lock()
+		n := len(t.idle)
+		if n == 0 {
+			t.mu.Unlock()
+			return nil
 		}
-		return nil
+		c := t.idle[n-1]
+		if t.idleTimeout > 0 && time.Since(c.idleAt) > t.idleTimeout {
+			expired := t.idle
+			t.idle = nil
+			t.mu.Unlock()
+			for _, e := range expired {
+				t.discard(e, discardIdleTimeout)
+			}
+			return nil
+		}
+		t.idle[n-1] = nil
+		t.idle = t.idle[:n-1]
+		t.mu.Unlock()
+		if reason := c.unsolicited(); reason != discardNone {
+			t.discard(c, reason)
+			continue
+		}
+		return c
 	}
-	t.idle[n-1] = nil
-	t.idle = t.idle[:n-1]
-	t.mu.Unlock()
-	return c
+}
+
+// discard closes c instead of reusing it, and counts why.
+func (t *transport) discard(c *conn, reason discardReason) {
+	t.discards[reason].Add(1)
+	c.nc.Close()
 }
 
 func (t *transport) putIdle(c *conn) {
@@ -166,14 +194,16 @@ func (t *transport) dial(ctx context.Context, deadline time.Time) (*conn, error)
 	if err != nil {
 		return nil, &DialError{Err: err}
 	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-	}
-	return &conn{
+	c := &conn{
 		nc: nc,
 		br: bufio.NewReaderSize(nc, 8<<10),
 		bw: bufio.NewWriterSize(nc, 4<<10),
-	}, nil
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+		c.watch(tc)
+	}
+	return c, nil
 }
 
 // roundTrip sends req and reads the answer into resp. deadline (zero for none) bounds
@@ -277,7 +307,7 @@ func (t *transport) finish(ctx context.Context, c *conn, stop func() bool, req *
 	if late || ctx.Err() != nil {
 		stop()
 		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			c.nc.Close() // cancelled: no one wants the answer
+			t.discard(c, discardBroken) // cancelled: no one wants the answer
 			return true, ctx.Err()
 		}
 		c.deadline = time.Now().Add(lateReadGrace)
@@ -287,26 +317,29 @@ func (t *transport) finish(ctx context.Context, c *conn, stop func() bool, req *
 		}
 		stop = noStop
 	}
-	answered, keepAlive, err := t.readResponse(c.br, req.method() == "HEAD", resp)
+	answered, keepAlive, err := t.readResponse(c, req.method() == "HEAD", resp)
 	if !stop() {
 		// The context ended while the request ran; the deadline set by the callback
 		// makes the connection useless.
-		c.nc.Close()
+		t.discard(c, discardBroken)
 		if err == nil {
 			err = ctx.Err()
 		}
 		return true, err
 	}
 	if err != nil {
-		c.nc.Close()
+		t.discard(c, discardBroken)
 		return answered, err
 	}
-	// Bytes left in the buffer belong to no request: the answer was longer than it
-	// said. The connection cannot be trusted with another request.
-	if keepAlive && c.br.Buffered() == 0 {
-		t.putIdle(c)
-	} else {
+	switch {
+	case !keepAlive:
 		c.nc.Close()
+	case c.br.Buffered() > 0:
+		// Bytes left in the buffer belong to no request: the answer was longer than
+		// it said. The connection cannot be trusted with another request.
+		t.discard(c, discardTrailing)
+	default:
+		t.putIdle(c)
 	}
 	return true, nil
 }
@@ -339,242 +372,6 @@ func writeRequest(c *conn, host string, req *Request) error {
 	bw.WriteString("\r\n")
 	bw.Write(req.Body)
 	return bw.Flush()
-}
-
-func (t *transport) readResponse(br *bufio.Reader, head bool, resp *Response) (answered, keepAlive bool, err error) {
-	for {
-		line, err := readLine(br)
-		if err != nil {
-			return false, false, err
-		}
-		answered = true
-		// "HTTP/1.1 200 OK"
-		if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || (line[7] != '0' && line[7] != '1') ||
-			line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
-			return true, false, fmt.Errorf("%w: bad status line", errMalformedResponse)
-		}
-		http10 := line[7] == '0'
-		status, ok := parseStatus(line[9:12])
-		if !ok {
-			return true, false, fmt.Errorf("%w: bad status code", errMalformedResponse)
-		}
-		contentLength := int64(-1)
-		chunked := false
-		keepAlive = !http10
-		for {
-			line, err := readLine(br)
-			if err != nil {
-				return true, false, err
-			}
-			if len(line) == 0 {
-				break
-			}
-			colon := bytes.IndexByte(line, ':')
-			if colon <= 0 {
-				return true, false, fmt.Errorf("%w: bad header line", errMalformedResponse)
-			}
-			name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
-			switch {
-			case asciiEqualFold(name, "Content-Length"):
-				n, err := parseLength(value)
-				if err != nil || (contentLength >= 0 && n != contentLength) {
-					return true, false, fmt.Errorf("%w: bad Content-Length", errMalformedResponse)
-				}
-				contentLength = n
-			case asciiEqualFold(name, "Transfer-Encoding"):
-				if !asciiEqualFold(value, "chunked") {
-					return true, false, fmt.Errorf("%w: unsupported Transfer-Encoding", errMalformedResponse)
-				}
-				chunked = true
-			case asciiEqualFold(name, "Connection"):
-				if containsToken(value, "close") {
-					keepAlive = false
-				} else if containsToken(value, "keep-alive") {
-					keepAlive = true
-				}
-			}
-		}
-		if status >= 100 && status < 200 && status != 101 {
-			continue // an interim answer; the final one follows
-		}
-		if chunked && contentLength >= 0 {
-			// Both framings: the chunked one wins, and the connection is not
-			// reused (RFC 9112, section 6.3).
-			contentLength, keepAlive = -1, false
-		}
-		resp.Status = status
-		switch {
-		case head || status == 204 || status == 304 || status == 101:
-			if status == 101 {
-				keepAlive = false
-			}
-			return true, keepAlive, nil
-		case chunked:
-			return true, keepAlive, t.readChunked(br, resp)
-		case contentLength >= 0:
-			if contentLength > int64(t.maxBody-len(resp.Body)) {
-				return true, false, errResponseTooLarge
-			}
-			n := int(contentLength)
-			resp.Body = grow(resp.Body, n)
-			body := resp.Body[len(resp.Body) : len(resp.Body)+n]
-			if _, err := io.ReadFull(br, body); err != nil {
-				return true, false, err
-			}
-			resp.Body = resp.Body[:len(resp.Body)+n]
-			return true, keepAlive, nil
-		default:
-			// No length: the body runs to the end of the connection.
-			return true, false, t.readToEOF(br, resp)
-		}
-	}
-}
-
-func (t *transport) readChunked(br *bufio.Reader, resp *Response) error {
-	for {
-		line, err := readLine(br)
-		if err != nil {
-			return err
-		}
-		if i := bytes.IndexByte(line, ';'); i >= 0 {
-			line = line[:i]
-		}
-		size, err := strconv.ParseUint(string(bytes.TrimSpace(line)), 16, 31)
-		if err != nil {
-			return fmt.Errorf("%w: bad chunk size", errMalformedResponse)
-		}
-		if size == 0 {
-			for { // trailer fields, ignored
-				line, err := readLine(br)
-				if err != nil {
-					return err
-				}
-				if len(line) == 0 {
-					return nil
-				}
-			}
-		}
-		n := int(size)
-		if len(resp.Body)+n > t.maxBody {
-			return errResponseTooLarge
-		}
-		resp.Body = grow(resp.Body, n)
-		if _, err := io.ReadFull(br, resp.Body[len(resp.Body):len(resp.Body)+n]); err != nil {
-			return err
-		}
-		resp.Body = resp.Body[:len(resp.Body)+n]
-		line, err = readLine(br)
-		if err != nil {
-			return err
-		}
-		if len(line) != 0 {
-			return fmt.Errorf("%w: chunk not followed by CRLF", errMalformedResponse)
-		}
-	}
-}
-
-func (t *transport) readToEOF(br *bufio.Reader, resp *Response) error {
-	for {
-		resp.Body = grow(resp.Body, 4096)
-		n, err := br.Read(resp.Body[len(resp.Body):cap(resp.Body)])
-		resp.Body = resp.Body[:len(resp.Body)+n]
-		if len(resp.Body) > t.maxBody {
-			return errResponseTooLarge
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// readLine returns the next line without its CRLF. The slice is valid until the next
-// read from br. Lines longer than the reader's buffer are refused.
-func readLine(br *bufio.Reader) ([]byte, error) {
-	line, err := br.ReadSlice('\n')
-	if err != nil {
-		if err == bufio.ErrBufferFull {
-			return nil, fmt.Errorf("%w: header line too long", errMalformedResponse)
-		}
-		if err == io.EOF && len(line) > 0 {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	line = line[:len(line)-1]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	return line, nil
-}
-
-// grow makes room for n more bytes after len(b).
-func grow(b []byte, n int) []byte {
-	if cap(b)-len(b) >= n {
-		return b
-	}
-	nb := make([]byte, len(b), max(2*cap(b), len(b)+n))
-	copy(nb, b)
-	return nb
-}
-
-func parseStatus(b []byte) (int, bool) {
-	if b[0] < '1' || b[0] > '5' || b[1] < '0' || b[1] > '9' || b[2] < '0' || b[2] > '9' {
-		return 0, false
-	}
-	return int(b[0]-'0')*100 + int(b[1]-'0')*10 + int(b[2]-'0'), true
-}
-
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
-// containsToken reports whether the comma-separated header value holds token.
-func containsToken(value []byte, token string) bool {
-	for len(value) > 0 {
-		var part []byte
-		if i := bytes.IndexByte(value, ','); i >= 0 {
-			part, value = value[:i], value[i+1:]
-		} else {
-			part, value = value, nil
-		}
-		if asciiEqualFold(bytes.TrimSpace(part), token) {
-			return true
-		}
-	}
-	return false
-}
-
-// parseLength parses a Content-Length value: digits only (no sign, no space).
-func parseLength(v []byte) (int64, error) {
-	if len(v) == 0 || len(v) > 18 {
-		return 0, errMalformedResponse
-	}
-	var n int64
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return 0, errMalformedResponse
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, nil
 }
 
 // validRequest refuses what cannot be sent safely: a target that is not an origin

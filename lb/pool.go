@@ -41,6 +41,9 @@ type Options struct {
 	IdleConnTimeout time.Duration
 	// MaxResponseBytes refuses larger response bodies. Default 16 MiB.
 	MaxResponseBytes int
+	// MaxResponseHeaderBytes refuses answers whose head (interim answers, status
+	// line and header fields) is larger. Default DefaultMaxHeaderBytes, 64 KiB.
+	MaxResponseHeaderBytes int
 	// HealthCheck configures active health checks.
 	HealthCheck HealthCheck
 	// Policy chooses the endpoint of each request. Default RoundRobin.
@@ -118,6 +121,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxResponseBytes == 0 {
 		o.MaxResponseBytes = 16 << 20
+	}
+	if o.MaxResponseHeaderBytes == 0 {
+		o.MaxResponseHeaderBytes = DefaultMaxHeaderBytes
 	}
 	if o.Policy == "" {
 		o.Policy = RoundRobin
@@ -257,6 +263,7 @@ func New(name string, opts Options, log *slog.Logger) (*Pool, error) {
 			maxIdle:        opts.MaxIdleConnsPerEndpoint,
 			idleTimeout:    opts.IdleConnTimeout,
 			maxBody:        opts.MaxResponseBytes,
+			maxHead:        opts.MaxResponseHeaderBytes,
 		}}
 		ep.healthy.Store(true)
 		if opts.Breaker.PerEndpoint {
@@ -345,11 +352,20 @@ type Stats struct {
 	Breaker        string // the pool's breaker: closed, half-open, open or disabled
 	Retries        int64  // retries sent
 	RetriesRefused int64  // retries the budget refused
+	// Discards counts the keep-alive connections closed instead of reused, by
+	// reason, indexed as DiscardReasons.
+	Discards [numDiscardReasons]int64
 }
 
 // Stats returns the pool's counters.
 func (p *Pool) Stats() Stats {
-	return Stats{Breaker: breakerState(p.breaker), Retries: p.retries.Load(), RetriesRefused: p.retriesRefused.Load()}
+	st := Stats{Breaker: breakerState(p.breaker), Retries: p.retries.Load(), RetriesRefused: p.retriesRefused.Load()}
+	for _, ep := range p.endpoints {
+		for i := range ep.discards {
+			st.Discards[i] += ep.discards[i].Load()
+		}
+	}
+	return st
 }
 
 // Close closes the pool's idle connections, and those that requests still running

@@ -92,6 +92,8 @@ func classify(ctx context.Context, err error) Kind {
 		return KindUnavailable
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return KindTimeout
+	case errors.Is(err, lb.ErrMalformedResponse), errors.Is(err, lb.ErrResponseTooLarge):
+		return KindBadResponse
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

@@ -1,0 +1,305 @@
+package lb
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// hostileServer answers GET /hostile with whatever misbehave writes on the raw
+// connection, and every other request correctly, with its own path as the body, so
+// that a desync shows as a follow-up answered with another request's body.
+// misbehave returns whether the connection may go on serving.
+func hostileServer(t *testing.T, misbehave func(c net.Conn) bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					_, _ = io.Copy(io.Discard, req.Body)
+					if req.URL.Path == "/hostile" {
+						if !misbehave(c) {
+							return
+						}
+						continue
+					}
+					body := req.URL.Path
+					if _, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+const okAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nhostile"
+
+// later answers correctly, then writes extra after delay on the same connection and
+// closes wrote.
+func later(delay time.Duration, extra string, wrote chan struct{}) func(net.Conn) bool {
+	return func(c net.Conn) bool {
+		_, _ = io.WriteString(c, okAnswer)
+		time.AfterFunc(delay, func() {
+			_, _ = io.WriteString(c, extra)
+			close(wrote)
+		})
+		return true
+	}
+}
+
+// endless writes head, then repeats line until the client goes away or max bytes
+// are written, and records how many it wrote.
+func endless(head, line string, max int64, wrote *atomic.Int64) func(net.Conn) bool {
+	return func(c net.Conn) bool {
+		_, _ = io.WriteString(c, head)
+		for wrote.Load() < max {
+			n, err := io.WriteString(c, line)
+			wrote.Add(int64(n))
+			if err != nil {
+				break
+			}
+		}
+		return false
+	}
+}
+
+func writes(s string) func(net.Conn) bool {
+	return func(c net.Conn) bool { _, _ = io.WriteString(c, s); return true }
+}
+
+func TestHostileUpstream(t *testing.T) {
+	const evil = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nEVIL"
+	var headerBytes, lineBytes, interimBytes atomic.Int64
+	tests := []struct {
+		name      string
+		misbehave func(c net.Conn) bool
+		wrote     chan struct{} // closed when the late bytes are out
+		wantBody  string        // "" when an error is wanted
+		wantErr   error
+		discard   discardReason // counted once the follow-ups have run
+		timeout   time.Duration
+	}{
+		{name: "late extra answer at 5ms", wrote: make(chan struct{}), wantBody: "hostile", discard: discardIdleData},
+		{name: "late extra answer at 300ms", wrote: make(chan struct{}), wantBody: "hostile", discard: discardIdleData},
+		{name: "late CRLF", wrote: make(chan struct{}), wantBody: "hostile", discard: discardIdleData},
+		{name: "late close", wrote: make(chan struct{}), wantBody: "hostile", discard: discardIdleClosed},
+		{name: "extra bytes in the same segment", misbehave: writes(okAnswer + evil), wantBody: "hostile", discard: discardTrailing},
+		{name: "length and chunked", misbehave: writes("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n" + evil), wantBody: "ok"},
+		{name: "two different lengths", misbehave: writes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 4\r\n\r\nokok"), wantErr: ErrMalformedResponse},
+		{name: "two equal lengths", misbehave: writes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok"), wantBody: "ok"},
+		{name: "48 MB of headers", misbehave: endless("HTTP/1.1 200 OK\r\n", "X-Pad: "+strings.Repeat("a", 4<<10)+"\r\n", 48<<20, &headerBytes), wantErr: ErrMalformedResponse},
+		{name: "a 1 MiB header line", misbehave: endless("HTTP/1.1 200 OK\r\nX-Long: ", strings.Repeat("a", 4<<10), 1<<20, &lineBytes), wantErr: ErrMalformedResponse},
+		{name: "status 999", misbehave: writes("HTTP/1.1 999 Odd\r\nContent-Length: 2\r\n\r\nok"), wantErr: ErrMalformedResponse},
+		{name: "status 099", misbehave: writes("HTTP/1.1 099 Odd\r\nContent-Length: 2\r\n\r\nok"), wantErr: ErrMalformedResponse},
+		{name: "endless 1xx", misbehave: endless("", "HTTP/1.1 102 Processing\r\n\r\n", 1<<20, &interimBytes), wantErr: ErrMalformedResponse},
+		{name: "unasked-for 101", misbehave: writes("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"), wantErr: ErrMalformedResponse},
+		{name: "204 with a body", misbehave: writes("HTTP/1.1 204 No Content\r\n\r\n" + evil), wantBody: "", discard: discardTrailing},
+		{name: "space before the colon", misbehave: writes("HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok"), wantErr: ErrMalformedResponse},
+		{name: "folded header", misbehave: writes("HTTP/1.1 200 OK\r\nX-A: 1\r\n  2\r\nContent-Length: 2\r\n\r\nok"), wantErr: ErrMalformedResponse},
+		{name: "NUL in a value", misbehave: writes("HTTP/1.1 200 OK\r\nX-A: a\x00b\r\nContent-Length: 2\r\n\r\nok"), wantErr: ErrMalformedResponse},
+		{name: "a drip of a byte every 100ms", misbehave: func(c net.Conn) bool {
+			for _, b := range []byte(okAnswer) {
+				if _, err := c.Write([]byte{b}); err != nil {
+					return false
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			return false
+		}, wantErr: errTimeoutAny, timeout: 300 * time.Millisecond},
+	}
+	tests[0].misbehave = later(5*time.Millisecond, evil, tests[0].wrote)
+	tests[1].misbehave = later(300*time.Millisecond, evil, tests[1].wrote)
+	tests[2].misbehave = later(5*time.Millisecond, "\r\n", tests[2].wrote)
+	tests[3].misbehave = func(c net.Conn) bool {
+		_, _ = io.WriteString(c, okAnswer)
+		time.AfterFunc(5*time.Millisecond, func() { c.(*net.TCPConn).CloseWrite(); close(tests[3].wrote) })
+		return true
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			u := hostileServer(t, tc.misbehave)
+			p := newPool(t, Options{Endpoints: []string{u}, Retries: -1, RequestTimeout: cmp(tc.timeout, 5*time.Second)})
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			start := time.Now()
+			var resp Response
+			err := p.Do(context.Background(), &Request{Target: "/hostile"}, &resp)
+			elapsed := time.Since(start)
+			var after runtime.MemStats
+			runtime.ReadMemStats(&after)
+			switch {
+			case tc.wantErr == errTimeoutAny:
+				if err == nil || !isTimeout(err) {
+					t.Fatalf("got %v, want a timeout", err)
+				}
+			case tc.wantErr != nil:
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("got %d %q, %v; want %v", resp.Status, resp.Body, err, tc.wantErr)
+				}
+			case err != nil || string(resp.Body) != tc.wantBody:
+				t.Fatalf("got %q, %v; want %q", resp.Body, err, tc.wantBody)
+			}
+			if elapsed > 2*time.Second {
+				t.Errorf("the answer took %v", elapsed)
+			}
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 4<<20 {
+				t.Errorf("reading the answer allocated %d bytes", grew)
+			}
+			if tc.wrote != nil {
+				<-tc.wrote
+			}
+			for i := range 20 {
+				target := fmt.Sprintf("/follow-up-%d", i)
+				resp.Reset()
+				if err := p.Do(context.Background(), &Request{Target: target}, &resp); err != nil || string(resp.Body) != target {
+					t.Fatalf("follow-up %d: got %q, %v; want %q", i, resp.Body, err, target)
+				}
+			}
+			if tc.discard != discardNone {
+				if n := p.Stats().Discards[tc.discard]; n != 1 {
+					t.Errorf("%s discards: %d, want 1 (all: %v)", DiscardReasons[tc.discard], n, p.Stats().Discards)
+				}
+			}
+		})
+	}
+	for name, n := range map[string]int64{"headers": headerBytes.Load(), "header line": lineBytes.Load(), "interim answers": interimBytes.Load()} {
+		// What the kernel's buffers hold is written before the client gives up.
+		if n > 16<<20 {
+			t.Errorf("the server wrote %d bytes of endless %s", n, name)
+		}
+	}
+}
+
+var errTimeoutAny = errors.New("any timeout")
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func cmp(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// TestCleanIdleConnectionsAreReused checks that the idle check does not retire
+// connections on which nothing arrived.
+func TestCleanIdleConnectionsAreReused(t *testing.T) {
+	var conns atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					if _, err := http.ReadRequest(br); err != nil {
+						return
+					}
+					_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			}()
+		}
+	}()
+	p := newPool(t, Options{Endpoints: []string{"http://" + ln.Addr().String()}})
+	for range 50 {
+		var resp Response
+		if err := p.Do(context.Background(), &Request{Target: "/"}, &resp); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("50 sequential requests used %d connections, want 1", n)
+	}
+	if d := p.Stats().Discards; d != ([numDiscardReasons]int64{}) {
+		t.Errorf("discards %v, want none", d)
+	}
+}
+
+// BenchmarkIdleCheck compares the two ways of seeing what arrives on an idle
+// connection: the peek the transport does before reusing one ("peek"), and a
+// goroutine blocked in a read while the connection is idle, stopped when it is taken
+// ("read-loop"), which is what a read loop per idle connection costs on each reuse.
+func BenchmarkIdleCheck(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	tr := &transport{addr: ln.Addr().String(), connectTimeout: time.Second}
+	c, err := tr.dial(context.Background(), time.Time{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.nc.Close()
+	b.Run("peek", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if r := c.unsolicited(); r != discardNone {
+				b.Fatal(DiscardReasons[r])
+			}
+		}
+	})
+	b.Run("read-loop", func(b *testing.B) {
+		b.ReportAllocs()
+		done := make(chan struct{})
+		var buf [1]byte
+		for b.Loop() {
+			go func() {
+				_, _ = c.nc.Read(buf[:])
+				done <- struct{}{}
+			}()
+			runtime.Gosched() // let it block in the read, as an idle connection's would
+			_ = c.nc.SetReadDeadline(aLongTimeAgo)
+			<-done
+			_ = c.nc.SetReadDeadline(time.Time{})
+		}
+	})
+}

@@ -1,0 +1,51 @@
+package lb
+
+// A keep-alive connection carries one exchange at a time, and in HTTP/1.1 nothing
+// ties an answer to its request but their order. An upstream that sends more than
+// it was asked for (a second answer some milliseconds after the first, a stray
+// CRLF, a body after a 204) would have that read as the answer to the next request
+// sent on the connection, which may be another client's: a desync. So, as
+// net/http's persistConn does, a connection is reused only when nothing is owed on
+// it:
+//
+//   - a connection whose answer was not read to its end, whose exchange failed or
+//     was cancelled, or whose answer left bytes in the read buffer is closed, never
+//     reused;
+//   - a connection taken from the idle set is checked, right before the request is
+//     written, for anything that arrived while it sat idle: bytes, or the upstream's
+//     close or reset. Either retires it, and the next idle one is tried.
+//
+// The check is one non-blocking peek at the socket (MSG_PEEK|MSG_DONTWAIT), which
+// costs a system call per reused connection and no goroutine; net/http instead
+// keeps a goroutine blocked in a read on every connection, which wakes one
+// goroutine per request. What remains, for both: bytes that arrive after the check,
+// while a request is being written and before its answer, are read as its answer.
+// No HTTP/1.1 client can tell those apart; the checks of the records against the
+// request (a lookup by id answered with another id is refused) catch what such an
+// answer would carry, and the connection is retired when the real answer follows.
+//
+// Connections closed instead of reused are counted by reason (Stats.Discards).
+
+// discardReason is why a connection was closed instead of reused.
+type discardReason int
+
+const (
+	discardNone        discardReason = iota
+	discardIdleData                  // bytes arrived while it was idle: an answer nobody asked for
+	discardIdleClosed                // the upstream closed or reset it while it was idle
+	discardTrailing                  // bytes followed the end of an answer
+	discardBroken                    // its exchange failed or was cancelled before the answer's end
+	discardIdleTimeout               // idle for longer than the idle timeout
+	numDiscardReasons
+)
+
+// DiscardReasons name the reasons a keep-alive connection is closed instead of
+// reused, as Stats.Discards counts them, in a fixed order.
+var DiscardReasons = [numDiscardReasons]string{
+	discardNone:        "none",
+	discardIdleData:    "idle_data",
+	discardIdleClosed:  "idle_closed",
+	discardTrailing:    "trailing_bytes",
+	discardBroken:      "broken",
+	discardIdleTimeout: "idle_timeout",
+}

@@ -1,0 +1,17 @@
+//go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
+
+package lb
+
+import "net"
+
+// watch does nothing where the socket cannot be peeked at: only what is left in the
+// read buffer is seen.
+func (c *conn) watch(*net.TCPConn) {}
+
+// unsolicited reports bytes left in c's read buffer.
+func (c *conn) unsolicited() discardReason {
+	if c.br.Buffered() > 0 {
+		return discardIdleData
+	}
+	return discardNone
+}

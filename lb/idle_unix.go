@@ -1,0 +1,52 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+package lb
+
+import (
+	"net"
+	"syscall"
+)
+
+// watch makes c checkable for unsolicited input.
+func (c *conn) watch(tc *net.TCPConn) {
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return
+	}
+	c.raw = raw
+	c.peekFunc = c.peek // bound once: a method value per check would allocate
+}
+
+// peek looks at the socket without reading from it and without waiting.
+func (c *conn) peek(fd uintptr) {
+	for {
+		c.peekN, _, c.peekErr = syscall.Recvfrom(int(fd), c.peekBuf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		if c.peekErr != syscall.EINTR {
+			return
+		}
+	}
+}
+
+// unsolicited reports what arrived on the idle connection c since its last answer
+// was read: nothing (discardNone), bytes, or the upstream's close.
+func (c *conn) unsolicited() discardReason {
+	if c.br.Buffered() > 0 {
+		return discardIdleData
+	}
+	if c.raw == nil {
+		return discardNone
+	}
+	// Control, unlike Read, does not look at the connection's deadline, which may
+	// have passed while it was idle.
+	if err := c.raw.Control(c.peekFunc); err != nil {
+		return discardIdleClosed
+	}
+	switch {
+	case c.peekErr == syscall.EAGAIN || c.peekErr == syscall.EWOULDBLOCK:
+		return discardNone
+	case c.peekErr != nil || c.peekN == 0:
+		return discardIdleClosed // reset, or end of stream
+	default:
+		return discardIdleData
+	}
+}
