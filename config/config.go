@@ -475,6 +475,10 @@ type Pool struct {
 	IdleConnTimeout Duration `yaml:"idle_conn_timeout"`
 	// MaxResponseBytes refuses larger upstream answers. Default 16 MiB.
 	MaxResponseBytes int `yaml:"max_response_bytes"`
+	// MaxResponseHeaderBytes refuses upstream answers whose head (status line,
+	// header fields, interim answers) is larger, from resolvers and L7 routes
+	// alike. Default 65536 (64 KiB).
+	MaxResponseHeaderBytes int `yaml:"max_response_header_bytes"`
 	// Policy chooses each request's endpoint: round_robin, least_request (power of
 	// two choices over latency times requests in flight) or ring_hash (consistent
 	// hashing on hash_on). Default round_robin.
@@ -756,6 +760,9 @@ func (c *Config) SetDefaults() {
 		if p.MaxResponseBytes == 0 {
 			p.MaxResponseBytes = 16 << 20
 		}
+		if p.MaxResponseHeaderBytes == 0 {
+			p.MaxResponseHeaderBytes = 64 << 10
+		}
 		h := &p.HealthCheck
 		if h.Path == "" {
 			h.Path = "/healthz"
@@ -1032,6 +1039,9 @@ func (p Pool) validate(at path, errs *errorList) {
 	p.IdleConnTimeout.check(at.key("idle_conn_timeout"), errs)
 	if p.MaxIdleConnsPerEndpoint < 0 {
 		errs.add(at.key("max_idle_conns_per_endpoint"), "must not be negative")
+	}
+	if p.MaxResponseHeaderBytes < 0 {
+		errs.add(at.key("max_response_header_bytes"), "must not be negative")
 	}
 	if p.MaxResponseBytes < 0 {
 		errs.add(at.key("max_response_bytes"), "must not be negative")

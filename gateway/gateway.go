@@ -196,6 +196,7 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 			MaxIdleConnsPerEndpoint: pc.MaxIdleConnsPerEndpoint,
 			IdleConnTimeout:         pc.IdleConnTimeout.Duration,
 			MaxResponseBytes:        pc.MaxResponseBytes,
+			MaxResponseHeaderBytes:  pc.MaxResponseHeaderBytes,
 			Policy:                  lb.Policy(pc.Policy),
 			HashOn:                  lb.HashOn{Header: pc.HashOn.Header, Cookie: pc.HashOn.Cookie, ClientIP: pc.HashOn.ClientIP},
 			Sticky:                  lb.Sticky{Cookie: pc.Sticky.Cookie},
@@ -482,7 +483,13 @@ func (g *Gateway) poolStates() []metrics.PoolState {
 	out := make([]metrics.PoolState, 0, len(g.pools))
 	for _, p := range g.pools {
 		st := p.Stats()
-		ps := metrics.PoolState{Name: p.Name(), Breaker: st.Breaker, Retries: st.Retries, RetriesRefused: st.RetriesRefused}
+		ps := metrics.PoolState{Name: p.Name(), Breaker: st.Breaker, Retries: st.Retries, RetriesRefused: st.RetriesRefused,
+			Discards: make(map[string]int64, len(st.Discards))}
+		for i, n := range st.Discards {
+			if i > 0 { // DiscardReasons[0] is "none"
+				ps.Discards[lb.DiscardReasons[i]] = n
+			}
+		}
 		for _, e := range p.Status() {
 			switch {
 			case !e.Healthy:

@@ -147,6 +147,9 @@ func (g *Gateway) transportFor(pool *lb.Pool) *http.Transport {
 		MaxIdleConnsPerHost: pc.MaxIdleConnsPerEndpoint,
 		IdleConnTimeout:     pc.IdleConnTimeout.Duration,
 		DisableCompression:  true, // a proxy passes encodings through
+		// The head of an answer, interim ones included (l7.interimFilter bounds
+		// their number), as the pool's own client bounds it.
+		MaxResponseHeaderBytes: int64(pc.MaxResponseHeaderBytes),
 	}
 	if g.transports == nil {
 		g.transports = map[*lb.Pool]*http.Transport{}

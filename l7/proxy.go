@@ -96,6 +96,8 @@ func NewProxy(o ProxyOptions) http.Handler {
 				status, code, msg = http.StatusBadRequest, "BAD_REQUEST", "the request cannot be forwarded: "+err.Error()
 			case errors.Is(err, errBadUpgrade):
 				msg = errBadUpgrade.Error()
+			case errors.Is(err, errBadStatus), errors.Is(err, errTooManyInterim), errors.Is(err, errBadFieldName):
+				code, msg = "UPSTREAM_BAD_RESPONSE", "the upstream's answer is malformed"
 			}
 			o.Log.Warn("proxy", "pool", o.Pool.Name(), "error", err)
 			w.Header().Set("Content-Type", "application/json")
@@ -236,6 +238,7 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		pending  *http.Response // a 5xx answer, returned when there is no retry
 		pendStop context.CancelFunc
 	)
+	tryParent := interimFilter(ctx)
 	for {
 		at := fwd.Next(!hasBody)
 		if at == nil {
@@ -246,7 +249,7 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			pendStop()
 			pending = nil
 		}
-		tryCtx, cancel := context.WithCancel(ctx)
+		tryCtx, cancel := context.WithCancel(tryParent)
 		var timer *time.Timer
 		timedOut := make(chan struct{})
 		if !at.Deadline.IsZero() {
@@ -267,6 +270,12 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				discard(resp)
 			}
 			resp, err = nil, errTryTimeout
+		}
+		if err == nil {
+			if err = checkAnswer(resp); err != nil {
+				_ = resp.Body.Close()
+				resp = nil
+			}
 		}
 		if err != nil {
 			cancel()

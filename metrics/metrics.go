@@ -245,6 +245,8 @@ type PoolState struct {
 	Healthy, Unhealthy, Ejected int
 	Breaker                     string // closed, half-open, open or disabled
 	Retries, RetriesRefused     int64
+	// Discards counts keep-alive connections closed instead of reused, by reason.
+	Discards map[string]int64
 }
 
 // PoolCollector reports the pools' state when scraped, from states, so that the hot
@@ -265,6 +267,9 @@ var (
 		"Retries the pool sent.", []string{"pool"}, nil)
 	poolRefused = prometheus.NewDesc("switchyard_pool_retries_refused_total",
 		"Retries the pool's retry budget refused.", []string{"pool"}, nil)
+	poolDiscards = prometheus.NewDesc("switchyard_pool_connections_discarded_total",
+		"Keep-alive connections to the pool's endpoints closed instead of reused, by reason: idle_data (bytes nobody asked for arrived while idle), idle_closed (the upstream closed it while idle), trailing_bytes (bytes after an answer's end), broken (the exchange failed or was cancelled), idle_timeout.",
+		[]string{"pool", "reason"}, nil)
 )
 
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -272,6 +277,7 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- poolBreaker
 	ch <- poolRetries
 	ch <- poolRefused
+	ch <- poolDiscards
 }
 
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
@@ -288,5 +294,8 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(poolRetries, prometheus.CounterValue, float64(p.Retries), p.Name)
 		ch <- prometheus.MustNewConstMetric(poolRefused, prometheus.CounterValue, float64(p.RetriesRefused), p.Name)
+		for reason, n := range p.Discards {
+			ch <- prometheus.MustNewConstMetric(poolDiscards, prometheus.CounterValue, float64(n), p.Name, reason)
+		}
 	}
 }
