@@ -101,6 +101,7 @@ type transport struct {
 	maxIdle        int
 	idleTimeout    time.Duration
 	maxBody        int
+	tls            *tlsClient // nil for a plain http endpoint
 
 	mu     sync.Mutex
 	idle   []*conn // LIFO: the most recently used connection is the likeliest alive
@@ -168,6 +169,11 @@ func (t *transport) dial(ctx context.Context, deadline time.Time) (*conn, error)
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
+	}
+	if t.tls != nil {
+		if nc, err = t.tls.handshake(ctx, nc, deadline, t.connectTimeout); err != nil {
+			return nil, err
+		}
 	}
 	return &conn{
 		nc: nc,
