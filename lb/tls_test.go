@@ -251,6 +251,7 @@ func TestTLSOptionsRefused(t *testing.T) {
 		{"missing CA file", Options{Endpoints: []string{"https://127.0.0.1:1"}, TLS: &TLS{CAFile: dir + "/none.pem"}}, "no such file"},
 		{"CA file without PEM", Options{Endpoints: []string{"https://127.0.0.1:1"}, TLS: &TLS{CAFile: junk}}, "no PEM certificate"},
 		{"certificate without key", Options{Endpoints: []string{"https://127.0.0.1:1"}, TLS: &TLS{CertFile: certFile}}, "both"},
+		{"key without certificate", Options{Endpoints: []string{"https://127.0.0.1:1"}, TLS: &TLS{KeyFile: keyFile}}, "both"},
 		{"key of another certificate", Options{Endpoints: []string{"https://127.0.0.1:1"}, TLS: &TLS{CertFile: certFile, KeyFile: junk}}, "client certificate"},
 		{"unknown version", Options{Endpoints: []string{"https://127.0.0.1:1"}, TLS: &TLS{MinVersion: tls.VersionTLS11}}, "not 1.2 or 1.3"},
 		{"another scheme", Options{Endpoints: []string{"ftp://127.0.0.1:1"}}, "http or https"},
@@ -262,7 +263,6 @@ func TestTLSOptionsRefused(t *testing.T) {
 			}
 		})
 	}
-	_ = keyFile
 }
 
 func TestTLSFilesChanged(t *testing.T) {
