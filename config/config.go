@@ -451,8 +451,12 @@ type Admin struct {
 
 // Pool is one upstream service's set of interchangeable endpoints.
 type Pool struct {
-	// Endpoints are the base URLs of the instances, "http://host:port". Required.
+	// Endpoints are the base URLs of the instances, "http://host:port" or
+	// "https://host:port" (the port defaults to 80 or 443). Required.
 	Endpoints []string `yaml:"endpoints"`
+	// TLS configures the connections to https endpoints; without it they are
+	// verified against the system's roots. A pool with it has only https endpoints.
+	TLS *PoolTLS `yaml:"tls"`
 	// RequestHeaders are set on every request to the pool, from GraphQL
 	// resolvers and L7 routes alike (a route's own request_headers win).
 	RequestHeaders map[string]string `yaml:"request_headers"`
@@ -718,6 +722,7 @@ func (c *Config) SetDefaults() {
 		g.APQ.CacheSize = 1000
 	}
 	for name, p := range c.Pools {
+		p.TLS.setDefaults()
 		setDuration(&p.ConnectTimeout, time.Second)
 		setDuration(&p.RequestTimeout, 10*time.Second)
 		if p.MaxIdleConnsPerEndpoint == 0 {
@@ -1010,12 +1015,14 @@ func (p Pool) validate(at path, errs *errorList) {
 		ep := at.key("endpoints").index(i)
 		u, err := url.Parse(raw)
 		switch {
-		case err != nil || u.Scheme != "http" || u.Host == "" || u.Hostname() == "":
-			errs.add(ep, "%q is not an endpoint URL (want http://host:port)", raw)
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "":
+			errs.add(ep, "%q is not an endpoint URL (want http://host:port or https://host:port)", raw)
 		case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
 			errs.add(ep, "%q: an endpoint URL has no path, query or credentials", raw)
 		case seen[u.Host]:
 			errs.add(ep, "%q is listed twice", raw)
+		case p.TLS != nil && u.Scheme != "https":
+			errs.add(ep, "%q is plain http, but the pool has a tls block (use https://, or move it to a pool of its own)", raw)
 		}
 		if err == nil {
 			seen[u.Host] = true
@@ -1034,6 +1041,7 @@ func (p Pool) validate(at path, errs *errorList) {
 			errs.add(at.key("weights").key(u), "must be between 1 and 100, got %d", w)
 		}
 	}
+	p.TLS.check(at.key("tls"), errs)
 	p.ConnectTimeout.check(at.key("connect_timeout"), errs)
 	p.RequestTimeout.check(at.key("request_timeout"), errs)
 	p.IdleConnTimeout.check(at.key("idle_conn_timeout"), errs)

@@ -174,11 +174,13 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 		var onResult func(string, int, time.Duration)
 		if m := g.metrics; m != nil {
 			onResult = func(endpoint string, status int, d time.Duration) {
-				m.UpstreamRequest(name, strings.TrimPrefix(endpoint, "http://"), status, d)
+				m.UpstreamRequest(name, endpointLabel(endpoint), status, d)
 			}
 		}
 		if prev != nil {
-			if old := prev.pool(name); old != nil && reflect.DeepEqual(prev.cfg.Pools[name], pc) {
+			// Unchanged: the same configuration, and the same contents in the TLS
+			// files it names (new certificates need new connections).
+			if old := prev.pool(name); old != nil && reflect.DeepEqual(prev.cfg.Pools[name], pc) && !old.TLSFilesChanged() {
 				byName[name] = old
 				g.pools = append(g.pools, old)
 				if pc.Policy == string(lb.RingHash) || pc.Sticky.Cookie != "" {
@@ -190,6 +192,7 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 		pool, err := lb.New(name, lb.Options{
 			OnResult:                onResult,
 			Endpoints:               pc.Endpoints,
+			TLS:                     pc.TLS.LB(),
 			Weights:                 pc.Weights,
 			ConnectTimeout:          pc.ConnectTimeout.Duration,
 			RequestTimeout:          pc.RequestTimeout.Duration,
@@ -540,6 +543,14 @@ func onlyFieldsIn(schema *ast.Schema, names []string) []string {
 
 // Config returns the configuration the gateway was built from.
 func (g *Gateway) Config() *config.Config { return g.cfg }
+
+// endpointLabel is an endpoint's URL without its scheme, as metrics name it.
+func endpointLabel(url string) string {
+	if _, rest, ok := strings.Cut(url, "://"); ok {
+		return rest
+	}
+	return url
+}
 
 // Pools returns the gateway's pools, sorted by name.
 func (g *Gateway) Pools() []*lb.Pool { return g.pools }

@@ -136,7 +136,10 @@ func (g *Gateway) proxy(rc config.Route, names []string) (http.Handler, error) {
 }
 
 // transportFor is the HTTP transport of the proxies to pool: one per pool, kept
-// across reloads that keep the pool, so that its connections stay warm.
+// across reloads that keep the pool, so that its connections stay warm. It speaks
+// TLS to https endpoints with the pool's own configuration, and HTTP/1.1 only, as
+// the pool's own client does: one request per connection at a time is what the
+// pool's in-flight counts, breakers and idle limits assume.
 func (g *Gateway) transportFor(pool *lb.Pool) *http.Transport {
 	if t := g.transports[pool]; t != nil {
 		return t
@@ -150,6 +153,9 @@ func (g *Gateway) transportFor(pool *lb.Pool) *http.Transport {
 		// The head of an answer, interim ones included (l7.interimFilter bounds
 		// their number), as the pool's own client bounds it.
 		MaxResponseHeaderBytes: int64(pc.MaxResponseHeaderBytes),
+		TLSClientConfig:        pool.TLSConfig(),
+		TLSHandshakeTimeout:    pc.ConnectTimeout.Duration,
+		ForceAttemptHTTP2:      false,
 	}
 	if g.transports == nil {
 		g.transports = map[*lb.Pool]*http.Transport{}

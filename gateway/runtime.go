@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -123,7 +122,7 @@ func (rt *Runtime) Reload(cfg *config.Config) error {
 		for _, p := range old.pools {
 			for _, e := range p.Status() {
 				if !live[p.Name()+" "+e.URL] {
-					g.metrics.ForgetEndpoint(p.Name(), strings.TrimPrefix(e.URL, "http://"))
+					g.metrics.ForgetEndpoint(p.Name(), endpointLabel(e.URL))
 				}
 			}
 		}

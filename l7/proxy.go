@@ -3,6 +3,7 @@ package l7
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -258,6 +259,9 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		out := req.WithContext(tryCtx)
 		u := *req.URL
 		u.Host = at.Host
+		if strings.HasPrefix(at.URL, "https:") {
+			u.Scheme = "https"
+		}
 		out.URL = &u
 		if hasBody {
 			out.Body = body
@@ -338,10 +342,19 @@ func (b *clientBody) failed() error {
 
 func (b *clientBody) Close() error { return nil }
 
-// isDial reports whether err is a failure to connect: the request was not sent.
+// isDial reports whether err is a failure to connect: the request was not sent,
+// or not served. A TLS handshake that failed counts: the endpoint's certificate was
+// not trusted, the endpoint did not speak TLS, or it refused the handshake with an
+// alert, which in TLS 1.3 the client reads in place of its first answer (a client
+// certificate refused).
 func isDial(err error) bool {
 	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
+	if errors.As(err, &op) && (op.Op == "dial" || op.Op == "remote error") {
+		return true
+	}
+	var verify *tls.CertificateVerificationError
+	var record tls.RecordHeaderError
+	return errors.As(err, &verify) || errors.As(err, &record)
 }
 
 // discard closes an answer that will not be used, reading a little of it first so

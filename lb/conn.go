@@ -95,6 +95,7 @@ type conn struct {
 	// The state of the check for unsolicited input (idle.go): the socket, the
 	// check bound to this connection once, and its last result.
 	raw      syscall.RawConn
+	tls      *tlsConn // nc, when the endpoint is https
 	peekFunc func(fd uintptr)
 	peekBuf  [1]byte
 	peekN    int
@@ -113,6 +114,7 @@ type transport struct {
 	idleTimeout    time.Duration
 	maxBody        int
 	maxHead        int
+	tls            *tlsClient // nil for a plain http endpoint
 
 	discards [numDiscardReasons]atomic.Int64 // connections closed instead of reused, by reason
 
@@ -194,15 +196,20 @@ func (t *transport) dial(ctx context.Context, deadline time.Time) (*conn, error)
 	if err != nil {
 		return nil, &DialError{Err: err}
 	}
-	c := &conn{
-		nc: nc,
-		br: bufio.NewReaderSize(nc, 8<<10),
-		bw: bufio.NewWriterSize(nc, 4<<10),
-	}
+	c := &conn{}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 		c.watch(tc)
 	}
+	if t.tls != nil {
+		if c.tls, err = t.tls.handshake(ctx, nc, deadline, t.connectTimeout); err != nil {
+			return nil, err
+		}
+		nc = c.tls
+	}
+	c.nc = nc
+	c.br = bufio.NewReaderSize(nc, 8<<10)
+	c.bw = bufio.NewWriterSize(nc, 4<<10)
 	return c, nil
 }
 

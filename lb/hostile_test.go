@@ -3,6 +3,7 @@ package lb
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/testpki"
 )
 
 // hostileServer answers GET /hostile with whatever misbehave writes on the raw
@@ -20,10 +23,19 @@ import (
 // that a desync shows as a follow-up answered with another request's body.
 // misbehave returns whether the connection may go on serving.
 func hostileServer(t *testing.T, misbehave func(c net.Conn) bool) string {
+	return hostileServerTLS(t, nil, misbehave)
+}
+
+// hostileServerTLS is hostileServer over TLS when cfg is not nil.
+func hostileServerTLS(t *testing.T, cfg *tls.Config, misbehave func(c net.Conn) bool) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	scheme := "http://"
+	if cfg != nil {
+		ln, scheme = tls.NewListener(ln, cfg), "https://"
 	}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
@@ -55,7 +67,7 @@ func hostileServer(t *testing.T, misbehave func(c net.Conn) bool) string {
 			}()
 		}
 	}()
-	return "http://" + ln.Addr().String()
+	return scheme + ln.Addr().String()
 }
 
 const okAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nhostile"
@@ -193,6 +205,61 @@ func TestHostileUpstream(t *testing.T) {
 		if n > 16<<20 {
 			t.Errorf("the server wrote %d bytes of endless %s", n, name)
 		}
+	}
+}
+
+// TestHostileUpstreamOverTLS: what arrives after an answer in TLS records of its
+// own, whether the TLS layer has already read them from the socket or not, retires
+// the connection as it does in plain text.
+func TestHostileUpstreamOverTLS(t *testing.T) {
+	ca := testpki.NewCA(t)
+	caFile := ca.WriteFile(t, t.TempDir())
+	srvCfg := &tls.Config{Certificates: []tls.Certificate{ca.Server(t, "127.0.0.1")}}
+	const evil = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nEVIL"
+	tests := []struct {
+		name    string
+		bad     func(c net.Conn, wrote chan struct{}) bool
+		discard discardReason
+	}{
+		{"a record of its own right after", func(c net.Conn, wrote chan struct{}) bool {
+			_, _ = io.WriteString(c, okAnswer) // two writes: two records
+			_, _ = io.WriteString(c, evil)
+			close(wrote)
+			return true
+		}, discardIdleData},
+		{"a late record", func(c net.Conn, wrote chan struct{}) bool {
+			_, _ = io.WriteString(c, okAnswer)
+			time.AfterFunc(5*time.Millisecond, func() { _, _ = io.WriteString(c, evil); close(wrote) })
+			return true
+		}, discardIdleData},
+		{"a late close_notify", func(c net.Conn, wrote chan struct{}) bool {
+			_, _ = io.WriteString(c, okAnswer)
+			time.AfterFunc(5*time.Millisecond, func() { _ = c.(*tls.Conn).CloseWrite(); close(wrote) })
+			return true
+		}, discardIdleData}, // an alert record on the socket: bytes, before they are read
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			wrote := make(chan struct{})
+			u := hostileServerTLS(t, srvCfg, func(c net.Conn) bool { return tc.bad(c, wrote) })
+			p := newPool(t, Options{Endpoints: []string{u}, Retries: -1, TLS: &TLS{CAFile: caFile}})
+			var resp Response
+			if err := p.Do(context.Background(), &Request{Target: "/hostile"}, &resp); err != nil || string(resp.Body) != "hostile" {
+				t.Fatalf("got %q, %v", resp.Body, err)
+			}
+			<-wrote
+			time.Sleep(time.Millisecond) // the record's way through loopback
+			for i := range 20 {
+				target := fmt.Sprintf("/follow-up-%d", i)
+				resp.Reset()
+				if err := p.Do(context.Background(), &Request{Target: target}, &resp); err != nil || string(resp.Body) != target {
+					t.Fatalf("follow-up %d: got %q, %v; want %q", i, resp.Body, err, target)
+				}
+			}
+			if n := p.Stats().Discards[tc.discard]; n != 1 {
+				t.Errorf("%s discards: %d, want 1 (all: %v)", DiscardReasons[tc.discard], n, p.Stats().Discards)
+			}
+		})
 	}
 }
 

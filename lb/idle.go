@@ -1,5 +1,7 @@
 package lb
 
+import "errors"
+
 // A keep-alive connection carries one exchange at a time, and in HTTP/1.1 nothing
 // ties an answer to its request but their order. An upstream that sends more than
 // it was asked for (a second answer some milliseconds after the first, a stray
@@ -48,4 +50,29 @@ var DiscardReasons = [numDiscardReasons]string{
 	discardTrailing:    "trailing_bytes",
 	discardBroken:      "broken",
 	discardIdleTimeout: "idle_timeout",
+}
+
+// tlsUnsolicited reports what the TLS layer of c holds that no request asked for:
+// records it read from the socket along with the last answer's, or an alert or
+// close_notify among them. A read with a deadline in the past returns what it
+// holds without touching the socket, whose bytes the peek sees; handshake messages
+// (session tickets) are taken in on the way and are not input of their own.
+func (c *conn) tlsUnsolicited() discardReason {
+	if c.tls == nil {
+		return discardNone
+	}
+	c.deadline = aLongTimeAgo // begin sets the request's own
+	if err := c.tls.Conn.SetReadDeadline(aLongTimeAgo); err != nil {
+		return discardIdleClosed
+	}
+	n, err := c.tls.Conn.Read(c.peekBuf[:])
+	var ne interface{ Timeout() bool }
+	switch {
+	case n > 0:
+		return discardIdleData
+	case errors.As(err, &ne) && ne.Timeout():
+		return discardNone
+	default:
+		return discardIdleClosed
+	}
 }

@@ -13,5 +13,5 @@ func (c *conn) unsolicited() discardReason {
 	if c.br.Buffered() > 0 {
 		return discardIdleData
 	}
-	return discardNone
+	return c.tlsUnsolicited()
 }

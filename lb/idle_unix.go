@@ -33,6 +33,9 @@ func (c *conn) unsolicited() discardReason {
 	if c.br.Buffered() > 0 {
 		return discardIdleData
 	}
+	if r := c.tlsUnsolicited(); r != discardNone {
+		return r
+	}
 	if c.raw == nil {
 		return discardNone
 	}

@@ -410,7 +410,7 @@ func waitUntil(t *testing.T, cond func() bool) {
 }
 
 func TestNewRefusesBadEndpoints(t *testing.T) {
-	for _, eps := range [][]string{nil, {"https://x:1"}, {"http://x:1/path"}, {"http://u:p@x:1"}, {"http://x:1", "http://x:1"}, {"::"}} {
+	for _, eps := range [][]string{nil, {"ftp://x:1"}, {"https://x:1/path"}, {"http://x:1/path"}, {"http://u:p@x:1"}, {"http://x:1", "http://x:1"}, {"::"}} {
 		if _, err := New("x", Options{Endpoints: eps}, discard); err == nil {
 			t.Errorf("endpoints %q accepted", eps)
 		}

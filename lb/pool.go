@@ -7,6 +7,7 @@ package lb
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,8 +24,12 @@ import (
 // Options configure a Pool. The zero value of every field but Endpoints has a default,
 // applied by New.
 type Options struct {
-	// Endpoints are the base URLs of the pool's instances, "http://host:port".
+	// Endpoints are the base URLs of the pool's instances, "http://host:port" or
+	// "https://host:port" (the port defaults to 80 or 443).
 	Endpoints []string
+	// TLS configures the connections to https endpoints; nil is its zero value.
+	// With it set, every endpoint must be https.
+	TLS *TLS
 	// Weights give endpoints, by URL, a share of traffic proportional to their
 	// weight (1 to 100); an endpoint not listed weighs 1.
 	Weights map[string]int
@@ -182,8 +187,12 @@ type Pool struct {
 	mu   sync.Mutex    // serialises rebuilds of snap
 
 	breaker *breaker // the pool's; nil when breakers are disabled
-	budget  retryBudget
-	active  atomic.Int64 // calls started and not finished
+	// tls is what the https endpoints' TLS configurations are made from, nil when
+	// there is none; tlsSum is the digest of the files it was read from.
+	tls    *tls.Config
+	tlsSum [32]byte
+	budget retryBudget
+	active atomic.Int64 // calls started and not finished
 
 	retries, retriesRefused atomic.Int64 // retries sent, and refused by the budget
 }
@@ -239,11 +248,17 @@ func New(name string, opts Options, log *slog.Logger) (*Pool, error) {
 	p := &Pool{name: name, opts: opts, log: log.With("pool", name)}
 	p.breaker = newBreaker(name, &opts.Breaker, p.log)
 	p.budget = retryBudget{cfg: opts.RetryBudget, active: &p.active}
+	if err := p.loadTLS(); err != nil {
+		return nil, err
+	}
 	seen := make(map[string]bool)
 	for _, raw := range opts.Endpoints {
-		addr, host, err := parseEndpoint(raw)
+		addr, host, secure, err := parseEndpoint(raw)
 		if err != nil {
 			return nil, err
+		}
+		if !secure && opts.TLS != nil {
+			return nil, fmt.Errorf("endpoint %q is plain http, but the pool configures TLS", raw)
 		}
 		if seen[addr] {
 			return nil, fmt.Errorf("endpoint %q is listed twice", raw)
@@ -264,6 +279,7 @@ func New(name string, opts Options, log *slog.Logger) (*Pool, error) {
 			idleTimeout:    opts.IdleConnTimeout,
 			maxBody:        opts.MaxResponseBytes,
 			maxHead:        opts.MaxResponseHeaderBytes,
+			tls:            p.endpointTLS(secure, addr, host),
 		}}
 		ep.healthy.Store(true)
 		if opts.Breaker.PerEndpoint {
@@ -275,25 +291,30 @@ func New(name string, opts Options, log *slog.Logger) (*Pool, error) {
 	return p, nil
 }
 
-// parseEndpoint checks an endpoint URL and returns the address to dial and the Host
-// header to send.
-func parseEndpoint(raw string) (addr, host string, err error) {
+// parseEndpoint checks an endpoint URL and returns the address to dial, the Host
+// header to send, and whether it is https.
+func parseEndpoint(raw string) (addr, host string, secure bool, err error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", "", fmt.Errorf("endpoint %q: %w", raw, err)
+		return "", "", false, fmt.Errorf("endpoint %q: %w", raw, err)
 	}
-	if u.Scheme != "http" {
-		return "", "", fmt.Errorf("endpoint %q: scheme must be http", raw)
+	port := "80"
+	switch u.Scheme {
+	case "http":
+	case "https":
+		secure, port = true, "443"
+	default:
+		return "", "", false, fmt.Errorf("endpoint %q: scheme must be http or https", raw)
 	}
 	if u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return "", "", fmt.Errorf("endpoint %q: want http://host:port with no path, query or credentials", raw)
+		return "", "", false, fmt.Errorf("endpoint %q: want %s://host:port with no path, query or credentials", raw, u.Scheme)
 	}
 	host = u.Host
 	addr = host
 	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "80")
+		addr = net.JoinHostPort(u.Hostname(), port)
 	}
-	return addr, host, nil
+	return addr, host, secure, nil
 }
 
 // Name returns the pool's name.
