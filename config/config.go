@@ -264,6 +264,27 @@ type Redirect struct {
 	// appended unless To uses {query} or DropQuery is set.
 	To        string `yaml:"to"`
 	DropQuery bool   `yaml:"drop_query"`
+	// {host} is the request's host only when the route's match.hosts names it
+	// exactly or Hosts lists it; for any other Host header a client sends it is
+	// DefaultHost, which defaults to the first exact name in match.hosts and is
+	// required when there is none and To uses {host}.
+	Hosts       []string `yaml:"hosts"`
+	DefaultHost string   `yaml:"default_host"`
+}
+
+// RedirectDefaultHost is the host {host} stands for when the request's is not one
+// the route names: DefaultHost, else the first exact name of matched (the route's
+// match.hosts), else "".
+func (rd *Redirect) RedirectDefaultHost(matched []string) string {
+	if rd.DefaultHost != "" {
+		return rd.DefaultHost
+	}
+	for _, h := range matched {
+		if !strings.HasPrefix(h, "*") {
+			return h
+		}
+	}
+	return ""
 }
 
 // HeaderOps change headers: Remove first, then Set (replacing), then Add.
@@ -1201,6 +1222,9 @@ func (c *Config) checkRoutes(errs *errorList) {
 		if actions != 1 {
 			errs.add(at, "a route needs exactly one of proxy, respond and redirect")
 		}
+		if rd := rt.Redirect; rd != nil {
+			checkRedirectHosts(rd, rt.Match.Hosts, at.key("redirect"), errs)
+		}
 		m := &rt.Match
 		for j, h := range m.Hosts {
 			if h == "" || strings.ContainsAny(h, "/: ") || strings.Contains(h[1:], "*") || (strings.HasPrefix(h, "*") && !strings.HasPrefix(h, "*.")) {
@@ -1337,5 +1361,20 @@ func (r *Redis) check(at path, errs *errorList) {
 	r.Timeout.check(at.key("timeout"), errs)
 	if r.Timeout.set && r.Timeout.Duration == 0 {
 		errs.add(at.key("timeout"), "must be more than 0")
+	}
+}
+
+// checkRedirectHosts checks the hosts a redirect's {host} may be.
+func checkRedirectHosts(rd *Redirect, matched []string, at path, errs *errorList) {
+	for j, h := range rd.Hosts {
+		if h == "" || strings.ContainsAny(h, "/:* ") {
+			errs.add(at.key("hosts").index(j), "%q is not a host name", h)
+		}
+	}
+	switch {
+	case strings.ContainsAny(rd.DefaultHost, "/* "):
+		errs.add(at.key("default_host"), "%q is not a host name (with a port, if any)", rd.DefaultHost)
+	case rd.RedirectDefaultHost(matched) == "" && strings.Contains(rd.To, "{host}"):
+		errs.add(at.key("default_host"), "the redirect uses {host}: name the host it means when the request's Host is one the route does not name (match.hosts or redirect.hosts)")
 	}
 }

@@ -107,6 +107,9 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		}, []string{`gw.yaml:16: routes[0].match.path:`, `gw.yaml:17: routes[0].proxy.pool: no pool "nope"`,
 			`routes[0].proxy.rewrite: {name} is not one of`, `gw.yaml:18: routes[1].name: "a" is used twice`,
 			`gw.yaml:18: routes[1]: a route needs exactly one of proxy, respond and redirect`, `gw.yaml:19: routes[1].respond.status: 99 is not a status`}},
+		{"a redirect to any host", func(s string) string {
+			return s + "routes:\n  - name: r\n    match: {hosts: [\"*.example.com\"]}\n    redirect: {to: \"https://{host}/\", hosts: [\"a/b\"]}\n"
+		}, []string{`routes[0].redirect.default_host: the redirect uses {host}`, `routes[0].redirect.hosts[0]: "a/b" is not a host name`}},
 		{"not YAML", func(s string) string { return s + "\n  : : [\n" }, []string{"gw.yaml:", "not valid YAML"}},
 	}
 	for _, tc := range tests {

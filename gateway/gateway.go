@@ -393,7 +393,7 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 
 func (g *Gateway) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(g.observe, recoverer(g.log), securityHeaders(g.cfg.TLS != nil)) // a panic is a logged, counted 500
+	r.Use(g.observe, recoverer(g.log), securityHeaders(g.cfg.TLS != nil), closeAfterChunked) // a panic is a logged, counted 500
 	// A guarded route authenticates first, so that its requirement and its limit
 	// know the caller.
 	limited := func(route string, h http.Handler) http.Handler {

@@ -275,3 +275,28 @@ func TestHostileUpstreamOnL7Routes(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestWithLengthAndChunkedClosesTheConnection: a request with both framings
+// is answered, and its connection closed, so that what follows its chunked body is
+// never read as another request.
+func TestRequestWithLengthAndChunkedClosesTheConnection(t *testing.T) {
+	cluster := startCluster(t, 1)
+	_, srv := serveRuntime(t, demoConfig(t, cluster, nil))
+	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	query := `{"query":"{ __typename }"}`
+	smuggled := "GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n"
+	_, _ = fmt.Fprintf(c, "POST /graphql HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n%s",
+		len(query)+len(smuggled), len(query), query, smuggled)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("the connection stayed open: %v (read %q)", err, got)
+	}
+	if n := strings.Count(string(got), "HTTP/1.1 "); n != 1 || !strings.HasPrefix(string(got), "HTTP/1.1 200 ") || !strings.Contains(string(got), `"__typename":"Query"`) {
+		t.Fatalf("got %d answers: %q", n, got)
+	}
+}

@@ -257,6 +257,23 @@ func securityHeaders(tls bool) func(http.Handler) http.Handler {
 	}
 }
 
+// closeAfterChunked closes the client's connection after answering a request with
+// a chunked body. RFC 9112, section 6.1, says a server must close the connection
+// after a request that carried both Transfer-Encoding and Content-Length: what a
+// proxy in front took for its end may not be this server's, and the bytes after it
+// could be read as a request of someone else's (request smuggling). net/http takes
+// the chunked framing and drops the Content-Length before a handler sees it, so
+// every chunked request's connection is closed; browsers and GraphQL clients send
+// bodies with a length, and a chunked upload costs a new connection afterwards.
+func closeAfterChunked(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // recoverer turns a panic in any handler into a logged 500 with a coded error, never
 // a stack in the response.
 func recoverer(log *slog.Logger) func(http.Handler) http.Handler {

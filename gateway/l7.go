@@ -53,7 +53,7 @@ func (g *Gateway) l7Routes(fallback http.Handler) (*l7.Router, error) {
 			if err != nil {
 				return nil, err
 			}
-			h = l7.Redirect(rc.Redirect.Status, to, rc.Redirect.DropQuery)
+			h = l7.Redirect(rc.Redirect.Status, to, rc.Redirect.DropQuery, redirectHosts(rc))
 		}
 		h = l7.WithResponseHeaders(headerOps(rc.ResponseHeaders), h)
 		h = g.limits.Middleware("route:"+rc.Name, h) // after auth: a caller is its principal
@@ -253,4 +253,16 @@ func recordPrincipal(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// redirectHosts are the hosts a redirect route's {host} may take from the
+// request: the route's exact host names and those its redirect lists.
+func redirectHosts(rc config.Route) l7.RedirectHosts {
+	var allowed []string
+	for _, h := range append(append([]string{}, rc.Match.Hosts...), rc.Redirect.Hosts...) {
+		if !strings.HasPrefix(h, "*") {
+			allowed = append(allowed, strings.ToLower(h))
+		}
+	}
+	return l7.RedirectHosts{Allowed: allowed, Default: rc.Redirect.RedirectDefaultHost(rc.Match.Hosts)}
 }

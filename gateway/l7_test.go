@@ -125,7 +125,8 @@ func TestL7Routes(t *testing.T) {
 			{Name: "both", Match: config.RouteMatch{PathPrefix: "/both"}, Proxy: &config.RouteProxy{Pool: "both", StripPrefix: "/both"}},
 			{Name: "old", Match: config.RouteMatch{Path: "/old/{page}"}, Redirect: &config.Redirect{Status: 308, To: "/new/{page}"}},
 			{Name: "go", Match: config.RouteMatch{Path: "/go/{rest...}"}, Redirect: &config.Redirect{To: "/{rest}"}},
-			{Name: "https", Match: config.RouteMatch{PathPrefix: "/secure"}, Redirect: &config.Redirect{To: "https://{host}{path}", DropQuery: true}},
+			{Name: "https", Match: config.RouteMatch{PathPrefix: "/secure"}, Redirect: &config.Redirect{To: "https://{host}{path}", DropQuery: true,
+				Hosts: []string{"shop.example"}, DefaultHost: "www.example"}},
 		}
 	})
 	_, srv := serveRuntime(t, cfg)
@@ -306,6 +307,15 @@ func TestL7Routes(t *testing.T) {
 		}
 		resp, _ = do("GET", "/secure/pay?card=1", "Host", "shop.example")
 		if resp.StatusCode != 302 || resp.Header.Get("Location") != "https://shop.example/secure/pay" {
+			t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		// A Host the route does not name is not where clients are sent.
+		resp, _ = do("GET", "/secure/pay", "Host", "evil.example")
+		if resp.StatusCode != 302 || resp.Header.Get("Location") != "https://www.example/secure/pay" {
+			t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		resp, _ = do("GET", "/secure/pay", "Host", "SHOP.example:8443")
+		if resp.StatusCode != 302 || resp.Header.Get("Location") != "https://SHOP.example:8443/secure/pay" {
 			t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Location"))
 		}
 	})

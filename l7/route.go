@@ -176,10 +176,13 @@ var TemplateNames = []string{"scheme", "host", "path", "query"}
 // Redirect answers with status and a Location built from to, whose placeholders are
 // TemplateNames and the path pattern's names. The request's query is appended unless
 // the template uses {query} or dropQuery is set.
-func Redirect(status int, to *Template, dropQuery bool) http.Handler {
+//
+// {host} is the request's Host only when hosts allows it: a client chooses its Host
+// header, and a redirect must not send it to a site of its choosing.
+func Redirect(status int, to *Template, dropQuery bool, hosts RedirectHosts) http.Handler {
 	keepQuery := !dropQuery && !to.Uses("query")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		vars := map[string]string{"scheme": "http", "host": r.Host, "path": r.URL.EscapedPath(), "query": r.URL.RawQuery}
+		vars := map[string]string{"scheme": "http", "host": hosts.of(r), "path": r.URL.EscapedPath(), "query": r.URL.RawQuery}
 		if r.TLS != nil {
 			vars["scheme"] = "https"
 		}
@@ -202,6 +205,22 @@ func Redirect(status int, to *Template, dropQuery bool) http.Handler {
 		w.Header().Set("Location", loc)
 		w.WriteHeader(status)
 	})
+}
+
+// RedirectHosts are the hosts a redirect's {host} may be.
+type RedirectHosts struct {
+	// Allowed are host names, lower case and without a port, that {host} takes
+	// from the request (with the request's port, if any).
+	Allowed []string
+	// Default is what {host} is for any other request.
+	Default string
+}
+
+func (h RedirectHosts) of(r *http.Request) string {
+	if slices.Contains(h.Allowed, requestHost(r)) {
+		return r.Host
+	}
+	return h.Default
 }
 
 // HeaderOps change headers: Remove, then Set, then Add. Names are canonical.
