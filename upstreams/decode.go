@@ -179,6 +179,9 @@ func getBatch[T any, R any, PR interface {
 	if err != nil {
 		return nil, err
 	}
+	if len(refused) == 0 && inOrder(kept, ids, key) {
+		return kept, nil
+	}
 	asked := make(map[string]struct{}, len(ids))
 	for _, id := range ids {
 		asked[id] = struct{}{}
@@ -215,6 +218,24 @@ func getBatch[T any, R any, PR interface {
 		return kept, nil // only records of keys not asked for were refused
 	}
 	return kept, re
+}
+
+// inOrder reports whether the records' keys are ids asked for, in the order asked
+// (with gaps for unknown ids), as services mostly answer: then every record was asked
+// for, found without a set of the ids.
+func inOrder[T any](kept []T, ids []string, key func(*T) string) bool {
+	j := 0
+	for i := range kept {
+		k := key(&kept[i])
+		for j < len(ids) && ids[j] != k {
+			j++
+		}
+		if j == len(ids) {
+			return false
+		}
+		j++
+	}
+	return true
 }
 
 // getOwned fetches target, the list of the records of one owner (a user's orders,
