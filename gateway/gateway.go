@@ -259,6 +259,9 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 		Catalog: upstreams.NewCatalog("catalog", byName["catalog"]),
 		Reviews: upstreams.NewReviews("reviews", byName["reviews"]),
 	}
+	for _, c := range []interface{ SetLogger(*slog.Logger) }{g.clients.Users, g.clients.Orders, g.clients.Catalog, g.clients.Reviews} {
+		c.SetLogger(log)
+	}
 	if g.shared.tracing.Recording() {
 		for _, c := range []interface{ SetTracer(trace.Tracer) }{g.clients.Users, g.clients.Orders, g.clients.Catalog, g.clients.Reviews} {
 			c.SetTracer(g.shared.tracer)

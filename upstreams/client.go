@@ -3,12 +3,13 @@ package upstreams
 import (
 	"context"
 	"encoding/hex"
+	"errors"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
 
-	"github.com/mailru/easyjson"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -32,7 +33,21 @@ type core struct {
 	name   string
 	pool   Doer
 	tracer trace.Tracer // nil: no spans of its own
+	log    *slog.Logger // nil: refused records are not logged
 }
+
+// SetLogger makes the users client log every record it refuses (see Users.Get); nil
+// turns that off. Call it before the client is used.
+func (u *Users) SetLogger(l *slog.Logger) { u.c.log = l }
+
+// SetLogger is Users.SetLogger for the orders client.
+func (o *Orders) SetLogger(l *slog.Logger) { o.c.log = l }
+
+// SetLogger is Users.SetLogger for the catalog client.
+func (c *Catalog) SetLogger(l *slog.Logger) { c.c.log = l }
+
+// SetLogger is Users.SetLogger for the reviews client.
+func (r *Reviews) SetLogger(l *slog.Logger) { r.c.log = l }
 
 // SetTracer makes the users client record a span for every call; nil turns that
 // off. Call it before the client is used.
@@ -58,13 +73,14 @@ type call struct {
 
 var calls = sync.Pool{New: func() any { return &call{resp: lb.Response{Body: make([]byte, 0, 4096)}} }}
 
-// get sends GET target and decodes a 200 answer's JSON body into v with its generated
-// decoder. Any other answer or failure is an *Error.
-func (c *core) get(ctx context.Context, op, target string, v easyjson.Unmarshaler) error {
+// get sends GET target and gives a 200 answer's JSON body to decode, which must not
+// keep it. Any other answer or failure is an *Error, and so is an error of decode: an
+// answer refused, which is logged.
+func (c *core) get(ctx context.Context, op, target string, decode func(body []byte) error) error {
 	ctx, span := c.startSpan(ctx, op)
 	cl := newCall(ctx, c.name, target)
 	defer cl.release()
-	err := c.result(ctx, op, cl, c.pool.Do(ctx, &cl.req, &cl.resp), v)
+	err := c.result(ctx, op, cl, c.pool.Do(ctx, &cl.req, &cl.resp), decode)
 	endSpan(span, cl, err)
 	return err
 }
@@ -139,7 +155,7 @@ func (cl *call) release() {
 }
 
 // result turns the outcome of a call into a decoded value or an *Error.
-func (c *core) result(ctx context.Context, op string, cl *call, err error, v easyjson.Unmarshaler) error {
+func (c *core) result(ctx context.Context, op string, cl *call, err error, decode func(body []byte) error) error {
 	if info := cl.info; info != nil {
 		info.Calls.Add(1)
 		if err != nil || (cl.resp.Status != 200 && cl.resp.Status != 404) {
@@ -152,7 +168,8 @@ func (c *core) result(ctx context.Context, op string, cl *call, err error, v eas
 	if cl.resp.Status != 200 {
 		return statusError(c.name, op, cl.resp.Status)
 	}
-	if err := easyjson.Unmarshal(cl.resp.Body, v); err != nil {
+	if err := decode(cl.resp.Body); err != nil {
+		c.refuse(ctx, cl.req.Target, err)
 		return &Error{Upstream: c.name, Op: op, Kind: KindBadResponse, Status: cl.resp.Status, Err: err}
 	}
 	return nil
@@ -175,7 +192,8 @@ type Pending[T any] struct {
 	op     string
 	cl     *call
 	lc     *lb.Call // nil when the pool cannot start calls
-	decode func(*T) easyjson.Unmarshaler
+	id     string   // the id asked for
+	decode func(body []byte, id string, v *T) error
 	err    error      // known before any call: nothing is sent
 	span   trace.Span // nil when the client records no spans
 }
@@ -193,7 +211,7 @@ func (p *Pending[T]) Wait() (*T, error) {
 		err = p.c.pool.Do(p.ctx, &p.cl.req, &p.cl.resp)
 	}
 	var v T
-	err = p.c.result(p.ctx, p.op, p.cl, err, p.decode(&v))
+	err = p.c.result(p.ctx, p.op, p.cl, err, func(body []byte) error { return p.decode(body, p.id, &v) })
 	endSpan(p.span, p.cl, err)
 	if err != nil {
 		return nil, err
@@ -201,17 +219,35 @@ func (p *Pending[T]) Wait() (*T, error) {
 	return &v, nil
 }
 
-func startGet[T any](ctx context.Context, c *core, op, id, path string, decode func(*T) easyjson.Unmarshaler) *Pending[T] {
+func startGet[T any](ctx context.Context, c *core, op, id, path string, decode func(body []byte, id string, v *T) error) *Pending[T] {
 	if id == "" {
 		return &Pending[T]{err: c.noRecord(op)}
 	}
 	target := path + pathSegment(id)
 	ctx, span := c.startSpan(ctx, op)
-	p := &Pending[T]{span: span, c: c, ctx: ctx, op: op, cl: newCall(ctx, c.name, target), decode: decode}
+	p := &Pending[T]{span: span, c: c, ctx: ctx, op: op, cl: newCall(ctx, c.name, target), id: id, decode: decode}
 	if s, ok := c.pool.(Starter); ok {
 		p.lc = s.Start(ctx, &p.cl.req)
 	}
 	return p
+}
+
+// getOne fetches the record at path+id, checked as decodeRecord checks it.
+func getOne[T any, R any, PR interface {
+	*R
+	lookupRecord[T]
+}](ctx context.Context, c *core, op, path, id string) (*T, error) {
+	if id == "" {
+		return nil, c.noRecord(op)
+	}
+	var out T
+	err := c.get(ctx, op, path+pathSegment(id), func(body []byte) error {
+		return decodeRecord[T, R, PR](body, id, &out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // pathSegment escapes an id as one path segment. "." and ".." are escaped too, so
@@ -249,7 +285,8 @@ const maxParallelBatches = 4
 
 // batched calls fetch for each run of at most MaxBatch ids, at most
 // maxParallelBatches at a time, and concatenates the results. The empty id names no
-// record and is not sent; no ids, no call.
+// record and is not sent; no ids, no call. A *RefusedError of a run does not fail the
+// others: the records kept are returned with the refusals of all runs.
 func batched[T any](ctx context.Context, ids []string, fetch func(ctx context.Context, ids []string) ([]T, error)) ([]T, error) {
 	if slices.Contains(ids, "") {
 		ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == "" })
@@ -261,6 +298,7 @@ func batched[T any](ctx context.Context, ids []string, fetch func(ctx context.Co
 		return fetch(ctx, ids)
 	}
 	parts := make([][]T, (len(ids)+MaxBatch-1)/MaxBatch)
+	refused := make([]*RefusedError, len(parts))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxParallelBatches)
 	for i := range parts {
@@ -268,6 +306,9 @@ func batched[T any](ctx context.Context, ids []string, fetch func(ctx context.Co
 		g.Go(func() error {
 			var err error
 			parts[i], err = fetch(gctx, chunk)
+			if errors.As(err, &refused[i]) {
+				return nil
+			}
 			return err
 		})
 	}
@@ -275,8 +316,13 @@ func batched[T any](ctx context.Context, ids []string, fetch func(ctx context.Co
 		return nil, err
 	}
 	var out []T
-	for _, p := range parts {
+	var re *RefusedError
+	for i, p := range parts {
 		out = append(out, p...)
+		re = re.merge(refused[i])
+	}
+	if re != nil {
+		return out, re
 	}
 	return out, nil
 }
@@ -289,28 +335,25 @@ func NewUsers(name string, pool Doer) *Users { return &Users{core{name: name, po
 
 // StartGet sends the request of Get and returns at once; Wait gives Get's result.
 func (u *Users) StartGet(ctx context.Context, id string) *Pending[User] {
-	return startGet(ctx, &u.c, "get user", id, "/users/", func(v *User) easyjson.Unmarshaler { return v })
+	return startGet(ctx, &u.c, "get user", id, "/users/", decodeRecord[User, userRecord])
 }
 
-// Get returns one user, or an *Error of KindNotFound when there is none.
+// Get returns one user, or an *Error of KindNotFound when there is none. A record
+// that breaks the contract (a field the contract requires missing or null, a value
+// of the wrong JSON type or not in the contract, a string that is not UTF-8) or has
+// another id is refused: an *Error of KindBadResponse, logged with the request's
+// target and the reason.
 func (u *Users) Get(ctx context.Context, id string) (*User, error) {
-	if id == "" {
-		return nil, u.c.noRecord("get user")
-	}
-	var out User
-	if err := u.c.get(ctx, "get user", "/users/"+pathSegment(id), &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return getOne[User, userRecord](ctx, &u.c, "get user", "/users/", id)
 }
 
 // GetMany returns the users with these ids in any order, leaving out unknown ids. It
-// makes one call per MaxBatch ids.
+// makes one call per MaxBatch ids. A record of an id not asked for is dropped; a
+// record refused as Get refuses one is left out too, and its id's error is in a
+// *RefusedError returned beside the users kept.
 func (u *Users) GetMany(ctx context.Context, ids []string) ([]User, error) {
 	return batched(ctx, ids, func(ctx context.Context, ids []string) ([]User, error) {
-		var out userList
-		err := u.c.get(ctx, "get users", "/users?ids="+idList(ids), &out)
-		return out, err
+		return getBatch[User, userRecord](ctx, &u.c, "get users", "/users?ids="+idList(ids), ids, userID)
 	})
 }
 
@@ -322,26 +365,19 @@ func NewOrders(name string, pool Doer) *Orders { return &Orders{core{name: name,
 
 // StartGet sends the request of Get and returns at once; Wait gives Get's result.
 func (o *Orders) StartGet(ctx context.Context, id string) *Pending[Order] {
-	return startGet(ctx, &o.c, "get order", id, "/orders/", func(v *Order) easyjson.Unmarshaler { return v })
+	return startGet(ctx, &o.c, "get order", id, "/orders/", decodeRecord[Order, orderRecord])
 }
 
-// Get returns one order, or an *Error of KindNotFound when there is none.
+// Get returns one order, or an *Error of KindNotFound when there is none; a record
+// is refused as Users.Get refuses one.
 func (o *Orders) Get(ctx context.Context, id string) (*Order, error) {
-	if id == "" {
-		return nil, o.c.noRecord("get order")
-	}
-	var out Order
-	if err := o.c.get(ctx, "get order", "/orders/"+pathSegment(id), &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return getOne[Order, orderRecord](ctx, &o.c, "get order", "/orders/", id)
 }
 
-// ByUser returns a user's orders, newest first.
+// ByUser returns a user's orders, newest first. The answer is refused whole (an
+// *Error of KindBadResponse) if one of its records is refused or is another user's.
 func (o *Orders) ByUser(ctx context.Context, userID string) ([]Order, error) {
-	var out orderList
-	err := o.c.get(ctx, "list orders", "/orders?userId="+url.QueryEscape(userID), &out)
-	return out, err
+	return getOwned[Order, orderRecord](ctx, &o.c, "list orders", "/orders?userId="+url.QueryEscape(userID), userID, orderUser)
 }
 
 // Catalog is the client of the catalog service. It is safe for concurrent use.
@@ -352,28 +388,21 @@ func NewCatalog(name string, pool Doer) *Catalog { return &Catalog{core{name: na
 
 // StartGet sends the request of Get and returns at once; Wait gives Get's result.
 func (c *Catalog) StartGet(ctx context.Context, id string) *Pending[Product] {
-	return startGet(ctx, &c.c, "get product", id, "/products/", func(v *Product) easyjson.Unmarshaler { return v })
+	return startGet(ctx, &c.c, "get product", id, "/products/", decodeRecord[Product, productRecord])
 }
 
-// Get returns one product, or an *Error of KindNotFound when there is none.
+// Get returns one product, or an *Error of KindNotFound when there is none; a record
+// is refused as Users.Get refuses one.
 func (c *Catalog) Get(ctx context.Context, id string) (*Product, error) {
-	if id == "" {
-		return nil, c.c.noRecord("get product")
-	}
-	var out Product
-	if err := c.c.get(ctx, "get product", "/products/"+pathSegment(id), &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return getOne[Product, productRecord](ctx, &c.c, "get product", "/products/", id)
 }
 
-// GetMany returns the products with these ids in any order, leaving out unknown ids.
-// It makes one call per MaxBatch ids.
+// GetMany returns the products with these ids in any order, leaving out unknown ids,
+// with records refused or dropped as Users.GetMany does. It makes one call per
+// MaxBatch ids.
 func (c *Catalog) GetMany(ctx context.Context, ids []string) ([]Product, error) {
 	return batched(ctx, ids, func(ctx context.Context, ids []string) ([]Product, error) {
-		var out productList
-		err := c.c.get(ctx, "get products", "/products?ids="+idList(ids), &out)
-		return out, err
+		return getBatch[Product, productRecord](ctx, &c.c, "get products", "/products?ids="+idList(ids), ids, productID)
 	})
 }
 
@@ -383,19 +412,19 @@ type Reviews struct{ c core }
 // NewReviews returns the reviews client over pool.
 func NewReviews(name string, pool Doer) *Reviews { return &Reviews{core{name: name, pool: pool}} }
 
-// ByProduct returns the reviews of one product.
+// ByProduct returns the reviews of one product. The answer is refused whole (an
+// *Error of KindBadResponse) if one of its records is refused (as Users.Get refuses
+// one, or for a rating outside 1..5) or is another product's.
 func (r *Reviews) ByProduct(ctx context.Context, productID string) ([]Review, error) {
-	var out reviewList
-	err := r.c.get(ctx, "list reviews", "/reviews?productId="+url.QueryEscape(productID), &out)
-	return out, err
+	return getOwned[Review, reviewRecord](ctx, &r.c, "list reviews", "/reviews?productId="+url.QueryEscape(productID), productID, reviewProduct)
 }
 
 // ByProducts returns the reviews of all these products, in any order. It makes one
-// call per MaxBatch ids.
+// call per MaxBatch ids. A review of a product not asked for is dropped; a review
+// refused as ByProduct refuses one is left out too, and its product's error is in a
+// *RefusedError returned beside the reviews kept.
 func (r *Reviews) ByProducts(ctx context.Context, productIDs []string) ([]Review, error) {
 	return batched(ctx, productIDs, func(ctx context.Context, ids []string) ([]Review, error) {
-		var out reviewList
-		err := r.c.get(ctx, "list reviews", "/reviews?productIds="+idList(ids), &out)
-		return out, err
+		return getBatch[Review, reviewRecord](ctx, &r.c, "list reviews", "/reviews?productIds="+idList(ids), ids, reviewProduct)
 	})
 }

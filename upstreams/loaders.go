@@ -2,6 +2,7 @@ package upstreams
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -82,7 +83,8 @@ func (l *Loaders) Products() *dataloadgen.Loader[string, *Product] {
 // unknown id), so that later loads of these ids answer at once instead of waiting for
 // a batch window. A resolver that knows every id it or its children will ask for
 // calls it. On failure nothing is primed and the error is returned; loads then fetch,
-// and report, as usual.
+// and report, as usual. Ids whose record was refused are not primed either, and no
+// error is returned for them: their loads fetch them again and report the refusal.
 func (l *Loaders) PrefetchUsers(ctx context.Context, ids []string) error {
 	return prefetch(ctx, l.Users(), ids, l.c.Users.GetMany, func(u *User) string { return u.ID })
 }
@@ -103,12 +105,15 @@ func prefetch[T any](ctx context.Context, loader *dataloadgen.Loader[string, *T]
 		}
 	}
 	got, err := getMany(ctx, distinct)
-	if err != nil {
+	var refused *RefusedError
+	if err != nil && !errors.As(err, &refused) {
 		return err
 	}
-	aligned, _ := align(distinct, got, nil, id)
+	aligned, errs := align(distinct, got, err, id)
 	for i, k := range distinct {
-		loader.Prime(k, aligned[i])
+		if errs == nil || errs[i] == nil {
+			loader.Prime(k, aligned[i])
+		}
 	}
 	return nil
 }
@@ -119,7 +124,8 @@ func (l *Loaders) Reviews() *dataloadgen.Loader[string, []Review] {
 		l.reviews = dataloadgen.NewLoader(func(ctx context.Context, ids []string) ([][]Review, []error) {
 			l.c.batch("reviews", len(ids))
 			reviews, err := l.c.Reviews.ByProducts(ctx, ids)
-			if err != nil {
+			var refused *RefusedError
+			if err != nil && !errors.As(err, &refused) {
 				return nil, []error{err}
 			}
 			index := make(map[string]int, len(ids))
@@ -132,7 +138,18 @@ func (l *Loaders) Reviews() *dataloadgen.Loader[string, []Review] {
 					out[i] = append(out[i], r)
 				}
 			}
-			return out, nil
+			if refused == nil {
+				return out, nil
+			}
+			// A product whose reviews lost one has no list to serve; a review of an
+			// unknown product may have been any product's.
+			errs := make([]error, len(ids))
+			for i, id := range ids {
+				if errs[i] = refused.forKey(id, false); errs[i] != nil {
+					out[i] = nil
+				}
+			}
+			return out, errs
 		}, l.batchOptions()...)
 	})
 	return l.reviews
@@ -155,9 +172,12 @@ func (l *Loaders) OrdersByUser() *dataloadgen.Loader[string, []Order] {
 }
 
 // align re-orders a batch answer to the keys asked for: the upstream answers in any
-// order and leaves out unknown ids, which become nil without an error.
+// order and leaves out unknown ids, which become nil without an error. When err is a
+// *RefusedError, the keys it names get their errors and nil, the others their
+// records; any other error is every key's.
 func align[T any](ids []string, got []T, err error, id func(*T) string) ([]*T, []error) {
-	if err != nil {
+	var refused *RefusedError
+	if err != nil && !errors.As(err, &refused) {
 		return nil, []error{err}
 	}
 	byID := make(map[string]*T, len(got))
@@ -165,10 +185,19 @@ func align[T any](ids []string, got []T, err error, id func(*T) string) ([]*T, [
 		byID[id(&got[i])] = &got[i]
 	}
 	out := make([]*T, len(ids))
+	var errs []error
+	if refused != nil {
+		errs = make([]error, len(ids))
+	}
 	for i, k := range ids {
 		out[i] = byID[k]
+		if refused != nil {
+			if errs[i] = refused.forKey(k, out[i] != nil); errs[i] != nil {
+				out[i] = nil
+			}
+		}
 	}
-	return out, nil
+	return out, errs
 }
 
 type loadersKey struct{}

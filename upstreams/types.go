@@ -1,9 +1,5 @@
 package upstreams
 
-// The services' JSON is decoded by typed code that easyjson generates from these
-// types (types_easyjson.go), not by reflection.
-//go:generate go run github.com/mailru/easyjson/easyjson -all -no_std_marshalers -disallow_unknown_fields=false types.go
-
 // Money is an amount in minor units of its currency: {"amount": 1999, "currency": "USD"}
 // is 19.99 US dollars.
 type Money struct {
@@ -73,17 +69,3 @@ type Review struct {
 	Rating    int    `json:"rating"`
 	Body      string `json:"body"`
 }
-
-// The list answers of the services, named so that easyjson generates their decoders.
-
-//easyjson:json
-type userList []User
-
-//easyjson:json
-type orderList []Order
-
-//easyjson:json
-type productList []Product
-
-//easyjson:json
-type reviewList []Review

@@ -87,7 +87,7 @@ func TestBatchesSplitAt100AndEscapeIDs(t *testing.T) {
 		// Commas separate ids; a comma inside an id arrives escaped.
 		for _, raw := range strings.Split(strings.TrimPrefix(r.URL.RawQuery, "ids="), ",") {
 			id, _ := url.QueryUnescape(raw)
-			out = append(out, fmt.Sprintf(`{"id":%q,"name":"n"}`, id))
+			out = append(out, fmt.Sprintf(`{"id":%q,"name":"n","tier":"GOLD"}`, id))
 		}
 		w.Write([]byte("[" + strings.Join(out, ",") + "]"))
 	}))
@@ -132,7 +132,7 @@ func TestAlign(t *testing.T) {
 func TestLoadersBatchAndDedupe(t *testing.T) {
 	pool := &fakePool{do: func(req *lb.Request, resp *lb.Response) error {
 		resp.Status = 200
-		resp.Body = append(resp.Body, `[{"id":"p1"},{"id":"p2"}]`...)
+		resp.Body = append(resp.Body, `[`+product("p1")+`,`+product("p2")+`]`...)
 		return nil
 	}}
 	l := NewLoaders(&Clients{Catalog: NewCatalog("catalog", pool)}, time.Millisecond)
@@ -154,4 +154,9 @@ func TestLoadersBatchAndDedupe(t *testing.T) {
 	if n := pool.calls.Load(); n != 1 {
 		t.Errorf("%d calls, want 1", n)
 	}
+}
+
+// product is a product record of the contract with this id.
+func product(id string) string {
+	return `{"id":"` + id + `","name":"n","category":"books","price":{"amount":1999,"currency":"USD"}}`
 }
