@@ -105,4 +105,3 @@ func FuzzResponseReader(f *testing.F) {
 		}
 	})
 }
-
