@@ -77,7 +77,7 @@ func FuzzTemplate(f *testing.F) {
 		}
 		if tp.Uses("id") && !strings.ContainsAny(tmpl, "?#%") {
 			got := tp.Expand(map[string]string{"id": value})
-			if strings.ContainsAny(got[len(tmpl)-len(tmpl):], "?#") && !strings.ContainsAny(tmpl, "?#") {
+			if strings.ContainsAny(got, "?#") {
 				t.Fatalf("%q with %q: %q has a query or fragment", tmpl, value, got)
 			}
 			if un, err := url.PathUnescape(got); err != nil || un != strings.ReplaceAll(tmpl, "{id}", value) {
