@@ -51,6 +51,7 @@ func startHostile(t *testing.T) (url string, logs *syncBuffer) {
 	for _, name := range config.RequiredPools {
 		cfg.Pools[name] = config.Pool{Endpoints: []string{upstream.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
 	}
+	cfg.Auth.APIKeys = []config.APIKey{{Name: "ops", SHA256: keyHash("secret-ops"), Scopes: []string{"admin"}}}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -80,12 +81,13 @@ func TestRecordsThatBreakTheContractAreRefused(t *testing.T) {
 		{"batch", `{ users(ids:["u1","u2","u3"]) { id name } }`, `{"users":[{"id":"u1","name":"Ada"},null,null]}`, []string{`["users"]`}},
 		{"an element of a non-null list", `{ user(id:"u1") { name orders { id status } } }`, `{"user":null}`, []string{`["user","orders"]`}},
 		{"a rating out of range", `{ product(id:"p1") { name reviews { rating } } }`, `{"product":null}`, []string{`["product","reviews"]`}},
+		{"no email: null, not empty", `{ user(id:"u1") { email } }`, `{"user":{"email":null}}`, nil},
 		{"good records", `{ user(id:"u1") { id name tier } product(id:"p1") { name price { amount } } }`,
 			`{"user":{"id":"u1","name":"Ada","tier":"GOLD"},"product":{"name":"Manual","price":{"amount":1999}}}`, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, raw := postQuery(t, url+"/graphql", tc.query, "", "")
+			resp, raw := postQuery(t, url+"/graphql", tc.query, "X-API-Key", "secret-ops")
 			if resp.StatusCode != 200 {
 				t.Fatalf("status %d: %s", resp.StatusCode, raw)
 			}

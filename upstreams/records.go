@@ -139,7 +139,12 @@ func (r *userRecord) Validate() error {
 }
 
 func (r *userRecord) value() User {
-	return User{ID: r.ID.V, Name: r.Name.V, Email: r.Email.V, Tier: r.Tier.V}
+	u := User{ID: r.ID.V, Name: r.Name.V, Tier: r.Tier.V}
+	if r.Email.Defined {
+		email := r.Email.V
+		u.Email = &email
+	}
+	return u
 }
 
 // moneyRecord is a Money as the services send it.

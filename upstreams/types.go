@@ -31,10 +31,10 @@ const (
 
 // User is a record of the users service.
 type User struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	Email string `json:"email"`
-	Tier  Tier   `json:"tier"`
+	ID    string  `json:"id"`
+	Name  string  `json:"name"`
+	Email *string `json:"email"` // nil when the service sends none
+	Tier  Tier    `json:"tier"`
 }
 
 // Order is a record of the orders service.

@@ -1880,16 +1880,16 @@ func (ec *executionContext) _User_email(ctx context.Context, field graphql.Colle
 			directive1 := func(ctx context.Context) (any, error) {
 				scopes, err := ec.unmarshalNString2ᚕstringᚄ(ctx, []any{"admin"})
 				if err != nil {
-					var zeroVal string
+					var zeroVal *string
 					return zeroVal, err
 				}
 				owner, err := ec.unmarshalNBoolean2bool(ctx, true)
 				if err != nil {
-					var zeroVal string
+					var zeroVal *string
 					return zeroVal, err
 				}
 				if ec.Directives.Auth == nil {
-					var zeroVal string
+					var zeroVal *string
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
 				return ec.Directives.Auth(ctx, obj, directive0, scopes, owner)
@@ -1898,8 +1898,8 @@ func (ec *executionContext) _User_email(ctx context.Context, field graphql.Colle
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4273,18 +4273,6 @@ func (ec *executionContext) marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitc
 		return graphql.Null
 	}
 	return ec._Product(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
-	res, err := graphql.UnmarshalString(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
-	_ = sel
-	_ = ctx
-	res := graphql.MarshalString(v)
-	return res
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {
