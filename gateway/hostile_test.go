@@ -29,47 +29,54 @@ func userRecord(id string) string {
 }
 
 func startHostileUsers(t *testing.T) *hostileUsers {
+	h := &hostileUsers{misbehave: map[string]func(net.Conn, string) bool{}}
+	h.url = serveRaw(t, func(c net.Conn, req *http.Request) bool {
+		id := strings.TrimPrefix(req.URL.Path, "/users/")
+		h.mu.Lock()
+		bad := h.misbehave[id]
+		h.mu.Unlock()
+		if bad != nil {
+			return bad(c, id)
+		}
+		_, err := io.WriteString(c, userRecord(id))
+		return err == nil
+	})
+	return h
+}
+
+// serveRaw accepts connections on loopback, reads requests on each and calls answer
+// with the raw connection, which writes what it likes and returns whether the
+// connection may serve another request. It returns the server's URL.
+func serveRaw(t *testing.T, answer func(c net.Conn, req *http.Request) bool) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	h := &hostileUsers{url: "http://" + ln.Addr().String(), misbehave: map[string]func(net.Conn, string) bool{}}
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go h.serve(c)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					_, _ = io.Copy(io.Discard, req.Body)
+					if !answer(c, req) {
+						return
+					}
+				}
+			}()
 		}
 	}()
-	return h
-}
-
-func (h *hostileUsers) serve(c net.Conn) {
-	defer c.Close()
-	br := bufio.NewReader(c)
-	for {
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			return
-		}
-		id := strings.TrimPrefix(req.URL.Path, "/users/")
-		h.mu.Lock()
-		bad := h.misbehave[id]
-		h.mu.Unlock()
-		if bad != nil {
-			if !bad(c, id) {
-				return
-			}
-			continue
-		}
-		if _, err := io.WriteString(c, userRecord(id)); err != nil {
-			return
-		}
-	}
+	return "http://" + ln.Addr().String()
 }
 
 // TestHostileUpstreamThroughTheGateway sends GraphQL queries to a users pool of one
@@ -186,11 +193,6 @@ func TestHostileUpstreamThroughTheGateway(t *testing.T) {
 // that misbehaves by path: heads too large, a status outside 100 to 599, interim
 // answers nobody asked for, without end.
 func TestHostileUpstreamOnL7Routes(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	answers := map[string]string{
 		"/ok":          "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
 		"/status999":   "HTTP/1.1 999 Odd\r\nContent-Length: 2\r\n\r\nok",
@@ -202,31 +204,13 @@ func TestHostileUpstreamOnL7Routes(t *testing.T) {
 		"/endless1xx":  strings.Repeat("HTTP/1.1 102 Processing\r\n\r\n", 1000) + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
 		"/spacecolon":  "HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok",
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					_, _ = io.Copy(io.Discard, req.Body)
-					if _, err := io.WriteString(c, answers[strings.TrimPrefix(req.URL.Path, "/raw")]); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
+	url := serveRaw(t, func(c net.Conn, req *http.Request) bool {
+		_, err := io.WriteString(c, answers[strings.TrimPrefix(req.URL.Path, "/raw")])
+		return err == nil
+	})
 	cluster := startCluster(t, 1)
 	cfg := demoConfig(t, cluster, func(c *config.Config) {
-		c.Pools["raw"] = config.Pool{Endpoints: []string{"http://" + ln.Addr().String()}, Retries: ptr(0), HealthCheck: config.HealthCheck{Disabled: true}}
+		c.Pools["raw"] = config.Pool{Endpoints: []string{url}, Retries: ptr(0), HealthCheck: config.HealthCheck{Disabled: true}}
 		c.Routes = []config.Route{{Name: "raw", Match: config.RouteMatch{PathPrefix: "/raw"}, Proxy: &config.RouteProxy{Pool: "raw", StripPrefix: "/raw"}}}
 	})
 	_, srv := serveRuntime(t, cfg)

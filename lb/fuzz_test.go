@@ -1,7 +1,6 @@
 package lb
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -41,46 +40,22 @@ func FuzzResponseReader(f *testing.F) {
 		mu     sync.Mutex
 		answer []byte
 	)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					if req.URL.Path == "/fuzz" {
-						mu.Lock()
-						a := answer
-						mu.Unlock()
-						if _, err := c.Write(a); err != nil {
-							return
-						}
-						continue
-					}
-					if _, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.URL.Path), req.URL.Path); err != nil {
-						return
-					}
-				}
-			}()
+	addr, _ := serveRaw(f, nil, func(c net.Conn, req *http.Request) bool {
+		if req.URL.Path == "/fuzz" {
+			mu.Lock()
+			a := answer
+			mu.Unlock()
+			_, err := c.Write(a)
+			return err == nil
 		}
-	}()
+		_, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.URL.Path), req.URL.Path)
+		return err == nil
+	})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		mu.Lock()
 		answer = data
 		mu.Unlock()
-		p, err := New("fuzz", Options{Endpoints: []string{"http://" + ln.Addr().String()}, Retries: -1,
+		p, err := New("fuzz", Options{Endpoints: []string{"http://" + addr}, Retries: -1,
 			RequestTimeout: 50 * time.Millisecond, MaxResponseBytes: 1 << 16, MaxResponseHeaderBytes: 1 << 12,
 			HealthCheck: HealthCheck{Disabled: true}}, discard)
 		if err != nil {

@@ -1,7 +1,6 @@
 package lb
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -28,46 +27,17 @@ func hostileServer(t *testing.T, misbehave func(c net.Conn) bool) string {
 
 // hostileServerTLS is hostileServer over TLS when cfg is not nil.
 func hostileServerTLS(t *testing.T, cfg *tls.Config, misbehave func(c net.Conn) bool) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	scheme := "http://"
-	if cfg != nil {
-		ln, scheme = tls.NewListener(ln, cfg), "https://"
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					_, _ = io.Copy(io.Discard, req.Body)
-					if req.URL.Path == "/hostile" {
-						if !misbehave(c) {
-							return
-						}
-						continue
-					}
-					body := req.URL.Path
-					if _, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body); err != nil {
-						return
-					}
-				}
-			}()
+	addr, _ := serveRaw(t, cfg, func(c net.Conn, req *http.Request) bool {
+		if req.URL.Path == "/hostile" {
+			return misbehave(c)
 		}
-	}()
-	return scheme + ln.Addr().String()
+		_, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.URL.Path), req.URL.Path)
+		return err == nil
+	})
+	if cfg != nil {
+		return "https://" + addr
+	}
+	return "http://" + addr
 }
 
 const okAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nhostile"
@@ -280,32 +250,11 @@ func cmp(d, def time.Duration) time.Duration {
 // TestCleanIdleConnectionsAreReused checks that the idle check does not retire
 // connections on which nothing arrived.
 func TestCleanIdleConnectionsAreReused(t *testing.T) {
-	var conns atomic.Int64
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					if _, err := http.ReadRequest(br); err != nil {
-						return
-					}
-					_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				}
-			}()
-		}
-	}()
-	p := newPool(t, Options{Endpoints: []string{"http://" + ln.Addr().String()}})
+	addr, conns := serveRaw(t, nil, func(c net.Conn, _ *http.Request) bool {
+		_, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return err == nil
+	})
+	p := newPool(t, Options{Endpoints: []string{"http://" + addr}})
 	for range 50 {
 		var resp Response
 		if err := p.Do(context.Background(), &Request{Target: "/"}, &resp); err != nil {

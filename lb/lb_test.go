@@ -3,6 +3,7 @@ package lb
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -34,18 +35,38 @@ func newPool(t *testing.T, opts Options) *Pool {
 // rawServer answers every connection's requests with the bytes answer returns, so that
 // tests control the wire format exactly.
 func rawServer(t *testing.T, answer func(req *http.Request) string) string {
+	addr, _ := serveRaw(t, nil, func(c net.Conn, req *http.Request) bool {
+		a := answer(req)
+		if _, err := io.WriteString(c, a); err != nil {
+			return false
+		}
+		return !strings.Contains(a, "Connection: close") && !strings.HasPrefix(a, "HTTP/1.0")
+	})
+	return "http://" + addr
+}
+
+// serveRaw accepts connections on loopback (over TLS when cfg is not nil), reads
+// requests on each and calls answer with the raw connection, which writes what it
+// likes and returns whether the connection may serve another request. It returns
+// the address and a count of the connections accepted; all end with the test.
+func serveRaw(t testing.TB, cfg *tls.Config, answer func(c net.Conn, req *http.Request) bool) (string, *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
+	if cfg != nil {
+		ln = tls.NewListener(ln, cfg)
+	}
+	var conns atomic.Int64
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
+			conns.Add(1)
 			go func() {
 				defer c.Close()
 				br := bufio.NewReader(c)
@@ -54,19 +75,15 @@ func rawServer(t *testing.T, answer func(req *http.Request) string) string {
 					if err != nil {
 						return
 					}
-					io.Copy(io.Discard, req.Body)
-					a := answer(req)
-					if _, err := io.WriteString(c, a); err != nil {
-						return
-					}
-					if strings.Contains(a, "Connection: close") || strings.HasPrefix(a, "HTTP/1.0") {
+					_, _ = io.Copy(io.Discard, req.Body)
+					if !answer(c, req) {
 						return
 					}
 				}
 			}()
 		}
 	}()
-	return "http://" + ln.Addr().String()
+	return ln.Addr().String(), &conns
 }
 
 func TestTransportWireFormats(t *testing.T) {
