@@ -315,7 +315,7 @@ func TestL7Routes(t *testing.T) {
 			t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Location"))
 		}
 		resp, _ = do("GET", "/secure/pay", "Host", "SHOP.example:8443")
-		if resp.StatusCode != 302 || resp.Header.Get("Location") != "https://SHOP.example:8443/secure/pay" {
+		if resp.StatusCode != 302 || resp.Header.Get("Location") != "https://shop.example:8443/secure/pay" {
 			t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Location"))
 		}
 	})

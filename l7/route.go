@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -217,10 +218,18 @@ type RedirectHosts struct {
 }
 
 func (h RedirectHosts) of(r *http.Request) string {
-	if slices.Contains(h.Allowed, requestHost(r)) {
-		return r.Host
+	name := requestHost(r)
+	if !slices.Contains(h.Allowed, name) {
+		return h.Default
 	}
-	return h.Default
+	// The allowed name with the request's port, when that is a number: nothing
+	// else of the client's Host reaches the Location.
+	if _, port, err := net.SplitHostPort(r.Host); err == nil && port != "" {
+		if n, err := strconv.Atoi(port); err == nil && n > 0 && n < 65536 && strconv.Itoa(n) == port {
+			return net.JoinHostPort(name, port)
+		}
+	}
+	return name
 }
 
 // HeaderOps change headers: Remove, then Set, then Add. Names are canonical.

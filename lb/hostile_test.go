@@ -202,6 +202,15 @@ func TestHostileUpstreamOverTLS(t *testing.T) {
 			time.AfterFunc(5*time.Millisecond, func() { _, _ = io.WriteString(c, evil); close(wrote) })
 			return true
 		}, discardIdleData},
+		{"part of a record with the answer", func(c net.Conn, wrote chan struct{}) bool {
+			h := c.(*tls.Conn).NetConn().(*holdConn)
+			// The answer's record is sent with the first bytes of the next; the
+			// follow-ups start before the rest of that one arrives.
+			h.hold, h.partial = true, wrote
+			_, _ = io.WriteString(c, okAnswer)
+			go func() { _, _ = io.WriteString(c, evil) }()
+			return true
+		}, discardIdleData},
 		{"a late close_notify", func(c net.Conn, wrote chan struct{}) bool {
 			_, _ = io.WriteString(c, okAnswer)
 			time.AfterFunc(5*time.Millisecond, func() { _ = c.(*tls.Conn).CloseWrite(); close(wrote) })
@@ -231,6 +240,48 @@ func TestHostileUpstreamOverTLS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// holdListener hands out holdConns.
+type holdListener struct{ net.Listener }
+
+func (l holdListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &holdConn{Conn: c}, nil
+}
+
+// holdConn is a server's connection that, once hold is set, keeps the next write
+// and sends it with the first 8 bytes of the one after it, then the rest of that one
+// 20ms later: a TLS record that arrives in part along with the one before it.
+type holdConn struct {
+	net.Conn
+	hold    bool
+	held    []byte
+	partial chan struct{} // closed once the first part is sent
+}
+
+func (c *holdConn) Write(b []byte) (int, error) {
+	switch {
+	case c.hold:
+		c.hold, c.held = false, append([]byte(nil), b...)
+		return len(b), nil
+	case c.held != nil:
+		first := append(c.held, b[:8]...)
+		c.held = nil
+		if _, err := c.Conn.Write(first); err != nil {
+			return 0, err
+		}
+		close(c.partial)
+		time.Sleep(20 * time.Millisecond)
+		if _, err := c.Conn.Write(b[8:]); err != nil {
+			return 8, err
+		}
+		return len(b), nil
+	}
+	return c.Conn.Write(b)
 }
 
 var errTimeoutAny = errors.New("any timeout")

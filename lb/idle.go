@@ -1,6 +1,9 @@
 package lb
 
-import "errors"
+import (
+	"errors"
+	"os"
+)
 
 // A keep-alive connection carries one exchange at a time, and in HTTP/1.1 nothing
 // ties an answer to its request but their order. An upstream that sends more than
@@ -61,16 +64,18 @@ func (c *conn) tlsUnsolicited() discardReason {
 	if c.tls == nil {
 		return discardNone
 	}
+	if c.tls.rec.midRecord() {
+		return discardIdleData
+	}
 	c.deadline = aLongTimeAgo // begin sets the request's own
 	if err := c.tls.Conn.SetReadDeadline(aLongTimeAgo); err != nil {
 		return discardIdleClosed
 	}
 	n, err := c.tls.Conn.Read(c.peekBuf[:])
-	var ne interface{ Timeout() bool }
 	switch {
 	case n > 0:
 		return discardIdleData
-	case errors.As(err, &ne) && ne.Timeout():
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		return discardNone
 	default:
 		return discardIdleClosed

@@ -57,7 +57,7 @@ func serveRaw(t testing.TB, cfg *tls.Config, answer func(c net.Conn, req *http.R
 	}
 	t.Cleanup(func() { ln.Close() })
 	if cfg != nil {
-		ln = tls.NewListener(ln, cfg)
+		ln = tls.NewListener(holdListener{ln}, cfg)
 	}
 	var conns atomic.Int64
 	go func() {

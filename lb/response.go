@@ -93,6 +93,9 @@ func (t *transport) readHead(c *conn, budget *int) (h head, answered bool, err e
 		// (RFC 9112, section 6.3).
 		h.contentLength, h.keepAlive = -1, false
 	}
+	if h.chunked && h.http10 {
+		h.keepAlive = false // HTTP/1.0 has no chunked coding: the framing is faulty (RFC 9112, section 6.1)
+	}
 	return h, true, nil
 }
 
@@ -262,7 +265,11 @@ func (c *conn) readLine(budget *int) ([]byte, error) {
 		line, err = c.br.ReadSlice('\n')
 		c.long = append(c.long, line...)
 		if err != bufio.ErrBufferFull {
-			return endLine(c.long, err, budget)
+			line, err := endLine(c.long, err, budget)
+			if cap(c.long) > 8<<10 {
+				c.long = nil // the line is read; an idle connection keeps no more than its buffers
+			}
+			return line, err
 		}
 	}
 }

@@ -147,7 +147,9 @@ func (p *Pool) endpointTLS(secure bool, addr, host string) *tlsClient {
 	}
 	cfg := p.tls.Clone()
 	if cfg.ServerName == "" {
-		if h, _, err := net.SplitHostPort(host); err == nil {
+		// From the address to dial, which always has a port: "[::1]" without one
+		// would keep its brackets.
+		if h, _, err := net.SplitHostPort(addr); err == nil {
 			host = h
 		}
 		cfg.ServerName = host
@@ -192,7 +194,8 @@ func (c *tlsClient) handshake(ctx context.Context, nc net.Conn, deadline time.Ti
 			end = d
 		}
 	}
-	tc := tls.Client(nc, c.config)
+	rec := &recordConn{Conn: nc}
+	tc := tls.Client(rec, c.config)
 	err := tc.SetDeadline(end)
 	if err == nil {
 		err = tc.HandshakeContext(ctx)
@@ -208,7 +211,7 @@ func (c *tlsClient) handshake(ctx context.Context, nc net.Conn, deadline time.Ti
 		}
 		return nil, &DialError{Err: err}
 	}
-	return &tlsConn{Conn: tc, client: c}, nil
+	return &tlsConn{Conn: tc, client: c, rec: rec}, nil
 }
 
 // tlsConn is a client's TLS connection that reports an alert read before any byte
@@ -219,8 +222,49 @@ func (c *tlsClient) handshake(ctx context.Context, nc net.Conn, deadline time.Ti
 type tlsConn struct {
 	*tls.Conn
 	client   *tlsClient
+	rec      *recordConn // the connection under it
 	answered bool
 }
+
+// recordConn is the TCP connection under a TLS client. It follows the TLS records
+// in the bytes it hands up, so that the idle check can tell when the TLS layer,
+// which reads as much as the socket has, holds part of a record that followed an
+// answer: bytes nobody asked for, which neither a read of the TLS layer (the
+// record is not whole) nor a peek at the socket (they left it) would see.
+type recordConn struct {
+	net.Conn
+	hdr  [5]byte
+	nhdr int // bytes of the current record's header handed up
+	left int // bytes of the current record's body still to come
+}
+
+func (c *recordConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.follow(b[:n])
+	return n, err
+}
+
+// follow advances over p, the next bytes of the stream of records.
+func (c *recordConn) follow(p []byte) {
+	for len(p) > 0 {
+		if c.left > 0 {
+			k := min(c.left, len(p))
+			c.left -= k
+			p = p[k:]
+			continue
+		}
+		k := copy(c.hdr[c.nhdr:], p)
+		c.nhdr += k
+		p = p[k:]
+		if c.nhdr == len(c.hdr) {
+			c.left = int(c.hdr[3])<<8 | int(c.hdr[4])
+			c.nhdr = 0
+		}
+	}
+}
+
+// midRecord reports whether the bytes handed up end inside a record.
+func (c *recordConn) midRecord() bool { return c.nhdr > 0 || c.left > 0 }
 
 func (c *tlsConn) Read(b []byte) (int, error) {
 	if c.answered {
