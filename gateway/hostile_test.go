@@ -258,6 +258,24 @@ func TestHostileUpstreamOnL7Routes(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a chunked request after an interim answer", func(t *testing.T) {
+		// The 103 goes out first; the final answer must still close the connection.
+		c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		smuggled := "GET /raw/ok HTTP/1.1\r\nHost: gw\r\n\r\n"
+		_, _ = fmt.Fprintf(c, "POST /raw/hints HTTP/1.1\r\nHost: gw\r\nContent-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n%s", 2+len(smuggled), smuggled)
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, err := io.ReadAll(c)
+		if err != nil {
+			t.Fatalf("the connection stayed open: %v (read %q)", err, got)
+		}
+		if n := strings.Count(string(got), "HTTP/1.1 200 "); n != 1 {
+			t.Fatalf("%d final answers: %q", n, got)
+		}
+	})
 }
 
 // TestRequestWithLengthAndChunkedClosesTheConnection: a request with both framings

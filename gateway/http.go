@@ -265,14 +265,42 @@ func securityHeaders(tls bool) func(http.Handler) http.Handler {
 // the chunked framing and drops the Content-Length before a handler sees it, so
 // every chunked request's connection is closed; browsers and GraphQL clients send
 // bodies with a length, and a chunked upload costs a new connection afterwards.
+//
+// The header is set when the final answer's head is written: a proxied interim
+// answer (103) takes the headers set before it with it (httputil.ReverseProxy
+// clears them after each).
 func closeAfterChunked(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 {
-			w.Header().Set("Connection", "close")
+			w = &closingWriter{ResponseWriter: w}
 		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// closingWriter sets Connection: close on the final answer's head.
+type closingWriter struct {
+	http.ResponseWriter
+	final bool
+}
+
+func (w *closingWriter) WriteHeader(status int) {
+	if !w.final && status >= 200 {
+		w.final = true
+		w.Header().Set("Connection", "close")
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *closingWriter) Write(b []byte) (int, error) {
+	if !w.final {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flushes, upgrades).
+func (w *closingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // recoverer turns a panic in any handler into a logged 500 with a coded error, never
 // a stack in the response.
