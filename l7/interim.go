@@ -2,6 +2,7 @@ package l7
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net/http"
 	"net/http/httptrace"
@@ -49,14 +50,35 @@ func checkAnswer(resp *http.Response) error {
 	return nil
 }
 
-// interimFilter returns ctx with its client trace's interim answers filtered as
-// above; ctx without such a trace is returned as it is.
-func interimFilter(ctx context.Context) context.Context {
+// tryState is what the trace of an attempt learns of its connection.
+type tryState struct {
+	reused    bool // the connection had carried a request before
+	handshook bool // its TLS handshake succeeded (false for plain connections)
+}
+
+// traced returns ctx with a client trace that records st (reset it before each
+// attempt) and, when ctx's trace forwards interim answers, filters them as above.
+func traced(ctx context.Context, st *tryState) context.Context {
 	orig := httptrace.ContextClientTrace(ctx)
-	if orig == nil || orig.Got1xxResponse == nil {
-		return ctx
+	var t httptrace.ClientTrace
+	if orig != nil {
+		t = *orig
 	}
-	t := *orig
+	t.GotConn = func(info httptrace.GotConnInfo) {
+		st.reused = info.Reused
+		if orig != nil && orig.GotConn != nil {
+			orig.GotConn(info)
+		}
+	}
+	t.TLSHandshakeDone = func(cs tls.ConnectionState, err error) {
+		st.handshook = err == nil
+		if orig != nil && orig.TLSHandshakeDone != nil {
+			orig.TLSHandshakeDone(cs, err)
+		}
+	}
+	if orig == nil || orig.Got1xxResponse == nil {
+		return httptrace.WithClientTrace(ctx, &t)
+	}
 	n := 0
 	t.Got1xxResponse = func(code int, h textproto.MIMEHeader) error {
 		if n++; n > maxInterim {

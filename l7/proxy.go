@@ -239,7 +239,8 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		pending  *http.Response // a 5xx answer, returned when there is no retry
 		pendStop context.CancelFunc
 	)
-	tryParent := interimFilter(ctx)
+	var st tryState
+	tryParent := traced(ctx, &st)
 	for {
 		at := fwd.Next(!hasBody)
 		if at == nil {
@@ -250,6 +251,7 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			pendStop()
 			pending = nil
 		}
+		st = tryState{}
 		tryCtx, cancel := context.WithCancel(tryParent)
 		var timer *time.Timer
 		timedOut := make(chan struct{})
@@ -287,7 +289,7 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				at.Abandon()
 				return nil, fmt.Errorf("%w: %v", errBadBody, body.failed())
 			}
-			if isDial(err) {
+			if isDial(err, st) {
 				err = lb.ReachError(err)
 			}
 			at.End(0, err)
@@ -347,14 +349,30 @@ func (b *clientBody) Close() error { return nil }
 // not trusted, the endpoint did not speak TLS, or it refused the handshake with an
 // alert, which in TLS 1.3 the client reads in place of its first answer (a client
 // certificate refused).
-func isDial(err error) bool {
+//
+// A TLS handshake that failed is one too: a certificate the pool does not trust, an
+// endpoint that does not speak TLS, an alert during the handshake, or the alert by
+// which a TLS 1.3 server refuses the client's certificate after the handshake, in
+// place of the first answer on a new connection. Any other alert or garbage, on a
+// connection whose handshake succeeded or that served before, may come after the
+// request was served: it is not a reason to send the request elsewhere.
+func isDial(err error, st tryState) bool {
 	var op *net.OpError
-	if errors.As(err, &op) && (op.Op == "dial" || op.Op == "remote error") {
+	if errors.As(err, &op) && op.Op == "dial" {
 		return true
 	}
 	var verify *tls.CertificateVerificationError
+	if errors.As(err, &verify) {
+		return true
+	}
+	if st.reused {
+		return false
+	}
 	var record tls.RecordHeaderError
-	return errors.As(err, &verify) || errors.As(err, &record)
+	if !st.handshook && (errors.As(err, &record) || (op != nil && op.Op == "remote error")) {
+		return true
+	}
+	return lb.IsCertificateRefusal(err)
 }
 
 // discard closes an answer that will not be used, reading a little of it first so

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -276,7 +277,7 @@ func (c *tlsConn) Read(b []byte) (int, error) {
 		if c.client.failing.Load() {
 			c.client.failing.Store(false) // the endpoint accepted the handshake
 		}
-	} else if isRemoteAlert(err) {
+	} else if IsCertificateRefusal(err) {
 		err = fmt.Errorf("TLS handshake refused by the endpoint: %w", err)
 		if !c.client.failing.Swap(true) {
 			c.client.log.Warn("TLS handshake with endpoint failed", "endpoint", c.client.addr, "error", err)
@@ -286,11 +287,27 @@ func (c *tlsConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// isRemoteAlert reports whether err is a TLS alert the peer sent, other than the
-// close_notify that ends a connection (read as io.EOF).
-func isRemoteAlert(err error) bool {
+// IsCertificateRefusal reports whether err is a TLS alert by which the peer refused
+// the handshake (its failure, or a certificate: bad, unsupported, revoked, expired,
+// unknown, of an unknown authority, denied, or required and missing). In TLS 1.3 a
+// client reads such an alert in place of its first answer when the server refuses
+// its certificate; the request was not served. Other alerts, which an upstream may
+// send after serving a request, are not refusals.
+func IsCertificateRefusal(err error) bool {
 	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "remote error"
+	if !errors.As(err, &op) || op.Op != "remote error" || op.Err == nil {
+		return false
+	}
+	// crypto/tls's alert type is unexported; its value is the alert's code.
+	v := reflect.ValueOf(op.Err)
+	if v.Kind() != reflect.Uint8 {
+		return false
+	}
+	switch v.Uint() {
+	case 40, 42, 43, 44, 45, 46, 48, 49, 116:
+		return true
+	}
+	return false
 }
 
 // loadTLS reads the pool's TLS files when it has https endpoints.
