@@ -193,15 +193,20 @@ func getBatch[T any, R any, PR interface {
 			n++
 		}
 	}
+	re := &RefusedError{}
 	if n < len(kept) {
-		c.refuse(ctx, target, fmt.Errorf("%d records for keys not asked for dropped", len(kept)-n))
+		// Records of other keys: an answer to another request, or a service that
+		// does not filter. Either way, a key asked for and left out cannot be
+		// taken for one the service does not know: it is refused, not not-found.
+		err := fmt.Errorf("%d records for keys not asked for dropped", len(kept)-n)
+		c.refuse(ctx, target, err)
+		re.Unattributed = &Error{Upstream: c.name, Op: op, Kind: KindBadResponse, Status: 200, Err: err}
 		clear(kept[n:])
 		kept = kept[:n]
 	}
-	if len(refused) == 0 {
+	if len(refused) == 0 && re.Unattributed == nil {
 		return kept, nil
 	}
-	re := &RefusedError{}
 	for _, r := range refused {
 		c.refuse(ctx, target, r.err)
 		e := &Error{Upstream: c.name, Op: op, Kind: KindBadResponse, Status: 200, Err: r.err}
