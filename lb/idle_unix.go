@@ -17,16 +17,6 @@ func (c *conn) watch(tc *net.TCPConn) {
 	c.peekFunc = c.peek // bound once: a method value per check would allocate
 }
 
-// peek looks at the socket without reading from it and without waiting.
-func (c *conn) peek(fd uintptr) {
-	for {
-		c.peekN, _, c.peekErr = syscall.Recvfrom(int(fd), c.peekBuf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		if c.peekErr != syscall.EINTR {
-			return
-		}
-	}
-}
-
 // unsolicited reports what arrived on the idle connection c since its last answer
 // was read: nothing (discardNone), bytes, or the upstream's close.
 func (c *conn) unsolicited() discardReason {
