@@ -1,15 +1,9 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -20,52 +14,18 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/demo"
+	"github.com/switchyard/switchyard/internal/testpki"
 )
 
-// testCA makes certificates signed by one in-test authority.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-	n    int64
-}
-
-func newTestCA(t *testing.T) *testCA {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), n: 1}
-}
-
-// issue writes a certificate for name (a server name, or a client's) and its key to
-// dir, and returns the files and the serial number.
-func (ca *testCA) issue(t *testing.T, dir, name string, client bool) (certFile, keyFile string, serial int64) {
-	ca.n++
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(ca.n), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+// issue writes a certificate of ca for name (a server name, or a client's) and its
+// key to dir, and returns the files and the serial number.
+func issue(t *testing.T, ca *testpki.CA, dir, name string, client bool) (certFile, keyFile string, serial int64) {
+	c := ca.Server(t, name)
 	if client {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	} else {
-		tmpl.DNSNames = []string{name}
+		c = ca.Client(t, name)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalECPrivateKey(key)
-	certFile = filepath.Join(dir, fmt.Sprintf("%s-%d.pem", name, ca.n))
-	keyFile = filepath.Join(dir, fmt.Sprintf("%s-%d.key", name, ca.n))
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
-	return certFile, keyFile, ca.n
+	certFile, keyFile = testpki.WriteKeyPair(t, dir, c)
+	return certFile, keyFile, c.Leaf.SerialNumber.Int64()
 }
 
 func TestTLSTermination(t *testing.T) {
@@ -75,11 +35,11 @@ func TestTLSTermination(t *testing.T) {
 	}
 	defer cluster.Close()
 	dir := t.TempDir()
-	ca := newTestCA(t)
-	caFile := filepath.Join(dir, "ca.pem")
-	os.WriteFile(caFile, ca.pem, 0o600)
-	aCert, aKey, aSerial := ca.issue(t, dir, "a.test", false)
-	bCert, bKey, bSerial := ca.issue(t, dir, "b.test", false)
+	ca := testpki.NewCA(t)
+	caFile := filepath.Join(dir, "ca.PEM")
+	os.WriteFile(caFile, ca.PEM, 0o600)
+	aCert, aKey, aSerial := issue(t, ca, dir, "a.test", false)
+	bCert, bKey, bSerial := issue(t, ca, dir, "b.test", false)
 	file := filepath.Join(dir, "gw.yaml")
 	write := func(tlsBlock string) {
 		var b strings.Builder
@@ -98,7 +58,7 @@ func TestTLSTermination(t *testing.T) {
 		t.Fatalf("base URL %s", base)
 	}
 	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
+	roots.AddCert(ca.Cert)
 	get := func(serverName string, clientCert *tls.Certificate) (*http.Response, error) {
 		cfg := &tls.Config{RootCAs: roots, ServerName: serverName}
 		if clientCert != nil {
@@ -156,8 +116,8 @@ func TestTLSTermination(t *testing.T) {
 	}
 
 	// Reload with a new certificate for a.test and client certificates required.
-	a2Cert, a2Key, a2Serial := ca.issue(t, dir, "a.test", false)
-	cCert, cKey, _ := ca.issue(t, dir, "client", true)
+	a2Cert, a2Key, a2Serial := issue(t, ca, dir, "a.test", false)
+	cCert, cKey, _ := issue(t, ca, dir, "client", true)
 	write(fmt.Sprintf("tls:\n  redirect_listen: %s\n  client_ca: %s\n  certificates:\n    - {cert: %s, key: %s}\n", redirectAddr, caFile, a2Cert, a2Key))
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	client, err := tls.LoadX509KeyPair(cCert, cKey)
