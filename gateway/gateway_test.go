@@ -55,10 +55,7 @@ func startStack(t *testing.T, perService int, edit func(*config.Config)) *stack 
 	if edit != nil {
 		edit(cfg)
 	}
-	cfg.SetDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	validate(t, cfg)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	gw, err := gateway.New(cfg, log)
 	if err != nil {
@@ -104,11 +101,17 @@ func demoConfig(t *testing.T, cluster *demo.Cluster, edit func(*config.Config)) 
 	if edit != nil {
 		edit(cfg)
 	}
+	validate(t, cfg)
+	return cfg
+}
+
+// validate sets cfg's defaults and fails the test if it is not valid.
+func validate(t *testing.T, cfg *config.Config) {
+	t.Helper()
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	return cfg
 }
 
 // serveRuntime runs a gateway runtime of cfg behind a loopback server, both

@@ -52,10 +52,7 @@ func startHostile(t *testing.T) (url string, logs *syncBuffer) {
 		cfg.Pools[name] = config.Pool{Endpoints: []string{upstream.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
 	}
 	cfg.Auth.APIKeys = []config.APIKey{{Name: "ops", SHA256: keyHash("secret-ops"), Scopes: []string{"admin"}}}
-	cfg.SetDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	validate(t, cfg)
 	logs = &syncBuffer{}
 	rt, err := gateway.NewRuntime(cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {

@@ -34,10 +34,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		if edit != nil {
 			edit(cfg)
 		}
-		cfg.SetDefaults()
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
+		validate(t, cfg)
 		return cfg
 	}
 	rt, err := gateway.NewRuntime(configWith(users[0].URL(), nil), slog.New(slog.NewTextHandler(io.Discard, nil)))

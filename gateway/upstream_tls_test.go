@@ -84,10 +84,7 @@ func (d *tlsDemo) config(t *testing.T, edit func(*config.Config)) *config.Config
 	if edit != nil {
 		edit(cfg)
 	}
-	cfg.SetDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	validate(t, cfg)
 	return cfg
 }
 
