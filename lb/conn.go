@@ -403,7 +403,7 @@ func validRequest(req *Request) error {
 			}
 		}
 		for i := 0; i < len(h[1]); i++ {
-			if c := h[1][i]; (c < ' ' && c != '\t') || c == 0x7f {
+			if byteClass[h[1][i]]&classFieldValue == 0 {
 				return errBadHeader
 			}
 		}
@@ -412,10 +412,25 @@ func validRequest(req *Request) error {
 }
 
 // isTokenChar reports whether c may appear in an HTTP token (RFC 9110, 5.6.2).
-func isTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+func isTokenChar(c byte) bool { return byteClass[c]&classToken != 0 }
+
+// The classes of bytes the heads of requests and answers are checked against, one
+// table lookup per byte: every exchange goes through them.
+const (
+	classToken      = 1 << iota // may appear in a token (RFC 9110, 5.6.2)
+	classFieldValue             // may appear in a field value: not a control but HTAB
+)
+
+var byteClass = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0:
+			t[c] |= classToken
+		}
+		if (c >= ' ' || c == '\t') && c != 0x7f {
+			t[c] |= classFieldValue
+		}
 	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
+	return t
+}()

@@ -114,7 +114,7 @@ func (h *head) field(line []byte) error {
 		}
 	}
 	for _, b := range value {
-		if (b < ' ' && b != '\t') || b == 0x7f {
+		if byteClass[b]&classFieldValue == 0 {
 			return fmt.Errorf("%w: control character in a header field value", ErrMalformedResponse)
 		}
 	}
