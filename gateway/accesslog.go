@@ -110,11 +110,11 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 	logging := *g.cfg.AccessLog.Enabled
 	var seen atomic.Uint64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
+		id := header(r.Header, hdrRequestID)
 		if !acceptableID(id) {
 			id = ids.next()
 		}
-		w.Header().Set("X-Request-Id", id)
+		setHeader(w.Header(), hdrRequestID, id)
 		info := &upstreams.RequestInfo{ID: id, Traced: g.shared.tracing.Recording()}
 		ctx := r.Context()
 		if _, ok := r.Header["Traceparent"]; ok {

@@ -149,7 +149,7 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 		if sunset != "" {
 			w.Header().Set("Sunset", sunset)
 		}
-		timeout, err := requestTimeout(r.Header.Get("Request-Timeout"), def, maxTimeout)
+		timeout, err := requestTimeout(header(r.Header, hdrRequestTimeout), def, maxTimeout)
 		if err != nil {
 			w.Header().Set("Content-Type", mediaJSON)
 			writeErrors(w, http.StatusBadRequest, gqlerror.List{codedError(codeBadRequest, err.Error())})
@@ -197,7 +197,7 @@ func (g *Gateway) versionHeaders(version string) (deprecation, sunset string) {
 // version is a 400 that names the versions served.
 func byVersionHeader(handlers map[string]http.Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		v := r.Header.Get("API-Version")
+		v := header(r.Header, hdrAPIVersion)
 		if v == "" {
 			handlers[currentVersion].ServeHTTP(w, r)
 			return
@@ -209,7 +209,7 @@ func byVersionHeader(handlers map[string]http.Handler) http.HandlerFunc {
 		if !ok {
 			w.Header().Set("Content-Type", mediaJSON)
 			writeErrors(w, http.StatusBadRequest, gqlerror.List{codedError("UNKNOWN_API_VERSION",
-				fmt.Sprintf("API-Version %q is not served; the versions are %s", r.Header.Get("API-Version"), strings.Join(versions, ", ")))})
+				fmt.Sprintf("API-Version %q is not served; the versions are %s", header(r.Header, hdrAPIVersion), strings.Join(versions, ", ")))})
 			return
 		}
 		h.ServeHTTP(w, r)

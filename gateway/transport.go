@@ -89,15 +89,15 @@ var _ graphql.Transport = httpTransport{}
 // Supports claims every GET and POST that is not a protocol upgrade, so that a POST
 // of the wrong media type gets a clear 415 from Do rather than a generic refusal.
 func (t httpTransport) Supports(r *http.Request) bool {
-	return r.Header.Get("Upgrade") == "" && (r.Method == http.MethodGet || r.Method == http.MethodPost)
+	return header(r.Header, hdrUpgrade) == "" && (r.Method == http.MethodGet || r.Method == http.MethodPost)
 }
 
 var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // Do serves one request.
 func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	media := responseMediaType(r.Header.Get("Accept"))
-	w.Header().Set("Content-Type", media)
+	media := responseMediaType(header(r.Header, hdrAccept))
+	setHeader(w.Header(), hdrContentType, media)
 	var params graphql.RawParams
 	params.Headers = r.Header
 	params.ReadTime.Start = graphql.Now()
@@ -258,10 +258,19 @@ func (t httpTransport) requiredFailed(resp *graphql.Response) bool {
 	return false
 }
 
+// isJSON reports whether the media type of a Content-Type value is JSON's; the
+// exact value most clients send is known without parsing it.
+func isJSON(contentType string) bool {
+	if contentType == mediaJSON {
+		return true
+	}
+	media, _, err := mime.ParseMediaType(contentType)
+	return err == nil && media == mediaJSON
+}
+
 // paramsFromBody reads and decodes a POST body.
 func (t httpTransport) paramsFromBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, params *graphql.RawParams) (int, *gqlerror.Error) {
-	media, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || media != mediaJSON {
+	if !isJSON(header(r.Header, hdrContentType)) {
 		return http.StatusUnsupportedMediaType, codedError(codeUnsupportedMedia, "POST bodies must be application/json")
 	}
 	tooLarge := func() (int, *gqlerror.Error) {
@@ -432,7 +441,7 @@ func writeResponse(w http.ResponseWriter, status int, buf *bytes.Buffer, resp *g
 		}
 	}
 	buf.WriteByte('}')
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	setHeader(w.Header(), hdrContentLength, strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
@@ -442,7 +451,7 @@ func writeErrors(w http.ResponseWriter, status int, errs gqlerror.List) {
 	b, _ := json.Marshal(struct {
 		Errors gqlerror.List `json:"errors"`
 	}{errs})
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	setHeader(w.Header(), hdrContentLength, strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
