@@ -22,14 +22,16 @@ import (
 
 // bench is the state of one run: its temporary directory, binaries and servers.
 type bench struct {
-	opts   options
-	log    io.Writer // progress, to stderr
-	tmp    string
-	self   string // this binary, for the floor subcommand
-	gwBin  string
-	upBin  string
-	env    environment
-	client *http.Client // for checks, stats and the profile; not the load
+	opts  options
+	log   io.Writer // progress, to stderr
+	tmp   string
+	self  string // this binary, for the floor subcommand
+	gwBin string // the gateway ensureServer starts
+	// baseBin is the gateway built at -ab's revision, baseRev its short hash.
+	baseBin, baseRev string
+	upBin            string
+	env              environment
+	client           *http.Client // for checks, stats and the profile; not the load
 
 	upstreams  *proc
 	server     *proc // the gateway or the floor, on the server CPU
@@ -85,6 +87,11 @@ func newBench(ctx context.Context, opts options, log io.Writer) (_ *bench, err e
 	fmt.Fprintf(log, "bench: built in %v\n", time.Since(start).Round(10*time.Millisecond))
 	b.gwBin = filepath.Join(b.tmp, "gateway")
 	b.upBin = filepath.Join(b.tmp, "demo-upstreams")
+	if opts.AB != "" {
+		if b.baseBin, b.baseRev, err = buildRevision(ctx, root, opts.AB, b.tmp, log); err != nil {
+			return nil, err
+		}
+	}
 
 	if err := b.startUpstreams(ctx); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@
 //	go run ./cmd/bench [-duration 10s] [-connections 64] [-latency-duration 5s]
 //	                   [-warmup 2s] [-delay 0] [-cases direct,floor,w1,w2]
 //	                   [-profile PREFIX] [-json FILE]
+//	go run ./cmd/bench -ab REV [-rounds 6] [-cases w1,w2] [-duration 10s] ...
 //
 // It must run from inside the module (it builds ./cmd/gateway and
 // ./cmd/demo-upstreams with go build), needs wrk and taskset on PATH and at least two
@@ -25,6 +26,10 @@
 // Each case runs a warm-up, a throughput run at -connections with two wrk threads,
 // and a latency run at one connection. demo-upstreams' call counters are reset before
 // the throughput run and read after it, giving upstream calls per request.
+//
+// With -ab REV it compares the gateway with the one built at git revision REV
+// instead: rounds of both builds in alternating order, each restarted and warmed up,
+// reporting the ratios with 95% confidence intervals (see ab.go).
 //
 // "bench floor ..." runs the floor server alone; the benchmark starts it so.
 package main
@@ -142,6 +147,10 @@ type options struct {
 	// GatewayYAML is appended to the gateway's configuration: top-level keys
 	// other than listen and pools, such as "metrics: {enabled: false}".
 	GatewayYAML string
+	// AB is the revision the gateway is compared with (A/B mode, see ab.go), Rounds
+	// the number of rounds of the comparison.
+	AB     string
+	Rounds int
 }
 
 // MarshalJSON writes the durations as Go duration strings ("10s").
@@ -155,8 +164,10 @@ func (o options) MarshalJSON() ([]byte, error) {
 		Cases           []string `json:"cases"`
 		Profile         string   `json:"profile,omitempty"`
 		GatewayYAML     string   `json:"gateway_yaml,omitempty"`
+		AB              string   `json:"ab,omitempty"`
+		Rounds          int      `json:"rounds,omitempty"`
 	}{o.Duration.String(), o.Connections, o.LatencyDuration.String(), o.Warmup.String(),
-		o.Delay.String(), o.Cases, o.Profile, o.GatewayYAML})
+		o.Delay.String(), o.Cases, o.Profile, o.GatewayYAML, o.AB, o.Rounds})
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -172,6 +183,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Profile, "profile", "", "save CPU profiles of the gateway during the W1 and W2 throughput runs to `prefix`.w1 and prefix.w2")
 	fs.StringVar(&o.JSON, "json", "", "also write the results as JSON to this `file`")
 	fs.StringVar(&o.GatewayYAML, "gateway-yaml", "", "YAML `text` appended to the gateway's configuration, such as 'metrics: {enabled: false}'")
+	fs.StringVar(&o.AB, "ab", "", "compare the gateway with the one built at this git `revision`, in alternating rounds of the W1 and W2 cases (no latency runs)")
+	fs.IntVar(&o.Rounds, "rounds", 6, "`rounds` of the -ab comparison, each measuring both builds once")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -215,6 +228,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.Profile != "" && !seen["w1"] && !seen["w2"] {
 		return o, fmt.Errorf("-profile profiles the W1 and W2 runs, but -cases has neither")
 	}
+	if o.AB != "" {
+		switch {
+		case !seen["w1"] && !seen["w2"]:
+			return o, fmt.Errorf("-ab compares the W1 and W2 runs, but -cases has neither")
+		case o.Profile != "":
+			return o, fmt.Errorf("-ab and -profile do not go together")
+		case o.Rounds < 2:
+			return o, fmt.Errorf("-rounds must be at least 2 (a confidence interval needs two pairs)")
+		}
+	}
 	return o, nil
 }
 
@@ -238,6 +261,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.close()
+	if opts.AB != "" {
+		return runAB(ctx, b, stdout)
+	}
 
 	rep := &report{Options: opts, Env: b.env}
 	runErr := b.runAll(ctx, rep)

@@ -272,8 +272,11 @@ func abbreviate(s string, n int) string {
 }
 
 // writeJSON writes the report to file.
-func (r *report) writeJSON(file string) error {
-	data, err := json.MarshalIndent(r, "", "  ")
+func (r *report) writeJSON(file string) error { return writeJSONFile(file, r) }
+
+// writeJSONFile writes v as indented JSON to file.
+func writeJSONFile(file string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
