@@ -22,6 +22,7 @@ import (
 	"github.com/switchyard/switchyard/l7"
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/policies"
+	"github.com/switchyard/switchyard/setting"
 )
 
 // Config is the whole configuration of one gateway process.
@@ -394,12 +395,12 @@ type Rate struct {
 
 func (r Rate) check(at path, errs *errorList) {
 	if r.Rate <= 0 || math.IsInf(r.Rate, 0) || math.IsNaN(r.Rate) {
-		errs.add(at.key("rate"), "must be a positive number of requests per second")
+		errs.Add(at.Key("rate"), "must be a positive number of requests per second")
 	} else if r.Rate < 1e-6 || r.Rate > 1e6 {
-		errs.add(at.key("rate"), "must be between 0.000001 and 1000000 a second, got %g", r.Rate)
+		errs.Add(at.Key("rate"), "must be between 0.000001 and 1000000 a second, got %g", r.Rate)
 	}
 	if r.Burst < 1 {
-		errs.add(at.key("burst"), "must be at least 1")
+		errs.Add(at.Key("burst"), "must be at least 1")
 	}
 }
 
@@ -470,14 +471,11 @@ type Admin struct {
 	Listen string `yaml:"listen"`
 }
 
-// Pool is one upstream service's set of interchangeable endpoints.
+// Pool is one upstream service's set of interchangeable endpoints: the pool's own
+// options (lb.Options, whose comments are the reference of their keys) and what the
+// gateway adds to every request it sends through the pool.
 type Pool struct {
-	// Endpoints are the base URLs of the instances, "http://host:port" or
-	// "https://host:port" (the port defaults to 80 or 443). Required.
-	Endpoints []string `yaml:"endpoints"`
-	// TLS configures the connections to https endpoints; without it they are
-	// verified against the system's roots. A pool with it has only https endpoints.
-	TLS *PoolTLS `yaml:"tls"`
+	lb.Options `yaml:",inline"`
 	// RequestHeaders are set on every request to the pool, from GraphQL
 	// resolvers and L7 routes alike (a route's own request_headers win).
 	RequestHeaders map[string]string `yaml:"request_headers"`
@@ -485,183 +483,26 @@ type Pool struct {
 	// claim ("sub", "scopes" or a claim kept by auth.oidc[].claims) to header.
 	// Without a caller, the headers are not sent.
 	ForwardClaims map[string]string `yaml:"forward_claims"`
-	// Weights give endpoints, by URL, a share of traffic proportional to their
-	// weight, 1 to 100; an endpoint not listed weighs 1.
-	Weights map[string]int `yaml:"weights"`
-	// ConnectTimeout bounds dialing one endpoint. Default 1s.
-	ConnectTimeout Duration `yaml:"connect_timeout"`
-	// RequestTimeout bounds one call to the pool, failover included. Default 10s.
-	RequestTimeout Duration `yaml:"request_timeout"`
-	// MaxIdleConnsPerEndpoint is how many keep-alive connections stay open to each
-	// endpoint while unused. Default 256.
-	MaxIdleConnsPerEndpoint int `yaml:"max_idle_conns_per_endpoint"`
-	// IdleConnTimeout closes a keep-alive connection unused for longer. Keep it below
-	// the upstream servers' own idle timeout. Default 30s.
-	IdleConnTimeout Duration `yaml:"idle_conn_timeout"`
-	// MaxResponseBytes refuses larger upstream answers. Default 16 MiB.
-	MaxResponseBytes int `yaml:"max_response_bytes"`
-	// MaxResponseHeaderBytes refuses upstream answers whose head (status line,
-	// header fields, interim answers) is larger, from resolvers and L7 routes
-	// alike. Default 65536 (64 KiB).
-	MaxResponseHeaderBytes int `yaml:"max_response_header_bytes"`
-	// Policy chooses each request's endpoint: round_robin, least_request (power of
-	// two choices over latency times requests in flight) or ring_hash (consistent
-	// hashing on hash_on). Default round_robin.
-	Policy string `yaml:"policy"`
-	// HashOn is what ring_hash hashes: exactly one of header, cookie, client_ip.
-	HashOn HashOn `yaml:"hash_on"`
-	// Sticky pins each client to an endpoint with a cookie the gateway sets, while
-	// that endpoint is available.
-	Sticky Sticky `yaml:"sticky"`
 	// Required makes the pool's failure fail the whole response (HTTP 502, no data)
 	// instead of nulling only the fields that need it. Default false.
 	Required bool `yaml:"required"`
-	// HealthCheck configures the active probes.
-	HealthCheck HealthCheck `yaml:"health_check"`
-	// OutlierDetection configures passive ejection of failing endpoints.
-	OutlierDetection OutlierDetection `yaml:"outlier_detection"`
-	// Retries is how many times a failed request may be sent again, each to another
-	// endpoint: any request that could not connect, an idempotent one that failed or
-	// got a 5xx. Default 1; 0 for none.
-	Retries *int `yaml:"retries"`
-	// RetryBackoff is the base of the jittered wait before a retry (a random time up
-	// to it, doubled for each further retry). Default 0: the first retry goes to
-	// another endpoint at once.
-	RetryBackoff Duration `yaml:"retry_backoff"`
-	// PerTryTimeout bounds each attempt; request_timeout bounds them all. Default 0:
-	// no bound of its own.
-	PerTryTimeout Duration `yaml:"per_try_timeout"`
-	// RetryBudget bounds the retries in flight to a share of the requests in flight.
-	RetryBudget RetryBudget `yaml:"retry_budget"`
-	// SlowStart is how long an endpoint back from unhealthy or ejected takes to get
-	// its full share of traffic, growing from a tenth. Default 0: at once.
-	SlowStart Duration `yaml:"slow_start"`
-	// CircuitBreaker configures the breakers of the pool and of each endpoint.
-	CircuitBreaker CircuitBreaker `yaml:"circuit_breaker"`
-}
-
-// RetryBudget bounds retries: at most ratio of the requests in flight may be
-// retries, but min_retries are always allowed.
-type RetryBudget struct {
-	Ratio      *float64 `yaml:"ratio"`       // default 0.2
-	MinRetries *int     `yaml:"min_retries"` // default 10
-}
-
-// CircuitBreaker configures the breaker of a pool and, with per_endpoint, of each of
-// its endpoints: a breaker opens when, within window, at least min_requests were made and failure_ratio of
-// them failed; it then refuses requests at once (CIRCUIT_OPEN) for open_time, and
-// lets half_open_requests through as a trial.
-type CircuitBreaker struct {
-	Disabled         bool     `yaml:"disabled"`
-	PerEndpoint      bool     `yaml:"per_endpoint"`       // a breaker per endpoint too; default false
-	FailureRatio     float64  `yaml:"failure_ratio"`      // default 0.5
-	MinRequests      int      `yaml:"min_requests"`       // default 20
-	Window           Duration `yaml:"window"`             // default 10s
-	OpenTime         Duration `yaml:"open_time"`          // default 5s
-	HalfOpenRequests int      `yaml:"half_open_requests"` // default 3
-}
-
-// HashOn names what the ring_hash policy hashes.
-type HashOn struct {
-	Header   string `yaml:"header"`
-	Cookie   string `yaml:"cookie"`
-	ClientIP bool   `yaml:"client_ip"`
-}
-
-// Sticky configures sticky sessions; an empty cookie turns them off.
-type Sticky struct {
-	Cookie string `yaml:"cookie"`
-}
-
-// OutlierDetection configures passive health checking: an endpoint whose requests
-// fail (5xx, refused, broken, timed out) consecutive_failures times in a row is
-// ejected for base_ejection_time, doubling with each ejection without a success in
-// between, up to max_ejection_time; never more than max_ejection_percent of the pool
-// at once.
-type OutlierDetection struct {
-	// ConsecutiveFailures ejects after that many failures in a row; 0 turns passive
-	// ejection off. Default 5.
-	ConsecutiveFailures *int `yaml:"consecutive_failures"`
-	// BaseEjectionTime is the first ejection's length. Default 10s.
-	BaseEjectionTime Duration `yaml:"base_ejection_time"`
-	// MaxEjectionTime caps the ejection time. Default 5m.
-	MaxEjectionTime Duration `yaml:"max_ejection_time"`
-	// MaxEjectionPercent is the largest share of the pool ejected at once; 0 ejects
-	// none. Default 50.
-	MaxEjectionPercent *int `yaml:"max_ejection_percent"`
-}
-
-// HealthCheck configures the active probes of a pool.
-type HealthCheck struct {
-	// Disabled turns probing off. Default false.
-	Disabled bool `yaml:"disabled"`
-	// Path is probed with GET on each endpoint. Default "/healthz".
-	Path string `yaml:"path"`
-	// Interval between probes. Default 5s.
-	Interval Duration `yaml:"interval"`
-	// UnhealthyInterval is the interval while an endpoint is unhealthy, so that a
-	// recovered one is noticed sooner. Default: interval.
-	UnhealthyInterval Duration `yaml:"unhealthy_interval"`
-	// Timeout of one probe. Default 1s.
-	Timeout Duration `yaml:"timeout"`
-	// HealthyThreshold is the number of consecutive successes that make an endpoint
-	// healthy again. Default 2.
-	HealthyThreshold int `yaml:"healthy_threshold"`
-	// UnhealthyThreshold is the number of consecutive failures that make an endpoint
-	// unhealthy. Default 2.
-	UnhealthyThreshold int `yaml:"unhealthy_threshold"`
 }
 
 // RequiredPools are the pools the demo schema's resolvers call.
 var RequiredPools = []string{"users", "orders", "catalog", "reviews"}
 
 // Duration is a time.Duration written as a Go duration string ("250ms", "2s").
-type Duration struct {
-	time.Duration
-	raw string
-	set bool
-}
+type Duration = setting.Duration
 
 // D returns d as a Duration, for building configurations in code.
-func D(d time.Duration) Duration { return Duration{Duration: d, set: true} }
-
-// UnmarshalYAML keeps the text; Validate reports it when it is not a duration, so
-// that the error can name its key.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	d.raw, d.set = n.Value, true
-	if n.Kind != yaml.ScalarNode {
-		d.raw = "<" + kindName(n.Kind) + ">"
-		return nil
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err == nil {
-		d.Duration = v
-	}
-	return nil
-}
-
-// MarshalYAML writes the duration as text.
-func (d Duration) MarshalYAML() (any, error) { return d.Duration.String(), nil }
-
-func (d Duration) check(p path, errs *errorList) {
-	if !d.set || d.raw == "" {
-		return
-	}
-	v, err := time.ParseDuration(d.raw)
-	switch {
-	case err != nil:
-		errs.add(p, "%q is not a duration (write it like 500ms, 2s or 1m)", d.raw)
-	case v < 0:
-		errs.add(p, "must not be negative, got %s", d.raw)
-	}
-}
+func D(d time.Duration) Duration { return setting.D(d) }
 
 // SetDefaults fills every unset field with its default.
 func (c *Config) SetDefaults() {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8080"
 	}
-	setDuration(&c.ShutdownTimeout, 10*time.Second)
+	c.ShutdownTimeout.SetDefault(10 * time.Second)
 	if c.Tracing.Sample == nil {
 		c.Tracing.Sample = ptr(1.0)
 	}
@@ -670,9 +511,9 @@ func (c *Config) SetDefaults() {
 	}
 	for i := range c.Auth.OIDC {
 		o := &c.Auth.OIDC[i]
-		setDuration(&o.ClockSkew, 30*time.Second)
-		setDuration(&o.JWKSRefetchInterval, 10*time.Second)
-		setDuration(&o.JWKSMaxAge, 10*time.Minute)
+		o.ClockSkew.SetDefault(30 * time.Second)
+		o.JWKSRefetchInterval.SetDefault(10 * time.Second)
+		o.JWKSMaxAge.SetDefault(10 * time.Minute)
 		if len(o.Algorithms) == 0 {
 			o.Algorithms = slices.Clone(policies.AsymmetricAlgorithms)
 		}
@@ -686,15 +527,15 @@ func (c *Config) SetDefaults() {
 	if len(c.CORS.AllowedHeaders) == 0 {
 		c.CORS.AllowedHeaders = []string{"Content-Type", "Authorization", "API-Version", "Request-Timeout", "X-Request-Id", "Traceparent"}
 	}
-	setDuration(&c.CORS.MaxAge, 10*time.Minute)
-	setDuration(&c.RateLimits.IdleTimeout, 10*time.Minute)
+	c.CORS.MaxAge.SetDefault(10 * time.Minute)
+	c.RateLimits.IdleTimeout.SetDefault(10 * time.Minute)
 	if r := c.RateLimits.Redis; r != nil {
 		r.setDefaults("switchyard:")
 	}
 	if r := c.GraphQL.APQ.Redis; r != nil {
 		r.setDefaults("switchyard:apq:")
 	}
-	setDuration(&c.GraphQL.APQ.TTL, 24*time.Hour)
+	c.GraphQL.APQ.TTL.SetDefault(24 * time.Hour)
 	if c.Tracing.ServiceName == "" {
 		c.Tracing.ServiceName = "switchyard"
 	}
@@ -708,7 +549,7 @@ func (c *Config) SetDefaults() {
 		c.AccessLog.Sample = ptr(1.0)
 	}
 	g := &c.GraphQL
-	setDuration(&g.LoaderWait, time.Millisecond)
+	g.LoaderWait.SetDefault(time.Millisecond)
 	if g.QueryCacheSize == 0 {
 		g.QueryCacheSize = 1000
 	}
@@ -724,7 +565,7 @@ func (c *Config) SetDefaults() {
 	if g.Introspection == nil {
 		g.Introspection = ptr(true)
 	}
-	setDuration(&g.MaxRequestTimeout, time.Minute)
+	g.MaxRequestTimeout.SetDefault(time.Minute)
 	for _, l := range []struct {
 		v   *int
 		def int
@@ -743,72 +584,8 @@ func (c *Config) SetDefaults() {
 		g.APQ.CacheSize = 1000
 	}
 	for name, p := range c.Pools {
-		p.TLS.setDefaults()
-		setDuration(&p.ConnectTimeout, time.Second)
-		setDuration(&p.RequestTimeout, 10*time.Second)
-		if p.MaxIdleConnsPerEndpoint == 0 {
-			p.MaxIdleConnsPerEndpoint = 256
-		}
-		setDuration(&p.IdleConnTimeout, 30*time.Second)
-		if p.Policy == "" {
-			p.Policy = string(lb.RoundRobin)
-		}
-		o := &p.OutlierDetection
-		if o.ConsecutiveFailures == nil {
-			o.ConsecutiveFailures = ptr(5)
-		}
-		if p.Retries == nil {
-			p.Retries = ptr(1)
-		}
-		if p.RetryBudget.Ratio == nil {
-			p.RetryBudget.Ratio = ptr(0.2)
-		}
-		if p.RetryBudget.MinRetries == nil {
-			p.RetryBudget.MinRetries = ptr(10)
-		}
-		cb := &p.CircuitBreaker
-		if cb.FailureRatio == 0 {
-			cb.FailureRatio = 0.5
-		}
-		if cb.MinRequests == 0 {
-			cb.MinRequests = 20
-		}
-		setDuration(&cb.Window, 10*time.Second)
-		setDuration(&cb.OpenTime, 5*time.Second)
-		if cb.HalfOpenRequests == 0 {
-			cb.HalfOpenRequests = 3
-		}
-		setDuration(&o.BaseEjectionTime, 10*time.Second)
-		setDuration(&o.MaxEjectionTime, 5*time.Minute)
-		if o.MaxEjectionPercent == nil {
-			o.MaxEjectionPercent = ptr(50)
-		}
-		if p.MaxResponseBytes == 0 {
-			p.MaxResponseBytes = 16 << 20
-		}
-		if p.MaxResponseHeaderBytes == 0 {
-			p.MaxResponseHeaderBytes = 64 << 10
-		}
-		h := &p.HealthCheck
-		if h.Path == "" {
-			h.Path = "/healthz"
-		}
-		setDuration(&h.Interval, 5*time.Second)
-		setDuration(&h.UnhealthyInterval, h.Interval.Duration)
-		setDuration(&h.Timeout, time.Second)
-		if h.HealthyThreshold == 0 {
-			h.HealthyThreshold = 2
-		}
-		if h.UnhealthyThreshold == 0 {
-			h.UnhealthyThreshold = 2
-		}
+		p.SetDefaults()
 		c.Pools[name] = p
-	}
-}
-
-func setDuration(d *Duration, def time.Duration) {
-	if d.Duration == 0 && (!d.set || d.raw == "") {
-		*d = D(def)
 	}
 }
 
@@ -819,63 +596,63 @@ func ptr[T any](v T) *T { return &v }
 func (c *Config) Validate() error {
 	var errs errorList
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		errs.add(path{"listen"}, "%q is not a host:port address", c.Listen)
+		errs.Add(path{"listen"}, "%q is not a host:port address", c.Listen)
 	}
-	c.ShutdownTimeout.check(path{"shutdown_timeout"}, &errs)
-	c.ShutdownDelay.check(path{"shutdown_delay"}, &errs)
+	c.ShutdownTimeout.Check(path{"shutdown_timeout"}, &errs)
+	c.ShutdownDelay.Check(path{"shutdown_delay"}, &errs)
 	if c.Tracing.Enabled {
 		if u, err := url.Parse(c.Tracing.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs.add(path{"tracing", "endpoint"}, "%q is not a collector URL (want http://host:4318)", c.Tracing.Endpoint)
+			errs.Add(path{"tracing", "endpoint"}, "%q is not a collector URL (want http://host:4318)", c.Tracing.Endpoint)
 		}
 	}
 	if s := *c.Tracing.Sample; s < 0 || s > 1 {
-		errs.add(path{"tracing", "sample"}, "must be between 0 and 1, got %g", s)
+		errs.Add(path{"tracing", "sample"}, "must be between 0 and 1, got %g", s)
 	}
 	if s := *c.AccessLog.Sample; s < 0 || s > 1 {
-		errs.add(path{"access_log", "sample"}, "must be between 0 and 1, got %g", s)
+		errs.Add(path{"access_log", "sample"}, "must be between 0 and 1, got %g", s)
 	}
 	if c.Admin.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
-			errs.add(path{"admin", "listen"}, "%q is not a host:port address", c.Admin.Listen)
+			errs.Add(path{"admin", "listen"}, "%q is not a host:port address", c.Admin.Listen)
 		}
 	}
 	g := path{"graphql"}
-	c.GraphQL.LoaderWait.check(g.key("loader_wait"), &errs)
-	c.GraphQL.RequestTimeout.check(g.key("request_timeout"), &errs)
-	c.GraphQL.MaxRequestTimeout.check(g.key("max_request_timeout"), &errs)
+	c.GraphQL.LoaderWait.Check(g.Key("loader_wait"), &errs)
+	c.GraphQL.RequestTimeout.Check(g.Key("request_timeout"), &errs)
+	c.GraphQL.MaxRequestTimeout.Check(g.Key("max_request_timeout"), &errs)
 	if c.GraphQL.QueryCacheSize < 0 {
-		errs.add(g.key("query_cache_size"), "must not be negative")
+		errs.Add(g.Key("query_cache_size"), "must not be negative")
 	}
 	if c.GraphQL.APQ.CacheSize < 0 {
-		errs.add(g.key("apq").key("cache_size"), "must not be negative")
+		errs.Add(g.Key("apq").Key("cache_size"), "must not be negative")
 	}
 	if f := c.GraphQL.TrustedDocuments; f != "" {
 		if _, err := policies.LoadTrustedDocuments(f); err != nil {
-			errs.add(g.key("trusted_documents"), "%s: %v", f, err)
+			errs.Add(g.Key("trusted_documents"), "%s: %v", f, err)
 		}
 	}
 	if c.GraphQL.MaxBodyBytes < 0 {
-		errs.add(g.key("max_body_bytes"), "must not be negative")
+		errs.Add(g.Key("max_body_bytes"), "must not be negative")
 	}
 	if t := c.TLS; t != nil {
 		if len(t.Certificates) == 0 {
-			errs.add(path{"tls", "certificates"}, "TLS needs at least one certificate")
+			errs.Add(path{"tls", "certificates"}, "TLS needs at least one certificate")
 		}
 		for i, ck := range t.Certificates {
 			for _, f := range []struct{ key, file string }{{"cert", ck.Cert}, {"key", ck.Key}} {
 				if _, err := os.Stat(f.file); err != nil {
-					errs.add(path{"tls", "certificates"}.index(i).key(f.key), "cannot read %q", f.file)
+					errs.Add(path{"tls", "certificates"}.Index(i).Key(f.key), "cannot read %q", f.file)
 				}
 			}
 		}
 		if t.ClientCA != "" {
 			if _, err := os.Stat(t.ClientCA); err != nil {
-				errs.add(path{"tls", "client_ca"}, "cannot read %q", t.ClientCA)
+				errs.Add(path{"tls", "client_ca"}, "cannot read %q", t.ClientCA)
 			}
 		}
 		if t.RedirectListen != "" {
 			if _, _, err := net.SplitHostPort(t.RedirectListen); err != nil {
-				errs.add(path{"tls", "redirect_listen"}, "%q is not a host:port address", t.RedirectListen)
+				errs.Add(path{"tls", "redirect_listen"}, "%q is not a host:port address", t.RedirectListen)
 			}
 		}
 	}
@@ -885,7 +662,7 @@ func (c *Config) Validate() error {
 	for route, r := range c.RateLimits.PerRoute {
 		at := path{"rate_limits", "per_route", route}
 		if !strings.HasPrefix(route, "/") && !strings.HasPrefix(route, "route:") {
-			errs.add(at, "%q is not a route pattern (it starts with /) or an L7 route (route:NAME)", route)
+			errs.Add(at, "%q is not a route pattern (it starts with /) or an L7 route (route:NAME)", route)
 		}
 		r.check(at, &errs)
 	}
@@ -893,77 +670,77 @@ func (c *Config) Validate() error {
 		at := path{"rate_limits", "cost_per_caller"}
 		r.check(at, &errs)
 		if m := c.GraphQL.Limits.MaxCost; r.Burst >= 1 && m > 0 && r.Burst < m {
-			errs.add(at.key("burst"), "must be at least graphql.limits.max_cost (%d): an operation within that limit could never run", m)
+			errs.Add(at.Key("burst"), "must be at least graphql.limits.max_cost (%d): an operation within that limit could never run", m)
 		}
 	}
-	c.RateLimits.IdleTimeout.check(path{"rate_limits", "idle_timeout"}, &errs)
+	c.RateLimits.IdleTimeout.Check(path{"rate_limits", "idle_timeout"}, &errs)
 	if r := c.RateLimits.Redis; r != nil {
 		r.check(path{"rate_limits", "redis"}, &errs)
 	}
 	if r := c.GraphQL.APQ.Redis; r != nil {
 		r.check(path{"graphql", "apq", "redis"}, &errs)
 	}
-	c.GraphQL.APQ.TTL.check(path{"graphql", "apq", "ttl"}, &errs)
+	c.GraphQL.APQ.TTL.Check(path{"graphql", "apq", "ttl"}, &errs)
 	for i, p := range c.TrustedProxies {
 		if _, err := policies.ParseProxy(p); err != nil {
-			errs.add(path{"trusted_proxies"}.index(i), "%v", err)
+			errs.Add(path{"trusted_proxies"}.Index(i), "%v", err)
 		}
 	}
 	keyNames := map[string]bool{}
 	for i, k := range c.Auth.APIKeys {
-		at := path{"auth", "api_keys"}.index(i)
+		at := path{"auth", "api_keys"}.Index(i)
 		if k.Name == "" {
-			errs.add(at.key("name"), "every key needs a name")
+			errs.Add(at.Key("name"), "every key needs a name")
 		} else if keyNames[k.Name] {
-			errs.add(at.key("name"), "%q is listed twice", k.Name)
+			errs.Add(at.Key("name"), "%q is listed twice", k.Name)
 		}
 		keyNames[k.Name] = true
 		if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
-			errs.add(at.key("sha256"), "must be the 64 hex digits of the key's SHA-256, not the key")
+			errs.Add(at.Key("sha256"), "must be the 64 hex digits of the key's SHA-256, not the key")
 		}
 		if k.RateLimit != nil {
-			k.RateLimit.check(at.key("rate_limit"), &errs)
+			k.RateLimit.check(at.Key("rate_limit"), &errs)
 		}
 	}
 	c.checkRoutes(&errs)
 	issuers := map[string]bool{}
 	for i, o := range c.Auth.OIDC {
-		at := path{"auth", "oidc"}.index(i)
+		at := path{"auth", "oidc"}.Index(i)
 		u, err := url.Parse(o.Issuer)
 		switch {
 		case o.Issuer == "":
-			errs.add(at.key("issuer"), "every issuer needs its URL")
+			errs.Add(at.Key("issuer"), "every issuer needs its URL")
 		case err != nil || u.Host == "" || (u.Scheme != "https" && (u.Scheme != "http" || !loopbackHost(u.Hostname()))):
-			errs.add(at.key("issuer"), "%q is not an issuer URL: https://host[/path] (http only on a loopback address)", o.Issuer)
+			errs.Add(at.Key("issuer"), "%q is not an issuer URL: https://host[/path] (http only on a loopback address)", o.Issuer)
 		case issuers[o.Issuer]:
-			errs.add(at.key("issuer"), "%q is listed twice", o.Issuer)
+			errs.Add(at.Key("issuer"), "%q is listed twice", o.Issuer)
 		}
 		issuers[o.Issuer] = true
 		if len(o.Audiences) == 0 {
-			errs.add(at.key("audiences"), "name the audiences the issuer's tokens must carry for this gateway")
+			errs.Add(at.Key("audiences"), "name the audiences the issuer's tokens must carry for this gateway")
 		}
 		for j, a := range o.Audiences {
 			if a == "" {
-				errs.add(at.key("audiences").index(j), "an audience cannot be empty")
+				errs.Add(at.Key("audiences").Index(j), "an audience cannot be empty")
 			}
 		}
 		for j, a := range o.Algorithms {
 			if !slices.Contains(policies.AsymmetricAlgorithms, a) {
-				errs.add(at.key("algorithms").index(j), "%q is not accepted: only asymmetric algorithms are (%s)", a, strings.Join(policies.AsymmetricAlgorithms, ", "))
+				errs.Add(at.Key("algorithms").Index(j), "%q is not accepted: only asymmetric algorithms are (%s)", a, strings.Join(policies.AsymmetricAlgorithms, ", "))
 			}
 		}
-		o.ClockSkew.check(at.key("clock_skew"), &errs)
+		o.ClockSkew.Check(at.Key("clock_skew"), &errs)
 		if o.ClockSkew.Duration > 5*time.Minute {
-			errs.add(at.key("clock_skew"), "must be at most 5m, got %s", o.ClockSkew.raw)
+			errs.Add(at.Key("clock_skew"), "must be at most 5m, got %s", o.ClockSkew.Raw())
 		}
-		o.JWKSRefetchInterval.check(at.key("jwks_refetch_interval"), &errs)
+		o.JWKSRefetchInterval.Check(at.Key("jwks_refetch_interval"), &errs)
 		if d := o.JWKSRefetchInterval.Duration; d > 0 && d < time.Second {
-			errs.add(at.key("jwks_refetch_interval"), "must be at least 1s: it bounds what tokens naming unknown keys cost the issuer")
+			errs.Add(at.Key("jwks_refetch_interval"), "must be at least 1s: it bounds what tokens naming unknown keys cost the issuer")
 		}
-		o.JWKSMaxAge.check(at.key("jwks_max_age"), &errs)
+		o.JWKSMaxAge.Check(at.Key("jwks_max_age"), &errs)
 	}
 	if len(c.Auth.Operations) > 0 && c.GraphQL.TrustedDocuments == "" {
-		errs.add(path{"auth", "operations"}, "needs graphql.trusted_documents: without it a client may give any operation the name a rule protects (for a composed REST endpoint, put the rule on its route in auth.routes)")
+		errs.Add(path{"auth", "operations"}, "needs graphql.trusted_documents: without it a client may give any operation the name a rule protects (for a composed REST endpoint, put the rule on its route in auth.routes)")
 	}
 	for _, rules := range []struct {
 		key   string
@@ -972,47 +749,47 @@ func (c *Config) Validate() error {
 		for name, r := range rules.rules {
 			at := path{"auth", rules.key, name}
 			if !r.Authenticated && len(r.Scopes) == 0 {
-				errs.add(at, "a requirement needs authenticated: true or scopes")
+				errs.Add(at, "a requirement needs authenticated: true or scopes")
 			}
 			if slices.Contains(r.Scopes, "") {
-				errs.add(at.key("scopes"), "a scope cannot be empty")
+				errs.Add(at.Key("scopes"), "a scope cannot be empty")
 			}
 			if rules.key == "routes" && !strings.HasPrefix(name, "/") {
-				errs.add(at, "%q is not a route pattern (it starts with /)", name)
+				errs.Add(at, "%q is not a route pattern (it starts with /)", name)
 			}
 		}
 	}
 	if len(c.Auth.OIDC) > 0 && strings.EqualFold(c.Auth.APIKeyHeader, "Authorization") {
-		errs.add(path{"auth", "api_key_header"}, "cannot be Authorization: bearer tokens are sent in it")
+		errs.Add(path{"auth", "api_key_header"}, "cannot be Authorization: bearer tokens are sent in it")
 	}
 	for i, o := range c.CORS.AllowedOrigins {
 		if o == "*" {
 			if c.CORS.AllowCredentials {
-				errs.add(path{"cors", "allow_credentials"}, `credentials cannot go with the origin "*"`)
+				errs.Add(path{"cors", "allow_credentials"}, `credentials cannot go with the origin "*"`)
 			}
 			continue
 		}
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			errs.add(path{"cors", "allowed_origins"}.index(i), "%q is not an origin (scheme://host[:port])", o)
+			errs.Add(path{"cors", "allowed_origins"}.Index(i), "%q is not an origin (scheme://host[:port])", o)
 		}
 	}
-	c.CORS.MaxAge.check(path{"cors", "max_age"}, &errs)
+	c.CORS.MaxAge.Check(path{"cors", "max_age"}, &errs)
 	for name := range c.Versions {
 		if !slices.Contains(ServedVersions, name) {
-			errs.add(path{"versions", name}, "no such version (the versions are %s)", strings.Join(ServedVersions, ", "))
+			errs.Add(path{"versions", name}, "no such version (the versions are %s)", strings.Join(ServedVersions, ", "))
 		}
 	}
 	for _, name := range RequiredPools {
 		if _, ok := c.Pools[name]; !ok {
-			errs.add(path{"pools"}, "pool %q is missing: the schema's resolvers call it", name)
+			errs.Add(path{"pools"}, "pool %q is missing: the schema's resolvers call it", name)
 		}
 	}
 	for name, p := range c.Pools {
 		at := path{"pools", name}
-		checkHeaderOps(HeaderOps{Set: p.RequestHeaders}, at.key("request_headers"), &errs)
+		checkHeaderOps(HeaderOps{Set: p.RequestHeaders}, at.Key("request_headers"), &errs)
 		for claim, h := range p.ForwardClaims {
 			if !validToken(h) {
-				errs.add(at.key("forward_claims").key(claim), "%q is not a header name", h)
+				errs.Add(at.Key("forward_claims").Key(claim), "%q is not a header name", h)
 			}
 		}
 	}
@@ -1022,130 +799,10 @@ func (c *Config) Validate() error {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		c.Pools[name].validate(path{"pools", name}, &errs)
+		p := c.Pools[name]
+		p.Validate(path{"pools", name}, &errs)
 	}
 	return errs.err()
-}
-
-func (p Pool) validate(at path, errs *errorList) {
-	if len(p.Endpoints) == 0 {
-		errs.add(at.key("endpoints"), "a pool needs at least one endpoint")
-	}
-	seen := map[string]bool{}
-	for i, raw := range p.Endpoints {
-		ep := at.key("endpoints").index(i)
-		u, err := url.Parse(raw)
-		switch {
-		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "":
-			errs.add(ep, "%q is not an endpoint URL (want http://host:port or https://host:port)", raw)
-		case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
-			errs.add(ep, "%q: an endpoint URL has no path, query or credentials", raw)
-		case seen[u.Host]:
-			errs.add(ep, "%q is listed twice", raw)
-		case p.TLS != nil && u.Scheme != "https":
-			errs.add(ep, "%q is plain http, but the pool has a tls block (use https://, or move it to a pool of its own)", raw)
-		}
-		if err == nil {
-			seen[u.Host] = true
-		}
-	}
-	weightURLs := make([]string, 0, len(p.Weights))
-	for u := range p.Weights {
-		weightURLs = append(weightURLs, u)
-	}
-	slices.Sort(weightURLs)
-	for _, u := range weightURLs {
-		switch w := p.Weights[u]; {
-		case !slices.Contains(p.Endpoints, u):
-			errs.add(at.key("weights").key(u), "not one of the pool's endpoints")
-		case w < 1 || w > 100:
-			errs.add(at.key("weights").key(u), "must be between 1 and 100, got %d", w)
-		}
-	}
-	p.TLS.check(at.key("tls"), errs)
-	p.ConnectTimeout.check(at.key("connect_timeout"), errs)
-	p.RequestTimeout.check(at.key("request_timeout"), errs)
-	p.IdleConnTimeout.check(at.key("idle_conn_timeout"), errs)
-	if p.MaxIdleConnsPerEndpoint < 0 {
-		errs.add(at.key("max_idle_conns_per_endpoint"), "must not be negative")
-	}
-	if p.MaxResponseHeaderBytes < 0 {
-		errs.add(at.key("max_response_header_bytes"), "must not be negative")
-	}
-	if p.MaxResponseBytes < 0 {
-		errs.add(at.key("max_response_bytes"), "must not be negative")
-	}
-	if !slices.Contains(lb.Policies, lb.Policy(p.Policy)) {
-		errs.add(at.key("policy"), "%q is not a balancing policy (use %s)", p.Policy, policyList())
-	}
-	set := 0
-	for _, b := range []bool{p.HashOn.Header != "", p.HashOn.Cookie != "", p.HashOn.ClientIP} {
-		if b {
-			set++
-		}
-	}
-	switch {
-	case p.Policy == string(lb.RingHash) && set != 1:
-		errs.add(at.key("hash_on"), "ring_hash needs exactly one of header, cookie or client_ip")
-	case p.Policy != string(lb.RingHash) && set != 0:
-		errs.add(at.key("hash_on"), "only the ring_hash policy hashes")
-	}
-	if c := p.Sticky.Cookie; c != "" && !validToken(c) {
-		errs.add(at.key("sticky").key("cookie"), "%q is not a cookie name", c)
-	}
-	if *p.Retries < 0 || *p.Retries > 5 {
-		errs.add(at.key("retries"), "must be between 0 and 5, got %d", *p.Retries)
-	}
-	p.RetryBackoff.check(at.key("retry_backoff"), errs)
-	p.PerTryTimeout.check(at.key("per_try_timeout"), errs)
-	p.SlowStart.check(at.key("slow_start"), errs)
-	rb := at.key("retry_budget")
-	if r := *p.RetryBudget.Ratio; r < 0 || r > 1 {
-		errs.add(rb.key("ratio"), "must be between 0 and 1, got %g", r)
-	}
-	if *p.RetryBudget.MinRetries < 0 {
-		errs.add(rb.key("min_retries"), "must not be negative")
-	}
-	if p.RetryBackoff.Duration > 10*time.Second {
-		errs.add(at.key("retry_backoff"), "must be at most 10s, got %s", p.RetryBackoff.raw)
-	}
-	cbk := at.key("circuit_breaker")
-	if r := p.CircuitBreaker.FailureRatio; r <= 0 || r > 1 {
-		errs.add(cbk.key("failure_ratio"), "must be above 0 and at most 1, got %g", r)
-	}
-	if p.CircuitBreaker.MinRequests < 1 {
-		errs.add(cbk.key("min_requests"), "must be at least 1")
-	}
-	if p.CircuitBreaker.HalfOpenRequests < 1 {
-		errs.add(cbk.key("half_open_requests"), "must be at least 1")
-	}
-	p.CircuitBreaker.Window.check(cbk.key("window"), errs)
-	p.CircuitBreaker.OpenTime.check(cbk.key("open_time"), errs)
-	od := at.key("outlier_detection")
-	if *p.OutlierDetection.ConsecutiveFailures < 0 {
-		errs.add(od.key("consecutive_failures"), "must not be negative (0 turns ejection off)")
-	}
-	p.OutlierDetection.BaseEjectionTime.check(od.key("base_ejection_time"), errs)
-	p.OutlierDetection.MaxEjectionTime.check(od.key("max_ejection_time"), errs)
-	if mp := *p.OutlierDetection.MaxEjectionPercent; mp < 0 || mp > 100 {
-		errs.add(od.key("max_ejection_percent"), "must be between 0 and 100, got %d", mp)
-	}
-	h := at.key("health_check")
-	if p.HealthCheck.Path == "" || p.HealthCheck.Path[0] != '/' {
-		errs.add(h.key("path"), "%q does not start with '/'", p.HealthCheck.Path)
-	}
-	p.HealthCheck.Interval.check(h.key("interval"), errs)
-	p.HealthCheck.UnhealthyInterval.check(h.key("unhealthy_interval"), errs)
-	p.HealthCheck.Timeout.check(h.key("timeout"), errs)
-	if v, err := time.ParseDuration(p.HealthCheck.Interval.raw); err == nil && v == 0 && !p.HealthCheck.Disabled {
-		errs.add(h.key("interval"), "must be positive")
-	}
-	if p.HealthCheck.HealthyThreshold < 1 {
-		errs.add(h.key("healthy_threshold"), "must be at least 1")
-	}
-	if p.HealthCheck.UnhealthyThreshold < 1 {
-		errs.add(h.key("unhealthy_threshold"), "must be at least 1")
-	}
 }
 
 // validToken reports whether s is an RFC 9110 token, as header and cookie names
@@ -1158,25 +815,6 @@ func validToken(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-func policyList() string {
-	names := make([]string, len(lb.Policies))
-	for i, p := range lb.Policies {
-		names[i] = string(p)
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
-}
-
-func kindName(k yaml.Kind) string {
-	switch k {
-	case yaml.MappingNode:
-		return "mapping"
-	case yaml.SequenceNode:
-		return "sequence"
-	default:
-		return fmt.Sprint("node kind ", k)
-	}
 }
 
 // loopbackHost reports whether host is a loopback address or localhost.
@@ -1203,14 +841,14 @@ func (c *Config) checkRoutes(errs *errorList) {
 	names := map[string]bool{}
 	for i := range c.Routes {
 		rt := &c.Routes[i]
-		at := path{"routes"}.index(i)
+		at := path{"routes"}.Index(i)
 		switch {
 		case rt.Name == "":
-			errs.add(at.key("name"), "every route needs a name")
+			errs.Add(at.Key("name"), "every route needs a name")
 		case !routeNameRE.MatchString(rt.Name):
-			errs.add(at.key("name"), "%q: use letters, digits, _, . and -", rt.Name)
+			errs.Add(at.Key("name"), "%q: use letters, digits, _, . and -", rt.Name)
 		case names[rt.Name]:
-			errs.add(at.key("name"), "%q is used twice", rt.Name)
+			errs.Add(at.Key("name"), "%q is used twice", rt.Name)
 		}
 		names[rt.Name] = true
 		actions := 0
@@ -1220,85 +858,85 @@ func (c *Config) checkRoutes(errs *errorList) {
 			}
 		}
 		if actions != 1 {
-			errs.add(at, "a route needs exactly one of proxy, respond and redirect")
+			errs.Add(at, "a route needs exactly one of proxy, respond and redirect")
 		}
 		if rd := rt.Redirect; rd != nil {
-			checkRedirectHosts(rd, rt.Match.Hosts, at.key("redirect"), errs)
+			checkRedirectHosts(rd, rt.Match.Hosts, at.Key("redirect"), errs)
 		}
 		m := &rt.Match
 		for j, h := range m.Hosts {
 			if h == "" || strings.ContainsAny(h, "/: ") || strings.Contains(h[1:], "*") || (strings.HasPrefix(h, "*") && !strings.HasPrefix(h, "*.")) {
-				errs.add(at.key("match").key("hosts").index(j), "%q is not a host name or *.domain", h)
+				errs.Add(at.Key("match").Key("hosts").Index(j), "%q is not a host name or *.domain", h)
 			}
 		}
 		if m.PathPrefix != "" && !strings.HasPrefix(m.PathPrefix, "/") {
-			errs.add(at.key("match").key("path_prefix"), "%q does not start with /", m.PathPrefix)
+			errs.Add(at.Key("match").Key("path_prefix"), "%q does not start with /", m.PathPrefix)
 		}
 		var pattern *l7.Pattern
 		if m.Path != "" {
 			var err error
 			if pattern, err = l7.ParsePattern(m.Path); err != nil {
-				errs.add(at.key("match").key("path"), "%v", err)
+				errs.Add(at.Key("match").Key("path"), "%v", err)
 			} else {
 				for _, name := range pattern.Names() {
 					if slices.Contains(l7.TemplateNames, name) {
-						errs.add(at.key("match").key("path"), "{%s} is a name redirects keep for themselves (%s): choose another", name, strings.Join(l7.TemplateNames, ", "))
+						errs.Add(at.Key("match").Key("path"), "{%s} is a name redirects keep for themselves (%s): choose another", name, strings.Join(l7.TemplateNames, ", "))
 					}
 				}
 			}
 		}
 		for j, meth := range m.Methods {
 			if !routeNameRE.MatchString(meth) || strings.ToUpper(meth) != meth {
-				errs.add(at.key("match").key("methods").index(j), "%q is not a method (upper case, as GET)", meth)
+				errs.Add(at.Key("match").Key("methods").Index(j), "%q is not a method (upper case, as GET)", meth)
 			}
 		}
 		for name := range m.Headers {
 			if !validToken(name) {
-				errs.add(at.key("match").key("headers").key(name), "not a header name")
+				errs.Add(at.Key("match").Key("headers").Key(name), "not a header name")
 			}
 		}
 		for name := range m.Query {
 			if name == "" {
-				errs.add(at.key("match").key("query"), "a parameter needs a name")
+				errs.Add(at.Key("match").Key("query"), "a parameter needs a name")
 			}
 		}
 		if rt.Auth != nil && len(rt.Auth.Scopes) > 0 {
 			rt.Auth.Authenticated = true
 		}
-		checkHeaderOps(rt.ResponseHeaders, at.key("response_headers"), errs)
+		checkHeaderOps(rt.ResponseHeaders, at.Key("response_headers"), errs)
 		var vars []string
 		if pattern != nil {
 			vars = pattern.Names()
 		}
 		if p := rt.Proxy; p != nil {
-			at := at.key("proxy")
+			at := at.Key("proxy")
 			if _, ok := c.Pools[p.Pool]; !ok {
-				errs.add(at.key("pool"), "no pool %q", p.Pool)
+				errs.Add(at.Key("pool"), "no pool %q", p.Pool)
 			}
 			if p.StripPrefix != "" && !strings.HasPrefix(p.StripPrefix, "/") {
-				errs.add(at.key("strip_prefix"), "%q does not start with /", p.StripPrefix)
+				errs.Add(at.Key("strip_prefix"), "%q does not start with /", p.StripPrefix)
 			}
 			if p.Rewrite != "" {
 				if p.StripPrefix != "" {
-					errs.add(at.key("rewrite"), "use rewrite or strip_prefix, not both")
+					errs.Add(at.Key("rewrite"), "use rewrite or strip_prefix, not both")
 				}
 				if !strings.HasPrefix(p.Rewrite, "/") {
-					errs.add(at.key("rewrite"), "%q does not start with /", p.Rewrite)
+					errs.Add(at.Key("rewrite"), "%q does not start with /", p.Rewrite)
 				} else if _, err := l7.ParseTemplate(p.Rewrite, vars); err != nil {
-					errs.add(at.key("rewrite"), "%v (the names come from match.path)", err)
+					errs.Add(at.Key("rewrite"), "%v (the names come from match.path)", err)
 				}
 			}
-			checkHeaderOps(p.RequestHeaders, at.key("request_headers"), errs)
+			checkHeaderOps(p.RequestHeaders, at.Key("request_headers"), errs)
 			if len(p.ForwardClaims) > 0 && rt.Auth == nil {
-				errs.add(at.key("forward_claims"), "needs the route's auth, which finds the caller")
+				errs.Add(at.Key("forward_claims"), "needs the route's auth, which finds the caller")
 			}
 			for claim, h := range p.ForwardClaims {
 				if !validToken(h) {
-					errs.add(at.key("forward_claims").key(claim), "%q is not a header name", h)
+					errs.Add(at.Key("forward_claims").Key(claim), "%q is not a header name", h)
 				}
 			}
 			if f := p.ResponseFields; f != nil && len(f.Keep) == 0 && len(f.Drop) == 0 && len(f.Rename) == 0 {
-				errs.add(at.key("response_fields"), "name fields to keep, drop or rename")
+				errs.Add(at.Key("response_fields"), "name fields to keep, drop or rename")
 			}
 		}
 		if f := rt.Respond; f != nil {
@@ -1306,11 +944,11 @@ func (c *Config) checkRoutes(errs *errorList) {
 				f.Status = 200
 			}
 			if f.Status < 200 || f.Status > 599 {
-				errs.add(at.key("respond").key("status"), "%d is not a status between 200 and 599", f.Status)
+				errs.Add(at.Key("respond").Key("status"), "%d is not a status between 200 and 599", f.Status)
 			}
 			for name := range f.Headers {
 				if !validToken(name) {
-					errs.add(at.key("respond").key("headers").key(name), "not a header name")
+					errs.Add(at.Key("respond").Key("headers").Key(name), "not a header name")
 				}
 			}
 		}
@@ -1321,12 +959,12 @@ func (c *Config) checkRoutes(errs *errorList) {
 			switch rd.Status {
 			case 301, 302, 303, 307, 308:
 			default:
-				errs.add(at.key("redirect").key("status"), "%d is not a redirect status (301, 302, 303, 307, 308)", rd.Status)
+				errs.Add(at.Key("redirect").Key("status"), "%d is not a redirect status (301, 302, 303, 307, 308)", rd.Status)
 			}
 			if rd.To == "" {
-				errs.add(at.key("redirect").key("to"), "a redirect needs its target")
+				errs.Add(at.Key("redirect").Key("to"), "a redirect needs its target")
 			} else if _, err := l7.ParseTemplate(rd.To, append(slices.Clone(l7.TemplateNames), vars...)); err != nil {
-				errs.add(at.key("redirect").key("to"), "%v", err)
+				errs.Add(at.Key("redirect").Key("to"), "%v", err)
 			}
 		}
 	}
@@ -1336,13 +974,13 @@ func checkHeaderOps(o HeaderOps, at path, errs *errorList) {
 	for _, m := range []map[string]string{o.Set, o.Add} {
 		for name, v := range m {
 			if !validToken(name) || strings.ContainsAny(v, "\r\n") {
-				errs.add(at.key(name), "not a header name, or a value with a line break")
+				errs.Add(at.Key(name), "not a header name, or a value with a line break")
 			}
 		}
 	}
 	for j, name := range o.Remove {
 		if !validToken(name) {
-			errs.add(at.key("remove").index(j), "%q is not a header name", name)
+			errs.Add(at.Key("remove").Index(j), "%q is not a header name", name)
 		}
 	}
 }
@@ -1351,16 +989,16 @@ func (r *Redis) setDefaults(prefix string) {
 	if r.KeyPrefix == "" {
 		r.KeyPrefix = prefix
 	}
-	setDuration(&r.Timeout, 100*time.Millisecond)
+	r.Timeout.SetDefault(100 * time.Millisecond)
 }
 
 func (r *Redis) check(at path, errs *errorList) {
 	if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-		errs.add(at.key("url"), "%q is not a Redis URL (redis://host:port[/db], rediss:// for TLS)", redactURL(r.URL))
+		errs.Add(at.Key("url"), "%q is not a Redis URL (redis://host:port[/db], rediss:// for TLS)", redactURL(r.URL))
 	}
-	r.Timeout.check(at.key("timeout"), errs)
-	if r.Timeout.set && r.Timeout.Duration == 0 {
-		errs.add(at.key("timeout"), "must be more than 0")
+	r.Timeout.Check(at.Key("timeout"), errs)
+	if r.Timeout.IsSet() && r.Timeout.Duration == 0 {
+		errs.Add(at.Key("timeout"), "must be more than 0")
 	}
 }
 
@@ -1368,13 +1006,13 @@ func (r *Redis) check(at path, errs *errorList) {
 func checkRedirectHosts(rd *Redirect, matched []string, at path, errs *errorList) {
 	for j, h := range rd.Hosts {
 		if h == "" || strings.ContainsAny(h, "/:* ") {
-			errs.add(at.key("hosts").index(j), "%q is not a host name", h)
+			errs.Add(at.Key("hosts").Index(j), "%q is not a host name", h)
 		}
 	}
 	switch {
 	case strings.ContainsAny(rd.DefaultHost, "/* "):
-		errs.add(at.key("default_host"), "%q is not a host name (with a port, if any)", rd.DefaultHost)
+		errs.Add(at.Key("default_host"), "%q is not a host name (with a port, if any)", rd.DefaultHost)
 	case rd.RedirectDefaultHost(matched) == "" && strings.Contains(rd.To, "{host}"):
-		errs.add(at.key("default_host"), "the redirect uses {host}: name the host it means when the request's Host is one the route does not name (match.hosts or redirect.hosts)")
+		errs.Add(at.Key("default_host"), "the redirect uses {host}: name the host it means when the request's Host is one the route does not name (match.hosts or redirect.hosts)")
 	}
 }

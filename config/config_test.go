@@ -157,3 +157,37 @@ func TestEqualValuesCompareEqual(t *testing.T) {
 		t.Fatal("0.25s and 250ms make different pools")
 	}
 }
+
+// TestEveryFieldHasAKey walks the configuration's types, the subsystems' options
+// embedded in it included, and fails on an exported field without a yaml key: such
+// a field would be read under a name nobody documented, or refused as unknown.
+func TestEveryFieldHasAKey(t *testing.T) {
+	seen := map[reflect.Type]bool{}
+	var walk func(tp reflect.Type, at string)
+	walk = func(tp reflect.Type, at string) {
+		for tp.Kind() == reflect.Pointer || tp.Kind() == reflect.Slice || tp.Kind() == reflect.Map {
+			tp = tp.Elem()
+		}
+		if tp.Kind() != reflect.Struct || seen[tp] || tp == reflect.TypeFor[Duration]() || tp == reflect.TypeFor[Date]() {
+			return
+		}
+		seen[tp] = true
+		for i := 0; i < tp.NumField(); i++ {
+			f := tp.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			tag := f.Tag.Get("yaml")
+			switch {
+			case tag == "-":
+			case tag == "":
+				t.Errorf("%s.%s (%s) has no yaml key", at, f.Name, tp)
+			case strings.HasPrefix(tag, ","): // inline: the embedded struct's keys are this one's
+				walk(f.Type, at)
+			default:
+				walk(f.Type, at+"."+strings.Split(tag, ",")[0])
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), "config")
+}

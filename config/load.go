@@ -13,24 +13,12 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/switchyard/switchyard/setting"
 )
 
 // path names a key of the file: "pools", "users", "endpoints", "[1]".
-type path []string
-
-func (p path) key(k string) path { return append(p[:len(p):len(p)], k) }
-func (p path) index(i int) path  { return append(p[:len(p):len(p)], "["+strconv.Itoa(i)+"]") }
-
-func (p path) String() string {
-	var b strings.Builder
-	for i, s := range p {
-		if i > 0 && !strings.HasPrefix(s, "[") {
-			b.WriteByte('.')
-		}
-		b.WriteString(s)
-	}
-	return b.String()
-}
+type path = setting.Path
 
 // FieldError is one problem of a configuration file.
 type FieldError struct {
@@ -64,7 +52,9 @@ type errorList struct {
 	keys []path
 }
 
-func (l *errorList) add(p path, format string, args ...any) {
+// Add records a problem at the key p; errorList is the setting.Reporter the
+// subsystems' Validate methods report to.
+func (l *errorList) Add(p path, format string, args ...any) {
 	l.errs = append(l.errs, &FieldError{Key: p.String(), Msg: fmt.Sprintf(format, args...)})
 	l.keys = append(l.keys, p)
 }
@@ -147,7 +137,7 @@ func forgetText(v reflect.Value) {
 		}
 	case reflect.Struct:
 		if d, ok := v.Addr().Interface().(*Duration); ok {
-			d.raw, d.set = "", true
+			d.ForgetText()
 			return
 		}
 		for i := 0; i < v.NumField(); i++ {
@@ -193,6 +183,21 @@ func finish(name string, doc *yaml.Node, err error) error {
 }
 
 // checkKeys reports every key of n that t, a struct or map type, has no place for.
+// yamlFields adds the keys of struct type t to fields, those of its inlined
+// structs (a subsystem's options embedded in a section) included.
+func yamlFields(t reflect.Type, fields map[string]reflect.Type) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case opts == "inline" && f.Type.Kind() == reflect.Struct:
+			yamlFields(f.Type, fields)
+		case name != "" && name != "-":
+			fields[name] = f.Type
+		}
+	}
+}
+
 func checkKeys(n *yaml.Node, t reflect.Type, at path, errs *errorList) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -203,36 +208,31 @@ func checkKeys(n *yaml.Node, t reflect.Type, at path, errs *errorList) {
 			return
 		}
 		fields := map[string]reflect.Type{}
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if tag := strings.Split(f.Tag.Get("yaml"), ",")[0]; tag != "" && tag != "-" {
-				fields[tag] = f.Type
-			}
-		}
+		yamlFields(t, fields)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			ft, ok := fields[k.Value]
 			if !ok {
-				errs.errs = append(errs.errs, &FieldError{Line: k.Line, Key: at.key(k.Value).String(),
+				errs.errs = append(errs.errs, &FieldError{Line: k.Line, Key: at.Key(k.Value).String(),
 					Msg: "unknown key" + suggest(k.Value, fields)})
-				errs.keys = append(errs.keys, at.key(k.Value))
+				errs.keys = append(errs.keys, at.Key(k.Value))
 				continue
 			}
-			checkKeys(v, ft, at.key(k.Value), errs)
+			checkKeys(v, ft, at.Key(k.Value), errs)
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			checkKeys(n.Content[i+1], t.Elem(), at.key(n.Content[i].Value), errs)
+			checkKeys(n.Content[i+1], t.Elem(), at.Key(n.Content[i].Value), errs)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			return
 		}
 		for i, v := range n.Content {
-			checkKeys(v, t.Elem(), at.index(i), errs)
+			checkKeys(v, t.Elem(), at.Index(i), errs)
 		}
 	}
 }
@@ -308,20 +308,20 @@ func keyAtLine(n *yaml.Node, line int, at path) path {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
-			if p := keyAtLine(v, line, at.key(k.Value)); p != nil {
+			if p := keyAtLine(v, line, at.Key(k.Value)); p != nil {
 				return p
 			}
 			if k.Line == line {
-				return at.key(k.Value)
+				return at.Key(k.Value)
 			}
 		}
 	case yaml.SequenceNode:
 		for i, v := range n.Content {
-			if p := keyAtLine(v, line, at.index(i)); p != nil {
+			if p := keyAtLine(v, line, at.Index(i)); p != nil {
 				return p
 			}
 			if v.Line == line {
-				return at.index(i)
+				return at.Index(i)
 			}
 		}
 	}

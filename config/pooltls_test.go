@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/internal/testpki"
+	"github.com/switchyard/switchyard/lb"
 )
 
 func TestPoolTLS(t *testing.T) {
@@ -28,7 +29,7 @@ func TestPoolTLS(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := c.Pools["users"].TLS
-		if got.MinVersion != "1.2" || got.LB().MinVersion != 0x0303 || got.LB().CAFile != caFile {
+		if got.MinVersion != "1.2" || lb.TLSVersions[got.MinVersion] != 0x0303 || got.CAFile != caFile {
 			t.Fatalf("%+v", got)
 		}
 		if _, err := Parse("gw.yaml", []byte(strings.Replace(valid, "http://127.0.0.1:1", "https://127.0.0.1:1", 1))); err != nil {

@@ -45,7 +45,7 @@ func (g *Gateway) adminPools(w http.ResponseWriter, _ *http.Request) {
 	out := make([]adminPool, 0, len(g.pools))
 	for _, p := range g.pools {
 		st := p.Stats()
-		ap := adminPool{Name: p.Name(), Ready: p.Ready(), Policy: g.cfg.Pools[p.Name()].Policy,
+		ap := adminPool{Name: p.Name(), Ready: p.Ready(), Policy: string(g.cfg.Pools[p.Name()].Policy),
 			Breaker: st.Breaker, Retries: st.Retries, RetriesRefused: st.RetriesRefused}
 		for _, e := range p.Status() {
 			ap.Endpoints = append(ap.Endpoints, adminEndpoint{URL: e.URL, Healthy: e.Healthy, Ejected: e.Ejected,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/demo"
+	"github.com/switchyard/switchyard/lb"
 )
 
 // load runs query from workers goroutines until the returned stop is called, and
@@ -70,8 +71,8 @@ func TestChaosAnInstanceAnswering500IsEjected(t *testing.T) {
 	s := startStack(t, 2, func(c *config.Config) {
 		for name, p := range c.Pools {
 			p.HealthCheck.Interval = config.D(time.Hour) // only passive detection sees it
-			p.OutlierDetection.ConsecutiveFailures = ptr(3)
-			p.OutlierDetection.BaseEjectionTime = config.D(time.Minute)
+			p.Outlier.ConsecutiveFailures = ptr(3)
+			p.Outlier.BaseEjectionTime = config.D(time.Minute)
 			c.Pools[name] = p
 		}
 	})
@@ -124,8 +125,8 @@ func TestChaosAWholeUpstreamDownOpensTheBreaker(t *testing.T) {
 	s := startStack(t, 2, func(c *config.Config) {
 		p := c.Pools["catalog"]
 		p.RequestTimeout = config.D(200 * time.Millisecond)
-		p.CircuitBreaker.MinRequests = 10
-		p.CircuitBreaker.OpenTime = config.D(time.Minute)
+		p.Breaker.MinRequests = 10
+		p.Breaker.OpenTime = config.D(time.Minute)
 		c.Pools["catalog"] = p
 	})
 	// Every catalog instance hangs: without a breaker each query would wait for the
@@ -161,9 +162,9 @@ func TestChaosRetryBudgetCapsExtraLoad(t *testing.T) {
 	s := startStack(t, 2, func(c *config.Config) {
 		p := c.Pools["users"]
 		p.Retries = ptr(3)
-		p.RetryBudget = config.RetryBudget{Ratio: ptr(0.2), MinRetries: ptr(1)}
-		p.CircuitBreaker.Disabled = true
-		p.OutlierDetection.ConsecutiveFailures = ptr(0)
+		p.RetryBudget = lb.RetryBudget{Ratio: ptr(0.2), MinRetries: ptr(1)}
+		p.Breaker.Disabled = true
+		p.Outlier.ConsecutiveFailures = ptr(0)
 		c.Pools["users"] = p
 	})
 	s.cluster.SetFault(demo.Users, demo.Fault{Status: 503})
@@ -182,8 +183,8 @@ func TestChaosRetryBudgetCapsExtraLoad(t *testing.T) {
 func TestChaosARecoveredInstanceGetsTrafficAgain(t *testing.T) {
 	s := startStack(t, 2, func(c *config.Config) {
 		p := c.Pools["users"]
-		p.OutlierDetection.ConsecutiveFailures = ptr(2)
-		p.OutlierDetection.BaseEjectionTime = config.D(200 * time.Millisecond)
+		p.Outlier.ConsecutiveFailures = ptr(2)
+		p.Outlier.BaseEjectionTime = config.D(200 * time.Millisecond)
 		p.SlowStart = config.D(100 * time.Millisecond)
 		c.Pools["users"] = p
 	})

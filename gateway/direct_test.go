@@ -86,8 +86,8 @@ func TestDirectExecutionMatchesGqlgen(t *testing.T) {
 			c.GraphQL.DirectExecution = ptr(direct)
 			c.GraphQL.Fallbacks = map[string]any{"Product.reviews": []any{}}
 			for name, p := range c.Pools { // failures must not change how later calls go
-				p.CircuitBreaker.Disabled = true
-				p.OutlierDetection.ConsecutiveFailures = ptr(0)
+				p.Breaker.Disabled = true
+				p.Outlier.ConsecutiveFailures = ptr(0)
 				c.Pools[name] = p
 			}
 		}

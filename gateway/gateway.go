@@ -183,56 +183,15 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 			if old := prev.pool(name); old != nil && reflect.DeepEqual(prev.cfg.Pools[name], pc) && !old.TLSFilesChanged() {
 				byName[name] = old
 				g.pools = append(g.pools, old)
-				if pc.Policy == string(lb.RingHash) || pc.Sticky.Cookie != "" {
+				if pc.Policy == lb.RingHash || pc.Sticky.Cookie != "" {
 					g.affinity = true
 				}
 				continue
 			}
 		}
-		pool, err := lb.New(name, lb.Options{
-			OnResult:                onResult,
-			Endpoints:               pc.Endpoints,
-			TLS:                     pc.TLS.LB(),
-			Weights:                 pc.Weights,
-			ConnectTimeout:          pc.ConnectTimeout.Duration,
-			RequestTimeout:          pc.RequestTimeout.Duration,
-			MaxIdleConnsPerEndpoint: pc.MaxIdleConnsPerEndpoint,
-			IdleConnTimeout:         pc.IdleConnTimeout.Duration,
-			MaxResponseBytes:        pc.MaxResponseBytes,
-			MaxResponseHeaderBytes:  pc.MaxResponseHeaderBytes,
-			Policy:                  lb.Policy(pc.Policy),
-			HashOn:                  lb.HashOn{Header: pc.HashOn.Header, Cookie: pc.HashOn.Cookie, ClientIP: pc.HashOn.ClientIP},
-			Sticky:                  lb.Sticky{Cookie: pc.Sticky.Cookie},
-			Retries:                 retries(*pc.Retries, pc.RetryBudget),
-			RetryBackoff:            pc.RetryBackoff.Duration,
-			PerTryTimeout:           pc.PerTryTimeout.Duration,
-			SlowStart:               pc.SlowStart.Duration,
-			RetryBudget:             lb.RetryBudget{Ratio: *pc.RetryBudget.Ratio, MinRetries: *pc.RetryBudget.MinRetries},
-			Breaker: lb.CircuitBreaker{
-				Disabled:         pc.CircuitBreaker.Disabled,
-				PerEndpoint:      pc.CircuitBreaker.PerEndpoint,
-				FailureRatio:     pc.CircuitBreaker.FailureRatio,
-				MinRequests:      uint32(pc.CircuitBreaker.MinRequests),
-				Window:           pc.CircuitBreaker.Window.Duration,
-				OpenTime:         pc.CircuitBreaker.OpenTime.Duration,
-				HalfOpenRequests: uint32(pc.CircuitBreaker.HalfOpenRequests),
-			},
-			Outlier: lb.OutlierDetection{
-				ConsecutiveFailures: ejectAfter(pc.OutlierDetection),
-				BaseEjectionTime:    pc.OutlierDetection.BaseEjectionTime.Duration,
-				MaxEjectionTime:     pc.OutlierDetection.MaxEjectionTime.Duration,
-				MaxEjectionPercent:  *pc.OutlierDetection.MaxEjectionPercent,
-			},
-			HealthCheck: lb.HealthCheck{
-				Disabled:           pc.HealthCheck.Disabled,
-				Path:               pc.HealthCheck.Path,
-				Interval:           pc.HealthCheck.Interval.Duration,
-				UnhealthyInterval:  pc.HealthCheck.UnhealthyInterval.Duration,
-				Timeout:            pc.HealthCheck.Timeout.Duration,
-				HealthyThreshold:   pc.HealthCheck.HealthyThreshold,
-				UnhealthyThreshold: pc.HealthCheck.UnhealthyThreshold,
-			},
-		}, log)
+		opts := pc.Options
+		opts.OnResult = onResult
+		pool, err := lb.New(name, opts, log)
 		if err != nil {
 			return nil, fmt.Errorf("building pool %s: %w", name, err)
 		}
@@ -243,7 +202,7 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 			}
 		}
 		byName[name] = pool
-		if pc.Policy == string(lb.RingHash) || pc.Sticky.Cookie != "" {
+		if pc.Policy == lb.RingHash || pc.Sticky.Cookie != "" {
 			g.affinity = true
 		}
 		g.pools = append(g.pools, pool)
@@ -464,24 +423,6 @@ func (g *Gateway) routes() http.Handler {
 		writeJSONError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "method not allowed on this route")
 	})
 	return r
-}
-
-// retries turns the configuration's count (0 for none) into lb's (-1 for none); a
-// budget that allows no retry at all is none too.
-func retries(n int, b config.RetryBudget) int {
-	if n == 0 || (*b.Ratio == 0 && *b.MinRetries == 0) {
-		return -1
-	}
-	return n
-}
-
-// ejectAfter is lb's consecutive-failure threshold: 0, ejection off, when the
-// configuration allows no share of the pool to be ejected.
-func ejectAfter(o config.OutlierDetection) int {
-	if *o.MaxEjectionPercent == 0 {
-		return 0
-	}
-	return *o.ConsecutiveFailures
 }
 
 // poolStates is the pools' state for the metrics, at scrape time.

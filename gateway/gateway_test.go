@@ -18,6 +18,7 @@ import (
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/demo"
 	"github.com/switchyard/switchyard/gateway"
+	"github.com/switchyard/switchyard/lb"
 )
 
 // stack is the demo upstreams and a gateway over them, all on loopback.
@@ -38,16 +39,16 @@ func startStack(t *testing.T, perService int, edit func(*config.Config)) *stack 
 	cluster := startCluster(t, perService)
 	cfg := &config.Config{Pools: map[string]config.Pool{}}
 	for _, svc := range demo.Services {
-		cfg.Pools[string(svc)] = config.Pool{
+		cfg.Pools[string(svc)] = config.Pool{Options: lb.Options{
 			Endpoints:      cluster.URLs(svc),
 			RequestTimeout: config.D(2 * time.Second),
-			HealthCheck: config.HealthCheck{
+			HealthCheck: lb.HealthCheck{
 				Interval:           config.D(20 * time.Millisecond),
 				Timeout:            config.D(200 * time.Millisecond),
 				HealthyThreshold:   1,
 				UnhealthyThreshold: 1,
 			},
-		}
+		}}
 	}
 	// A wide batch window, so that batching holds under the race detector's
 	// slower scheduling; the default (1ms) is for production.
@@ -96,7 +97,7 @@ func demoConfig(t *testing.T, cluster *demo.Cluster, edit func(*config.Config)) 
 	t.Helper()
 	cfg := &config.Config{Pools: map[string]config.Pool{}}
 	for _, svc := range demo.Services {
-		cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc), HealthCheck: config.HealthCheck{Disabled: true}}
+		cfg.Pools[string(svc)] = config.Pool{Options: lb.Options{Endpoints: cluster.URLs(svc), HealthCheck: lb.HealthCheck{Disabled: true}}}
 	}
 	if edit != nil {
 		edit(cfg)
@@ -700,7 +701,7 @@ func TestFailurePolicies(t *testing.T) {
 func TestBadFallbacksAreRefused(t *testing.T) {
 	cfg := &config.Config{Pools: map[string]config.Pool{}}
 	for _, svc := range config.RequiredPools {
-		cfg.Pools[svc] = config.Pool{Endpoints: []string{"http://127.0.0.1:1"}}
+		cfg.Pools[svc] = config.Pool{Options: lb.Options{Endpoints: []string{"http://127.0.0.1:1"}}}
 	}
 	cfg.GraphQL.Fallbacks = map[string]any{"Product.reviewz": []any{}, "Order.total": nil}
 	cfg.GraphQL.RequiredFields = []string{"Query.nope"}

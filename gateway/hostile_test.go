@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/lb"
 )
 
 // hostileUsers is a users service on a raw socket: GET /users/{id} answers a record
@@ -89,8 +90,12 @@ func TestHostileUpstreamThroughTheGateway(t *testing.T) {
 	up := startHostileUsers(t)
 	cluster := startCluster(t, 1)
 	cfg := demoConfig(t, cluster, func(c *config.Config) {
-		c.Pools["users"] = config.Pool{Endpoints: []string{up.url}, Retries: ptr(0),
-			RequestTimeout: config.D(500 * time.Millisecond), HealthCheck: config.HealthCheck{Disabled: true}}
+		c.Pools["users"] = config.Pool{Options: lb.Options{
+			Endpoints:      []string{up.url},
+			Retries:        ptr(0),
+			RequestTimeout: config.D(500 * time.Millisecond),
+			HealthCheck:    lb.HealthCheck{Disabled: true},
+		}}
 	})
 	_, srv := serveRuntime(t, cfg)
 
@@ -210,7 +215,7 @@ func TestHostileUpstreamOnL7Routes(t *testing.T) {
 	})
 	cluster := startCluster(t, 1)
 	cfg := demoConfig(t, cluster, func(c *config.Config) {
-		c.Pools["raw"] = config.Pool{Endpoints: []string{url}, Retries: ptr(0), HealthCheck: config.HealthCheck{Disabled: true}}
+		c.Pools["raw"] = config.Pool{Options: lb.Options{Endpoints: []string{url}, Retries: ptr(0), HealthCheck: lb.HealthCheck{Disabled: true}}}
 		c.Routes = []config.Route{{Name: "raw", Match: config.RouteMatch{PathPrefix: "/raw"}, Proxy: &config.RouteProxy{Pool: "raw", StripPrefix: "/raw"}}}
 	})
 	_, srv := serveRuntime(t, cfg)

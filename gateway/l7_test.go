@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/gateway"
+	"github.com/switchyard/switchyard/lb"
 )
 
 // echoUpstream is an upstream for L7 routes: it answers what it received (method,
@@ -101,10 +102,14 @@ func TestL7Routes(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close() // an endpoint that refuses connections
 	cfg := demoConfig(t, cluster, func(c *config.Config) {
-		c.Pools["echo"] = config.Pool{Endpoints: []string{a.URL}, HealthCheck: config.HealthCheck{Disabled: true},
-			ForwardClaims: map[string]string{"sub": "X-Pool-User"}}
-		c.Pools["flaky"] = config.Pool{Endpoints: []string{dead.URL, b.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
-		c.Pools["both"] = config.Pool{Endpoints: []string{a.URL, b.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
+		c.Pools["echo"] = config.Pool{Options: lb.Options{
+			Endpoints:   []string{a.URL},
+			HealthCheck: lb.HealthCheck{Disabled: true},
+		},
+			ForwardClaims: map[string]string{"sub": "X-Pool-User"},
+		}
+		c.Pools["flaky"] = config.Pool{Options: lb.Options{Endpoints: []string{dead.URL, b.URL}, HealthCheck: lb.HealthCheck{Disabled: true}}}
+		c.Pools["both"] = config.Pool{Options: lb.Options{Endpoints: []string{a.URL, b.URL}, HealthCheck: lb.HealthCheck{Disabled: true}}}
 		c.Auth.APIKeys = []config.APIKey{{Name: "app", SHA256: keyHash("secret-app"), Subject: "u7", Scopes: []string{"read"}}}
 		c.Routes = []config.Route{
 			{Name: "by-host", Match: config.RouteMatch{Hosts: []string{"*.static.example"}}, Respond: &config.FixedResponse{Body: "static"}},
@@ -341,7 +346,7 @@ func TestL7Streaming(t *testing.T) {
 	cluster := startCluster(t, 1)
 	up := startEcho(t, "up")
 	cfg := demoConfig(t, cluster, func(c *config.Config) {
-		c.Pools["echo"] = config.Pool{Endpoints: []string{up.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
+		c.Pools["echo"] = config.Pool{Options: lb.Options{Endpoints: []string{up.URL}, HealthCheck: lb.HealthCheck{Disabled: true}}}
 		c.Routes = []config.Route{{Name: "all", Match: config.RouteMatch{PathPrefix: "/files"}, Proxy: &config.RouteProxy{Pool: "echo", StripPrefix: "/files"}}}
 	})
 	_, srv := serveRuntime(t, cfg)
@@ -405,7 +410,7 @@ func TestReloadRoutesUnderLoad(t *testing.T) {
 	a, b := startEcho(t, "a"), startEcho(t, "b")
 	configWith := func(edit func(*config.Config)) *config.Config {
 		return demoConfig(t, cluster, func(c *config.Config) {
-			c.Pools["echo"] = config.Pool{Endpoints: []string{a.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
+			c.Pools["echo"] = config.Pool{Options: lb.Options{Endpoints: []string{a.URL}, HealthCheck: lb.HealthCheck{Disabled: true}}}
 			c.Routes = []config.Route{{Name: "svc", Match: config.RouteMatch{PathPrefix: "/svc"}, Proxy: &config.RouteProxy{Pool: "echo", StripPrefix: "/svc"}}}
 			if edit != nil {
 				edit(c)
@@ -474,7 +479,7 @@ func TestReloadRoutesUnderLoad(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	// The route moves to a new pool; a fixed response joins ahead of it.
 	if err := rt.Reload(configWith(func(c *config.Config) {
-		c.Pools["echo2"] = config.Pool{Endpoints: []string{b.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
+		c.Pools["echo2"] = config.Pool{Options: lb.Options{Endpoints: []string{b.URL}, HealthCheck: lb.HealthCheck{Disabled: true}}}
 		delete(c.Pools, "echo")
 		c.Routes = []config.Route{
 			{Name: "ping", Match: config.RouteMatch{Path: "/ping"}, Respond: &config.FixedResponse{Body: "pong"}},
@@ -526,8 +531,13 @@ func TestUpstreamHeaders(t *testing.T) {
 	}))
 	defer users.Close()
 	cfg := demoConfig(t, cluster, func(c *config.Config) {
-		c.Pools["users"] = config.Pool{Endpoints: []string{users.URL}, HealthCheck: config.HealthCheck{Disabled: true},
-			RequestHeaders: map[string]string{"X-Tenant": "shop"}, ForwardClaims: map[string]string{"sub": "X-User-Id"}}
+		c.Pools["users"] = config.Pool{Options: lb.Options{
+			Endpoints:   []string{users.URL},
+			HealthCheck: lb.HealthCheck{Disabled: true},
+		},
+			RequestHeaders: map[string]string{"X-Tenant": "shop"},
+			ForwardClaims:  map[string]string{"sub": "X-User-Id"},
+		}
 		c.Auth.APIKeys = []config.APIKey{{Name: "app", SHA256: keyHash("secret-app"), Subject: "u1"}}
 	})
 	_, srv := serveRuntime(t, cfg)
@@ -569,7 +579,7 @@ func TestL7RouteRateLimits(t *testing.T) {
 	cluster := startCluster(t, 1)
 	up := startEcho(t, "up")
 	cfg := demoConfig(t, cluster, func(c *config.Config) {
-		c.Pools["echo"] = config.Pool{Endpoints: []string{up.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
+		c.Pools["echo"] = config.Pool{Options: lb.Options{Endpoints: []string{up.URL}, HealthCheck: lb.HealthCheck{Disabled: true}}}
 		c.Routes = []config.Route{
 			{Name: "svc", Match: config.RouteMatch{PathPrefix: "/svc"}, Proxy: &config.RouteProxy{Pool: "echo"}},
 			{Name: "ping", Match: config.RouteMatch{PathPrefix: "/ping"}, Respond: &config.FixedResponse{Body: "pong"}},
@@ -620,7 +630,7 @@ func TestL7AccessLog(t *testing.T) {
 	cluster := startCluster(t, 1)
 	up := startEcho(t, "up")
 	cfg := demoConfig(t, cluster, func(c *config.Config) {
-		c.Pools["echo"] = config.Pool{Endpoints: []string{up.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
+		c.Pools["echo"] = config.Pool{Options: lb.Options{Endpoints: []string{up.URL}, HealthCheck: lb.HealthCheck{Disabled: true}}}
 		c.Auth.APIKeys = []config.APIKey{{Name: "app", SHA256: keyHash("secret-app"), Subject: "u7"}}
 		c.Routes = []config.Route{{Name: "svc", Match: config.RouteMatch{PathPrefix: "/svc"}, Auth: &config.Requirement{Authenticated: true},
 			Proxy: &config.RouteProxy{Pool: "echo"}}}

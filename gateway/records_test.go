@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/gateway"
+	"github.com/switchyard/switchyard/lb"
 )
 
 // hostileAnswers are the bodies of a hostile upstream by request target: records that
@@ -49,7 +50,7 @@ func startHostile(t *testing.T) (url string, logs *syncBuffer) {
 	t.Cleanup(upstream.Close)
 	cfg := &config.Config{Pools: map[string]config.Pool{}}
 	for _, name := range config.RequiredPools {
-		cfg.Pools[name] = config.Pool{Endpoints: []string{upstream.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
+		cfg.Pools[name] = config.Pool{Options: lb.Options{Endpoints: []string{upstream.URL}, HealthCheck: lb.HealthCheck{Disabled: true}}}
 	}
 	cfg.Auth.APIKeys = []config.APIKey{{Name: "ops", SHA256: keyHash("secret-ops"), Scopes: []string{"admin"}}}
 	validate(t, cfg)

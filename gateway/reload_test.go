@@ -25,8 +25,10 @@ func TestReloadUnderLoad(t *testing.T) {
 	configWith := func(usersEndpoint string, edit func(*config.Config)) *config.Config {
 		cfg := &config.Config{Pools: map[string]config.Pool{}}
 		for _, svc := range demo.Services {
-			cfg.Pools[string(svc)] = config.Pool{Endpoints: cluster.URLs(svc)[:1],
-				HealthCheck: config.HealthCheck{Interval: config.D(20 * time.Millisecond), HealthyThreshold: 1, UnhealthyThreshold: 1}}
+			cfg.Pools[string(svc)] = config.Pool{Options: lb.Options{
+				Endpoints:   cluster.URLs(svc)[:1],
+				HealthCheck: lb.HealthCheck{Interval: config.D(20 * time.Millisecond), HealthyThreshold: 1, UnhealthyThreshold: 1},
+			}}
 		}
 		p := cfg.Pools["users"]
 		p.Endpoints = []string{usersEndpoint}
@@ -132,7 +134,7 @@ func TestFailedReloadLeavesPoolsAlone(t *testing.T) {
 	defer front.Close()
 	configWith := func(perRoute map[string]config.Rate) *config.Config {
 		return demoConfig(t, cluster, func(c *config.Config) {
-			c.Pools[string(demo.Users)] = config.Pool{Endpoints: []string{front.URL}, HealthCheck: config.HealthCheck{Disabled: true}}
+			c.Pools[string(demo.Users)] = config.Pool{Options: lb.Options{Endpoints: []string{front.URL}, HealthCheck: lb.HealthCheck{Disabled: true}}}
 			c.RateLimits.PerRoute = perRoute
 		})
 	}

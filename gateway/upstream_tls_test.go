@@ -15,6 +15,7 @@ import (
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/demo"
 	"github.com/switchyard/switchyard/internal/testpki"
+	"github.com/switchyard/switchyard/lb"
 )
 
 // tlsDemo is the demo upstreams served over TLS on loopback: each service by one
@@ -77,9 +78,11 @@ func (d *tlsDemo) config(t *testing.T, edit func(*config.Config)) *config.Config
 	t.Helper()
 	cfg := &config.Config{Pools: map[string]config.Pool{}}
 	for svc, srv := range d.servers {
-		cfg.Pools[string(svc)] = config.Pool{Endpoints: []string{srv.URL},
-			TLS:         &config.PoolTLS{CAFile: d.caFile, CertFile: d.certFile, KeyFile: d.keyFile},
-			HealthCheck: config.HealthCheck{Interval: config.D(20 * time.Millisecond), HealthyThreshold: 1, UnhealthyThreshold: 1}}
+		cfg.Pools[string(svc)] = config.Pool{Options: lb.Options{
+			Endpoints:   []string{srv.URL},
+			TLS:         &lb.TLS{CAFile: d.caFile, CertFile: d.certFile, KeyFile: d.keyFile},
+			HealthCheck: lb.HealthCheck{Interval: config.D(20 * time.Millisecond), HealthyThreshold: 1, UnhealthyThreshold: 1},
+		}}
 	}
 	if edit != nil {
 		edit(cfg)
@@ -168,8 +171,11 @@ func TestL7RouteToHTTPSPool(t *testing.T) {
 	other := d.serve(t, testpki.NewCA(t), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	_, srv := serveRuntime(t, d.config(t, func(c *config.Config) {
 		for name, url := range map[string]string{"echo": echo.URL, "untrusted": other.URL} {
-			c.Pools[name] = config.Pool{Endpoints: []string{url}, HealthCheck: config.HealthCheck{Disabled: true},
-				TLS: &config.PoolTLS{CAFile: d.caFile, CertFile: d.certFile, KeyFile: d.keyFile}}
+			c.Pools[name] = config.Pool{Options: lb.Options{
+				Endpoints:   []string{url},
+				HealthCheck: lb.HealthCheck{Disabled: true},
+				TLS:         &lb.TLS{CAFile: d.caFile, CertFile: d.certFile, KeyFile: d.keyFile},
+			}}
 			c.Routes = append(c.Routes, config.Route{Name: name, Match: config.RouteMatch{PathPrefix: "/" + name + "/"},
 				Proxy: &config.RouteProxy{Pool: name}})
 		}

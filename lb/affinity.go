@@ -18,9 +18,9 @@ const RingHash Policy = "ring_hash"
 
 // HashOn names what a ring-hash pool hashes: one of Header, Cookie or ClientIP.
 type HashOn struct {
-	Header   string // the value of this request header
-	Cookie   string // the value of this cookie
-	ClientIP bool   // the client's address
+	Header   string `yaml:"header"`    // the value of this request header
+	Cookie   string `yaml:"cookie"`    // the value of this cookie
+	ClientIP bool   `yaml:"client_ip"` // the client's address
 }
 
 // Sticky configures sticky sessions: a cookie the gateway sets pins a client to the
@@ -29,7 +29,7 @@ type HashOn struct {
 // balanced by the pool's policy.
 type Sticky struct {
 	// Cookie is the cookie's name; empty turns sticky sessions off.
-	Cookie string
+	Cookie string `yaml:"cookie"`
 }
 
 // Affinity is what one inbound request offers for choosing endpoints: its headers,

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/switchyard/switchyard/setting"
 )
 
 // CircuitBreaker configures the breakers of a pool: one for the pool and, with
@@ -19,22 +21,23 @@ import (
 // ErrCircuitOpen instead of waiting for a timeout.
 type CircuitBreaker struct {
 	// Disabled turns the breakers off.
-	Disabled bool
+	Disabled bool `yaml:"disabled"`
 	// PerEndpoint adds a breaker to each endpoint, which takes it out on its error
 	// rate; outlier detection takes it out on consecutive failures. Default false.
-	PerEndpoint bool
-	// FailureRatio is the share of failed requests that opens a breaker. Default 0.5.
-	FailureRatio float64
+	PerEndpoint bool `yaml:"per_endpoint"`
+	// FailureRatio is the share of failed requests that opens a breaker, above 0
+	// and at most 1. Default 0.5.
+	FailureRatio float64 `yaml:"failure_ratio"`
 	// MinRequests is the fewest requests in the window before a breaker may open.
 	// Default 20.
-	MinRequests uint32
+	MinRequests int `yaml:"min_requests"`
 	// Window is how far back requests are counted, in ten buckets. Default 10s.
-	Window time.Duration
+	Window setting.Duration `yaml:"window"`
 	// OpenTime is how long an open breaker refuses requests. Default 5s.
-	OpenTime time.Duration
+	OpenTime setting.Duration `yaml:"open_time"`
 	// HalfOpenRequests is how many trial requests a half-open breaker lets through.
 	// Default 3.
-	HalfOpenRequests uint32
+	HalfOpenRequests int `yaml:"half_open_requests"`
 }
 
 func (c *CircuitBreaker) setDefaults() {
@@ -44,15 +47,25 @@ func (c *CircuitBreaker) setDefaults() {
 	if c.MinRequests == 0 {
 		c.MinRequests = 20
 	}
-	if c.Window == 0 {
-		c.Window = 10 * time.Second
-	}
-	if c.OpenTime == 0 {
-		c.OpenTime = 5 * time.Second
-	}
+	c.Window.OrDefault(10 * time.Second)
+	c.OpenTime.OrDefault(5 * time.Second)
 	if c.HalfOpenRequests == 0 {
 		c.HalfOpenRequests = 3
 	}
+}
+
+func (c *CircuitBreaker) validate(at setting.Path, r setting.Reporter) {
+	if c.FailureRatio <= 0 || c.FailureRatio > 1 {
+		r.Add(at.Key("failure_ratio"), "must be above 0 and at most 1, got %g", c.FailureRatio)
+	}
+	if c.MinRequests < 1 {
+		r.Add(at.Key("min_requests"), "must be at least 1")
+	}
+	if c.HalfOpenRequests < 1 {
+		r.Add(at.Key("half_open_requests"), "must be at least 1")
+	}
+	c.Window.Check(at.Key("window"), r)
+	c.OpenTime.Check(at.Key("open_time"), r)
 }
 
 // ErrCircuitOpen is returned, without a request being sent, when the pool's breaker is
@@ -68,13 +81,13 @@ func newBreaker(name string, cfg *CircuitBreaker, log *slog.Logger) *breaker {
 	if cfg.Disabled {
 		return nil
 	}
-	ratio, minReq := cfg.FailureRatio, cfg.MinRequests
+	ratio, minReq := cfg.FailureRatio, uint32(cfg.MinRequests)
 	return gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:         name,
-		MaxRequests:  cfg.HalfOpenRequests,
-		Interval:     cfg.Window,
-		BucketPeriod: cfg.Window / 10,
-		Timeout:      cfg.OpenTime,
+		MaxRequests:  uint32(cfg.HalfOpenRequests),
+		Interval:     cfg.Window.Duration,
+		BucketPeriod: cfg.Window.Duration / 10,
+		Timeout:      cfg.OpenTime.Duration,
 		ReadyToTrip: func(c gobreaker.Counts) bool {
 			// Requests counts excluded ones (the caller ended them) and those still
 			// in flight: only outcomes count.

@@ -3,6 +3,7 @@ package lb
 import (
 	"context"
 	"errors"
+	"github.com/switchyard/switchyard/setting"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -20,8 +21,8 @@ func TestPoolBreakerFailsFastAndRecovers(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	p := newPool(t, Options{Endpoints: []string{srv.URL}, Retries: -1,
-		Breaker: CircuitBreaker{MinRequests: 10, FailureRatio: 0.5, Window: time.Minute, OpenTime: 100 * time.Millisecond, HalfOpenRequests: 1}})
+	p := newPool(t, Options{Endpoints: []string{srv.URL}, Retries: setting.Ptr(0),
+		Breaker: CircuitBreaker{MinRequests: 10, FailureRatio: 0.5, Window: setting.D(time.Minute), OpenTime: setting.D(100 * time.Millisecond), HalfOpenRequests: 1}})
 	do := func() (Response, error) {
 		var resp Response
 		err := p.Do(context.Background(), &Request{Target: "/"}, &resp)
@@ -69,7 +70,7 @@ func TestEndpointBreakerPassesOverAnEndpoint(t *testing.T) {
 		urls = append(urls, srv.URL)
 	}
 	p := newPool(t, Options{Endpoints: urls,
-		Breaker: CircuitBreaker{PerEndpoint: true, MinRequests: 5, FailureRatio: 0.5, Window: time.Minute, OpenTime: time.Minute}})
+		Breaker: CircuitBreaker{PerEndpoint: true, MinRequests: 5, FailureRatio: 0.5, Window: setting.D(time.Minute), OpenTime: setting.D(time.Minute)}})
 	for range 40 {
 		var resp Response
 		if err := p.Do(context.Background(), &Request{Target: "/"}, &resp); err != nil || resp.Status != 200 {
@@ -103,7 +104,7 @@ func TestRetriesGoToOtherEndpointsWithinTheBudget(t *testing.T) {
 		t.Cleanup(srv.Close)
 		urls = append(urls, srv.URL)
 	}
-	p := newPool(t, Options{Endpoints: urls, Retries: 2, RetryBackoff: time.Millisecond, Breaker: CircuitBreaker{Disabled: true}})
+	p := newPool(t, Options{Endpoints: urls, Retries: setting.Ptr(2), RetryBackoff: setting.D(time.Millisecond), Breaker: CircuitBreaker{Disabled: true}})
 	for range 9 {
 		var resp Response
 		if err := p.Do(context.Background(), &Request{Target: "/"}, &resp); err != nil || resp.Status != 200 {
@@ -114,7 +115,7 @@ func TestRetriesGoToOtherEndpointsWithinTheBudget(t *testing.T) {
 		t.Fatal("no retry was counted")
 	}
 
-	b := retryBudget{cfg: RetryBudget{Ratio: 0.2, MinRetries: 2}, active: new(atomic.Int64)}
+	b := retryBudget{ratio: 0.2, min: 2, active: new(atomic.Int64)}
 	b.active.Store(20)
 	var got int
 	for b.acquire() {

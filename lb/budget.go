@@ -1,29 +1,48 @@
 package lb
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/switchyard/switchyard/setting"
+)
 
 // RetryBudget bounds the retries in flight to Ratio of the calls in flight, but
 // allows at least MinRetries at once, as Envoy's retry budgets do: when an upstream
 // fails, retries add at most that share of extra load instead of multiplying it.
 type RetryBudget struct {
-	// Ratio is the largest share of calls in flight that may be retries.
-	Ratio float64
+	// Ratio is the largest share of calls in flight that may be retries, 0 to 1.
+	// Default 0.2.
+	Ratio *float64 `yaml:"ratio"`
 	// MinRetries are always allowed in flight, so that a quiet pool can retry.
-	MinRetries int
-	// The zero RetryBudget is Ratio 0.2 and MinRetries 10.
+	// Default 10. With both at 0, the pool makes no retries.
+	MinRetries *int `yaml:"min_retries"`
 }
 
-// setDefaults gives the zero budget its defaults; a budget with either field set is
-// taken as it is.
 func (b *RetryBudget) setDefaults() {
-	if b.Ratio == 0 && b.MinRetries == 0 {
-		b.Ratio, b.MinRetries = 0.2, 10
+	if b.Ratio == nil {
+		b.Ratio = setting.Ptr(0.2)
+	}
+	if b.MinRetries == nil {
+		b.MinRetries = setting.Ptr(10)
 	}
 }
 
+func (b *RetryBudget) validate(at setting.Path, r setting.Reporter) {
+	if v := *b.Ratio; v < 0 || v > 1 {
+		r.Add(at.Key("ratio"), "must be between 0 and 1, got %g", v)
+	}
+	if *b.MinRetries < 0 {
+		r.Add(at.Key("min_retries"), "must not be negative")
+	}
+}
+
+// none reports whether the budget allows no retry at all.
+func (b *RetryBudget) none() bool { return *b.Ratio == 0 && *b.MinRetries == 0 }
+
 // retryBudget counts the retries in flight against the calls in flight.
 type retryBudget struct {
-	cfg      RetryBudget
+	ratio    float64
+	min      int64
 	active   *atomic.Int64 // calls in flight, the pool's counter
 	inflight atomic.Int64  // retries in flight
 }
@@ -31,8 +50,8 @@ type retryBudget struct {
 // acquire reserves a retry, or reports false when the budget is spent. A reserved
 // retry must be released.
 func (b *retryBudget) acquire() bool {
-	limit := int64(b.cfg.Ratio * float64(b.active.Load()))
-	limit = max(limit, int64(b.cfg.MinRetries))
+	limit := int64(b.ratio * float64(b.active.Load()))
+	limit = max(limit, b.min)
 	if b.inflight.Add(1) > limit {
 		b.inflight.Add(-1)
 		return false

@@ -46,8 +46,8 @@ type Attempt struct {
 func (p *Pool) Forward(ctx context.Context, method string) (*Forward, error) {
 	now := p.opts.Now()
 	f := &Forward{pool: p, ctx: ctx, idempotent: (&Request{Method: method}).idempotent()}
-	if p.opts.RequestTimeout > 0 {
-		f.deadline = now.Add(p.opts.RequestTimeout)
+	if p.opts.RequestTimeout.Duration > 0 {
+		f.deadline = now.Add(p.opts.RequestTimeout.Duration)
 	}
 	if d, ok := ctx.Deadline(); ok && (f.deadline.IsZero() || d.Before(f.deadline)) {
 		f.deadline = d
@@ -79,7 +79,7 @@ func (f *Forward) Next(replayable bool) *Attempt {
 			return nil
 		}
 	} else {
-		if f.last == nil || f.retries >= p.opts.Retries || f.ctx.Err() != nil {
+		if f.last == nil || f.retries >= p.opts.retryLimit() || f.ctx.Err() != nil {
 			return nil
 		}
 		if !f.deadline.IsZero() && !p.opts.Now().Before(f.deadline) {

@@ -3,6 +3,7 @@ package lb
 import (
 	"context"
 	"errors"
+	"github.com/switchyard/switchyard/setting"
 	"testing"
 )
 
@@ -10,7 +11,7 @@ import (
 // failure on another endpoint, a 5xx only when idempotent and replayable, and keeps
 // its counts (in flight, active calls, retry budget) balanced.
 func TestForward(t *testing.T) {
-	p := newPool(t, Options{Endpoints: []string{"http://127.0.0.1:1", "http://127.0.0.1:2"}, Retries: 2})
+	p := newPool(t, Options{Endpoints: []string{"http://127.0.0.1:1", "http://127.0.0.1:2"}, Retries: setting.Ptr(2)})
 	ctx := context.Background()
 	inflight := func() (n int64) {
 		for _, e := range p.Status() {

@@ -3,6 +3,7 @@ package lb
 import (
 	"context"
 	"fmt"
+	"github.com/switchyard/switchyard/setting"
 	"net"
 	"net/http"
 	"strings"
@@ -55,8 +56,8 @@ func FuzzResponseReader(f *testing.F) {
 		mu.Lock()
 		answer = data
 		mu.Unlock()
-		p, err := New("fuzz", Options{Endpoints: []string{"http://" + addr}, Retries: -1,
-			RequestTimeout: 50 * time.Millisecond, MaxResponseBytes: 1 << 16, MaxResponseHeaderBytes: 1 << 12,
+		p, err := New("fuzz", Options{Endpoints: []string{"http://" + addr}, Retries: setting.Ptr(0),
+			RequestTimeout: setting.D(50 * time.Millisecond), MaxResponseBytes: 1 << 16, MaxResponseHeaderBytes: 1 << 12,
 			HealthCheck: HealthCheck{Disabled: true}}, discard)
 		if err != nil {
 			t.Fatal(err)

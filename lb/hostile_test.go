@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/switchyard/switchyard/setting"
 	"io"
 	"net"
 	"net/http"
@@ -126,7 +127,7 @@ func TestHostileUpstream(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			u := hostileServer(t, tc.misbehave)
-			p := newPool(t, Options{Endpoints: []string{u}, Retries: -1, RequestTimeout: cmp(tc.timeout, 5*time.Second)})
+			p := newPool(t, Options{Endpoints: []string{u}, Retries: setting.Ptr(0), RequestTimeout: setting.D(cmp(tc.timeout, 5*time.Second))})
 			var before runtime.MemStats
 			runtime.ReadMemStats(&before)
 			start := time.Now()
@@ -221,7 +222,7 @@ func TestHostileUpstreamOverTLS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			wrote := make(chan struct{})
 			u := hostileServerTLS(t, srvCfg, func(c net.Conn) bool { return tc.bad(c, wrote) })
-			p := newPool(t, Options{Endpoints: []string{u}, Retries: -1, TLS: &TLS{CAFile: caFile}})
+			p := newPool(t, Options{Endpoints: []string{u}, Retries: setting.Ptr(0), TLS: &TLS{CAFile: caFile}})
 			var resp Response
 			if err := p.Do(context.Background(), &Request{Target: "/hostile"}, &resp); err != nil || string(resp.Body) != "hostile" {
 				t.Fatalf("got %q, %v", resp.Body, err)

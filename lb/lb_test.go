@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/switchyard/switchyard/setting"
 	"io"
 	"log/slog"
 	"net"
@@ -252,7 +253,7 @@ func TestRoundRobinAndFailover(t *testing.T) {
 		t.Cleanup(srv.Close)
 		urls = append(urls, srv.URL)
 	}
-	p := newPool(t, Options{Endpoints: urls})
+	p := newPool(t, Options{Endpoints: urls, Outlier: OutlierDetection{ConsecutiveFailures: setting.Ptr(0)}}) // no ejection: the POSTs must reach the failing endpoint
 	do := func(method string) Response {
 		var resp Response
 		if err := p.Do(context.Background(), &Request{Method: method, Target: "/"}, &resp); err != nil {
@@ -340,7 +341,7 @@ func TestDeadline(t *testing.T) {
 		<-r.Context().Done()
 	}))
 	defer srv.Close()
-	p := newPool(t, Options{Endpoints: []string{srv.URL}, RequestTimeout: 50 * time.Millisecond})
+	p := newPool(t, Options{Endpoints: []string{srv.URL}, RequestTimeout: setting.D(50 * time.Millisecond)})
 	var resp Response
 	err := p.Do(context.Background(), &Request{Target: "/"}, &resp)
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -388,7 +389,7 @@ func TestHealthChecksDriveThePick(t *testing.T) {
 		t.Cleanup(srv.Close)
 		urls = append(urls, srv.URL)
 	}
-	p, err := New("hc", Options{Endpoints: urls, HealthCheck: HealthCheck{Interval: 5 * time.Millisecond, HealthyThreshold: 1, UnhealthyThreshold: 1}}, discard)
+	p, err := New("hc", Options{Endpoints: urls, HealthCheck: HealthCheck{Interval: setting.D(5 * time.Millisecond), HealthyThreshold: 1, UnhealthyThreshold: 1}}, discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,7 +503,7 @@ func TestStartedCallsAreInFlightTogether(t *testing.T) {
 			fmt.Fprint(w, i)
 		}))
 		t.Cleanup(srv.Close)
-		pools = append(pools, newPool(t, Options{Endpoints: []string{srv.URL}, RequestTimeout: 5 * time.Second}))
+		pools = append(pools, newPool(t, Options{Endpoints: []string{srv.URL}, RequestTimeout: setting.D(5 * time.Second)}))
 	}
 	var calls []*Call
 	for _, p := range pools {
@@ -548,8 +549,8 @@ func TestAnAnswerReadAfterTheDeadlineStillCounts(t *testing.T) {
 	defer slow.Close()
 	fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("fast")) }))
 	defer fast.Close()
-	ps := newPool(t, Options{Endpoints: []string{slow.URL}, RequestTimeout: 100 * time.Millisecond, Retries: -1})
-	pf := newPool(t, Options{Endpoints: []string{fast.URL}, RequestTimeout: 100 * time.Millisecond, Retries: -1})
+	ps := newPool(t, Options{Endpoints: []string{slow.URL}, RequestTimeout: setting.D(100 * time.Millisecond), Retries: setting.Ptr(0)})
+	pf := newPool(t, Options{Endpoints: []string{fast.URL}, RequestTimeout: setting.D(100 * time.Millisecond), Retries: setting.Ptr(0)})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	a := ps.Start(ctx, &Request{Target: "/"})
@@ -573,8 +574,8 @@ func TestUnhealthyEndpointsAreProbedFaster(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	p, err := New("hc", Options{Endpoints: []string{srv.URL}, HealthCheck: HealthCheck{Interval: time.Hour,
-		UnhealthyInterval: 5 * time.Millisecond, HealthyThreshold: 1, UnhealthyThreshold: 1}}, discard)
+	p, err := New("hc", Options{Endpoints: []string{srv.URL}, HealthCheck: HealthCheck{Interval: setting.D(time.Hour),
+		UnhealthyInterval: setting.D(5 * time.Millisecond), HealthyThreshold: 1, UnhealthyThreshold: 1}}, discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/switchyard/switchyard/setting"
 )
 
 // OutlierDetection configures passive health checking: an endpoint whose requests
@@ -14,27 +16,46 @@ import (
 // once, so that a pool-wide failure does not empty the pool.
 type OutlierDetection struct {
 	// ConsecutiveFailures ejects an endpoint after that many failures in a row; 0
-	// turns ejection off. Default 0 (off).
-	ConsecutiveFailures int
+	// turns ejection off. Default 5.
+	ConsecutiveFailures *int `yaml:"consecutive_failures"`
 	// BaseEjectionTime is the first ejection's length. Default 10s.
-	BaseEjectionTime time.Duration
+	BaseEjectionTime setting.Duration `yaml:"base_ejection_time"`
 	// MaxEjectionTime caps the growing ejection time. Default 5m.
-	MaxEjectionTime time.Duration
+	MaxEjectionTime setting.Duration `yaml:"max_ejection_time"`
 	// MaxEjectionPercent is the largest share of the pool ejected at once, rounded
-	// down, but at least one endpoint of a pool of two or more. Default 50.
-	MaxEjectionPercent int
+	// down, but at least one endpoint of a pool of two or more; 0 ejects none.
+	// Default 50.
+	MaxEjectionPercent *int `yaml:"max_ejection_percent"`
 }
 
 func (o *OutlierDetection) setDefaults() {
-	if o.BaseEjectionTime == 0 {
-		o.BaseEjectionTime = 10 * time.Second
+	if o.ConsecutiveFailures == nil {
+		o.ConsecutiveFailures = setting.Ptr(5)
 	}
-	if o.MaxEjectionTime == 0 {
-		o.MaxEjectionTime = 5 * time.Minute
+	o.BaseEjectionTime.OrDefault(10 * time.Second)
+	o.MaxEjectionTime.OrDefault(5 * time.Minute)
+	if o.MaxEjectionPercent == nil {
+		o.MaxEjectionPercent = setting.Ptr(50)
 	}
-	if o.MaxEjectionPercent == 0 {
-		o.MaxEjectionPercent = 50
+}
+
+func (o *OutlierDetection) validate(at setting.Path, r setting.Reporter) {
+	if *o.ConsecutiveFailures < 0 {
+		r.Add(at.Key("consecutive_failures"), "must not be negative (0 turns ejection off)")
 	}
+	o.BaseEjectionTime.Check(at.Key("base_ejection_time"), r)
+	o.MaxEjectionTime.Check(at.Key("max_ejection_time"), r)
+	if p := *o.MaxEjectionPercent; p < 0 || p > 100 {
+		r.Add(at.Key("max_ejection_percent"), "must be between 0 and 100, got %d", p)
+	}
+}
+
+// threshold is the number of failures in a row that ejects, 0 when nothing is.
+func (o *OutlierDetection) threshold() int {
+	if *o.MaxEjectionPercent == 0 {
+		return 0
+	}
+	return *o.ConsecutiveFailures
 }
 
 // outlier is an endpoint's passive health state. Its methods are safe for concurrent
@@ -83,9 +104,9 @@ func (o *outlier) eject(now time.Time, cfg *OutlierDetection) time.Duration {
 	if !o.until.IsZero() && now.Before(o.until) {
 		return 0
 	}
-	d := cfg.BaseEjectionTime << min(o.ejections, 20)
-	if d > cfg.MaxEjectionTime || d <= 0 {
-		d = cfg.MaxEjectionTime
+	d := cfg.BaseEjectionTime.Duration << min(o.ejections, 20)
+	if d > cfg.MaxEjectionTime.Duration || d <= 0 {
+		d = cfg.MaxEjectionTime.Duration
 	}
 	o.ejections++
 	o.failures = 0

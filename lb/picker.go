@@ -1,7 +1,6 @@
 package lb
 
 import (
-	"fmt"
 	"math"
 	"sync/atomic"
 	"time"
@@ -23,15 +22,6 @@ const (
 
 // Policies lists the valid policies.
 var Policies = []Policy{RoundRobin, LeastRequest, RingHash}
-
-func (p Policy) valid() error {
-	for _, v := range Policies {
-		if p == v {
-			return nil
-		}
-	}
-	return fmt.Errorf("unknown balancing policy %q", p)
-}
 
 // picker chooses one endpoint among a fixed set. A picker is an immutable snapshot
 // that the pool builds again whenever the set of healthy endpoints changes; pick

@@ -3,6 +3,7 @@ package lb
 import (
 	"context"
 	"fmt"
+	"github.com/switchyard/switchyard/setting"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -157,8 +158,8 @@ func TestLeastRequestSendsLittleToASlowServer(t *testing.T) {
 func TestOutlierEjection(t *testing.T) {
 	clock := &fakeClock{}
 	p := pickPool(t, RoundRobin, 3, clock)
-	p.opts.Outlier = OutlierDetection{ConsecutiveFailures: 3, BaseEjectionTime: 10 * time.Second,
-		MaxEjectionTime: 25 * time.Second, MaxEjectionPercent: 50}
+	p.opts.Outlier = OutlierDetection{ConsecutiveFailures: setting.Ptr(3), BaseEjectionTime: setting.D(10 * time.Second),
+		MaxEjectionTime: setting.D(25 * time.Second), MaxEjectionPercent: setting.Ptr(50)}
 	bad, other := p.endpoints[0], p.endpoints[1]
 	fail := func(ep *endpoint) {
 		p.observe(context.Background(), ep, clock.now(), &Response{Status: 503}, nil, true)
@@ -252,8 +253,8 @@ func TestSlowStartAfterReadmission(t *testing.T) {
 		t.Run(string(policy), func(t *testing.T) {
 			clock := &fakeClock{}
 			p := pickPool(t, policy, 2, clock)
-			p.opts.SlowStart = 10 * time.Second
-			p.opts.Outlier = OutlierDetection{ConsecutiveFailures: 1, BaseEjectionTime: time.Second, MaxEjectionTime: time.Second, MaxEjectionPercent: 50}
+			p.opts.SlowStart = setting.D(10 * time.Second)
+			p.opts.Outlier = OutlierDetection{ConsecutiveFailures: setting.Ptr(1), BaseEjectionTime: setting.D(time.Second), MaxEjectionTime: setting.D(time.Second), MaxEjectionPercent: setting.Ptr(50)}
 			p.rebuild()
 			back := p.endpoints[0]
 			p.endpoints[1].latency.observe(time.Millisecond, clock.now().UnixNano())
@@ -331,7 +332,7 @@ func TestReviewFixes(t *testing.T) {
 	t.Run("round robin in slow start still avoids", func(t *testing.T) {
 		clock := &fakeClock{}
 		p := pickPool(t, RoundRobin, 2, clock)
-		p.opts.SlowStart = time.Minute
+		p.opts.SlowStart = setting.D(time.Minute)
 		p.endpoints[1].since.Store(clock.now().UnixNano()) // just back
 		p.rebuild()
 		for range 1000 {
@@ -343,7 +344,7 @@ func TestReviewFixes(t *testing.T) {
 	t.Run("failures arriving together eject once", func(t *testing.T) {
 		clock := &fakeClock{}
 		p := pickPool(t, RoundRobin, 3, clock)
-		p.opts.Outlier = OutlierDetection{ConsecutiveFailures: 1, BaseEjectionTime: 10 * time.Second, MaxEjectionTime: time.Hour, MaxEjectionPercent: 50}
+		p.opts.Outlier = OutlierDetection{ConsecutiveFailures: setting.Ptr(1), BaseEjectionTime: setting.D(10 * time.Second), MaxEjectionTime: setting.D(time.Hour), MaxEjectionPercent: setting.Ptr(50)}
 		bad := p.endpoints[0]
 		for range 8 {
 			p.observe(context.Background(), bad, clock.now(), &Response{Status: 502}, nil, true)
@@ -356,7 +357,7 @@ func TestReviewFixes(t *testing.T) {
 	t.Run("failures during an ejection do not count after it", func(t *testing.T) {
 		clock := &fakeClock{}
 		p := pickPool(t, RoundRobin, 3, clock)
-		p.opts.Outlier = OutlierDetection{ConsecutiveFailures: 5, BaseEjectionTime: time.Second, MaxEjectionTime: time.Hour, MaxEjectionPercent: 50}
+		p.opts.Outlier = OutlierDetection{ConsecutiveFailures: setting.Ptr(5), BaseEjectionTime: setting.D(time.Second), MaxEjectionTime: setting.D(time.Hour), MaxEjectionPercent: setting.Ptr(50)}
 		bad := p.endpoints[0]
 		for range 25 { // 5 eject it, 20 more were in flight
 			p.observe(context.Background(), bad, clock.now(), &Response{Status: 502}, nil, true)

@@ -19,155 +19,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/switchyard/switchyard/setting"
 )
-
-// Options configure a Pool. The zero value of every field but Endpoints has a default,
-// applied by New.
-type Options struct {
-	// Endpoints are the base URLs of the pool's instances, "http://host:port" or
-	// "https://host:port" (the port defaults to 80 or 443).
-	Endpoints []string
-	// TLS configures the connections to https endpoints; nil is its zero value.
-	// With it set, every endpoint must be https.
-	TLS *TLS
-	// Weights give endpoints, by URL, a share of traffic proportional to their
-	// weight (1 to 100); an endpoint not listed weighs 1.
-	Weights map[string]int
-	// ConnectTimeout bounds dialing one endpoint. Default 1s.
-	ConnectTimeout time.Duration
-	// RequestTimeout bounds one call through the pool, failover included; the
-	// caller's context may end it sooner. Default 10s.
-	RequestTimeout time.Duration
-	// MaxIdleConnsPerEndpoint is how many keep-alive connections are kept open to each
-	// endpoint while unused. Default 256.
-	MaxIdleConnsPerEndpoint int
-	// IdleConnTimeout closes a keep-alive connection unused for longer, before the
-	// server does. Default 30s.
-	IdleConnTimeout time.Duration
-	// MaxResponseBytes refuses larger response bodies. Default 16 MiB.
-	MaxResponseBytes int
-	// MaxResponseHeaderBytes refuses answers whose head (interim answers, status
-	// line and header fields) is larger. Default DefaultMaxHeaderBytes, 64 KiB.
-	MaxResponseHeaderBytes int
-	// HealthCheck configures active health checks.
-	HealthCheck HealthCheck
-	// Policy chooses the endpoint of each request. Default RoundRobin.
-	Policy Policy
-	// HashOn is what the RingHash policy hashes.
-	HashOn HashOn
-	// Sticky configures sticky sessions. Off by default.
-	Sticky Sticky
-	// Outlier configures passive ejection of failing endpoints. Off by default.
-	Outlier OutlierDetection
-	// Breaker configures the circuit breakers of the pool and its endpoints.
-	Breaker CircuitBreaker
-	// Retries is how many times a failed request may be sent again, each time to
-	// another endpoint. Default 1; -1 for none.
-	Retries int
-	// RetryBackoff is the base of the jittered wait before a retry. Default 0: the
-	// first retry goes to another endpoint at once.
-	RetryBackoff time.Duration
-	// RetryBudget bounds retries to a share of the requests in flight, so that a
-	// sick upstream is not hit by a retry storm.
-	RetryBudget RetryBudget
-	// PerTryTimeout bounds each attempt; RequestTimeout bounds them all. Default 0:
-	// no bound of its own.
-	PerTryTimeout time.Duration
-	// SlowStart is how long an endpoint that becomes available again (healthy after
-	// unhealthy, readmitted after ejection) takes to get its full share of traffic:
-	// its share grows linearly from a tenth. Default 0: at once.
-	SlowStart time.Duration
-
-	// OnResult, if set, is told of every request to an endpoint (retries
-	// included): its URL, the answer's status (0 when none came) and its time. It
-	// must be quick and safe for concurrent use; the gateway feeds metrics with it.
-	OnResult func(endpoint string, status int, d time.Duration)
-
-	// Now and Rand stand in for the clock and for randomness; tests set them so that
-	// picks are reproducible. Default time.Now and math/rand/v2's IntN.
-	Now  func() time.Time
-	Rand func(n int) int
-}
-
-// HealthCheck configures the active probes of a pool: every Interval, each endpoint
-// gets GET Path, and a 2xx answer within Timeout is a success.
-type HealthCheck struct {
-	// Disabled turns probing off; every endpoint is then always healthy.
-	Disabled bool
-	// Path is probed on every endpoint. Default "/healthz".
-	Path string
-	// Interval between probes of one endpoint. Default 5s.
-	Interval time.Duration
-	// UnhealthyInterval is the interval while the endpoint is unhealthy. Default
-	// Interval.
-	UnhealthyInterval time.Duration
-	// Timeout of one probe. Default 1s.
-	Timeout time.Duration
-	// HealthyThreshold is the number of consecutive successes that make an unhealthy
-	// endpoint healthy. Default 2.
-	HealthyThreshold int
-	// UnhealthyThreshold is the number of consecutive failures that make a healthy
-	// endpoint unhealthy. Default 2.
-	UnhealthyThreshold int
-}
-
-func (o *Options) setDefaults() {
-	if o.ConnectTimeout == 0 {
-		o.ConnectTimeout = time.Second
-	}
-	if o.RequestTimeout == 0 {
-		o.RequestTimeout = 10 * time.Second
-	}
-	if o.MaxIdleConnsPerEndpoint == 0 {
-		o.MaxIdleConnsPerEndpoint = 256
-	}
-	if o.IdleConnTimeout == 0 {
-		o.IdleConnTimeout = 30 * time.Second
-	}
-	if o.MaxResponseBytes == 0 {
-		o.MaxResponseBytes = 16 << 20
-	}
-	if o.MaxResponseHeaderBytes == 0 {
-		o.MaxResponseHeaderBytes = DefaultMaxHeaderBytes
-	}
-	if o.Policy == "" {
-		o.Policy = RoundRobin
-	}
-	o.Outlier.setDefaults()
-	o.Breaker.setDefaults()
-	o.RetryBudget.setDefaults()
-	switch {
-	case o.Retries == 0:
-		o.Retries = 1
-	case o.Retries < 0:
-		o.Retries = 0
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Rand == nil {
-		o.Rand = rand.IntN
-	}
-	h := &o.HealthCheck
-	if h.Path == "" {
-		h.Path = "/healthz"
-	}
-	if h.Interval == 0 {
-		h.Interval = 5 * time.Second
-	}
-	if h.UnhealthyInterval == 0 {
-		h.UnhealthyInterval = h.Interval
-	}
-	if h.Timeout == 0 {
-		h.Timeout = time.Second
-	}
-	if h.HealthyThreshold == 0 {
-		h.HealthyThreshold = 2
-	}
-	if h.UnhealthyThreshold == 0 {
-		h.UnhealthyThreshold = 2
-	}
-}
 
 // ErrNoEndpoints is returned by New for a pool without endpoints.
 var ErrNoEndpoints = errors.New("pool has no endpoints")
@@ -229,25 +83,27 @@ type endpoint struct {
 // healthy; call Run to start probing. log receives the pool's state changes; nil
 // discards them.
 func New(name string, opts Options, log *slog.Logger) (*Pool, error) {
-	opts.setDefaults()
+	opts.SetDefaults()
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.IntN
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if len(opts.Endpoints) == 0 {
 		return nil, ErrNoEndpoints
 	}
-	if err := opts.Policy.valid(); err != nil {
+	var problems setting.Problems
+	opts.Validate(nil, &problems)
+	if err := problems.Err(); err != nil {
 		return nil, err
-	}
-	if opts.Policy == RingHash && opts.HashOn == (HashOn{}) {
-		return nil, errors.New("the ring_hash policy needs something to hash: a header, a cookie or the client IP")
-	}
-	if opts.HealthCheck.Path[0] != '/' {
-		return nil, fmt.Errorf("health check path %q does not start with '/'", opts.HealthCheck.Path)
 	}
 	p := &Pool{name: name, opts: opts, log: log.With("pool", name)}
 	p.breaker = newBreaker(name, &opts.Breaker, p.log)
-	p.budget = retryBudget{cfg: opts.RetryBudget, active: &p.active}
+	p.budget = retryBudget{ratio: *opts.RetryBudget.Ratio, min: int64(*opts.RetryBudget.MinRetries), active: &p.active}
 	if err := p.loadTLS(); err != nil {
 		return nil, err
 	}
@@ -274,9 +130,9 @@ func New(name string, opts Options, log *slog.Logger) (*Pool, error) {
 		ep := &endpoint{url: raw, id: endpointID(raw), weight: w, transport: transport{
 			addr:           addr,
 			host:           host,
-			connectTimeout: opts.ConnectTimeout,
+			connectTimeout: opts.ConnectTimeout.Duration,
 			maxIdle:        opts.MaxIdleConnsPerEndpoint,
-			idleTimeout:    opts.IdleConnTimeout,
+			idleTimeout:    opts.IdleConnTimeout.Duration,
 			maxBody:        opts.MaxResponseBytes,
 			maxHead:        opts.MaxResponseHeaderBytes,
 			tls:            p.endpointTLS(secure, addr, host),
@@ -319,6 +175,9 @@ func parseEndpoint(raw string) (addr, host string, secure bool, err error) {
 
 // Name returns the pool's name.
 func (p *Pool) Name() string { return p.name }
+
+// Options returns the options the pool runs with, defaults applied.
+func (p *Pool) Options() Options { return p.opts }
 
 // Ready reports whether at least one endpoint is healthy.
 func (p *Pool) Ready() bool { return len(p.current(p.opts.Now()).healthy) > 0 }
@@ -445,10 +304,10 @@ func (p *Pool) rebuildLocked(now time.Time) {
 		set = p.endpoints
 	}
 	var pk picker
-	rr := &roundRobin{eps: weightedSequence(set), next: &p.next, rand: p.opts.Rand, now: p.opts.Now, slowStart: p.opts.SlowStart}
+	rr := &roundRobin{eps: weightedSequence(set), next: &p.next, rand: p.opts.Rand, now: p.opts.Now, slowStart: p.opts.SlowStart.Duration}
 	switch p.opts.Policy {
 	case LeastRequest:
-		pk = &leastRequest{eps: set, rand: p.opts.Rand, now: p.opts.Now, slowStart: p.opts.SlowStart}
+		pk = &leastRequest{eps: set, rand: p.opts.Rand, now: p.opts.Now, slowStart: p.opts.SlowStart.Duration}
 	case RingHash:
 		pk = newRing(set, rr)
 	default:
@@ -502,7 +361,7 @@ func (p *Pool) eject(ep *endpoint, now time.Time) {
 			ejected++
 		}
 	}
-	if ejected >= maxEjected(len(p.endpoints), p.opts.Outlier.MaxEjectionPercent) {
+	if ejected >= maxEjected(len(p.endpoints), *p.opts.Outlier.MaxEjectionPercent) {
 		return
 	}
 	d := ep.outlier.eject(now, &p.opts.Outlier)
@@ -564,8 +423,8 @@ func (p *Pool) start(call *Call, ctx context.Context, req *Request) {
 	// context: the same bound, without a timer and a context per call.
 	now := p.opts.Now()
 	var deadline time.Time
-	if p.opts.RequestTimeout > 0 {
-		deadline = now.Add(p.opts.RequestTimeout)
+	if p.opts.RequestTimeout.Duration > 0 {
+		deadline = now.Add(p.opts.RequestTimeout.Duration)
 	}
 	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
 		deadline = d
@@ -600,8 +459,8 @@ const lateFinish = time.Millisecond
 // tryDeadline is the deadline of one attempt: the call's, or sooner by the per-try
 // timeout.
 func (p *Pool) tryDeadline(now, deadline time.Time) time.Time {
-	if p.opts.PerTryTimeout > 0 {
-		if d := now.Add(p.opts.PerTryTimeout); deadline.IsZero() || d.Before(deadline) {
+	if p.opts.PerTryTimeout.Duration > 0 {
+		if d := now.Add(p.opts.PerTryTimeout.Duration); deadline.IsZero() || d.Before(deadline) {
 			return d
 		}
 	}
@@ -719,7 +578,7 @@ func (call *Call) Finish(resp *Response) error {
 // outcome.
 func (p *Pool) retry(ctx context.Context, deadline time.Time, req *Request, resp *Response, last *endpoint, err error) error {
 	tried := []*endpoint{last}
-	for attempt := 1; attempt <= p.opts.Retries; attempt++ {
+	for attempt := 1; attempt <= p.opts.retryLimit(); attempt++ {
 		if !p.shouldRetry(ctx, deadline, req, resp, err) {
 			return err
 		}
@@ -802,7 +661,7 @@ func (p *Pool) chooseRetry(ctx context.Context, s *snapshot, tried []*endpoint) 
 // doubled for each earlier retry ("full jitter"), capped at 32 times it. It reports
 // false, without waiting, when the wait would outlast the deadline or ctx ends.
 func (p *Pool) backoff(ctx context.Context, deadline time.Time, attempt int) bool {
-	base := p.opts.RetryBackoff
+	base := p.opts.RetryBackoff.Duration
 	if base <= 0 {
 		return ctx.Err() == nil
 	}
@@ -871,7 +730,7 @@ func (p *Pool) observe(ctx context.Context, ep *endpoint, started time.Time, res
 	if timed {
 		ep.latency.observe(d, now.UnixNano())
 	}
-	if threshold := p.opts.Outlier.ConsecutiveFailures; threshold > 0 {
+	if threshold := p.opts.Outlier.threshold(); threshold > 0 {
 		if !failed {
 			ep.outlier.succeed(now)
 		} else if ep.outlier.fail(now, threshold) {
@@ -911,7 +770,7 @@ func (p *Pool) probeLoop(ctx context.Context, ep *endpoint) {
 		case <-t.C:
 		}
 		resp.Reset()
-		err := ep.roundTrip(ctx, time.Now().Add(hc.Timeout), req, &resp)
+		err := ep.roundTrip(ctx, time.Now().Add(hc.Timeout.Duration), req, &resp)
 		if ctx.Err() != nil {
 			return
 		}
@@ -925,9 +784,9 @@ func (p *Pool) probeLoop(ctx context.Context, ep *endpoint) {
 			}
 			p.rebuild()
 		}
-		next := hc.Interval
+		next := hc.Interval.Duration
 		if !ep.healthy.Load() {
-			next = hc.UnhealthyInterval
+			next = hc.UnhealthyInterval.Duration
 		}
 		t.Reset(next)
 	}

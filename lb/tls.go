@@ -15,25 +15,66 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/switchyard/switchyard/setting"
 )
 
 // TLS configures the TLS connections to a pool's https endpoints. The zero value
 // verifies each endpoint's certificate against the system's roots under the
 // endpoint's host name, sends no client certificate and accepts TLS 1.2 and later.
+// Its files are read when the pool is made; a reload after their contents changed
+// makes the pool again, with the new certificates (see TLSFilesChanged).
 type TLS struct {
 	// CAFile is a PEM file of the authorities trusted to sign the endpoints'
 	// certificates, in place of the system's roots.
-	CAFile string
+	CAFile string `yaml:"ca_file"`
 	// CertFile and KeyFile are a PEM certificate and its private key, sent to the
 	// endpoints that ask for a client certificate (mTLS). Both or neither.
-	CertFile string
-	KeyFile  string
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 	// ServerName is sent in the handshake (SNI) and verified in the endpoints'
 	// certificates in place of each endpoint's host name.
-	ServerName string
-	// MinVersion is the oldest version accepted, tls.VersionTLS12 or
-	// tls.VersionTLS13. Default tls.VersionTLS12.
-	MinVersion uint16
+	ServerName string `yaml:"server_name"`
+	// MinVersion is the oldest version accepted, "1.2" or "1.3". Default "1.2".
+	MinVersion string `yaml:"min_version"`
+}
+
+// TLSVersions are the versions TLS.MinVersion may name.
+var TLSVersions = map[string]uint16{"1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
+
+func (o *TLS) setDefaults() {
+	if o != nil && o.MinVersion == "" {
+		o.MinVersion = "1.2"
+	}
+}
+
+// validate reads the files o names, as the pool will, and reports what it cannot
+// use.
+func (o *TLS) validate(at setting.Path, r setting.Reporter) {
+	if o == nil {
+		return
+	}
+	if o.CAFile != "" {
+		if _, err := LoadCA(o.CAFile); err != nil {
+			r.Add(at.Key("ca_file"), "%s: %v", o.CAFile, err)
+		}
+	}
+	switch {
+	case o.CertFile != "" && o.KeyFile == "":
+		r.Add(at.Key("key_file"), "cert_file needs its key_file")
+	case o.CertFile == "" && o.KeyFile != "":
+		r.Add(at.Key("cert_file"), "key_file needs its cert_file")
+	case o.CertFile != "":
+		if _, err := LoadKeyPair(o.CertFile, o.KeyFile); err != nil {
+			r.Add(at.Key("cert_file"), "%s with %s: %v", o.CertFile, o.KeyFile, err)
+		}
+	}
+	if _, ok := TLSVersions[o.MinVersion]; !ok {
+		r.Add(at.Key("min_version"), "%q is not a TLS version (use 1.2 or 1.3)", o.MinVersion)
+	}
+	if n := o.ServerName; n != "" && !hostName(n) {
+		r.Add(at.Key("server_name"), "%q is not a host name", n)
+	}
 }
 
 // LoadCA reads a PEM file of certificate authorities, as TLS.CAFile names it.
@@ -86,18 +127,17 @@ func (o *TLS) load() (*tls.Config, [sha256.Size]byte, error) {
 	}
 	cfg := &tls.Config{
 		ServerName: o.ServerName,
-		MinVersion: o.MinVersion,
+		MinVersion: TLSVersions[o.MinVersion],
 		// HTTP/1.1 is all the transport speaks; saying so lets a server that also
 		// speaks HTTP/2 choose at once.
 		NextProtos:         []string{"http/1.1"},
 		ClientSessionCache: tls.NewLRUClientSessionCache(0),
 	}
-	switch cfg.MinVersion {
-	case 0:
+	switch {
+	case o.MinVersion == "":
 		cfg.MinVersion = tls.VersionTLS12
-	case tls.VersionTLS12, tls.VersionTLS13:
-	default:
-		return nil, sum, fmt.Errorf("TLS version %#x is not 1.2 or 1.3", o.MinVersion)
+	case cfg.MinVersion == 0:
+		return nil, sum, fmt.Errorf("TLS version %q is not 1.2 or 1.3", o.MinVersion)
 	}
 	if o.CAFile != "" {
 		if cfg.RootCAs, err = parseCA(contents[0]); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"github.com/switchyard/switchyard/setting"
 	"io"
 	"log"
 	"log/slog"
@@ -165,7 +166,7 @@ func TestTLSClientCertificate(t *testing.T) {
 			})
 			caFile := ca.WriteFile(t, dir)
 			var log logBuffer
-			p := newTLSPool(t, Options{Endpoints: []string{up.URL}, TLS: &TLS{CAFile: caFile}, Retries: -1}, &log)
+			p := newTLSPool(t, Options{Endpoints: []string{up.URL}, TLS: &TLS{CAFile: caFile}, Retries: setting.Ptr(0)}, &log)
 			var de *DialError
 			for i := range 2 { // the first failure is logged, not the next
 				if _, err := get(t, p); !errors.As(err, &de) {
@@ -204,7 +205,7 @@ func TestTLSUntrustedCertificateIsADialErrorAndFailsOver(t *testing.T) {
 	if !strings.Contains(log.String(), "certificate signed by unknown authority") {
 		t.Fatalf("the reason is not logged:\n%s", log.String())
 	}
-	p = newTLSPool(t, Options{Endpoints: []string{bad.URL}, Retries: -1, TLS: &TLS{CAFile: ca.WriteFile(t, t.TempDir())}}, nil)
+	p = newTLSPool(t, Options{Endpoints: []string{bad.URL}, Retries: setting.Ptr(0), TLS: &TLS{CAFile: ca.WriteFile(t, t.TempDir())}}, nil)
 	var de *DialError
 	if _, err := get(t, p); !errors.As(err, &de) {
 		t.Fatalf("got %v, want a *DialError", err)
@@ -216,7 +217,7 @@ func TestTLSHealthProbes(t *testing.T) {
 	good := startTLSUpstream(t, ca, "127.0.0.1", nil)
 	bad := startTLSUpstream(t, other, "127.0.0.1", nil)
 	p, err := New("secure", Options{Endpoints: []string{good.URL, bad.URL}, TLS: &TLS{CAFile: ca.WriteFile(t, t.TempDir())},
-		HealthCheck: HealthCheck{Interval: 5 * time.Millisecond, HealthyThreshold: 1, UnhealthyThreshold: 1}}, discard)
+		HealthCheck: HealthCheck{Interval: setting.D(5 * time.Millisecond), HealthyThreshold: 1, UnhealthyThreshold: 1}}, discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,11 +251,11 @@ func TestTLSOptionsRefused(t *testing.T) {
 		{"http endpoint with TLS", Options{Endpoints: []string{"http://127.0.0.1:1"}, TLS: &TLS{}}, "plain http"},
 		{"missing CA file", Options{Endpoints: []string{"https://127.0.0.1:1"}, TLS: &TLS{CAFile: dir + "/none.pem"}}, "no such file"},
 		{"CA file without PEM", Options{Endpoints: []string{"https://127.0.0.1:1"}, TLS: &TLS{CAFile: junk}}, "no PEM certificate"},
-		{"certificate without key", Options{Endpoints: []string{"https://127.0.0.1:1"}, TLS: &TLS{CertFile: certFile}}, "both"},
-		{"key without certificate", Options{Endpoints: []string{"https://127.0.0.1:1"}, TLS: &TLS{KeyFile: keyFile}}, "both"},
-		{"key of another certificate", Options{Endpoints: []string{"https://127.0.0.1:1"}, TLS: &TLS{CertFile: certFile, KeyFile: junk}}, "client certificate"},
-		{"unknown version", Options{Endpoints: []string{"https://127.0.0.1:1"}, TLS: &TLS{MinVersion: tls.VersionTLS11}}, "not 1.2 or 1.3"},
-		{"another scheme", Options{Endpoints: []string{"ftp://127.0.0.1:1"}}, "http or https"},
+		{"certificate without key", Options{Endpoints: []string{"https://127.0.0.1:1"}, TLS: &TLS{CertFile: certFile}}, "tls.key_file: cert_file needs its key_file"},
+		{"key without certificate", Options{Endpoints: []string{"https://127.0.0.1:1"}, TLS: &TLS{KeyFile: keyFile}}, "tls.cert_file: key_file needs its cert_file"},
+		{"key of another certificate", Options{Endpoints: []string{"https://127.0.0.1:1"}, TLS: &TLS{CertFile: certFile, KeyFile: junk}}, "tls.cert_file: "},
+		{"unknown version", Options{Endpoints: []string{"https://127.0.0.1:1"}, TLS: &TLS{MinVersion: "1.1"}}, `tls.min_version: "1.1" is not a TLS version`},
+		{"another scheme", Options{Endpoints: []string{"ftp://127.0.0.1:1"}}, "endpoints[0]: \"ftp://127.0.0.1:1\" is not an endpoint URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New("p", tc.opts, discard)

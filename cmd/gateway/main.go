@@ -23,6 +23,7 @@ import (
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/demo"
 	"github.com/switchyard/switchyard/gateway"
+	"github.com/switchyard/switchyard/lb"
 )
 
 func main() {
@@ -378,10 +379,10 @@ func debugMux() *http.ServeMux {
 func demoConfig(c *demo.Cluster) *config.Config {
 	cfg := &config.Config{Pools: map[string]config.Pool{}}
 	for _, svc := range demo.Services {
-		cfg.Pools[string(svc)] = config.Pool{
+		cfg.Pools[string(svc)] = config.Pool{Options: lb.Options{
 			Endpoints:   c.URLs(svc),
-			HealthCheck: config.HealthCheck{Interval: config.D(2 * time.Second)},
-		}
+			HealthCheck: lb.HealthCheck{Interval: config.D(2 * time.Second)},
+		}}
 	}
 	cfg.SetDefaults()
 	return cfg
