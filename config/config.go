@@ -4,12 +4,9 @@
 package config
 
 import (
-	"encoding/hex"
 	"fmt"
-	"math"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -304,52 +301,15 @@ type FieldMap struct {
 	Keep   []string          `yaml:"keep"`
 }
 
-// Requirement is what a route or operation asks of its caller: to be
-// authenticated, and to hold every scope listed.
-type Requirement struct {
-	// Authenticated must be true: a requirement is at least that.
-	Authenticated bool     `yaml:"authenticated"`
-	Scopes        []string `yaml:"scopes"`
-}
+// Requirement is what a route or operation asks of its caller (policies owns it).
+type Requirement = policies.Requirement
 
-// OIDCIssuer is an OpenID Connect issuer the gateway trusts. Its keys are found by
-// discovery (ISSUER/.well-known/openid-configuration) when first needed.
-type OIDCIssuer struct {
-	// Issuer is the issuer URL, exactly as tokens carry it in "iss". https, or
-	// http on a loopback address.
-	Issuer string `yaml:"issuer"`
-	// Audiences are the accepted "aud" values; a token must carry one. Required.
-	Audiences []string `yaml:"audiences"`
-	// Algorithms are the accepted signature algorithms, asymmetric only.
-	// Default: RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512,
-	// EdDSA.
-	Algorithms []string `yaml:"algorithms"`
-	// ClockSkew is the tolerance on exp, nbf and iat. Default 30s, at most 5m.
-	ClockSkew Duration `yaml:"clock_skew"`
-	// SubjectClaim is the claim that names the caller. Default sub.
-	SubjectClaim string `yaml:"subject_claim"`
-	// ScopesClaim holds the granted scopes (a space-separated string or an array).
-	// Default scope.
-	ScopesClaim string `yaml:"scopes_claim"`
-	// Claims are further claims kept with the caller's identity.
-	Claims []string `yaml:"claims"`
-	// JWKSRefetchInterval is the least time between two fetches of the key set
-	// caused by tokens naming an unknown key. Default 10s.
-	JWKSRefetchInterval Duration `yaml:"jwks_refetch_interval"`
-	// JWKSMaxAge is how long a key set is used before it is fetched again.
-	// Default 10m.
-	JWKSMaxAge Duration `yaml:"jwks_max_age"`
-}
+// OIDCIssuer is an OpenID Connect issuer the gateway trusts: policies.Issuer, whose
+// comments are the reference of its keys.
+type OIDCIssuer = policies.Issuer
 
-// APIKey is one machine client's key.
-type APIKey struct {
-	Name    string   `yaml:"name"`
-	SHA256  string   `yaml:"sha256"`  // hex of the SHA-256 of the key
-	Subject string   `yaml:"subject"` // the principal's subject; default apikey:NAME
-	Scopes  []string `yaml:"scopes"`
-	// RateLimit is the key's own rate-limit tier, in place of rate_limits.per_caller.
-	RateLimit *Rate `yaml:"rate_limit"`
-}
+// APIKey is one machine client's key (policies.APIKey).
+type APIKey = policies.APIKey
 
 // RateLimits configures the token buckets that limit requests.
 type RateLimits struct {
@@ -387,22 +347,8 @@ type Redis struct {
 	Timeout Duration `yaml:"timeout"`
 }
 
-// Rate is a token bucket: Rate requests a second on average, Burst at once.
-type Rate struct {
-	Rate  float64 `yaml:"rate"`
-	Burst int     `yaml:"burst"`
-}
-
-func (r Rate) check(at path, errs *errorList) {
-	if r.Rate <= 0 || math.IsInf(r.Rate, 0) || math.IsNaN(r.Rate) {
-		errs.Add(at.Key("rate"), "must be a positive number of requests per second")
-	} else if r.Rate < 1e-6 || r.Rate > 1e6 {
-		errs.Add(at.Key("rate"), "must be between 0.000001 and 1000000 a second, got %g", r.Rate)
-	}
-	if r.Burst < 1 {
-		errs.Add(at.Key("burst"), "must be at least 1")
-	}
-}
+// Rate is a token bucket, {rate: PER_SECOND, burst: N} (policies.Rate).
+type Rate = policies.Rate
 
 // CORS configures cross-origin requests from browsers.
 type CORS struct {
@@ -510,20 +456,9 @@ func (c *Config) SetDefaults() {
 		c.Auth.APIKeyHeader = "X-API-Key"
 	}
 	for i := range c.Auth.OIDC {
-		o := &c.Auth.OIDC[i]
-		o.ClockSkew.SetDefault(30 * time.Second)
-		o.JWKSRefetchInterval.SetDefault(10 * time.Second)
-		o.JWKSMaxAge.SetDefault(10 * time.Minute)
-		if len(o.Algorithms) == 0 {
-			o.Algorithms = slices.Clone(policies.AsymmetricAlgorithms)
-		}
-		if o.SubjectClaim == "" {
-			o.SubjectClaim = "sub"
-		}
-		if o.ScopesClaim == "" {
-			o.ScopesClaim = "scope"
-		}
+		c.Auth.OIDC[i].SetDefaults()
 	}
+
 	if len(c.CORS.AllowedHeaders) == 0 {
 		c.CORS.AllowedHeaders = []string{"Content-Type", "Authorization", "API-Version", "Request-Timeout", "X-Request-Id", "Traceparent"}
 	}
@@ -657,18 +592,18 @@ func (c *Config) Validate() error {
 		}
 	}
 	if r := c.RateLimits.PerCaller; r != nil {
-		r.check(path{"rate_limits", "per_caller"}, &errs)
+		r.Validate(path{"rate_limits", "per_caller"}, &errs)
 	}
 	for route, r := range c.RateLimits.PerRoute {
 		at := path{"rate_limits", "per_route", route}
 		if !strings.HasPrefix(route, "/") && !strings.HasPrefix(route, "route:") {
 			errs.Add(at, "%q is not a route pattern (it starts with /) or an L7 route (route:NAME)", route)
 		}
-		r.check(at, &errs)
+		r.Validate(at, &errs)
 	}
 	if r := c.RateLimits.CostPerCaller; r != nil {
 		at := path{"rate_limits", "cost_per_caller"}
-		r.check(at, &errs)
+		r.Validate(at, &errs)
 		if m := c.GraphQL.Limits.MaxCost; r.Burst >= 1 && m > 0 && r.Burst < m {
 			errs.Add(at.Key("burst"), "must be at least graphql.limits.max_cost (%d): an operation within that limit could never run", m)
 		}
@@ -686,59 +621,9 @@ func (c *Config) Validate() error {
 			errs.Add(path{"trusted_proxies"}.Index(i), "%v", err)
 		}
 	}
-	keyNames := map[string]bool{}
-	for i, k := range c.Auth.APIKeys {
-		at := path{"auth", "api_keys"}.Index(i)
-		if k.Name == "" {
-			errs.Add(at.Key("name"), "every key needs a name")
-		} else if keyNames[k.Name] {
-			errs.Add(at.Key("name"), "%q is listed twice", k.Name)
-		}
-		keyNames[k.Name] = true
-		if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
-			errs.Add(at.Key("sha256"), "must be the 64 hex digits of the key's SHA-256, not the key")
-		}
-		if k.RateLimit != nil {
-			k.RateLimit.check(at.Key("rate_limit"), &errs)
-		}
-	}
+	policies.ValidateAPIKeys(c.Auth.APIKeys, path{"auth", "api_keys"}, &errs)
 	c.checkRoutes(&errs)
-	issuers := map[string]bool{}
-	for i, o := range c.Auth.OIDC {
-		at := path{"auth", "oidc"}.Index(i)
-		u, err := url.Parse(o.Issuer)
-		switch {
-		case o.Issuer == "":
-			errs.Add(at.Key("issuer"), "every issuer needs its URL")
-		case err != nil || u.Host == "" || (u.Scheme != "https" && (u.Scheme != "http" || !loopbackHost(u.Hostname()))):
-			errs.Add(at.Key("issuer"), "%q is not an issuer URL: https://host[/path] (http only on a loopback address)", o.Issuer)
-		case issuers[o.Issuer]:
-			errs.Add(at.Key("issuer"), "%q is listed twice", o.Issuer)
-		}
-		issuers[o.Issuer] = true
-		if len(o.Audiences) == 0 {
-			errs.Add(at.Key("audiences"), "name the audiences the issuer's tokens must carry for this gateway")
-		}
-		for j, a := range o.Audiences {
-			if a == "" {
-				errs.Add(at.Key("audiences").Index(j), "an audience cannot be empty")
-			}
-		}
-		for j, a := range o.Algorithms {
-			if !slices.Contains(policies.AsymmetricAlgorithms, a) {
-				errs.Add(at.Key("algorithms").Index(j), "%q is not accepted: only asymmetric algorithms are (%s)", a, strings.Join(policies.AsymmetricAlgorithms, ", "))
-			}
-		}
-		o.ClockSkew.Check(at.Key("clock_skew"), &errs)
-		if o.ClockSkew.Duration > 5*time.Minute {
-			errs.Add(at.Key("clock_skew"), "must be at most 5m, got %s", o.ClockSkew.Raw())
-		}
-		o.JWKSRefetchInterval.Check(at.Key("jwks_refetch_interval"), &errs)
-		if d := o.JWKSRefetchInterval.Duration; d > 0 && d < time.Second {
-			errs.Add(at.Key("jwks_refetch_interval"), "must be at least 1s: it bounds what tokens naming unknown keys cost the issuer")
-		}
-		o.JWKSMaxAge.Check(at.Key("jwks_max_age"), &errs)
-	}
+	policies.ValidateIssuers(c.Auth.OIDC, path{"auth", "oidc"}, &errs)
 	if len(c.Auth.Operations) > 0 && c.GraphQL.TrustedDocuments == "" {
 		errs.Add(path{"auth", "operations"}, "needs graphql.trusted_documents: without it a client may give any operation the name a rule protects (for a composed REST endpoint, put the rule on its route in auth.routes)")
 	}
@@ -815,15 +700,6 @@ func validToken(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// loopbackHost reports whether host is a loopback address or localhost.
-func loopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
 }
 
 // redactURL hides the password of a URL that has one, for error messages.

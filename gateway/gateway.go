@@ -253,24 +253,12 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 			g.fallbacks[v] = &fb
 		}
 	}
-	keys := make([]policies.APIKey, len(cfg.Auth.APIKeys))
-	for i, k := range cfg.Auth.APIKeys {
-		keys[i] = policies.APIKey{Name: k.Name, SHA256: k.SHA256, Subject: k.Subject, Scopes: k.Scopes}
-		if k.RateLimit != nil {
-			keys[i].RateLimit = &policies.Rate{PerSecond: k.RateLimit.Rate, Burst: k.RateLimit.Burst}
-		}
-	}
-	issuers := make([]policies.Issuer, len(cfg.Auth.OIDC))
-	for i, o := range cfg.Auth.OIDC {
-		issuers[i] = policies.Issuer{
-			URL: o.Issuer, Audiences: o.Audiences, Algorithms: o.Algorithms,
-			ClockSkew: o.ClockSkew.Duration, SubjectClaim: o.SubjectClaim, ScopesClaim: o.ScopesClaim,
-			Claims: o.Claims, RefetchInterval: o.JWKSRefetchInterval.Duration, MaxAge: o.JWKSMaxAge.Duration,
-			Log: g.log.With("component", "oidc"),
-		}
+	issuers := slices.Clone(cfg.Auth.OIDC)
+	for i := range issuers {
+		issuers[i].Log = g.log.With("component", "oidc")
 	}
 	auth, err := policies.NewAuthenticator(policies.AuthOptions{
-		Required: cfg.Auth.Required, APIKeyHeader: cfg.Auth.APIKeyHeader, APIKeys: keys, Issuers: issuers,
+		Required: cfg.Auth.Required, APIKeyHeader: cfg.Auth.APIKeyHeader, APIKeys: cfg.Auth.APIKeys, Issuers: issuers,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
@@ -575,7 +563,7 @@ func (g *Gateway) authorization() error {
 		if !slices.Contains(routes, route) {
 			return fmt.Errorf("auth.routes: no route %q (the guarded routes are %s)", route, strings.Join(routes, ", "))
 		}
-		g.routeRules[route] = policies.Requirement{Scopes: r.Scopes}
+		g.routeRules[route] = r
 	}
 	if len(c.Operations) == 0 {
 		return nil
@@ -592,7 +580,7 @@ func (g *Gateway) authorization() error {
 		if !slices.Contains(fixed, name) {
 			return fmt.Errorf("auth.operations: %q is not the name of a composed REST endpoint's operation or of a trusted document's: a client could name any operation so", name)
 		}
-		g.opRules[name] = policies.Requirement{Scopes: r.Scopes}
+		g.opRules[name] = r
 	}
 	return nil
 }
@@ -601,14 +589,10 @@ func (g *Gateway) authorization() error {
 // that is served.
 func (g *Gateway) rateLimits() (*policies.RateLimits, error) {
 	c := g.cfg.RateLimits
-	var perCaller *policies.Rate
-	if c.PerCaller != nil {
-		perCaller = &policies.Rate{PerSecond: c.PerCaller.Rate, Burst: c.PerCaller.Burst}
-	}
 	var tiers []policies.Rate
 	for _, k := range g.cfg.Auth.APIKeys {
 		if k.RateLimit != nil {
-			tiers = append(tiers, policies.Rate{PerSecond: k.RateLimit.Rate, Burst: k.RateLimit.Burst})
+			tiers = append(tiers, *k.RateLimit)
 		}
 	}
 	routes := g.guardedRoutes()
@@ -620,15 +604,15 @@ func (g *Gateway) rateLimits() (*policies.RateLimits, error) {
 		if !slices.Contains(routes, route) {
 			return nil, fmt.Errorf("rate_limits.per_route: no route %q (the limited routes are %s)", route, strings.Join(routes, ", "))
 		}
-		perRoute[route] = policies.Rate{PerSecond: r.Rate, Burst: r.Burst}
+		perRoute[route] = r
 	}
 	var onLimited func(string, string)
 	if g.metrics != nil {
 		onLimited = g.metrics.RateLimited
 	}
-	rl := policies.NewRateLimits(perCaller, tiers, perRoute, c.IdleTimeout.Duration, g.clientIPs.Of, onLimited)
+	rl := policies.NewRateLimits(c.PerCaller, tiers, perRoute, c.IdleTimeout.Duration, g.clientIPs.Of, onLimited)
 	if c.CostPerCaller != nil {
-		rl.LimitCost(policies.Rate{PerSecond: c.CostPerCaller.Rate, Burst: c.CostPerCaller.Burst}, c.IdleTimeout.Duration)
+		rl.LimitCost(*c.CostPerCaller, c.IdleTimeout.Duration)
 	}
 	return rl, nil
 }

@@ -585,8 +585,8 @@ func TestL7RouteRateLimits(t *testing.T) {
 			{Name: "ping", Match: config.RouteMatch{PathPrefix: "/ping"}, Respond: &config.FixedResponse{Body: "pong"}},
 		}
 		c.RateLimits = config.RateLimits{
-			PerCaller: &config.Rate{Rate: 0.001, Burst: 5},
-			PerRoute:  map[string]config.Rate{"route:svc": {Rate: 0.001, Burst: 2}},
+			PerCaller: &config.Rate{PerSecond: 0.001, Burst: 5},
+			PerRoute:  map[string]config.Rate{"route:svc": {PerSecond: 0.001, Burst: 2}},
 		}
 	})
 	rt, srv := serveRuntime(t, cfg)
@@ -617,7 +617,7 @@ func TestL7RouteRateLimits(t *testing.T) {
 		t.Fatalf("the caller's burst of 5 across routes: %s", got)
 	}
 	bad := demoConfig(t, cluster, func(c *config.Config) {
-		c.RateLimits.PerRoute = map[string]config.Rate{"route:nope": {Rate: 1, Burst: 1}}
+		c.RateLimits.PerRoute = map[string]config.Rate{"route:nope": {PerSecond: 1, Burst: 1}}
 	})
 	if _, err := gateway.NewRuntime(bad, slog.New(slog.DiscardHandler)); err == nil {
 		t.Fatal("a limit for an L7 route that does not exist was accepted")

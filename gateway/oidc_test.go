@@ -19,7 +19,7 @@ func TestOIDC(t *testing.T) {
 	cluster := startCluster(t, 1)
 	cfg := demoConfig(t, cluster, func(c *config.Config) {
 		c.Auth = config.Auth{Required: true, OIDC: []config.OIDCIssuer{{
-			Issuer: iss.URL, Audiences: []string{"switchyard"}, JWKSRefetchInterval: config.D(time.Second),
+			URL: iss.URL, Audiences: []string{"switchyard"}, RefetchInterval: config.D(time.Second),
 		}}}
 	})
 	rt, srv := serveRuntime(t, cfg)
@@ -95,7 +95,7 @@ func TestOIDC(t *testing.T) {
 		down := oidctest.New(t)
 		down.SetDown(true)
 		cfg := demoConfig(t, cluster, func(c *config.Config) {
-			c.Auth = config.Auth{OIDC: []config.OIDCIssuer{{Issuer: down.URL, Audiences: []string{"switchyard"}}}}
+			c.Auth = config.Auth{OIDC: []config.OIDCIssuer{{URL: down.URL, Audiences: []string{"switchyard"}}}}
 		})
 		if err := rt.Reload(cfg); err != nil {
 			t.Fatalf("a reload must not need the issuer: %v", err)

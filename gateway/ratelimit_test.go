@@ -24,11 +24,11 @@ func TestRateLimits(t *testing.T) {
 	s := startStack(t, 1, func(cfg *config.Config) {
 		// Rates so slow that no token comes back during the test.
 		cfg.RateLimits = config.RateLimits{
-			PerCaller: &config.Rate{Rate: 0.001, Burst: 2},
-			PerRoute:  map[string]config.Rate{"/rest/v2/products/{id}": {Rate: 0.001, Burst: 2}},
+			PerCaller: &config.Rate{PerSecond: 0.001, Burst: 2},
+			PerRoute:  map[string]config.Rate{"/rest/v2/products/{id}": {PerSecond: 0.001, Burst: 2}},
 		}
 		cfg.Auth.APIKeys = []config.APIKey{{Name: "a", SHA256: keyHash("key-a")}, {Name: "b", SHA256: keyHash("key-b")}, {Name: "c", SHA256: keyHash("key-c")},
-			{Name: "gold", SHA256: keyHash("key-gold"), RateLimit: &config.Rate{Rate: 0.001, Burst: 4}}}
+			{Name: "gold", SHA256: keyHash("key-gold"), RateLimit: &config.Rate{PerSecond: 0.001, Burst: 4}}}
 	})
 
 	send := func(method, path string, header ...string) (*http.Response, string) {
@@ -117,7 +117,7 @@ func TestRateLimits(t *testing.T) {
 
 func TestRateLimitForNoRoute(t *testing.T) {
 	cfg := demoConfig(t, startCluster(t, 1), func(c *config.Config) {
-		c.RateLimits.PerRoute = map[string]config.Rate{"/grapql": {Rate: 1, Burst: 1}}
+		c.RateLimits.PerRoute = map[string]config.Rate{"/grapql": {PerSecond: 1, Burst: 1}}
 	})
 	gw, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
 	if err == nil {
@@ -135,7 +135,7 @@ func TestRateLimitForNoRoute(t *testing.T) {
 func TestCostRateLimit(t *testing.T) {
 	s := startStack(t, 1, func(cfg *config.Config) {
 		cfg.GraphQL.Limits.MaxCost = 40
-		cfg.RateLimits.CostPerCaller = &config.Rate{Rate: 0.001, Burst: 40}
+		cfg.RateLimits.CostPerCaller = &config.Rate{PerSecond: 0.001, Burst: 40}
 		cfg.Auth.APIKeys = []config.APIKey{{Name: "a", SHA256: keyHash("key-a")}, {Name: "b", SHA256: keyHash("key-b")}}
 	})
 	do := func(method, path, query, key string) (*http.Response, string) {
@@ -199,7 +199,7 @@ func TestCostRateLimit(t *testing.T) {
 func TestRateLimitsOutliveReload(t *testing.T) {
 	cluster := startCluster(t, 1)
 	configWith := func(burst int) *config.Config {
-		return demoConfig(t, cluster, func(c *config.Config) { c.RateLimits.PerCaller = &config.Rate{Rate: 0.001, Burst: burst} })
+		return demoConfig(t, cluster, func(c *config.Config) { c.RateLimits.PerCaller = &config.Rate{PerSecond: 0.001, Burst: burst} })
 	}
 	rt, srv := serveRuntime(t, configWith(1))
 	status := func() int {
@@ -244,7 +244,7 @@ func TestSharedRateLimits(t *testing.T) {
 	start := func() instance {
 		cfg := demoConfig(t, cluster, func(c *config.Config) {
 			c.RateLimits = config.RateLimits{
-				PerCaller: &config.Rate{Rate: 0.001, Burst: 4},
+				PerCaller: &config.Rate{PerSecond: 0.001, Burst: 4},
 				Redis:     &config.Redis{URL: redis.URL, KeyPrefix: t.Name() + ":"},
 			}
 		})

@@ -9,16 +9,40 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/switchyard/switchyard/setting"
 )
 
 // APIKey is a machine client's key as the configuration holds it: only its SHA-256.
 type APIKey struct {
-	Name    string   // names the client in logs
-	SHA256  string   // hex of the SHA-256 of the key
-	Subject string   // the principal's subject; default "apikey:" + Name
-	Scopes  []string // what the key grants
-	// RateLimit, when set, is the key's rate-limit tier.
-	RateLimit *Rate
+	Name    string   `yaml:"name"`    // names the client in logs; required, unique
+	SHA256  string   `yaml:"sha256"`  // hex of the SHA-256 of the key (echo -n KEY | sha256sum)
+	Subject string   `yaml:"subject"` // the principal's subject; default "apikey:" + Name
+	Scopes  []string `yaml:"scopes"`  // what the key grants
+	// RateLimit, when set, is the key's own rate-limit tier, in place of the
+	// per-caller one.
+	RateLimit *Rate `yaml:"rate_limit"`
+}
+
+// ValidateAPIKeys reports, under at, keys without a name or with one listed twice,
+// hashes that are not SHA-256 in hex, and bad rate limits.
+func ValidateAPIKeys(keys []APIKey, at setting.Path, r setting.Reporter) {
+	names := map[string]bool{}
+	for i, k := range keys {
+		at := at.Index(i)
+		if k.Name == "" {
+			r.Add(at.Key("name"), "every key needs a name")
+		} else if names[k.Name] {
+			r.Add(at.Key("name"), "%q is listed twice", k.Name)
+		}
+		names[k.Name] = true
+		if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
+			r.Add(at.Key("sha256"), "must be the 64 hex digits of the key's SHA-256, not the key")
+		}
+		if k.RateLimit != nil {
+			k.RateLimit.Validate(at.Key("rate_limit"), r)
+		}
+	}
 }
 
 // Authenticator identifies callers by API key, sent in a header, or by an OIDC

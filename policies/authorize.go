@@ -19,7 +19,11 @@ const (
 // Requirement is what a route or an operation asks of its caller: to be
 // authenticated and to hold every scope listed.
 type Requirement struct {
-	Scopes []string
+	// Authenticated asks for a caller; a requirement is at least that, so it
+	// must be true when Scopes is empty.
+	Authenticated bool `yaml:"authenticated"`
+	// Scopes must all be granted to the caller.
+	Scopes []string `yaml:"scopes"`
 }
 
 // refusal is why p does not meet r, or "" when it does; code is

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"github.com/switchyard/switchyard/setting"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -75,7 +76,7 @@ func validHeaderValue(s string) bool {
 // signed: no change to either passes.
 func FuzzBearerToken(f *testing.F) {
 	iss := oidctest.New(f)
-	tokens, err := NewTokens([]Issuer{{URL: iss.URL, Audiences: []string{"switchyard"}, RefetchInterval: time.Hour}})
+	tokens, err := NewTokens([]Issuer{{URL: iss.URL, Audiences: []string{"switchyard"}, RefetchInterval: setting.D(time.Hour)}})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -21,41 +23,118 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/switchyard/switchyard/setting"
 )
 
 // Issuer is an OpenID Connect issuer whose access tokens (signed JWTs) the gateway
-// accepts as bearer tokens.
+// accepts as bearer tokens; it is also an entry of the configuration's auth.oidc,
+// key for key. Its keys are found by discovery (URL/.well-known/openid-configuration)
+// when first needed.
 type Issuer struct {
-	// URL is the issuer identifier: tokens must carry it as "iss", and its
-	// discovery document is at URL/.well-known/openid-configuration.
-	URL string
+	// URL is the issuer identifier, exactly as tokens carry it in "iss": https, or
+	// http on a loopback address. Required.
+	URL string `yaml:"issuer"`
 	// Audiences are the "aud" values accepted; a token must name one of them.
-	Audiences []string
+	// Required.
+	Audiences []string `yaml:"audiences"`
 	// Algorithms are the signature algorithms accepted. Only asymmetric ones are
 	// allowed ("none" and HS* never are). Default: AsymmetricAlgorithms.
-	Algorithms []string
+	Algorithms []string `yaml:"algorithms"`
 	// ClockSkew is how far the gateway's clock and the issuer's may disagree when
-	// "exp", "nbf" and "iat" are checked.
-	ClockSkew time.Duration
+	// "exp", "nbf" and "iat" are checked, at most 5m. Default 30s; 0 for none.
+	ClockSkew setting.Duration `yaml:"clock_skew"`
 	// SubjectClaim names the claim that is the principal's subject. Default "sub".
-	SubjectClaim string
+	SubjectClaim string `yaml:"subject_claim"`
 	// ScopesClaim names the claim holding the granted scopes, a space-separated
 	// string or an array of strings. Default "scope".
-	ScopesClaim string
+	ScopesClaim string `yaml:"scopes_claim"`
 	// Claims are further claims copied into the principal.
-	Claims []string
+	Claims []string `yaml:"claims"`
 	// RefetchInterval is the least time between two fetches of the key set made
-	// because a token named a key the gateway did not know: a flood of tokens
-	// with made-up key ids costs the issuer one fetch per interval.
-	RefetchInterval time.Duration
+	// because a token named a key the gateway did not know, at least 1s: a flood of
+	// tokens with made-up key ids costs the issuer one fetch per interval. Default
+	// 10s.
+	RefetchInterval setting.Duration `yaml:"jwks_refetch_interval"`
 	// MaxAge is how long a fetched key set is used before it is fetched again (so
 	// that a key the issuer withdrew stops being accepted). A failed fetch keeps
-	// the keys held.
-	MaxAge time.Duration
+	// the keys held. Default 10m.
+	MaxAge setting.Duration `yaml:"jwks_max_age"`
 	// Client fetches discovery and keys. Default: a client with a 10 s timeout.
-	Client *http.Client
+	Client *http.Client `yaml:"-"`
 	// Log is told when the key set changes or cannot be fetched.
-	Log *slog.Logger
+	Log *slog.Logger `yaml:"-"`
+}
+
+// SetDefaults fills every unset field but Client and Log with its default.
+func (c *Issuer) SetDefaults() {
+	if len(c.Algorithms) == 0 {
+		c.Algorithms = slices.Clone(AsymmetricAlgorithms)
+	}
+	c.ClockSkew.SetDefault(30 * time.Second)
+	if c.SubjectClaim == "" {
+		c.SubjectClaim = "sub"
+	}
+	if c.ScopesClaim == "" {
+		c.ScopesClaim = "scope"
+	}
+	c.RefetchInterval.OrDefault(10 * time.Second)
+	c.MaxAge.OrDefault(10 * time.Minute)
+}
+
+// Validate reports, under at, the problems of an issuer with its defaults set.
+func (c *Issuer) Validate(at setting.Path, r setting.Reporter) {
+	u, err := url.Parse(c.URL)
+	switch {
+	case c.URL == "":
+		r.Add(at.Key("issuer"), "every issuer needs its URL")
+	case err != nil || u.Host == "" || (u.Scheme != "https" && (u.Scheme != "http" || !loopbackHost(u.Hostname()))):
+		r.Add(at.Key("issuer"), "%q is not an issuer URL: https://host[/path] (http only on a loopback address)", c.URL)
+	}
+	if len(c.Audiences) == 0 {
+		r.Add(at.Key("audiences"), "name the audiences the issuer's tokens must carry for this gateway")
+	}
+	for j, a := range c.Audiences {
+		if a == "" {
+			r.Add(at.Key("audiences").Index(j), "an audience cannot be empty")
+		}
+	}
+	for j, a := range c.Algorithms {
+		if !slices.Contains(AsymmetricAlgorithms, a) {
+			r.Add(at.Key("algorithms").Index(j), "%q is not accepted: only asymmetric algorithms are (%s)", a, strings.Join(AsymmetricAlgorithms, ", "))
+		}
+	}
+	c.ClockSkew.Check(at.Key("clock_skew"), r)
+	if c.ClockSkew.Duration > 5*time.Minute {
+		r.Add(at.Key("clock_skew"), "must be at most 5m, got %s", c.ClockSkew.Duration)
+	}
+	c.RefetchInterval.Check(at.Key("jwks_refetch_interval"), r)
+	if d := c.RefetchInterval.Duration; d > 0 && d < time.Second {
+		r.Add(at.Key("jwks_refetch_interval"), "must be at least 1s: it bounds what tokens naming unknown keys cost the issuer")
+	}
+	c.MaxAge.Check(at.Key("jwks_max_age"), r)
+}
+
+// ValidateIssuers validates each issuer and reports one listed twice.
+func ValidateIssuers(issuers []Issuer, at setting.Path, r setting.Reporter) {
+	seen := map[string]bool{}
+	for i := range issuers {
+		c := &issuers[i]
+		c.Validate(at.Index(i), r)
+		if c.URL != "" && seen[c.URL] {
+			r.Add(at.Index(i).Key("issuer"), "%q is listed twice", c.URL)
+		}
+		seen[c.URL] = true
+	}
+}
+
+// loopbackHost reports whether host is a loopback address or localhost.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // AsymmetricAlgorithms are the JWS algorithms an issuer may be configured with.
@@ -109,7 +188,7 @@ func (c *tokenCache) get(h [sha256.Size]byte, now time.Time) *Principal {
 	c.mu.RLock()
 	e, ok := c.entries[h]
 	c.mu.RUnlock()
-	if !ok || !now.Before(e.until) || e.iss.keys.Load() != e.keys || now.Sub(e.keys.fetched) > e.iss.cfg.MaxAge {
+	if !ok || !now.Before(e.until) || e.iss.keys.Load() != e.keys || now.Sub(e.keys.fetched) > e.iss.cfg.MaxAge.Duration {
 		return nil
 	}
 	return e.p
@@ -134,6 +213,8 @@ func (c *tokenCache) put(h [sha256.Size]byte, e cachedToken) {
 func NewTokens(issuers []Issuer) (*Tokens, error) {
 	t := &Tokens{issuers: map[string]*issuer{}}
 	for _, c := range issuers {
+		// What the tokens cannot work without; Validate adds the bounds a
+		// configuration file is held to.
 		if c.URL == "" {
 			return nil, errors.New("an issuer needs its URL")
 		}
@@ -143,9 +224,7 @@ func NewTokens(issuers []Issuer) (*Tokens, error) {
 		if len(c.Audiences) == 0 {
 			return nil, fmt.Errorf("issuer %q: name the audiences its tokens must carry", c.URL)
 		}
-		if len(c.Algorithms) == 0 {
-			c.Algorithms = AsymmetricAlgorithms
-		}
+		c.SetDefaults()
 		for _, a := range c.Algorithms {
 			if !slices.Contains(AsymmetricAlgorithms, a) {
 				return nil, fmt.Errorf("issuer %q: algorithm %q is not accepted (one of %s)", c.URL, a, strings.Join(AsymmetricAlgorithms, ", "))
@@ -153,18 +232,6 @@ func NewTokens(issuers []Issuer) (*Tokens, error) {
 			if !slices.Contains(t.algs, jose.SignatureAlgorithm(a)) {
 				t.algs = append(t.algs, jose.SignatureAlgorithm(a))
 			}
-		}
-		if c.SubjectClaim == "" {
-			c.SubjectClaim = "sub"
-		}
-		if c.ScopesClaim == "" {
-			c.ScopesClaim = "scope"
-		}
-		if c.RefetchInterval <= 0 {
-			c.RefetchInterval = 10 * time.Second
-		}
-		if c.MaxAge <= 0 {
-			c.MaxAge = 10 * time.Minute
 		}
 		if c.Client == nil {
 			c.Client = &http.Client{Timeout: 10 * time.Second}
@@ -238,7 +305,7 @@ func (t *Tokens) Verify(ctx context.Context, raw string) (*Principal, error) {
 	if keys == nil {
 		keys = iss.keys.Load()
 	}
-	t.cache.put(h, cachedToken{p: p, iss: iss, keys: keys, until: exp.Add(iss.cfg.ClockSkew)})
+	t.cache.put(h, cachedToken{p: p, iss: iss, keys: keys, until: exp.Add(iss.cfg.ClockSkew.Duration)})
 	return p, nil
 }
 
@@ -293,7 +360,7 @@ func (iss *issuer) verify(ctx context.Context, raw string, jws *jose.JSONWebSign
 	if err := tok.Claims(&claims); err != nil {
 		return nil, time.Time{}, ErrTokenMalformed
 	}
-	skew := iss.cfg.ClockSkew
+	skew := iss.cfg.ClockSkew.Duration
 	exp, ok := numericDate(claims["exp"])
 	if !ok {
 		return nil, time.Time{}, ErrTokenMalformed // a token without an expiry is not accepted
@@ -378,7 +445,7 @@ func (iss *issuer) verifySignature(ctx context.Context, jws *jose.JSONWebSignatu
 		if ks, err = iss.fetch(ctx); err != nil {
 			return nil, err
 		}
-	case time.Since(ks.fetched) > iss.cfg.MaxAge && iss.mayFetch():
+	case time.Since(ks.fetched) > iss.cfg.MaxAge.Duration && iss.mayFetch():
 		// Refreshed behind this request, which the keys held still serve: no
 		// request waits on a slow issuer for keys it has.
 		go func() { _, _ = iss.fetch(context.WithoutCancel(ctx)) }()
@@ -407,7 +474,7 @@ func (iss *issuer) verifySignature(ctx context.Context, jws *jose.JSONWebSignatu
 func (iss *issuer) mayFetch() bool {
 	last := iss.lastTry.Load()
 	now := time.Now()
-	if now.Sub(time.Unix(0, last)) < iss.cfg.RefetchInterval {
+	if now.Sub(time.Unix(0, last)) < iss.cfg.RefetchInterval.Duration {
 		return false
 	}
 	return iss.lastTry.CompareAndSwap(last, now.UnixNano())

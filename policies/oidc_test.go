@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"github.com/switchyard/switchyard/setting"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +17,7 @@ import (
 
 func newTokens(t *testing.T, iss *oidctest.Issuer, edit func(*Issuer)) *Tokens {
 	t.Helper()
-	c := Issuer{URL: iss.URL, Audiences: []string{"switchyard"}, ClockSkew: 30 * time.Second, Claims: []string{"email"}}
+	c := Issuer{URL: iss.URL, Audiences: []string{"switchyard"}, ClockSkew: setting.D(30 * time.Second), Claims: []string{"email"}}
 	if edit != nil {
 		edit(&c)
 	}
@@ -90,7 +91,7 @@ func TestTokens(t *testing.T) {
 // set is accepted at once; a withdrawn key is refused once the set is refetched.
 func TestTokensKeyRotation(t *testing.T) {
 	iss := oidctest.New(t)
-	tokens := newTokens(t, iss, func(c *Issuer) { c.RefetchInterval = time.Millisecond })
+	tokens := newTokens(t, iss, func(c *Issuer) { c.RefetchInterval = setting.D(time.Millisecond) })
 	ctx := context.Background()
 	first := iss.Token(t, "u1", "switchyard")
 	for range 2 { // verified, then from the cache
@@ -115,7 +116,7 @@ func TestTokensKeyRotation(t *testing.T) {
 // the issuer one key-set fetch per refetch interval, however many arrive at once.
 func TestTokensUnknownKeyFlood(t *testing.T) {
 	iss := oidctest.New(t)
-	tokens := newTokens(t, iss, func(c *Issuer) { c.RefetchInterval = time.Hour })
+	tokens := newTokens(t, iss, func(c *Issuer) { c.RefetchInterval = setting.D(time.Hour) })
 	ctx := context.Background()
 	if _, err := tokens.Verify(ctx, iss.Token(t, "u1", "switchyard")); err != nil {
 		t.Fatal(err)
@@ -149,7 +150,10 @@ func TestTokensUnknownKeyFlood(t *testing.T) {
 func TestTokensIssuerDown(t *testing.T) {
 	iss := oidctest.New(t)
 	iss.SetDown(true)
-	tokens := newTokens(t, iss, func(c *Issuer) { c.RefetchInterval = 50 * time.Millisecond; c.MaxAge = time.Millisecond })
+	tokens := newTokens(t, iss, func(c *Issuer) {
+		c.RefetchInterval = setting.D(50 * time.Millisecond)
+		c.MaxAge = setting.D(time.Millisecond)
+	})
 	ctx := context.Background()
 	for range 5 {
 		if _, err := tokens.Verify(ctx, iss.Token(t, "u1", "switchyard")); !errors.Is(err, ErrIssuerDown) {
@@ -219,7 +223,10 @@ func BenchmarkVerifyToken(b *testing.B) {
 // after that fetch, a key the issuer withdrew is refused.
 func TestTokensStaleKeysRefreshInBackground(t *testing.T) {
 	iss := oidctest.New(t)
-	tokens := newTokens(t, iss, func(c *Issuer) { c.MaxAge = time.Millisecond; c.RefetchInterval = time.Millisecond })
+	tokens := newTokens(t, iss, func(c *Issuer) {
+		c.MaxAge = setting.D(time.Millisecond)
+		c.RefetchInterval = setting.D(time.Millisecond)
+	})
 	ctx := context.Background()
 	var signed []string // three tokens of the key about to be withdrawn
 	for _, jti := range []string{"1", "2", "3"} {

@@ -10,12 +10,28 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/switchyard/switchyard/setting"
 )
 
 // Rate is a token bucket: PerSecond tokens come back each second, up to Burst.
+// In the configuration it is written {rate: PER_SECOND, burst: N}.
 type Rate struct {
-	PerSecond float64
-	Burst     int
+	PerSecond float64 `yaml:"rate"`
+	Burst     int     `yaml:"burst"`
+}
+
+// Validate reports, under at, a rate that is not a positive number of requests a
+// second within bounds, or a burst below one.
+func (r Rate) Validate(at setting.Path, rep setting.Reporter) {
+	if r.PerSecond <= 0 || math.IsInf(r.PerSecond, 0) || math.IsNaN(r.PerSecond) {
+		rep.Add(at.Key("rate"), "must be a positive number of requests per second")
+	} else if r.PerSecond < 1e-6 || r.PerSecond > 1e6 {
+		rep.Add(at.Key("rate"), "must be between 0.000001 and 1000000 a second, got %g", r.PerSecond)
+	}
+	if r.Burst < 1 {
+		rep.Add(at.Key("burst"), "must be at least 1")
+	}
 }
 
 // timeFor is how long the bucket takes to gain tokens.
