@@ -3,12 +3,13 @@ package lb
 import (
 	"context"
 	"errors"
-	"github.com/switchyard/switchyard/setting"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/setting"
 )
 
 func TestPoolBreakerFailsFastAndRecovers(t *testing.T) {

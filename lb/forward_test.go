@@ -3,8 +3,9 @@ package lb
 import (
 	"context"
 	"errors"
-	"github.com/switchyard/switchyard/setting"
 	"testing"
+
+	"github.com/switchyard/switchyard/setting"
 )
 
 // TestForward: the pool chooses each attempt of a forwarded request, retries a dial

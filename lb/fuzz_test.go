@@ -3,13 +3,14 @@ package lb
 import (
 	"context"
 	"fmt"
-	"github.com/switchyard/switchyard/setting"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/setting"
 )
 
 // FuzzResponseReader sends arbitrary bytes as an upstream's answer, through a

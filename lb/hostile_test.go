@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/switchyard/switchyard/setting"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/internal/testpki"
+	"github.com/switchyard/switchyard/setting"
 )
 
 // hostileServer answers GET /hostile with whatever misbehave writes on the raw

@@ -3,7 +3,6 @@ package lb
 import (
 	"context"
 	"fmt"
-	"github.com/switchyard/switchyard/setting"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/setting"
 )
 
 // fakeClock is a clock that moves only when told to.

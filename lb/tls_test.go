@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"github.com/switchyard/switchyard/setting"
 	"io"
 	"log"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/internal/testpki"
+	"github.com/switchyard/switchyard/setting"
 )
 
 // tlsUpstream is an https server on loopback that counts its connections and

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"github.com/switchyard/switchyard/setting"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/switchyard/switchyard/policies/oidctest"
+	"github.com/switchyard/switchyard/setting"
 )
 
 // FuzzQueryLimits: whatever parses, the limits answer without panicking, and a query

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"github.com/switchyard/switchyard/setting"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/switchyard/switchyard/policies/oidctest"
+	"github.com/switchyard/switchyard/setting"
 )
 
 func newTokens(t *testing.T, iss *oidctest.Issuer, edit func(*Issuer)) *Tokens {
