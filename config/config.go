@@ -6,10 +6,8 @@ package config
 import (
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -184,122 +182,17 @@ type Auth struct {
 	Operations map[string]Requirement `yaml:"operations"`
 }
 
-// Route is an L7 route: a match and one action (proxy, respond or redirect).
-type Route struct {
-	// Name names the route in metrics and logs. Required, unique.
-	Name  string     `yaml:"name"`
-	Match RouteMatch `yaml:"match"`
-	// Proxy sends the request to a pool, streaming both ways.
-	Proxy *RouteProxy `yaml:"proxy"`
-	// Respond answers a fixed response.
-	Respond *FixedResponse `yaml:"respond"`
-	// Redirect answers a redirect.
-	Redirect *Redirect `yaml:"redirect"`
-	// Auth, when set, authenticates the caller (API key or bearer token) and
-	// requires what it says; without it the route reads no credential.
-	Auth *Requirement `yaml:"auth"`
-	// ResponseHeaders change the answer's headers, whatever the action.
-	ResponseHeaders HeaderOps `yaml:"response_headers"`
-}
-
-// RouteMatch is what a request must have to match; every condition set must hold.
-type RouteMatch struct {
-	// Hosts: one must equal the request's host (without port), or "*.example.com"
-	// match a subdomain of example.com.
-	Hosts []string `yaml:"hosts"`
-	// PathPrefix matches a path equal to it or under it, by whole segments
-	// ("/static" matches /static and /static/a.css, not /statics).
-	PathPrefix string `yaml:"path_prefix"`
-	// Path is a pattern: literal segments, {name} for one segment, {name...} for
-	// the rest ("/files/{id}/{rest...}"). The names may be used in rewrite and
-	// redirect templates.
-	Path string `yaml:"path"`
-	// Methods: the request's must be one of them.
-	Methods []string `yaml:"methods"`
-	// Headers: each must be present with this value, or with any value for "*".
-	Headers map[string]string `yaml:"headers"`
-	// Query: each parameter must be present with this value, or any for "*".
-	Query map[string]string `yaml:"query"`
-}
-
-// RouteProxy sends matching requests to a pool's endpoints, with its balancing,
-// retries (dial failures always; idempotent requests whose body was not sent),
-// breakers and timeouts. Bodies stream both ways; WebSocket upgrades pass through.
-type RouteProxy struct {
-	Pool string `yaml:"pool"`
-	// StripPrefix is removed from the start of the path.
-	StripPrefix string `yaml:"strip_prefix"`
-	// Rewrite replaces the path with a template of the path pattern's names,
-	// "/v2/items/{id}".
-	Rewrite string `yaml:"rewrite"`
-	// PreserveHost sends the client's Host header instead of the endpoint's.
-	PreserveHost bool `yaml:"preserve_host"`
-	// RequestHeaders change the headers sent to the upstream.
-	RequestHeaders HeaderOps `yaml:"request_headers"`
-	// ForwardClaims sends the caller's principal to the upstream: claim (or
-	// "sub", "scopes") to header. A client's own headers of these names are
-	// removed first. Needs auth.
-	ForwardClaims map[string]string `yaml:"forward_claims"`
-	// ResponseFields rewrites a JSON answer's fields (of the object, or of each
-	// object of an array); the answer is then read whole, up to 10 MiB. Other
-	// answers stream untouched.
-	ResponseFields *FieldMap `yaml:"response_fields"`
-}
-
-// FixedResponse is an answer the gateway gives itself.
-type FixedResponse struct {
-	Status  int               `yaml:"status"` // default 200
-	Headers map[string]string `yaml:"headers"`
-	Body    string            `yaml:"body"`
-}
-
-// Redirect answers with a Location built from a template.
-type Redirect struct {
-	// Status is 301, 302 (default), 303, 307 or 308.
-	Status int `yaml:"status"`
-	// To is the target: a URL or path with {scheme}, {host}, {path}, {query} and
-	// the path pattern's names, "https://{host}{path}". The request's query is
-	// appended unless To uses {query} or DropQuery is set.
-	To        string `yaml:"to"`
-	DropQuery bool   `yaml:"drop_query"`
-	// {host} is the request's host only when the route's match.hosts names it
-	// exactly or Hosts lists it; for any other Host header a client sends it is
-	// DefaultHost, which defaults to the first exact name in match.hosts and is
-	// required when there is none and To uses {host}.
-	Hosts       []string `yaml:"hosts"`
-	DefaultHost string   `yaml:"default_host"`
-}
-
-// RedirectDefaultHost is the host {host} stands for when the request's is not one
-// the route names: DefaultHost, else the first exact name of matched (the route's
-// match.hosts), else "".
-func (rd *Redirect) RedirectDefaultHost(matched []string) string {
-	if rd.DefaultHost != "" {
-		return rd.DefaultHost
-	}
-	for _, h := range matched {
-		if !strings.HasPrefix(h, "*") {
-			return h
-		}
-	}
-	return ""
-}
-
-// HeaderOps change headers: Remove first, then Set (replacing), then Add.
-type HeaderOps struct {
-	Set    map[string]string `yaml:"set"`
-	Add    map[string]string `yaml:"add"`
-	Remove []string          `yaml:"remove"`
-}
-
-// FieldMap rewrites the fields of JSON objects: Keep (when set) drops every other
-// field, then Drop removes, then Rename renames. Fields are top-level names or
-// dotted paths into nested objects ("owner.email").
-type FieldMap struct {
-	Rename map[string]string `yaml:"rename"`
-	Drop   []string          `yaml:"drop"`
-	Keep   []string          `yaml:"keep"`
-}
+// The L7 routes' entries are l7's types, whose comments are the reference of their
+// keys.
+type (
+	Route         = l7.RouteConfig
+	RouteMatch    = l7.MatchConfig
+	RouteProxy    = l7.ProxyConfig
+	FixedResponse = l7.FixedResponse
+	Redirect      = l7.RedirectConfig
+	HeaderOps     = l7.HeaderOps
+	FieldMap      = l7.FieldMap
+)
 
 // Requirement is what a route or operation asks of its caller (policies owns it).
 type Requirement = policies.Requirement
@@ -445,6 +338,9 @@ func D(d time.Duration) Duration { return setting.D(d) }
 
 // SetDefaults fills every unset field with its default.
 func (c *Config) SetDefaults() {
+	for i := range c.Routes {
+		c.Routes[i].SetDefaults()
+	}
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8080"
 	}
@@ -622,7 +518,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	policies.ValidateAPIKeys(c.Auth.APIKeys, path{"auth", "api_keys"}, &errs)
-	c.checkRoutes(&errs)
+	l7.ValidateRoutes(c.Routes, func(name string) bool { _, ok := c.Pools[name]; return ok }, path{"routes"}, &errs)
 	policies.ValidateIssuers(c.Auth.OIDC, path{"auth", "oidc"}, &errs)
 	if len(c.Auth.Operations) > 0 && c.GraphQL.TrustedDocuments == "" {
 		errs.Add(path{"auth", "operations"}, "needs graphql.trusted_documents: without it a client may give any operation the name a rule protects (for a composed REST endpoint, put the rule on its route in auth.routes)")
@@ -671,9 +567,9 @@ func (c *Config) Validate() error {
 	}
 	for name, p := range c.Pools {
 		at := path{"pools", name}
-		checkHeaderOps(HeaderOps{Set: p.RequestHeaders}, at.Key("request_headers"), &errs)
+		HeaderOps{Set: p.RequestHeaders}.Validate(at.Key("request_headers"), &errs)
 		for claim, h := range p.ForwardClaims {
-			if !validToken(h) {
+			if !setting.Token(h) {
 				errs.Add(at.Key("forward_claims").Key(claim), "%q is not a header name", h)
 			}
 		}
@@ -690,175 +586,12 @@ func (c *Config) Validate() error {
 	return errs.err()
 }
 
-// validToken reports whether s is an RFC 9110 token, as header and cookie names
-// are.
-func validToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
-			return false
-		}
-	}
-	return s != ""
-}
-
 // redactURL hides the password of a URL that has one, for error messages.
 func redactURL(s string) string {
 	if u, err := url.Parse(s); err == nil {
 		return u.Redacted()
 	}
 	return "(not a URL)"
-}
-
-var routeNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-
-// checkRoutes validates the L7 routes.
-func (c *Config) checkRoutes(errs *errorList) {
-	names := map[string]bool{}
-	for i := range c.Routes {
-		rt := &c.Routes[i]
-		at := path{"routes"}.Index(i)
-		switch {
-		case rt.Name == "":
-			errs.Add(at.Key("name"), "every route needs a name")
-		case !routeNameRE.MatchString(rt.Name):
-			errs.Add(at.Key("name"), "%q: use letters, digits, _, . and -", rt.Name)
-		case names[rt.Name]:
-			errs.Add(at.Key("name"), "%q is used twice", rt.Name)
-		}
-		names[rt.Name] = true
-		actions := 0
-		for _, set := range []bool{rt.Proxy != nil, rt.Respond != nil, rt.Redirect != nil} {
-			if set {
-				actions++
-			}
-		}
-		if actions != 1 {
-			errs.Add(at, "a route needs exactly one of proxy, respond and redirect")
-		}
-		if rd := rt.Redirect; rd != nil {
-			checkRedirectHosts(rd, rt.Match.Hosts, at.Key("redirect"), errs)
-		}
-		m := &rt.Match
-		for j, h := range m.Hosts {
-			if h == "" || strings.ContainsAny(h, "/: ") || strings.Contains(h[1:], "*") || (strings.HasPrefix(h, "*") && !strings.HasPrefix(h, "*.")) {
-				errs.Add(at.Key("match").Key("hosts").Index(j), "%q is not a host name or *.domain", h)
-			}
-		}
-		if m.PathPrefix != "" && !strings.HasPrefix(m.PathPrefix, "/") {
-			errs.Add(at.Key("match").Key("path_prefix"), "%q does not start with /", m.PathPrefix)
-		}
-		var pattern *l7.Pattern
-		if m.Path != "" {
-			var err error
-			if pattern, err = l7.ParsePattern(m.Path); err != nil {
-				errs.Add(at.Key("match").Key("path"), "%v", err)
-			} else {
-				for _, name := range pattern.Names() {
-					if slices.Contains(l7.TemplateNames, name) {
-						errs.Add(at.Key("match").Key("path"), "{%s} is a name redirects keep for themselves (%s): choose another", name, strings.Join(l7.TemplateNames, ", "))
-					}
-				}
-			}
-		}
-		for j, meth := range m.Methods {
-			if !routeNameRE.MatchString(meth) || strings.ToUpper(meth) != meth {
-				errs.Add(at.Key("match").Key("methods").Index(j), "%q is not a method (upper case, as GET)", meth)
-			}
-		}
-		for name := range m.Headers {
-			if !validToken(name) {
-				errs.Add(at.Key("match").Key("headers").Key(name), "not a header name")
-			}
-		}
-		for name := range m.Query {
-			if name == "" {
-				errs.Add(at.Key("match").Key("query"), "a parameter needs a name")
-			}
-		}
-		if rt.Auth != nil && len(rt.Auth.Scopes) > 0 {
-			rt.Auth.Authenticated = true
-		}
-		checkHeaderOps(rt.ResponseHeaders, at.Key("response_headers"), errs)
-		var vars []string
-		if pattern != nil {
-			vars = pattern.Names()
-		}
-		if p := rt.Proxy; p != nil {
-			at := at.Key("proxy")
-			if _, ok := c.Pools[p.Pool]; !ok {
-				errs.Add(at.Key("pool"), "no pool %q", p.Pool)
-			}
-			if p.StripPrefix != "" && !strings.HasPrefix(p.StripPrefix, "/") {
-				errs.Add(at.Key("strip_prefix"), "%q does not start with /", p.StripPrefix)
-			}
-			if p.Rewrite != "" {
-				if p.StripPrefix != "" {
-					errs.Add(at.Key("rewrite"), "use rewrite or strip_prefix, not both")
-				}
-				if !strings.HasPrefix(p.Rewrite, "/") {
-					errs.Add(at.Key("rewrite"), "%q does not start with /", p.Rewrite)
-				} else if _, err := l7.ParseTemplate(p.Rewrite, vars); err != nil {
-					errs.Add(at.Key("rewrite"), "%v (the names come from match.path)", err)
-				}
-			}
-			checkHeaderOps(p.RequestHeaders, at.Key("request_headers"), errs)
-			if len(p.ForwardClaims) > 0 && rt.Auth == nil {
-				errs.Add(at.Key("forward_claims"), "needs the route's auth, which finds the caller")
-			}
-			for claim, h := range p.ForwardClaims {
-				if !validToken(h) {
-					errs.Add(at.Key("forward_claims").Key(claim), "%q is not a header name", h)
-				}
-			}
-			if f := p.ResponseFields; f != nil && len(f.Keep) == 0 && len(f.Drop) == 0 && len(f.Rename) == 0 {
-				errs.Add(at.Key("response_fields"), "name fields to keep, drop or rename")
-			}
-		}
-		if f := rt.Respond; f != nil {
-			if f.Status == 0 {
-				f.Status = 200
-			}
-			if f.Status < 200 || f.Status > 599 {
-				errs.Add(at.Key("respond").Key("status"), "%d is not a status between 200 and 599", f.Status)
-			}
-			for name := range f.Headers {
-				if !validToken(name) {
-					errs.Add(at.Key("respond").Key("headers").Key(name), "not a header name")
-				}
-			}
-		}
-		if rd := rt.Redirect; rd != nil {
-			if rd.Status == 0 {
-				rd.Status = http.StatusFound
-			}
-			switch rd.Status {
-			case 301, 302, 303, 307, 308:
-			default:
-				errs.Add(at.Key("redirect").Key("status"), "%d is not a redirect status (301, 302, 303, 307, 308)", rd.Status)
-			}
-			if rd.To == "" {
-				errs.Add(at.Key("redirect").Key("to"), "a redirect needs its target")
-			} else if _, err := l7.ParseTemplate(rd.To, append(slices.Clone(l7.TemplateNames), vars...)); err != nil {
-				errs.Add(at.Key("redirect").Key("to"), "%v", err)
-			}
-		}
-	}
-}
-
-func checkHeaderOps(o HeaderOps, at path, errs *errorList) {
-	for _, m := range []map[string]string{o.Set, o.Add} {
-		for name, v := range m {
-			if !validToken(name) || strings.ContainsAny(v, "\r\n") {
-				errs.Add(at.Key(name), "not a header name, or a value with a line break")
-			}
-		}
-	}
-	for j, name := range o.Remove {
-		if !validToken(name) {
-			errs.Add(at.Key("remove").Index(j), "%q is not a header name", name)
-		}
-	}
 }
 
 func (r *Redis) setDefaults(prefix string) {
@@ -875,20 +608,5 @@ func (r *Redis) check(at path, errs *errorList) {
 	r.Timeout.Check(at.Key("timeout"), errs)
 	if r.Timeout.IsSet() && r.Timeout.Duration == 0 {
 		errs.Add(at.Key("timeout"), "must be more than 0")
-	}
-}
-
-// checkRedirectHosts checks the hosts a redirect's {host} may be.
-func checkRedirectHosts(rd *Redirect, matched []string, at path, errs *errorList) {
-	for j, h := range rd.Hosts {
-		if h == "" || strings.ContainsAny(h, "/:* ") {
-			errs.Add(at.Key("hosts").Index(j), "%q is not a host name", h)
-		}
-	}
-	switch {
-	case strings.ContainsAny(rd.DefaultHost, "/* "):
-		errs.Add(at.Key("default_host"), "%q is not a host name (with a port, if any)", rd.DefaultHost)
-	case rd.RedirectDefaultHost(matched) == "" && strings.Contains(rd.To, "{host}"):
-		errs.Add(at.Key("default_host"), "the redirect uses {host}: name the host it means when the request's Host is one the route does not name (match.hosts or redirect.hosts)")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/l7"
@@ -26,18 +25,11 @@ func (g *Gateway) l7Routes(fallback http.Handler) (*l7.Router, error) {
 		}
 	}}
 	for _, rc := range g.cfg.Routes {
-		route := l7.Route{Name: rc.Name, Match: l7.Match{
-			Hosts: lower(rc.Match.Hosts), PathPrefix: rc.Match.PathPrefix, Methods: rc.Match.Methods,
-			Headers: canonical(rc.Match.Headers), Query: rc.Match.Query,
-		}}
-		var names []string
-		if rc.Match.Path != "" {
-			p, err := l7.ParsePattern(rc.Match.Path)
-			if err != nil {
-				return nil, err // validated at load
-			}
-			route.Match.Path, names = p, p.Names()
+		match, names, err := rc.Match.CompileMatch()
+		if err != nil {
+			return nil, err // validated at load
 		}
+		route := l7.Route{Name: rc.Name, Match: match}
 		var h http.Handler
 		switch {
 		case rc.Proxy != nil:
@@ -53,9 +45,9 @@ func (g *Gateway) l7Routes(fallback http.Handler) (*l7.Router, error) {
 			if err != nil {
 				return nil, err
 			}
-			h = l7.Redirect(rc.Redirect.Status, to, rc.Redirect.DropQuery, redirectHosts(rc))
+			h = l7.Redirect(rc.Redirect.Status, to, rc.Redirect.DropQuery, rc.RedirectHosts())
 		}
-		h = l7.WithResponseHeaders(headerOps(rc.ResponseHeaders), h)
+		h = l7.WithResponseHeaders(rc.ResponseHeaders.Canonical(), h)
 		h = g.limits.Middleware("route:"+rc.Name, h) // after auth: a caller is its principal
 		if a := rc.Auth; a != nil {
 			h = recordPrincipal(h)
@@ -79,7 +71,7 @@ func (g *Gateway) proxy(rc config.Route, names []string) (http.Handler, error) {
 	}
 	o := l7.ProxyOptions{
 		Pool: pool, Transport: g.transportFor(pool), StripPrefix: pc.StripPrefix, PreserveHost: pc.PreserveHost,
-		RequestHeaders: headerOps(pc.RequestHeaders), ForwardClaims: map[string]string{},
+		RequestHeaders: pc.RequestHeaders.Canonical(), ForwardClaims: map[string]string{},
 		TrustForwarded: g.clientIPs.PeerTrusted, Log: g.log,
 		OnAttempt: func(ctx context.Context, failed bool) { // for the access log
 			if info := upstreams.RequestInfoFrom(ctx); info != nil {
@@ -117,7 +109,7 @@ func (g *Gateway) proxy(rc config.Route, names []string) (http.Handler, error) {
 		o.RequestHeaders.Remove = append(o.RequestHeaders.Remove, http.CanonicalHeaderKey(g.cfg.Auth.APIKeyHeader))
 	}
 	if f := pc.ResponseFields; f != nil {
-		o.Fields, o.MaxFieldsBody = &l7.FieldMap{Rename: f.Rename, Drop: f.Drop, Keep: f.Keep}, maxTransformedBody
+		o.Fields, o.MaxFieldsBody = f, maxTransformedBody
 	}
 	if !g.affinity {
 		return l7.NewProxy(o), nil
@@ -162,39 +154,6 @@ func (g *Gateway) transportFor(pool *lb.Pool) *http.Transport {
 	}
 	g.transports[pool] = t
 	return t
-}
-
-func headerOps(o config.HeaderOps) l7.HeaderOps {
-	out := l7.HeaderOps{Set: map[string]string{}, Add: map[string]string{}}
-	for k, v := range o.Set {
-		out.Set[http.CanonicalHeaderKey(k)] = v
-	}
-	for k, v := range o.Add {
-		out.Add[http.CanonicalHeaderKey(k)] = v
-	}
-	for _, k := range o.Remove {
-		out.Remove = append(out.Remove, http.CanonicalHeaderKey(k))
-	}
-	return out
-}
-
-func canonical(m map[string]string) map[string]string {
-	if len(m) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[http.CanonicalHeaderKey(k)] = v
-	}
-	return out
-}
-
-func lower(hosts []string) []string {
-	out := make([]string, len(hosts))
-	for i, h := range hosts {
-		out[i] = strings.ToLower(h)
-	}
-	return out
 }
 
 // upstreamHeaders prepares the header fields the pools' configurations add to the
@@ -253,16 +212,4 @@ func recordPrincipal(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// redirectHosts are the hosts a redirect route's {host} may take from the
-// request: the route's exact host names and those its redirect lists.
-func redirectHosts(rc config.Route) l7.RedirectHosts {
-	var allowed []string
-	for _, h := range append(append([]string{}, rc.Match.Hosts...), rc.Redirect.Hosts...) {
-		if !strings.HasPrefix(h, "*") {
-			allowed = append(allowed, strings.ToLower(h))
-		}
-	}
-	return l7.RedirectHosts{Allowed: allowed, Default: rc.Redirect.RedirectDefaultHost(rc.Match.Hosts)}
 }

@@ -11,9 +11,9 @@ import (
 // dotted path into nested objects ("owner.email"). A JSON array has each of its
 // objects rewritten.
 type FieldMap struct {
-	Rename map[string]string
-	Drop   []string
-	Keep   []string
+	Rename map[string]string `yaml:"rename"`
+	Drop   []string          `yaml:"drop"`
+	Keep   []string          `yaml:"keep"`
 }
 
 // Apply rewrites the JSON document doc. Numbers keep their text.

@@ -234,9 +234,9 @@ func (h RedirectHosts) of(r *http.Request) string {
 
 // HeaderOps change headers: Remove, then Set, then Add. Names are canonical.
 type HeaderOps struct {
-	Set    map[string]string
-	Add    map[string]string
-	Remove []string
+	Set    map[string]string `yaml:"set"`
+	Add    map[string]string `yaml:"add"`
+	Remove []string          `yaml:"remove"`
 }
 
 // Empty reports whether o changes nothing.

@@ -220,7 +220,7 @@ func (o *Options) Validate(at setting.Path, r setting.Reporter) {
 	case o.Policy != RingHash && hashed != 0:
 		r.Add(at.Key("hash_on"), "only the ring_hash policy hashes")
 	}
-	if c := o.Sticky.Cookie; c != "" && !isToken(c) {
+	if c := o.Sticky.Cookie; c != "" && !setting.Token(c) {
 		r.Add(at.Key("sticky").Key("cookie"), "%q is not a cookie name", c)
 	}
 	if n := *o.Retries; n < 0 || n > 5 {
@@ -254,16 +254,6 @@ func (h *HealthCheck) validate(at setting.Path, r setting.Reporter) {
 	if h.UnhealthyThreshold < 1 {
 		r.Add(at.Key("unhealthy_threshold"), "must be at least 1")
 	}
-}
-
-// isToken reports whether s is an RFC 9110 token, as cookie names are.
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isTokenChar(s[i]) {
-			return false
-		}
-	}
-	return s != ""
 }
 
 func policyList() string {

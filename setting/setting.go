@@ -149,3 +149,15 @@ func KindName(k yaml.Kind) string {
 
 // Ptr returns a pointer to v, for the optional fields of options built in code.
 func Ptr[T any](v T) *T { return &v }
+
+// Token reports whether s is an RFC 9110 token, as header field and cookie names
+// are.
+func Token(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return s != ""
+}
