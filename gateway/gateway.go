@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -110,24 +109,52 @@ func Rebuild(prev *Gateway, cfg *config.Config) (*Gateway, error) {
 	return build(cfg, prev.log, prev)
 }
 
+// build makes a gateway from cfg, one component after another. On a reload prev
+// is the gateway it replaces: each component is kept from prev when its
+// configuration did not change (pools, persisted queries, shared Redis state,
+// metrics, tracing) or made anew and handed what prev learnt (health, buckets,
+// keys). If the build fails, what it made is closed and prev is left as it was.
 func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err error) {
 	g := &Gateway{cfg: cfg, log: log, shared: &shared{}}
-	var made []*lb.Pool // the pools this build made, not those it kept from prev
-	var madeRedis *policies.SharedLimits
-	var madeAPQ *policies.SharedAPQ
+	var made closers
 	defer func() {
 		if err != nil {
-			if madeAPQ != nil {
-				_ = madeAPQ.Close()
-			}
-			for _, p := range made { // their health checks stop; prev keeps its own
-				p.Close()
-			}
-			if madeRedis != nil {
-				_ = madeRedis.Close()
-			}
+			made.close()
 		}
 	}()
+	for _, step := range []func(prev *Gateway, made *closers) error{
+		g.buildObservability,
+		g.buildPersistedQueries,
+		g.buildPools,
+		g.buildClients,
+		g.buildFallbacks,
+		g.buildAuth,
+		g.buildREST,
+		g.buildLimits,
+		g.buildRouter,
+	} {
+		if err := step(prev, &made); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// closers close what one build made, newest first, if the build fails.
+type closers []func()
+
+func (m *closers) add(close func()) { *m = append(*m, close) }
+
+func (m closers) close() {
+	for i := len(m) - 1; i >= 0; i-- {
+		m[i]()
+	}
+}
+
+// buildObservability takes metrics and tracing from prev, or makes them on the
+// first build: both live as long as the process.
+func (g *Gateway) buildObservability(prev *Gateway, _ *closers) error {
+	cfg := g.cfg
 	switch {
 	case prev != nil:
 		g.shared = prev.shared
@@ -135,170 +162,96 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 			g.metrics = prev.metrics
 		}
 		if g.metrics == nil && *cfg.Metrics.Enabled {
-			return nil, errors.New("metrics: turning them on needs a restart")
+			return errors.New("metrics: turning them on needs a restart")
 		}
 	case *cfg.Metrics.Enabled:
 		g.metrics = metrics.New()
 	}
 	g.shared.current.CompareAndSwap(nil, g)
-	switch a := cfg.GraphQL.APQ; {
+	if prev != nil {
+		return nil
+	}
+	tp, err := tracing.New(tracing.Options{Enabled: cfg.Tracing.Enabled, Endpoint: cfg.Tracing.Endpoint,
+		Sample: *cfg.Tracing.Sample, ServiceName: cfg.Tracing.ServiceName})
+	if err != nil {
+		return err
+	}
+	g.shared.tracing = tp
+	g.shared.tracer = tp.Tracer("github.com/switchyard/switchyard")
+	return nil
+}
+
+// buildPersistedQueries keeps prev's cache of automatic persisted queries when its
+// configuration is the same (they outlive a reload), else makes it: in Redis,
+// shared with the other instances, or in the process.
+func (g *Gateway) buildPersistedQueries(prev *Gateway, made *closers) error {
+	switch a := g.cfg.GraphQL.APQ; {
 	case prev != nil && reflect.DeepEqual(prev.cfg.GraphQL.APQ, a):
-		g.apq = prev.apq // persisted queries outlive a reload
+		g.apq = prev.apq
 	case a.Redis != nil:
 		shared, err := policies.NewSharedAPQ(policies.APQOptions{URL: a.Redis.URL, Prefix: a.Redis.KeyPrefix, TTL: a.TTL.Duration,
 			Timeout: a.Redis.Timeout.Duration, Size: a.CacheSize, Log: g.log.With("component", "apq")})
 		if err != nil {
-			return nil, fmt.Errorf("graphql.apq.redis.url: %w", err)
+			return fmt.Errorf("graphql.apq.redis.url: %w", err)
 		}
-		g.apq, madeAPQ = shared, shared
+		g.apq = shared
+		made.add(func() { _ = shared.Close() })
 	default:
 		g.apq = lru.New[string](max(1, a.CacheSize))
 	}
-	if prev == nil {
-		tp, err := tracing.New(tracing.Options{Enabled: cfg.Tracing.Enabled, Endpoint: cfg.Tracing.Endpoint,
-			Sample: *cfg.Tracing.Sample, ServiceName: cfg.Tracing.ServiceName})
+	return nil
+}
+
+// buildFallbacks checks the configured fallbacks and required fields against each
+// version's schema: against the current one strictly, the others skipping the
+// fields they lack.
+func (g *Gateway) buildFallbacks(*Gateway, *closers) error {
+	gc := g.cfg.GraphQL
+	if len(gc.Fallbacks) == 0 && len(gc.RequiredFields) == 0 {
+		return nil
+	}
+	g.fallbacks = map[string]*resolvers.Fallbacks{}
+	for _, v := range versions {
+		schema := g.executableSchema(v).Schema()
+		fb, err := resolvers.NewFallbacks(schema, gc.Fallbacks, gc.RequiredFields)
+		if err != nil && v == currentVersion {
+			return fmt.Errorf("graphql.fallbacks or graphql.required_fields: %w", err)
+		}
 		if err != nil {
-			return nil, err
+			fb, _ = resolvers.NewFallbacks(schema, onlyIn(schema, gc.Fallbacks), onlyFieldsIn(schema, gc.RequiredFields))
 		}
-		g.shared.tracing = tp
-		g.shared.tracer = tp.Tracer("github.com/switchyard/switchyard")
+		g.fallbacks[v] = &fb
 	}
-	byName := map[string]*lb.Pool{}
-	names := make([]string, 0, len(cfg.Pools))
-	for name := range cfg.Pools {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		pc := cfg.Pools[name]
-		var onResult func(string, int, time.Duration)
-		if m := g.metrics; m != nil {
-			onResult = func(endpoint string, status int, d time.Duration) {
-				m.UpstreamRequest(name, endpointLabel(endpoint), status, d)
-			}
-		}
-		if prev != nil {
-			// Unchanged: the same configuration, and the same contents in the TLS
-			// files it names (new certificates need new connections).
-			if old := prev.pool(name); old != nil && reflect.DeepEqual(prev.cfg.Pools[name], pc) && !old.TLSFilesChanged() {
-				byName[name] = old
-				g.pools = append(g.pools, old)
-				if pc.Policy == lb.RingHash || pc.Sticky.Cookie != "" {
-					g.affinity = true
-				}
-				continue
-			}
-		}
-		opts := pc.Options
-		opts.OnResult = onResult
-		pool, err := lb.New(name, opts, log)
-		if err != nil {
-			return nil, fmt.Errorf("building pool %s: %w", name, err)
-		}
-		made = append(made, pool)
-		if prev != nil {
-			if old := prev.pool(name); old != nil {
-				pool.Adopt(old)
-			}
-		}
-		byName[name] = pool
-		if pc.Policy == lb.RingHash || pc.Sticky.Cookie != "" {
-			g.affinity = true
-		}
-		g.pools = append(g.pools, pool)
-	}
-	for _, name := range config.RequiredPools {
-		if byName[name] == nil {
-			return nil, fmt.Errorf("pool %s is not configured", name)
-		}
-	}
-	g.clients = &upstreams.Clients{
-		Users:   upstreams.NewUsers("users", byName["users"]),
-		Orders:  upstreams.NewOrders("orders", byName["orders"]),
-		Catalog: upstreams.NewCatalog("catalog", byName["catalog"]),
-		Reviews: upstreams.NewReviews("reviews", byName["reviews"]),
-	}
-	for _, c := range []interface{ SetLogger(*slog.Logger) }{g.clients.Users, g.clients.Orders, g.clients.Catalog, g.clients.Reviews} {
-		c.SetLogger(log)
-	}
-	if g.shared.tracing.Recording() {
-		for _, c := range []interface{ SetTracer(trace.Tracer) }{g.clients.Users, g.clients.Orders, g.clients.Catalog, g.clients.Reviews} {
-			c.SetTracer(g.shared.tracer)
-		}
-	}
-	if g.metrics != nil {
-		g.clients.OnBatch = g.metrics.LoaderBatch
-		if prev == nil {
-			sh := g.shared
-			err := g.metrics.Register(metrics.PoolCollector(func() []metrics.PoolState {
-				return sh.current.Load().poolStates()
-			}))
-			if err != nil {
-				return nil, fmt.Errorf("registering metrics: %w", err)
-			}
-		}
-	}
-	if len(cfg.GraphQL.Fallbacks) > 0 || len(cfg.GraphQL.RequiredFields) > 0 {
-		// Checked against the current schema; a version without a field skips it.
-		g.fallbacks = map[string]*resolvers.Fallbacks{}
-		for _, v := range versions {
-			schema := g.executableSchema(v).Schema()
-			fb, err := resolvers.NewFallbacks(schema, cfg.GraphQL.Fallbacks, cfg.GraphQL.RequiredFields)
-			if err != nil && v == currentVersion {
-				return nil, fmt.Errorf("graphql.fallbacks or graphql.required_fields: %w", err)
-			}
-			if err != nil {
-				fb, _ = resolvers.NewFallbacks(schema, onlyIn(schema, cfg.GraphQL.Fallbacks), onlyFieldsIn(schema, cfg.GraphQL.RequiredFields))
-			}
-			g.fallbacks[v] = &fb
-		}
-	}
-	issuers := slices.Clone(cfg.Auth.OIDC)
-	for i := range issuers {
-		issuers[i].Log = g.log.With("component", "oidc")
-	}
-	auth, err := policies.NewAuthenticator(policies.AuthOptions{
-		Required: cfg.Auth.Required, APIKeyHeader: cfg.Auth.APIKeyHeader, APIKeys: cfg.Auth.APIKeys, Issuers: issuers,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
-	}
-	g.auth = auth
-	if prev != nil {
-		g.auth.Adopt(prev.auth)
-	}
-	if g.metrics != nil {
-		g.auth.OnDecision = g.metrics.AuthDecision
-	}
-	if g.clientIPs, err = policies.NewClientIPs(cfg.TrustedProxies); err != nil {
-		return nil, fmt.Errorf("trusted_proxies: %w", err)
-	}
+	return nil
+}
+
+// buildREST loads the composed REST endpoints against the versions' schemas, the
+// trusted documents (with the endpoints' own operations) and the OpenAPI document.
+func (g *Gateway) buildREST(*Gateway, *closers) error {
 	schemas := map[string]*ast.Schema{}
 	for _, v := range versions {
 		schemas[v] = g.executableSchema(v).Schema()
 	}
 	eps, err := rest.Load(schema.Rest, schemas)
 	if err != nil {
-		return nil, fmt.Errorf("composed REST endpoints: %w", err)
+		return fmt.Errorf("composed REST endpoints: %w", err)
 	}
 	g.rest = eps
-	if f := cfg.GraphQL.TrustedDocuments; f != "" {
+	if f := g.cfg.GraphQL.TrustedDocuments; f != "" {
 		if g.trusted, err = policies.LoadTrustedDocuments(f); err != nil {
-			return nil, fmt.Errorf("graphql.trusted_documents: %s: %w", f, err)
+			return fmt.Errorf("graphql.trusted_documents: %s: %w", f, err)
 		}
 		for _, ep := range eps {
 			g.trusted.Add(ep.Query) // the composed REST endpoints' own operations
 		}
 	}
-	if g.openapi, err = rest.OpenAPI("Switchyard composed REST endpoints", "2", eps); err != nil {
-		return nil, err
-	}
-	if g.limits, err = g.rateLimits(); err != nil {
-		return nil, err
-	}
-	if err := g.authorization(); err != nil {
-		return nil, err
-	}
+	g.openapi, err = rest.OpenAPI("Switchyard composed REST endpoints", "2", eps)
+	return err
+}
+
+// buildRouter makes the L7 routes (their proxies keep prev's connections to the
+// pools kept) and the handlers of the public and admin listeners.
+func (g *Gateway) buildRouter(prev *Gateway, _ *closers) error {
 	if prev != nil {
 		for _, p := range g.pools {
 			if t := prev.transports[p]; t != nil {
@@ -309,36 +262,16 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 			}
 		}
 	}
-	if prev != nil {
-		g.limits.Adopt(prev.limits)
-	}
-	if rc := cfg.RateLimits.Redis; rc != nil {
-		if prev != nil && prev.redis != nil && reflect.DeepEqual(*prev.cfg.RateLimits.Redis, *rc) {
-			g.redis = prev.redis
-		} else {
-			if g.redis, err = policies.NewSharedLimits(policies.SharedOptions{
-				URL: rc.URL, Prefix: rc.KeyPrefix, Timeout: rc.Timeout.Duration, Log: g.log.With("component", "ratelimit"),
-			}); err != nil {
-				return nil, fmt.Errorf("rate_limits.redis.url: %w", err)
-			}
-			madeRedis = g.redis
-			if g.metrics != nil {
-				g.redis.OnState, g.redis.OnFallback = g.metrics.SharedLimitsUp, g.metrics.SharedLimitsFallback
-				g.metrics.SharedLimitsUp(true)
-			}
-		}
-		g.limits.Share(g.redis)
-	}
-	// After the limits have adopted prev's buckets: the routes take theirs.
 	g.upstreamHeaders()
+	var err error
 	if g.l7, err = g.l7Routes(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "NOT_FOUND", "no such route")
 	})); err != nil {
-		return nil, fmt.Errorf("routes: %w", err)
+		return fmt.Errorf("routes: %w", err)
 	}
 	g.handler = g.routes()
 	g.admin = g.adminRoutes()
-	return g, nil
+	return nil
 }
 
 func (g *Gateway) routes() http.Handler {
@@ -413,33 +346,6 @@ func (g *Gateway) routes() http.Handler {
 	return r
 }
 
-// poolStates is the pools' state for the metrics, at scrape time.
-func (g *Gateway) poolStates() []metrics.PoolState {
-	out := make([]metrics.PoolState, 0, len(g.pools))
-	for _, p := range g.pools {
-		st := p.Stats()
-		ps := metrics.PoolState{Name: p.Name(), Breaker: st.Breaker, Retries: st.Retries, RetriesRefused: st.RetriesRefused,
-			Discards: make(map[string]int64, len(st.Discards))}
-		for i, n := range st.Discards {
-			if i > 0 { // DiscardReasons[0] is "none"
-				ps.Discards[lb.DiscardReasons[i]] = n
-			}
-		}
-		for _, e := range p.Status() {
-			switch {
-			case !e.Healthy:
-				ps.Unhealthy++
-			case e.Ejected:
-				ps.Ejected++
-			default:
-				ps.Healthy++
-			}
-		}
-		out = append(out, ps)
-	}
-	return out
-}
-
 // MetricsHandler serves the metrics, or is nil when they are disabled. The gateway
 // serves it at /metrics on the public listener unless there is an admin listener.
 func (g *Gateway) MetricsHandler() http.Handler {
@@ -476,36 +382,6 @@ func onlyFieldsIn(schema *ast.Schema, names []string) []string {
 // Config returns the configuration the gateway was built from.
 func (g *Gateway) Config() *config.Config { return g.cfg }
 
-// endpointLabel is an endpoint's URL without its scheme, as metrics name it.
-func endpointLabel(url string) string {
-	if _, rest, ok := strings.Cut(url, "://"); ok {
-		return rest
-	}
-	return url
-}
-
-// Pools returns the gateway's pools, sorted by name.
-func (g *Gateway) Pools() []*lb.Pool { return g.pools }
-
-func (g *Gateway) pool(name string) *lb.Pool {
-	for _, p := range g.pools {
-		if p.Name() == name {
-			return p
-		}
-	}
-	return nil
-}
-
-// Ready reports whether every pool has a healthy endpoint.
-func (g *Gateway) Ready() bool {
-	for _, p := range g.pools {
-		if !p.Ready() {
-			return false
-		}
-	}
-	return true
-}
-
 // Run runs the pools' health checks until ctx ends, then returns once they stopped.
 func (g *Gateway) Run(ctx context.Context) {
 	var wg sync.WaitGroup
@@ -537,82 +413,4 @@ func (g *Gateway) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = g.shared.tracing.Shutdown(ctx)
-}
-
-// guardedRoutes are the patterns of the routes that authenticate and limit their
-// callers: the GraphQL endpoints and the composed REST endpoints.
-func (g *Gateway) guardedRoutes() []string {
-	routes := []string{"/graphql"}
-	for _, v := range versions {
-		routes = append(routes, "/"+v+"/graphql")
-	}
-	for _, ep := range g.rest {
-		routes = append(routes, ep.Path)
-	}
-	return routes
-}
-
-// authorization builds the configured requirements of routes and operations. A
-// route rule must name a guarded route; an operation rule, an operation whose text
-// the gateway fixes.
-func (g *Gateway) authorization() error {
-	c := g.cfg.Auth
-	routes := g.guardedRoutes()
-	g.routeRules = map[string]policies.Requirement{}
-	for route, r := range c.Routes {
-		if !slices.Contains(routes, route) {
-			return fmt.Errorf("auth.routes: no route %q (the guarded routes are %s)", route, strings.Join(routes, ", "))
-		}
-		g.routeRules[route] = r
-	}
-	if len(c.Operations) == 0 {
-		return nil
-	}
-	if g.trusted == nil {
-		return errors.New("auth.operations needs graphql.trusted_documents: without it a client may give any operation the name a rule protects (for a composed REST endpoint, put the rule on its route in auth.routes)")
-	}
-	fixed := g.trusted.OperationNames()
-	for _, ep := range g.rest {
-		fixed = append(fixed, ep.Name)
-	}
-	g.opRules = policies.OperationRules{}
-	for name, r := range c.Operations {
-		if !slices.Contains(fixed, name) {
-			return fmt.Errorf("auth.operations: %q is not the name of a composed REST endpoint's operation or of a trusted document's: a client could name any operation so", name)
-		}
-		g.opRules[name] = r
-	}
-	return nil
-}
-
-// rateLimits builds the configured rate limits; a per-route limit must name a route
-// that is served.
-func (g *Gateway) rateLimits() (*policies.RateLimits, error) {
-	c := g.cfg.RateLimits
-	var tiers []policies.Rate
-	for _, k := range g.cfg.Auth.APIKeys {
-		if k.RateLimit != nil {
-			tiers = append(tiers, *k.RateLimit)
-		}
-	}
-	routes := g.guardedRoutes()
-	for _, rc := range g.cfg.Routes {
-		routes = append(routes, "route:"+rc.Name) // the L7 routes, by name
-	}
-	perRoute := map[string]policies.Rate{}
-	for route, r := range c.PerRoute {
-		if !slices.Contains(routes, route) {
-			return nil, fmt.Errorf("rate_limits.per_route: no route %q (the limited routes are %s)", route, strings.Join(routes, ", "))
-		}
-		perRoute[route] = r
-	}
-	var onLimited func(string, string)
-	if g.metrics != nil {
-		onLimited = g.metrics.RateLimited
-	}
-	rl := policies.NewRateLimits(c.PerCaller, tiers, perRoute, c.IdleTimeout.Duration, g.clientIPs.Of, onLimited)
-	if c.CostPerCaller != nil {
-		rl.LimitCost(*c.CostPerCaller, c.IdleTimeout.Duration)
-	}
-	return rl, nil
 }
