@@ -354,7 +354,6 @@ func (c *Config) SetDefaults() {
 	for i := range c.Auth.OIDC {
 		c.Auth.OIDC[i].SetDefaults()
 	}
-
 	if len(c.CORS.AllowedHeaders) == 0 {
 		c.CORS.AllowedHeaders = []string{"Content-Type", "Authorization", "API-Version", "Request-Timeout", "X-Request-Id", "Traceparent"}
 	}
@@ -363,10 +362,6 @@ func (c *Config) SetDefaults() {
 	if r := c.RateLimits.Redis; r != nil {
 		r.setDefaults("switchyard:")
 	}
-	if r := c.GraphQL.APQ.Redis; r != nil {
-		r.setDefaults("switchyard:apq:")
-	}
-	c.GraphQL.APQ.TTL.SetDefault(24 * time.Hour)
 	if c.Tracing.ServiceName == "" {
 		c.Tracing.ServiceName = "switchyard"
 	}
@@ -379,7 +374,16 @@ func (c *Config) SetDefaults() {
 	if c.AccessLog.Sample == nil {
 		c.AccessLog.Sample = ptr(1.0)
 	}
-	g := &c.GraphQL
+	c.GraphQL.setDefaults()
+	for name, p := range c.Pools {
+		p.SetDefaults()
+		c.Pools[name] = p
+	}
+}
+
+// setDefaults fills the graphql section's unset keys.
+func (g *GraphQL) setDefaults() {
+	g.APQ.TTL.SetDefault(24 * time.Hour)
 	g.LoaderWait.SetDefault(time.Millisecond)
 	if g.QueryCacheSize == 0 {
 		g.QueryCacheSize = 1000
@@ -414,9 +418,8 @@ func (c *Config) SetDefaults() {
 	if g.APQ.CacheSize == 0 {
 		g.APQ.CacheSize = 1000
 	}
-	for name, p := range c.Pools {
-		p.SetDefaults()
-		c.Pools[name] = p
+	if r := g.APQ.Redis; r != nil {
+		r.setDefaults("switchyard:apq:")
 	}
 }
 
@@ -426,11 +429,25 @@ func ptr[T any](v T) *T { return &v }
 // name keys but no lines; Load adds the file and lines.
 func (c *Config) Validate() error {
 	var errs errorList
+	c.validateServer(&errs)
+	c.validateGraphQL(&errs)
+	c.validateTLS(&errs)
+	c.validateRateLimits(&errs)
+	c.validateAuth(&errs)
+	l7.ValidateRoutes(c.Routes, func(name string) bool { _, ok := c.Pools[name]; return ok }, path{"routes"}, &errs)
+	c.validateCORS(&errs)
+	c.validateVersions(&errs)
+	c.validatePools(&errs)
+	return errs.err()
+}
+
+// validateServer checks the listeners, shutdown, tracing, access log and admin keys.
+func (c *Config) validateServer(errs *errorList) {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs.Add(path{"listen"}, "%q is not a host:port address", c.Listen)
 	}
-	c.ShutdownTimeout.Check(path{"shutdown_timeout"}, &errs)
-	c.ShutdownDelay.Check(path{"shutdown_delay"}, &errs)
+	c.ShutdownTimeout.Check(path{"shutdown_timeout"}, errs)
+	c.ShutdownDelay.Check(path{"shutdown_delay"}, errs)
 	if c.Tracing.Enabled {
 		if u, err := url.Parse(c.Tracing.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs.Add(path{"tracing", "endpoint"}, "%q is not a collector URL (want http://host:4318)", c.Tracing.Endpoint)
@@ -447,10 +464,14 @@ func (c *Config) Validate() error {
 			errs.Add(path{"admin", "listen"}, "%q is not a host:port address", c.Admin.Listen)
 		}
 	}
+}
+
+// validateGraphQL checks the graphql section.
+func (c *Config) validateGraphQL(errs *errorList) {
 	g := path{"graphql"}
-	c.GraphQL.LoaderWait.Check(g.Key("loader_wait"), &errs)
-	c.GraphQL.RequestTimeout.Check(g.Key("request_timeout"), &errs)
-	c.GraphQL.MaxRequestTimeout.Check(g.Key("max_request_timeout"), &errs)
+	c.GraphQL.LoaderWait.Check(g.Key("loader_wait"), errs)
+	c.GraphQL.RequestTimeout.Check(g.Key("request_timeout"), errs)
+	c.GraphQL.MaxRequestTimeout.Check(g.Key("max_request_timeout"), errs)
 	if c.GraphQL.QueryCacheSize < 0 {
 		errs.Add(g.Key("query_cache_size"), "must not be negative")
 	}
@@ -465,6 +486,14 @@ func (c *Config) Validate() error {
 	if c.GraphQL.MaxBodyBytes < 0 {
 		errs.Add(g.Key("max_body_bytes"), "must not be negative")
 	}
+	if r := c.GraphQL.APQ.Redis; r != nil {
+		r.check(path{"graphql", "apq", "redis"}, errs)
+	}
+	c.GraphQL.APQ.TTL.Check(path{"graphql", "apq", "ttl"}, errs)
+}
+
+// validateTLS checks that the TLS files can be read.
+func (c *Config) validateTLS(errs *errorList) {
 	if t := c.TLS; t != nil {
 		if len(t.Certificates) == 0 {
 			errs.Add(path{"tls", "certificates"}, "TLS needs at least one certificate")
@@ -487,39 +516,42 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+}
+
+// validateRateLimits checks the rate_limits section.
+func (c *Config) validateRateLimits(errs *errorList) {
 	if r := c.RateLimits.PerCaller; r != nil {
-		r.Validate(path{"rate_limits", "per_caller"}, &errs)
+		r.Validate(path{"rate_limits", "per_caller"}, errs)
 	}
 	for route, r := range c.RateLimits.PerRoute {
 		at := path{"rate_limits", "per_route", route}
 		if !strings.HasPrefix(route, "/") && !strings.HasPrefix(route, "route:") {
 			errs.Add(at, "%q is not a route pattern (it starts with /) or an L7 route (route:NAME)", route)
 		}
-		r.Validate(at, &errs)
+		r.Validate(at, errs)
 	}
 	if r := c.RateLimits.CostPerCaller; r != nil {
 		at := path{"rate_limits", "cost_per_caller"}
-		r.Validate(at, &errs)
+		r.Validate(at, errs)
 		if m := c.GraphQL.Limits.MaxCost; r.Burst >= 1 && m > 0 && r.Burst < m {
 			errs.Add(at.Key("burst"), "must be at least graphql.limits.max_cost (%d): an operation within that limit could never run", m)
 		}
 	}
-	c.RateLimits.IdleTimeout.Check(path{"rate_limits", "idle_timeout"}, &errs)
+	c.RateLimits.IdleTimeout.Check(path{"rate_limits", "idle_timeout"}, errs)
 	if r := c.RateLimits.Redis; r != nil {
-		r.check(path{"rate_limits", "redis"}, &errs)
+		r.check(path{"rate_limits", "redis"}, errs)
 	}
-	if r := c.GraphQL.APQ.Redis; r != nil {
-		r.check(path{"graphql", "apq", "redis"}, &errs)
-	}
-	c.GraphQL.APQ.TTL.Check(path{"graphql", "apq", "ttl"}, &errs)
+}
+
+// validateAuth checks the auth section and the trusted proxies.
+func (c *Config) validateAuth(errs *errorList) {
 	for i, p := range c.TrustedProxies {
 		if _, err := policies.ParseProxy(p); err != nil {
 			errs.Add(path{"trusted_proxies"}.Index(i), "%v", err)
 		}
 	}
-	policies.ValidateAPIKeys(c.Auth.APIKeys, path{"auth", "api_keys"}, &errs)
-	l7.ValidateRoutes(c.Routes, func(name string) bool { _, ok := c.Pools[name]; return ok }, path{"routes"}, &errs)
-	policies.ValidateIssuers(c.Auth.OIDC, path{"auth", "oidc"}, &errs)
+	policies.ValidateAPIKeys(c.Auth.APIKeys, path{"auth", "api_keys"}, errs)
+	policies.ValidateIssuers(c.Auth.OIDC, path{"auth", "oidc"}, errs)
 	if len(c.Auth.Operations) > 0 && c.GraphQL.TrustedDocuments == "" {
 		errs.Add(path{"auth", "operations"}, "needs graphql.trusted_documents: without it a client may give any operation the name a rule protects (for a composed REST endpoint, put the rule on its route in auth.routes)")
 	}
@@ -543,6 +575,10 @@ func (c *Config) Validate() error {
 	if len(c.Auth.OIDC) > 0 && strings.EqualFold(c.Auth.APIKeyHeader, "Authorization") {
 		errs.Add(path{"auth", "api_key_header"}, "cannot be Authorization: bearer tokens are sent in it")
 	}
+}
+
+// validateCORS checks the cors section.
+func (c *Config) validateCORS(errs *errorList) {
 	for i, o := range c.CORS.AllowedOrigins {
 		if o == "*" {
 			if c.CORS.AllowCredentials {
@@ -554,12 +590,20 @@ func (c *Config) Validate() error {
 			errs.Add(path{"cors", "allowed_origins"}.Index(i), "%q is not an origin (scheme://host[:port])", o)
 		}
 	}
-	c.CORS.MaxAge.Check(path{"cors", "max_age"}, &errs)
+	c.CORS.MaxAge.Check(path{"cors", "max_age"}, errs)
+}
+
+// validateVersions checks that the versions named are served.
+func (c *Config) validateVersions(errs *errorList) {
 	for name := range c.Versions {
 		if !slices.Contains(ServedVersions, name) {
 			errs.Add(path{"versions", name}, "no such version (the versions are %s)", strings.Join(ServedVersions, ", "))
 		}
 	}
+}
+
+// validatePools checks that the schema's pools are there, and each pool.
+func (c *Config) validatePools(errs *errorList) {
 	for _, name := range RequiredPools {
 		if _, ok := c.Pools[name]; !ok {
 			errs.Add(path{"pools"}, "pool %q is missing: the schema's resolvers call it", name)
@@ -567,7 +611,7 @@ func (c *Config) Validate() error {
 	}
 	for name, p := range c.Pools {
 		at := path{"pools", name}
-		HeaderOps{Set: p.RequestHeaders}.Validate(at.Key("request_headers"), &errs)
+		HeaderOps{Set: p.RequestHeaders}.Validate(at.Key("request_headers"), errs)
 		for claim, h := range p.ForwardClaims {
 			if !setting.Token(h) {
 				errs.Add(at.Key("forward_claims").Key(claim), "%q is not a header name", h)
@@ -581,9 +625,8 @@ func (c *Config) Validate() error {
 	slices.Sort(names)
 	for _, name := range names {
 		p := c.Pools[name]
-		p.Validate(path{"pools", name}, &errs)
+		p.Validate(path{"pools", name}, errs)
 	}
-	return errs.err()
 }
 
 // redactURL hides the password of a URL that has one, for error messages.
