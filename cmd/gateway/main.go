@@ -98,48 +98,45 @@ func check(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// serve runs the gateway until ctx ends.
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// serveFlags are the flags of the serving command.
+type serveFlags struct {
+	config, listen, logLevel, debug string
+	watch                           time.Duration
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
+	var f serveFlags
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "the configuration file (YAML); none runs the built-in demo")
-	listen := fs.String("listen", "", "listen address, overriding the configuration's")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	debugAddr := fs.String("debug-listen", "", "if set, serve Go's pprof profiles on this address (keep it private)")
-	watch := fs.Duration("watch", 0, "if set, check the configuration file this often and reload it when it changes")
-	if err := fs.Parse(args); err != nil {
+	fs.StringVar(&f.config, "config", "", "the configuration file (YAML); none runs the built-in demo")
+	fs.StringVar(&f.listen, "listen", "", "listen address, overriding the configuration's")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.debug, "debug-listen", "", "if set, serve Go's pprof profiles on this address (keep it private)")
+	fs.DurationVar(&f.watch, "watch", 0, "if set, check the configuration file this often and reload it when it changes")
+	return f, fs.Parse(args)
+}
+
+// serve runs the gateway until ctx ends.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseServeFlags(args, stderr)
+	if err != nil {
 		return err
 	}
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return fmt.Errorf("-log-level: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-
 	if os.Getenv("GOGC") == "" {
 		// A gateway's live heap is small and its garbage is per-request: collecting
 		// at 4x the live heap instead of 2x halves the GC's CPU for a few MB more.
 		debug.SetGCPercent(defaultGCPercent)
 	}
-
-	var cfg *config.Config
-	if *configPath != "" {
-		var err error
-		if cfg, err = config.Load(*configPath); err != nil {
-			return err
-		}
-	} else {
-		cluster, err := demo.StartCluster(demo.NewDataset(), 2)
-		if err != nil {
-			return fmt.Errorf("starting the demo upstreams: %w", err)
-		}
-		defer cluster.Close()
-		cfg = demoConfig(cluster)
-		fmt.Fprintln(stdout, "No -config given: running the demo storefront (4 services x 2 instances on loopback).")
+	cfg, closeDemo, err := loadConfig(f, stdout)
+	if err != nil {
+		return err
 	}
-	if *listen != "" {
-		cfg.Listen = *listen
-	}
+	defer closeDemo()
 
 	rt, err := gateway.NewRuntime(cfg, log)
 	if err != nil {
@@ -152,36 +149,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	// SIGHUP reloads the file: a bad one is refused and logged, and the running
-	// configuration goes on serving. The demo has no file to reload.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	hupDone := make(chan struct{})
-	defer func() {
-		signal.Stop(hup)
-		close(hupDone)
-	}()
-	go func() {
-		for {
-			select {
-			case <-hupDone:
-				return
-			case <-hup:
-				if *configPath == "" {
-					log.Warn("SIGHUP ignored: the demo has no configuration file to reload")
-					continue
-				}
-				reload(rt, term, *configPath, *listen, log)
-			}
-		}
-	}()
-	if *configPath != "" {
-		if *watch > 0 {
-			stopWatch := make(chan struct{})
-			defer close(stopWatch)
-			go watchFile(*configPath, *watch, stopWatch, func() { reload(rt, term, *configPath, *listen, log) })
-		}
-	}
+	defer watchReloads(rt, term, f, log)()
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
@@ -195,7 +164,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *cfg.GraphQL.Playground {
 		fmt.Fprintf(stdout, "Playground:       %s/playground\n", base)
 	}
-
 	srv := &http.Server{
 		Handler:           rt.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -205,44 +173,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-
-	if cfg.Admin.Listen != "" {
-		aln, err := net.Listen("tcp", cfg.Admin.Listen)
-		if err != nil {
-			return fmt.Errorf("listening for admin: %w", err)
-		}
-		asrv := &http.Server{Handler: rt.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = asrv.Serve(aln) }()
-		defer asrv.Close()
-		fmt.Fprintf(stdout, "Admin:            http://%s/pools\n", aln.Addr())
+	sides, err := startSideListeners(cfg, f, rt, term, ln, stdout)
+	defer sides.close()
+	if err != nil {
+		return err
 	}
-	if *debugAddr != "" {
-		dln, err := net.Listen("tcp", *debugAddr)
-		if err != nil {
-			return fmt.Errorf("listening for debug: %w", err)
-		}
-		dsrv := &http.Server{Handler: debugMux(), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = dsrv.Serve(dln) }()
-		defer dsrv.Close()
-		fmt.Fprintf(stdout, "Profiles:         http://%s/debug/pprof/\n", dln.Addr())
-	}
-
 	serveErr := make(chan error, 1)
 	if term != nil {
 		srv.TLSConfig = term.Config()
 		go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
-		if addr := cfg.TLS.RedirectListen; addr != "" {
-			rln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return fmt.Errorf("listening for redirects: %w", err)
-			}
-			_, port, _ := net.SplitHostPort(ln.Addr().String())
-			rsrv := &http.Server{Handler: redirectToHTTPS(port, term.Names()), ReadHeaderTimeout: 10 * time.Second,
-				ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second}
-			go func() { _ = rsrv.Serve(rln) }()
-			defer rsrv.Close()
-			fmt.Fprintf(stdout, "HTTP redirects:   http://%s\n", rln.Addr())
-		}
 	} else {
 		go func() { serveErr <- srv.Serve(ln) }()
 	}
@@ -251,11 +190,118 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
-	// Readiness turns false first, so that load balancers stop sending; after
-	// shutdown_delay the listener stops accepting, and in-flight requests get
-	// shutdown_timeout to finish. The health loops stop last (the deferred stopBG).
+	return drain(rt, srv, serveErr, log)
+}
+
+// loadConfig loads the -config file, or starts the demo's upstreams and returns
+// their configuration; the function returned stops them.
+func loadConfig(f serveFlags, stdout io.Writer) (*config.Config, func(), error) {
+	var cfg *config.Config
+	closeDemo := func() {}
+	if f.config != "" {
+		var err error
+		if cfg, err = config.Load(f.config); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		cluster, err := demo.StartCluster(demo.NewDataset(), 2)
+		if err != nil {
+			return nil, nil, fmt.Errorf("starting the demo upstreams: %w", err)
+		}
+		closeDemo = func() { _ = cluster.Close() }
+		cfg = demoConfig(cluster)
+		fmt.Fprintln(stdout, "No -config given: running the demo storefront (4 services x 2 instances on loopback).")
+	}
+	if f.listen != "" {
+		cfg.Listen = f.listen
+	}
+	return cfg, closeDemo, nil
+}
+
+// watchReloads reloads the configuration file on SIGHUP and, with -watch, when
+// it changes: a bad one is refused and logged, and the running configuration
+// goes on serving. The demo has no file to reload. The function returned stops
+// watching.
+func watchReloads(rt *gateway.Runtime, term *gateway.TLS, f serveFlags, log *slog.Logger) func() {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-hup:
+				if f.config == "" {
+					log.Warn("SIGHUP ignored: the demo has no configuration file to reload")
+					continue
+				}
+				reload(rt, term, f.config, f.listen, log)
+			}
+		}
+	}()
+	if f.config != "" && f.watch > 0 {
+		go watchFile(f.config, f.watch, done, func() { reload(rt, term, f.config, f.listen, log) })
+	}
+	return func() {
+		signal.Stop(hup)
+		close(done)
+	}
+}
+
+// sideServers are the listeners beside the main one, closed together.
+type sideServers []*http.Server
+
+func (s sideServers) close() {
+	for _, srv := range s {
+		_ = srv.Close()
+	}
+}
+
+// startSideListeners starts the admin, debug and HTTPS-redirect listeners that
+// the configuration and flags ask for.
+func startSideListeners(cfg *config.Config, f serveFlags, rt *gateway.Runtime, term *gateway.TLS, main net.Listener, stdout io.Writer) (sideServers, error) {
+	var sides sideServers
+	start := func(addr string, srv *http.Server, what, banner string) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listening for %s: %w", what, err)
+		}
+		go func() { _ = srv.Serve(ln) }()
+		sides = append(sides, srv)
+		fmt.Fprintf(stdout, banner, ln.Addr())
+		return nil
+	}
+	if cfg.Admin.Listen != "" {
+		srv := &http.Server{Handler: rt.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		if err := start(cfg.Admin.Listen, srv, "admin", "Admin:            http://%s/pools\n"); err != nil {
+			return sides, err
+		}
+	}
+	if f.debug != "" {
+		srv := &http.Server{Handler: debugMux(), ReadHeaderTimeout: 10 * time.Second}
+		if err := start(f.debug, srv, "debug", "Profiles:         http://%s/debug/pprof/\n"); err != nil {
+			return sides, err
+		}
+	}
+	if term != nil && cfg.TLS.RedirectListen != "" {
+		_, port, _ := net.SplitHostPort(main.Addr().String())
+		srv := &http.Server{Handler: redirectToHTTPS(port, term.Names()), ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second}
+		if err := start(cfg.TLS.RedirectListen, srv, "redirects", "HTTP redirects:   http://%s\n"); err != nil {
+			return sides, err
+		}
+	}
+	return sides, nil
+}
+
+// drain shuts the gateway down gracefully. Readiness turns false first, so that
+// load balancers stop sending; after shutdown_delay the listener stops accepting,
+// and in-flight requests get shutdown_timeout to finish. The health loops stop
+// last (the runtime's Close, deferred by serve).
+func drain(rt *gateway.Runtime, srv *http.Server, serveErr <-chan error, log *slog.Logger) error {
 	rt.Drain()
-	cfg = rt.Current().Config() // the latest, if reloads changed the shutdown settings
+	cfg := rt.Current().Config() // the latest, if reloads changed the shutdown settings
 	log.Info("draining", "delay", cfg.ShutdownDelay.Duration.String(), "timeout", cfg.ShutdownTimeout.Duration.String())
 	select {
 	case <-time.After(cfg.ShutdownDelay.Duration):
