@@ -102,12 +102,13 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 			required[name] = true
 		}
 	}
-	tr := httpTransport{maxBody: g.cfg.GraphQL.MaxBodyBytes, required: required, metrics: g.metrics, version: version,
-		maxQuery: max(g.cfg.GraphQL.Limits.MaxQueryBytes, 0), limits: g.limits}
+	srv.AddTransport(httpTransport{maxBody: g.cfg.GraphQL.MaxBodyBytes, metrics: g.metrics, version: version,
+		maxQuery: max(g.cfg.GraphQL.Limits.MaxQueryBytes, 0), limits: g.limits})
+	hooks := operationHooks{version: version, required: required, metrics: g.metrics}
 	if g.shared.tracing.Recording() {
-		tr.tracer = g.shared.tracer
+		hooks.tracer = g.shared.tracer
 	}
-	srv.AddTransport(tr)
+	srv.Use(hooks) // first: it wraps the other extensions' work
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](g.cfg.GraphQL.QueryCacheSize))
 	srv.SetParserTokenLimit(max(g.cfg.GraphQL.Limits.MaxTokens, 0)) // 0: none
 	if *g.cfg.GraphQL.Introspection {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,14 +22,9 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/metrics"
 	"github.com/switchyard/switchyard/policies"
-	"github.com/switchyard/switchyard/resolvers"
 )
 
 // Media types of GraphQL over HTTP.
@@ -74,9 +68,7 @@ type requestBody struct {
 // 422 for parse and validation errors, as gqlgen answers, and otherwise a 200.
 type httpTransport struct {
 	maxBody  int64
-	required map[string]bool  // upstreams whose failure fails the whole response
-	metrics  *metrics.Metrics // nil when disabled
-	tracer   trace.Tracer     // nil when tracing is off
+	metrics  *metrics.Metrics // nil when disabled; for the operations that do not parse or validate
 	version  string           // the schema version served, "v2"
 	maxQuery int              // the longest query text accepted, in bytes; 0: any
 	// limits spend each operation's cost from its caller's budget, when costs are
@@ -159,10 +151,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 	if rec := recordFrom(ctx); rec != nil {
 		rec.version = t.version
-		rec.operation = opCtx.OperationName
-		if rec.operation == "" && opCtx.Operation != nil {
-			rec.operation = opCtx.Operation.Name
-		}
+		rec.operation = operationName(opCtx)
 		if p := policies.PrincipalFrom(ctx); p != nil {
 			rec.principal = p.Subject
 		}
@@ -187,75 +176,24 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 			return
 		}
 	}
-	if t.tracer != nil {
-		name := opCtx.OperationName
-		if name == "" && opCtx.Operation != nil {
-			name = opCtx.Operation.Name
-		}
-		var span trace.Span
-		ctx, span = t.tracer.Start(ctx, "graphql "+cmp.Or(name, "anonymous"), trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("graphql.operation.name", name), attribute.String("graphql.schema.version", t.version)))
-		defer span.End()
-	}
-	responses, ctx := exec.DispatchOperation(ctx, opCtx)
-	resp := responses(ctx)
+	var verdict operationVerdict
+	responses, ctx := exec.DispatchOperation(withVerdict(ctx, &verdict), opCtx)
+	resp := responses(ctx) // operationHooks record the outcome
 	if resp == nil {
 		// The executor gives no response once the request's context has ended. If
 		// the client went away there is no one to answer; if the request's own
 		// deadline passed, the client is told so.
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			writeErrors(w, http.StatusGatewayTimeout, gqlerror.List{codedError(codeRequestTimeout, "the request's deadline passed before it could run")})
-			t.operationDone(ctx, opCtx, "timeout", params.ReadTime.Start)
-		} else {
-			t.operationDone(ctx, opCtx, "canceled", params.ReadTime.Start)
 		}
 		return
 	}
 	setPins(ctx, w)
-	if t.requiredFailed(resp) || resolvers.RequiredFailed(ctx) {
-		// A required upstream failed: the answer is not worth having in part.
-		resp.Data = nil
-		writeResponse(w, http.StatusBadGateway, buf, resp)
-		t.operationDone(ctx, opCtx, "error", params.ReadTime.Start)
-		return
+	status := http.StatusOK
+	if verdict.requiredFailed {
+		status = http.StatusBadGateway
 	}
-	writeResponse(w, http.StatusOK, buf, resp)
-	outcome := "ok"
-	if len(resp.Errors) > 0 {
-		outcome = "partial"
-	}
-	t.operationDone(ctx, opCtx, outcome, params.ReadTime.Start)
-}
-
-// operationDone records an executed operation's outcome in the metrics and on its
-// span.
-func (t httpTransport) operationDone(ctx context.Context, opCtx *graphql.OperationContext, outcome string, start time.Time) {
-	if outcome != "ok" {
-		if span := trace.SpanFromContext(ctx); span.IsRecording() {
-			span.SetStatus(codes.Error, outcome)
-		}
-	}
-	if t.metrics == nil {
-		return
-	}
-	name := opCtx.OperationName
-	if name == "" && opCtx.Operation != nil {
-		name = opCtx.Operation.Name
-	}
-	t.metrics.GraphQLOperation(t.version, name, outcome, time.Since(start))
-}
-
-// requiredFailed reports whether an error of resp comes from a required upstream.
-func (t httpTransport) requiredFailed(resp *graphql.Response) bool {
-	if len(t.required) == 0 {
-		return false
-	}
-	for _, e := range resp.Errors {
-		if u, ok := e.Extensions["upstream"].(string); ok && t.required[u] {
-			return true
-		}
-	}
-	return false
+	writeResponse(w, status, buf, resp)
 }
 
 // isJSON reports whether the media type of a Content-Type value is JSON's; the
