@@ -100,53 +100,15 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 			bodyBuffers.Put(buf)
 		}
 	}()
-	if r.Method == http.MethodGet {
-		if status, err := paramsFromQuery(r, &params); err != nil {
-			writeErrors(w, status, gqlerror.List{err})
-			return
-		}
-	} else {
-		if status, err := t.paramsFromBody(w, r, buf, &params); err != nil {
-			writeErrors(w, status, gqlerror.List{err})
-			return
-		}
-	}
-	params.ReadTime.End = graphql.Now()
-	if t.maxQuery > 0 && len(params.Query) > t.maxQuery {
-		// Before parsing: validation time grows faster than the query.
-		writeErrors(w, http.StatusBadRequest, gqlerror.List{codedError(policies.CodeQueryTooLarge,
-			fmt.Sprintf("the query is %d bytes; at most %d are allowed", len(params.Query), t.maxQuery))})
+	if status, err := t.readParams(w, r, buf, &params); err != nil {
+		writeErrors(w, status, gqlerror.List{err})
 		return
 	}
 
 	ctx := r.Context()
 	opCtx, errs := exec.CreateOperationContext(ctx, &params)
 	if errs != nil {
-		for _, e := range errs {
-			if strings.HasPrefix(e.Message, "exceeded token limit") { // the parser's limit
-				e.Extensions = map[string]any{"code": policies.CodeTooManyTokens}
-			}
-		}
-		status := http.StatusOK
-		switch {
-		case hasCode(errs, policies.CodeUnauthenticated): // an operation rule
-			status = http.StatusUnauthorized
-			w.Header().Set("WWW-Authenticate", `Bearer realm="switchyard"`)
-		case hasCode(errs, policies.CodeForbidden):
-			status = http.StatusForbidden
-		case refusedByLimits(errs):
-			status = http.StatusBadRequest
-		case errcode.GetErrorKind(errs) == errcode.KindProtocol:
-			status = http.StatusUnprocessableEntity
-			if media == mediaGraphQLResponse {
-				status = http.StatusBadRequest
-			}
-		}
-		resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
-		writeResponse(w, status, buf, resp)
-		if t.metrics != nil {
-			t.metrics.GraphQLInvalid(t.version, time.Since(params.ReadTime.Start))
-		}
+		t.refuse(ctx, w, exec, opCtx, errs, media, buf)
 		return
 	}
 	if rec := recordFrom(ctx); rec != nil {
@@ -194,6 +156,58 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		status = http.StatusBadGateway
 	}
 	writeResponse(w, status, buf, resp)
+}
+
+// readParams reads the request's parameters, from the query string of a GET or
+// the body of a POST, and refuses a query longer than the limit before it is
+// parsed (parsing and validation time grow faster than the query).
+func (t httpTransport) readParams(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, params *graphql.RawParams) (int, *gqlerror.Error) {
+	var status int
+	var err *gqlerror.Error
+	if r.Method == http.MethodGet {
+		status, err = paramsFromQuery(r, params)
+	} else {
+		status, err = t.paramsFromBody(w, r, buf, params)
+	}
+	if err != nil {
+		return status, err
+	}
+	params.ReadTime.End = graphql.Now()
+	if t.maxQuery > 0 && len(params.Query) > t.maxQuery {
+		return http.StatusBadRequest, codedError(policies.CodeQueryTooLarge,
+			fmt.Sprintf("the query is %d bytes; at most %d are allowed", len(params.Query), t.maxQuery))
+	}
+	return 0, nil
+}
+
+// refuse answers an operation that did not parse, validate or pass a policy, with
+// the status its errors call for.
+func (t httpTransport) refuse(ctx context.Context, w http.ResponseWriter, exec graphql.GraphExecutor, opCtx *graphql.OperationContext, errs gqlerror.List, media string, buf *bytes.Buffer) {
+	for _, e := range errs {
+		if strings.HasPrefix(e.Message, "exceeded token limit") { // the parser's limit
+			e.Extensions = map[string]any{"code": policies.CodeTooManyTokens}
+		}
+	}
+	status := http.StatusOK
+	switch {
+	case hasCode(errs, policies.CodeUnauthenticated): // an operation rule
+		status = http.StatusUnauthorized
+		w.Header().Set("WWW-Authenticate", `Bearer realm="switchyard"`)
+	case hasCode(errs, policies.CodeForbidden):
+		status = http.StatusForbidden
+	case refusedByLimits(errs):
+		status = http.StatusBadRequest
+	case errcode.GetErrorKind(errs) == errcode.KindProtocol:
+		status = http.StatusUnprocessableEntity
+		if media == mediaGraphQLResponse {
+			status = http.StatusBadRequest
+		}
+	}
+	resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
+	writeResponse(w, status, buf, resp)
+	if t.metrics != nil {
+		t.metrics.GraphQLInvalid(t.version, time.Since(opCtx.Stats.Read.Start))
+	}
 }
 
 // isJSON reports whether the media type of a Content-Type value is JSON's; the
