@@ -84,6 +84,48 @@ func timesPlusOne(child, n int) int {
 // application/graphql-response+json) on one schema version, over the same clients as
 // every other version.
 func (g *Gateway) graphqlHandler(version string) http.Handler {
+	srv := g.graphqlServer(version)
+	wait := g.cfg.GraphQL.LoaderWait.Duration
+	def, maxTimeout := g.cfg.GraphQL.RequestTimeout.Duration, g.cfg.GraphQL.MaxRequestTimeout.Duration
+	deprecation, sunset := g.versionHeaders(version)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if deprecation != "" {
+			w.Header().Set("Deprecation", deprecation)
+		}
+		if sunset != "" {
+			w.Header().Set("Sunset", sunset)
+		}
+		timeout, err := requestTimeout(header(r.Header, hdrRequestTimeout), def, maxTimeout)
+		if err != nil {
+			w.Header().Set("Content-Type", mediaJSON)
+			writeErrors(w, http.StatusBadRequest, gqlerror.List{codedError(codeBadRequest, err.Error())})
+			return
+		}
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+		if g.affinity {
+			ctx = lb.WithAffinity(ctx, lb.NewAffinity(r, g.clientIPs.Of(r)))
+		}
+		if g.poolHeaders != nil {
+			info := upstreams.RequestInfoFrom(ctx)
+			if info == nil {
+				info = &upstreams.RequestInfo{}
+				ctx = upstreams.WithRequestInfo(ctx, info)
+			}
+			info.Headers = g.headersFor(policies.PrincipalFrom(ctx))
+		}
+		ctx = upstreams.WithLoaders(ctx, upstreams.NewLoaders(g.clients, wait))
+		srv.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// graphqlServer is version's gqlgen server: the executor (direct or gqlgen's), the
+// transport, the caches and the extensions in the order they must run.
+func (g *Gateway) graphqlServer(version string) *handler.Server {
 	es := g.executableSchema(version)
 	if *g.cfg.GraphQL.DirectExecution {
 		sync := resolvers.Synchronous
@@ -138,43 +180,7 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 	}
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(g.log))
 	srv.SetRecoverFunc(resolvers.Recover(g.log))
-
-	wait := g.cfg.GraphQL.LoaderWait.Duration
-	def, maxTimeout := g.cfg.GraphQL.RequestTimeout.Duration, g.cfg.GraphQL.MaxRequestTimeout.Duration
-	deprecation, sunset := g.versionHeaders(version)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		if deprecation != "" {
-			w.Header().Set("Deprecation", deprecation)
-		}
-		if sunset != "" {
-			w.Header().Set("Sunset", sunset)
-		}
-		timeout, err := requestTimeout(header(r.Header, hdrRequestTimeout), def, maxTimeout)
-		if err != nil {
-			w.Header().Set("Content-Type", mediaJSON)
-			writeErrors(w, http.StatusBadRequest, gqlerror.List{codedError(codeBadRequest, err.Error())})
-			return
-		}
-		if timeout > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, timeout)
-			defer cancel()
-		}
-		if g.affinity {
-			ctx = lb.WithAffinity(ctx, lb.NewAffinity(r, g.clientIPs.Of(r)))
-		}
-		if g.poolHeaders != nil {
-			info := upstreams.RequestInfoFrom(ctx)
-			if info == nil {
-				info = &upstreams.RequestInfo{}
-				ctx = upstreams.WithRequestInfo(ctx, info)
-			}
-			info.Headers = g.headersFor(policies.PrincipalFrom(ctx))
-		}
-		ctx = upstreams.WithLoaders(ctx, upstreams.NewLoaders(g.clients, wait))
-		srv.ServeHTTP(w, r.WithContext(ctx))
-	})
+	return srv
 }
 
 // versionHeaders are the Deprecation (RFC 9745) and Sunset (RFC 8594) header values
