@@ -252,37 +252,7 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			pending = nil
 		}
 		st = tryState{}
-		tryCtx, cancel := context.WithCancel(tryParent)
-		var timer *time.Timer
-		timedOut := make(chan struct{})
-		if !at.Deadline.IsZero() {
-			timer = time.AfterFunc(time.Until(at.Deadline), func() { close(timedOut); cancel() })
-		}
-		out := req.WithContext(tryCtx)
-		u := *req.URL
-		u.Host = at.Host
-		if strings.HasPrefix(at.URL, "https:") {
-			u.Scheme = "https"
-		}
-		out.URL = &u
-		if hasBody {
-			out.Body = body
-			out.GetBody = nil
-		}
-		resp, err := t.rt.RoundTrip(out)
-		if timer != nil && !timer.Stop() {
-			<-timedOut // the timer fired: its callback closes this, and cancels the try
-			if err == nil {
-				discard(resp)
-			}
-			resp, err = nil, errTryTimeout
-		}
-		if err == nil {
-			if err = checkAnswer(resp); err != nil {
-				_ = resp.Body.Close()
-				resp = nil
-			}
-		}
+		resp, cancel, err := t.try(tryParent, req, at, body)
 		if err != nil {
 			cancel()
 			if hasBody && body.failed() != nil { // the client's fault, not the endpoint's
@@ -316,6 +286,45 @@ func (t *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, de.Err
 	}
 	return nil, lastErr
+}
+
+// try sends req once, to at's endpoint, within at's deadline (the try's own
+// timeout ends it as errTryTimeout); body, when not nil, is the client's body. An
+// answer that breaks HTTP's rules is an error. cancel ends the try's context: call
+// it when done with the answer.
+func (t *poolTransport) try(parent context.Context, req *http.Request, at *lb.Attempt, body *clientBody) (_ *http.Response, cancel context.CancelFunc, _ error) {
+	tryCtx, cancel := context.WithCancel(parent)
+	var timer *time.Timer
+	timedOut := make(chan struct{})
+	if !at.Deadline.IsZero() {
+		timer = time.AfterFunc(time.Until(at.Deadline), func() { close(timedOut); cancel() })
+	}
+	out := req.WithContext(tryCtx)
+	u := *req.URL
+	u.Host = at.Host
+	if strings.HasPrefix(at.URL, "https:") {
+		u.Scheme = "https"
+	}
+	out.URL = &u
+	if body != nil {
+		out.Body = body
+		out.GetBody = nil
+	}
+	resp, err := t.rt.RoundTrip(out)
+	if timer != nil && !timer.Stop() {
+		<-timedOut // the timer fired: its callback closes this, and cancels the try
+		if err == nil {
+			discard(resp)
+		}
+		resp, err = nil, errTryTimeout
+	}
+	if err == nil {
+		if err = checkAnswer(resp); err != nil {
+			_ = resp.Body.Close()
+			resp = nil
+		}
+	}
+	return resp, cancel, err
 }
 
 // clientBody is the client's request body as the attempts read it: it is not
