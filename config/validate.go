@@ -1,0 +1,235 @@
+package config
+
+import (
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/switchyard/switchyard/l7"
+	"github.com/switchyard/switchyard/policies"
+	"github.com/switchyard/switchyard/setting"
+)
+
+// Validate checks the values of a configuration whose defaults are set. Its errors
+// name keys but no lines; Load adds the file and lines.
+func (c *Config) Validate() error {
+	var errs errorList
+	c.validateServer(&errs)
+	c.validateGraphQL(&errs)
+	c.validateTLS(&errs)
+	c.validateRateLimits(&errs)
+	c.validateAuth(&errs)
+	l7.ValidateRoutes(c.Routes, func(name string) bool { _, ok := c.Pools[name]; return ok }, path{"routes"}, &errs)
+	c.validateCORS(&errs)
+	c.validateVersions(&errs)
+	c.validatePools(&errs)
+	return errs.err()
+}
+
+// validateServer checks the listeners, shutdown, tracing, access log and admin keys.
+func (c *Config) validateServer(errs *errorList) {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs.Add(path{"listen"}, "%q is not a host:port address", c.Listen)
+	}
+	c.ShutdownTimeout.Check(path{"shutdown_timeout"}, errs)
+	c.ShutdownDelay.Check(path{"shutdown_delay"}, errs)
+	if c.Tracing.Enabled {
+		if u, err := url.Parse(c.Tracing.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs.Add(path{"tracing", "endpoint"}, "%q is not a collector URL (want http://host:4318)", c.Tracing.Endpoint)
+		}
+	}
+	if s := *c.Tracing.Sample; s < 0 || s > 1 {
+		errs.Add(path{"tracing", "sample"}, "must be between 0 and 1, got %g", s)
+	}
+	if s := *c.AccessLog.Sample; s < 0 || s > 1 {
+		errs.Add(path{"access_log", "sample"}, "must be between 0 and 1, got %g", s)
+	}
+	if c.Admin.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
+			errs.Add(path{"admin", "listen"}, "%q is not a host:port address", c.Admin.Listen)
+		}
+	}
+}
+
+// validateGraphQL checks the graphql section.
+func (c *Config) validateGraphQL(errs *errorList) {
+	g := path{"graphql"}
+	c.GraphQL.LoaderWait.Check(g.Key("loader_wait"), errs)
+	c.GraphQL.RequestTimeout.Check(g.Key("request_timeout"), errs)
+	c.GraphQL.MaxRequestTimeout.Check(g.Key("max_request_timeout"), errs)
+	if c.GraphQL.QueryCacheSize < 0 {
+		errs.Add(g.Key("query_cache_size"), "must not be negative")
+	}
+	if c.GraphQL.APQ.CacheSize < 0 {
+		errs.Add(g.Key("apq").Key("cache_size"), "must not be negative")
+	}
+	if f := c.GraphQL.TrustedDocuments; f != "" {
+		if _, err := policies.LoadTrustedDocuments(f); err != nil {
+			errs.Add(g.Key("trusted_documents"), "%s: %v", f, err)
+		}
+	}
+	if c.GraphQL.MaxBodyBytes < 0 {
+		errs.Add(g.Key("max_body_bytes"), "must not be negative")
+	}
+	if r := c.GraphQL.APQ.Redis; r != nil {
+		r.check(path{"graphql", "apq", "redis"}, errs)
+	}
+	c.GraphQL.APQ.TTL.Check(path{"graphql", "apq", "ttl"}, errs)
+}
+
+// validateTLS checks that the TLS files can be read.
+func (c *Config) validateTLS(errs *errorList) {
+	if t := c.TLS; t != nil {
+		if len(t.Certificates) == 0 {
+			errs.Add(path{"tls", "certificates"}, "TLS needs at least one certificate")
+		}
+		for i, ck := range t.Certificates {
+			for _, f := range []struct{ key, file string }{{"cert", ck.Cert}, {"key", ck.Key}} {
+				if _, err := os.Stat(f.file); err != nil {
+					errs.Add(path{"tls", "certificates"}.Index(i).Key(f.key), "cannot read %q", f.file)
+				}
+			}
+		}
+		if t.ClientCA != "" {
+			if _, err := os.Stat(t.ClientCA); err != nil {
+				errs.Add(path{"tls", "client_ca"}, "cannot read %q", t.ClientCA)
+			}
+		}
+		if t.RedirectListen != "" {
+			if _, _, err := net.SplitHostPort(t.RedirectListen); err != nil {
+				errs.Add(path{"tls", "redirect_listen"}, "%q is not a host:port address", t.RedirectListen)
+			}
+		}
+	}
+}
+
+// validateRateLimits checks the rate_limits section.
+func (c *Config) validateRateLimits(errs *errorList) {
+	if r := c.RateLimits.PerCaller; r != nil {
+		r.Validate(path{"rate_limits", "per_caller"}, errs)
+	}
+	for route, r := range c.RateLimits.PerRoute {
+		at := path{"rate_limits", "per_route", route}
+		if !strings.HasPrefix(route, "/") && !strings.HasPrefix(route, "route:") {
+			errs.Add(at, "%q is not a route pattern (it starts with /) or an L7 route (route:NAME)", route)
+		}
+		r.Validate(at, errs)
+	}
+	if r := c.RateLimits.CostPerCaller; r != nil {
+		at := path{"rate_limits", "cost_per_caller"}
+		r.Validate(at, errs)
+		if m := c.GraphQL.Limits.MaxCost; r.Burst >= 1 && m > 0 && r.Burst < m {
+			errs.Add(at.Key("burst"), "must be at least graphql.limits.max_cost (%d): an operation within that limit could never run", m)
+		}
+	}
+	c.RateLimits.IdleTimeout.Check(path{"rate_limits", "idle_timeout"}, errs)
+	if r := c.RateLimits.Redis; r != nil {
+		r.check(path{"rate_limits", "redis"}, errs)
+	}
+}
+
+// validateAuth checks the auth section and the trusted proxies.
+func (c *Config) validateAuth(errs *errorList) {
+	for i, p := range c.TrustedProxies {
+		if _, err := policies.ParseProxy(p); err != nil {
+			errs.Add(path{"trusted_proxies"}.Index(i), "%v", err)
+		}
+	}
+	policies.ValidateAPIKeys(c.Auth.APIKeys, path{"auth", "api_keys"}, errs)
+	policies.ValidateIssuers(c.Auth.OIDC, path{"auth", "oidc"}, errs)
+	if len(c.Auth.Operations) > 0 && c.GraphQL.TrustedDocuments == "" {
+		errs.Add(path{"auth", "operations"}, "needs graphql.trusted_documents: without it a client may give any operation the name a rule protects (for a composed REST endpoint, put the rule on its route in auth.routes)")
+	}
+	for _, rules := range []struct {
+		key   string
+		rules map[string]Requirement
+	}{{"routes", c.Auth.Routes}, {"operations", c.Auth.Operations}} {
+		for name, r := range rules.rules {
+			at := path{"auth", rules.key, name}
+			if !r.Authenticated && len(r.Scopes) == 0 {
+				errs.Add(at, "a requirement needs authenticated: true or scopes")
+			}
+			if slices.Contains(r.Scopes, "") {
+				errs.Add(at.Key("scopes"), "a scope cannot be empty")
+			}
+			if rules.key == "routes" && !strings.HasPrefix(name, "/") {
+				errs.Add(at, "%q is not a route pattern (it starts with /)", name)
+			}
+		}
+	}
+	if len(c.Auth.OIDC) > 0 && strings.EqualFold(c.Auth.APIKeyHeader, "Authorization") {
+		errs.Add(path{"auth", "api_key_header"}, "cannot be Authorization: bearer tokens are sent in it")
+	}
+}
+
+// validateCORS checks the cors section.
+func (c *Config) validateCORS(errs *errorList) {
+	for i, o := range c.CORS.AllowedOrigins {
+		if o == "*" {
+			if c.CORS.AllowCredentials {
+				errs.Add(path{"cors", "allow_credentials"}, `credentials cannot go with the origin "*"`)
+			}
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs.Add(path{"cors", "allowed_origins"}.Index(i), "%q is not an origin (scheme://host[:port])", o)
+		}
+	}
+	c.CORS.MaxAge.Check(path{"cors", "max_age"}, errs)
+}
+
+// validateVersions checks that the versions named are served.
+func (c *Config) validateVersions(errs *errorList) {
+	for name := range c.Versions {
+		if !slices.Contains(ServedVersions, name) {
+			errs.Add(path{"versions", name}, "no such version (the versions are %s)", strings.Join(ServedVersions, ", "))
+		}
+	}
+}
+
+// validatePools checks that the schema's pools are there, and each pool.
+func (c *Config) validatePools(errs *errorList) {
+	for _, name := range RequiredPools {
+		if _, ok := c.Pools[name]; !ok {
+			errs.Add(path{"pools"}, "pool %q is missing: the schema's resolvers call it", name)
+		}
+	}
+	for name, p := range c.Pools {
+		at := path{"pools", name}
+		HeaderOps{Set: p.RequestHeaders}.Validate(at.Key("request_headers"), errs)
+		for claim, h := range p.ForwardClaims {
+			if !setting.Token(h) {
+				errs.Add(at.Key("forward_claims").Key(claim), "%q is not a header name", h)
+			}
+		}
+	}
+	names := make([]string, 0, len(c.Pools))
+	for name := range c.Pools {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		p := c.Pools[name]
+		p.Validate(path{"pools", name}, errs)
+	}
+}
+
+// redactURL hides the password of a URL that has one, for error messages.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return "(not a URL)"
+}
+
+func (r *Redis) check(at path, errs *errorList) {
+	if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		errs.Add(at.Key("url"), "%q is not a Redis URL (redis://host:port[/db], rediss:// for TLS)", redactURL(r.URL))
+	}
+	r.Timeout.Check(at.Key("timeout"), errs)
+	if r.Timeout.IsSet() && r.Timeout.Duration == 0 {
+		errs.Add(at.Key("timeout"), "must be more than 0")
+	}
+}
