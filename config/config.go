@@ -295,9 +295,6 @@ func (d *Date) UnmarshalYAML(n *yaml.Node) error {
 	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a date (write 2026-12-31)", n.Line, n.Value)}}
 }
 
-// ServedVersions are the schema versions the gateway serves.
-var ServedVersions = []string{"v1", "v2"}
-
 // Admin configures the admin listener, which shows the pools' state with upstream
 // addresses: keep it private.
 type Admin struct {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchyard/switchyard/l7"
 	"github.com/switchyard/switchyard/policies"
+	"github.com/switchyard/switchyard/schema"
 	"github.com/switchyard/switchyard/setting"
 )
 
@@ -183,8 +184,8 @@ func (c *Config) validateCORS(errs *errorList) {
 // validateVersions checks that the versions named are served.
 func (c *Config) validateVersions(errs *errorList) {
 	for name := range c.Versions {
-		if !slices.Contains(ServedVersions, name) {
-			errs.Add(path{"versions", name}, "no such version (the versions are %s)", strings.Join(ServedVersions, ", "))
+		if !slices.Contains(schema.Versions, name) {
+			errs.Add(path{"versions", name}, "no such version (the versions are %s)", strings.Join(schema.Versions, ", "))
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -211,14 +212,14 @@ func (g *Gateway) buildFallbacks(*Gateway, *closers) error {
 		return nil
 	}
 	g.fallbacks = map[string]*resolvers.Fallbacks{}
-	for _, v := range versions {
-		schema := g.executableSchema(v).Schema()
-		fb, err := resolvers.NewFallbacks(schema, gc.Fallbacks, gc.RequiredFields)
-		if err != nil && v == currentVersion {
+	for _, v := range schema.Versions {
+		sdl := g.executableSchema(v).Schema()
+		fb, err := resolvers.NewFallbacks(sdl, gc.Fallbacks, gc.RequiredFields)
+		if err != nil && v == schema.Current {
 			return fmt.Errorf("graphql.fallbacks or graphql.required_fields: %w", err)
 		}
 		if err != nil {
-			fb, _ = resolvers.NewFallbacks(schema, onlyIn(schema, gc.Fallbacks), onlyFieldsIn(schema, gc.RequiredFields))
+			fb, _ = resolvers.NewFallbacks(sdl, onlyIn(sdl, gc.Fallbacks), onlyFieldsIn(sdl, gc.RequiredFields))
 		}
 		g.fallbacks[v] = &fb
 	}
@@ -229,7 +230,7 @@ func (g *Gateway) buildFallbacks(*Gateway, *closers) error {
 // trusted documents (with the endpoints' own operations) and the OpenAPI document.
 func (g *Gateway) buildREST(*Gateway, *closers) error {
 	schemas := map[string]*ast.Schema{}
-	for _, v := range versions {
+	for _, v := range schema.Versions {
 		schemas[v] = g.executableSchema(v).Schema()
 	}
 	eps, err := rest.Load(schema.Rest, schemas)
@@ -297,7 +298,7 @@ func (g *Gateway) routes() http.Handler {
 		}).Handler)
 	}
 	handlers := map[string]http.Handler{}
-	for _, v := range versions {
+	for _, v := range schema.Versions {
 		// The GraphQL route rules hold however a version is reached (/graphql with
 		// or without API-Version, /vN/graphql, a composed REST endpoint): the rule
 		// of /graphql for every version, that of /vN/graphql for version N.
@@ -326,8 +327,13 @@ func (g *Gateway) routes() http.Handler {
 		_, _ = w.Write(g.openapi)
 	})
 	if *g.cfg.GraphQL.Playground {
-		pg := playground.Handler("Switchyard", playground.Endpoint{Name: "v2 (current)", URL: "/graphql"},
-			playground.Endpoint{Name: "v1", URL: "/v1/graphql"})
+		eps := []playground.Endpoint{{Name: schema.Current + " (current)", URL: "/graphql"}}
+		for _, v := range slices.Backward(schema.Versions) {
+			if v != schema.Current {
+				eps = append(eps, playground.Endpoint{Name: v, URL: "/" + v + "/graphql"})
+			}
+		}
+		pg := playground.Handler("Switchyard", eps...)
 		r.Handle("/playground", pg)
 		r.Handle("/playground/*", pg)
 	}

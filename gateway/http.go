@@ -21,41 +21,16 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/switchyard/switchyard/execution"
-	graphv1 "github.com/switchyard/switchyard/graph/v1"
-	graphv2 "github.com/switchyard/switchyard/graph/v2"
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/policies"
 	"github.com/switchyard/switchyard/resolvers"
+	"github.com/switchyard/switchyard/schema"
 	"github.com/switchyard/switchyard/upstreams"
 )
 
-// Schema versions: the current one, and every one served.
-const currentVersion = "v2"
-
-var versions = []string{"v1", "v2"}
-
-// executableSchema returns the executable schema of a version, with the costs of
-// its list fields: a list of N costs N times what one of its items selects.
+// executableSchema returns the executable schema of a version.
 func (g *Gateway) executableSchema(version string) graphql.ExecutableSchema {
-	r := resolvers.New(g.clients)
-	if version == "v1" {
-		cfg := graphv1.Config{Resolvers: resolvers.V1{Resolver: r}}
-		cfg.Directives.Auth = resolvers.Auth
-		c := &cfg.Complexity
-		c.User.Orders = listCost(10)
-		c.Product.Reviews = listCost(5)
-		c.Query.Users = idsCost
-		c.Query.Products = idsCost
-		return graphv1.NewExecutableSchema(cfg)
-	}
-	cfg := graphv2.Config{Resolvers: r}
-	cfg.Directives.Auth = resolvers.Auth
-	c := &cfg.Complexity
-	c.User.Orders = listCost(10)
-	c.Product.Reviews = listCost(5)
-	c.Query.Users = idsCost
-	c.Query.Products = idsCost
-	return graphv2.NewExecutableSchema(cfg)
+	return versionNamed(version).schema(resolvers.New(g.clients))
 }
 
 // listCost is the cost of a list field with a `first` argument of default def.
@@ -128,12 +103,8 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 func (g *Gateway) graphqlServer(version string) *handler.Server {
 	es := g.executableSchema(version)
 	if *g.cfg.GraphQL.DirectExecution {
-		sync := resolvers.Synchronous
-		if version == "v1" {
-			sync = resolvers.SynchronousV1
-		}
 		var err error
-		if es, err = execution.Schema(es, sync...); err != nil {
+		if es, err = execution.Schema(es, versionNamed(version).synchronous...); err != nil {
 			panic(err) // the lists are the code's own, checked by the tests
 		}
 	}
@@ -206,7 +177,7 @@ func byVersionHeader(handlers map[string]http.Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v := header(r.Header, hdrAPIVersion)
 		if v == "" {
-			handlers[currentVersion].ServeHTTP(w, r)
+			handlers[schema.Current].ServeHTTP(w, r)
 			return
 		}
 		if !strings.HasPrefix(v, "v") {
@@ -216,7 +187,7 @@ func byVersionHeader(handlers map[string]http.Handler) http.HandlerFunc {
 		if !ok {
 			w.Header().Set("Content-Type", mediaJSON)
 			writeErrors(w, http.StatusBadRequest, gqlerror.List{codedError("UNKNOWN_API_VERSION",
-				fmt.Sprintf("API-Version %q is not served; the versions are %s", header(r.Header, hdrAPIVersion), strings.Join(versions, ", ")))})
+				fmt.Sprintf("API-Version %q is not served; the versions are %s", header(r.Header, hdrAPIVersion), strings.Join(schema.Versions, ", ")))})
 			return
 		}
 		h.ServeHTTP(w, r)

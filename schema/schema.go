@@ -5,6 +5,15 @@ package schema
 
 import "embed"
 
+// Versions are the schema versions the gateway serves, oldest first, and Current
+// the one /graphql serves to a request without an API-Version header. Each has its
+// SDL in VERSION/, its generated code in graph/VERSION/ and its entry in the
+// gateway's table of versions; configuration, routes and playground read this list.
+var Versions = []string{"v1", "v2"}
+
+// Current is the version served by default.
+const Current = "v2"
+
 // Rest holds the stored operations of the composed REST endpoints, rest/*.graphql.
 // Each file starts with comment lines naming its route and schema version:
 //
