@@ -221,19 +221,8 @@ type RateLimits struct {
 	Redis *Redis `yaml:"redis"`
 }
 
-// Redis is a Redis that state shared by the instances lives in (rate limits,
-// persisted queries). When it cannot be reached, each instance falls back to its
-// own state, and says so.
-type Redis struct {
-	// URL is redis://[user:password@]host:port[/db] (rediss:// for TLS).
-	URL string `yaml:"url"`
-	// KeyPrefix begins every key. Default "switchyard:" for rate limits,
-	// "switchyard:apq:" for persisted queries.
-	KeyPrefix string `yaml:"key_prefix"`
-	// Timeout bounds each Redis call; past it the instance decides alone.
-	// Default 100ms.
-	Timeout Duration `yaml:"timeout"`
-}
+// Redis is a Redis shared state lives in (policies.Redis).
+type Redis = policies.Redis
 
 // Rate is a token bucket, {rate: PER_SECOND, burst: N} (policies.Rate).
 type Rate = policies.Rate

@@ -28,7 +28,7 @@ func (c *Config) SetDefaults() {
 	c.CORS.MaxAge.SetDefault(10 * time.Minute)
 	c.RateLimits.IdleTimeout.SetDefault(10 * time.Minute)
 	if r := c.RateLimits.Redis; r != nil {
-		r.setDefaults("switchyard:")
+		r.SetDefaults("switchyard:")
 	}
 	if c.Tracing.ServiceName == "" {
 		c.Tracing.ServiceName = "switchyard"
@@ -87,15 +87,8 @@ func (g *GraphQL) setDefaults() {
 		g.APQ.CacheSize = 1000
 	}
 	if r := g.APQ.Redis; r != nil {
-		r.setDefaults("switchyard:apq:")
+		r.SetDefaults("switchyard:apq:")
 	}
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func (r *Redis) setDefaults(prefix string) {
-	if r.KeyPrefix == "" {
-		r.KeyPrefix = prefix
-	}
-	r.Timeout.SetDefault(100 * time.Millisecond)
-}

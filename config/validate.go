@@ -75,7 +75,7 @@ func (c *Config) validateGraphQL(errs *errorList) {
 		errs.Add(g.Key("max_body_bytes"), "must not be negative")
 	}
 	if r := c.GraphQL.APQ.Redis; r != nil {
-		r.check(path{"graphql", "apq", "redis"}, errs)
+		r.Validate(path{"graphql", "apq", "redis"}, errs)
 	}
 	c.GraphQL.APQ.TTL.Check(path{"graphql", "apq", "ttl"}, errs)
 }
@@ -127,7 +127,7 @@ func (c *Config) validateRateLimits(errs *errorList) {
 	}
 	c.RateLimits.IdleTimeout.Check(path{"rate_limits", "idle_timeout"}, errs)
 	if r := c.RateLimits.Redis; r != nil {
-		r.check(path{"rate_limits", "redis"}, errs)
+		r.Validate(path{"rate_limits", "redis"}, errs)
 	}
 }
 
@@ -214,23 +214,5 @@ func (c *Config) validatePools(errs *errorList) {
 	for _, name := range names {
 		p := c.Pools[name]
 		p.Validate(path{"pools", name}, errs)
-	}
-}
-
-// redactURL hides the password of a URL that has one, for error messages.
-func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		return u.Redacted()
-	}
-	return "(not a URL)"
-}
-
-func (r *Redis) check(at path, errs *errorList) {
-	if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-		errs.Add(at.Key("url"), "%q is not a Redis URL (redis://host:port[/db], rediss:// for TLS)", redactURL(r.URL))
-	}
-	r.Timeout.Check(at.Key("timeout"), errs)
-	if r.Timeout.IsSet() && r.Timeout.Duration == 0 {
-		errs.Add(at.Key("timeout"), "must be more than 0")
 	}
 }

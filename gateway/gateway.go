@@ -190,8 +190,8 @@ func (g *Gateway) buildPersistedQueries(prev *Gateway, made *closers) error {
 	case prev != nil && reflect.DeepEqual(prev.cfg.GraphQL.APQ, a):
 		g.apq = prev.apq
 	case a.Redis != nil:
-		shared, err := policies.NewSharedAPQ(policies.APQOptions{URL: a.Redis.URL, Prefix: a.Redis.KeyPrefix, TTL: a.TTL.Duration,
-			Timeout: a.Redis.Timeout.Duration, Size: a.CacheSize, Log: g.log.With("component", "apq")})
+		shared, err := policies.NewSharedAPQ(policies.APQOptions{Redis: *a.Redis, TTL: a.TTL.Duration, Size: a.CacheSize,
+			Log: g.log.With("component", "apq")})
 		if err != nil {
 			return fmt.Errorf("graphql.apq.redis.url: %w", err)
 		}

@@ -59,9 +59,7 @@ func (g *Gateway) buildLimits(prev *Gateway, made *closers) error {
 	if prev != nil && prev.redis != nil && reflect.DeepEqual(*prev.cfg.RateLimits.Redis, *rc) {
 		g.redis = prev.redis
 	} else {
-		if g.redis, err = policies.NewSharedLimits(policies.SharedOptions{
-			URL: rc.URL, Prefix: rc.KeyPrefix, Timeout: rc.Timeout.Duration, Log: g.log.With("component", "ratelimit"),
-		}); err != nil {
+		if g.redis, err = policies.NewSharedLimits(policies.SharedOptions{Redis: *rc, Log: g.log.With("component", "ratelimit")}); err != nil {
 			return fmt.Errorf("rate_limits.redis.url: %w", err)
 		}
 		made.add(func() { _ = g.redis.Close() })

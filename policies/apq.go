@@ -28,23 +28,21 @@ var _ graphql.Cache[string] = (*SharedAPQ)(nil)
 
 // APQOptions configure a SharedAPQ.
 type APQOptions struct {
-	URL     string        // redis://[user:password@]host:port[/db], rediss:// for TLS
-	Prefix  string        // begins every key
-	TTL     time.Duration // how long Redis keeps a query
-	Timeout time.Duration // bounds each Redis call
-	Size    int           // queries held in the process
-	Log     *slog.Logger
+	Redis Redis
+	TTL   time.Duration // how long Redis keeps a query
+	Size  int           // queries held in the process
+	Log   *slog.Logger
 }
 
 // NewSharedAPQ returns the cache; it connects when first used.
 func NewSharedAPQ(o APQOptions) (*SharedAPQ, error) {
-	c, err := dialRedis(o.URL, o.Timeout, o.Log,
+	c, err := dialRedis(o.Redis.URL, o.Redis.Timeout.Duration, o.Log,
 		"persisted queries: Redis cannot be reached; each instance keeps its own until it can",
 		"persisted queries: Redis is reachable again")
 	if err != nil {
 		return nil, err
 	}
-	return &SharedAPQ{redisConn: c, local: lru.New[string](max(1, o.Size)), prefix: o.Prefix, ttl: o.TTL}, nil
+	return &SharedAPQ{redisConn: c, local: lru.New[string](max(1, o.Size)), prefix: o.Redis.KeyPrefix, ttl: o.TTL}, nil
 }
 
 // Get implements graphql.Cache: the local copy, else Redis's (kept locally).

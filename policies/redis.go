@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/switchyard/switchyard/setting"
 )
 
 // redisConn is a Redis the gateway can do without: every call is bounded by a
@@ -27,6 +29,50 @@ type redisConn struct {
 	// OnState, when set, is told when Redis becomes unreachable (false) and
 	// reachable again (true).
 	OnState func(up bool)
+}
+
+// Redis is a Redis that state shared by the instances lives in (rate limits,
+// persisted queries), as the configuration's rate_limits.redis and
+// graphql.apq.redis write it. When it cannot be reached, each instance falls back
+// to its own state, and says so.
+type Redis struct {
+	// URL is redis://[user:password@]host:port[/db] (rediss:// for TLS).
+	URL string `yaml:"url"`
+	// KeyPrefix begins every key, so that gateways of different deployments can
+	// share a Redis without sharing state. Default "switchyard:" for rate limits,
+	// "switchyard:apq:" for persisted queries.
+	KeyPrefix string `yaml:"key_prefix"`
+	// Timeout bounds each Redis call; past it the instance decides alone. Default
+	// 100ms; it cannot be 0.
+	Timeout setting.Duration `yaml:"timeout"`
+}
+
+// SetDefaults fills the unset fields, prefix being the default key prefix.
+func (r *Redis) SetDefaults(prefix string) {
+	if r.KeyPrefix == "" {
+		r.KeyPrefix = prefix
+	}
+	r.Timeout.SetDefault(100 * time.Millisecond)
+}
+
+// Validate reports, under at, a URL that is not Redis's (its password hidden) and
+// a bad timeout.
+func (r *Redis) Validate(at setting.Path, rep setting.Reporter) {
+	if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		rep.Add(at.Key("url"), "%q is not a Redis URL (redis://host:port[/db], rediss:// for TLS)", redactURL(r.URL))
+	}
+	r.Timeout.Check(at.Key("timeout"), rep)
+	if r.Timeout.IsSet() && r.Timeout.Duration == 0 {
+		rep.Add(at.Key("timeout"), "must be more than 0")
+	}
+}
+
+// redactURL hides the password of a URL that has one, for error messages.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return "(not a URL)"
 }
 
 // dialRedis makes the client; it connects when first used, so a gateway starts

@@ -31,25 +31,20 @@ type SharedLimits struct {
 
 // SharedOptions configure SharedLimits.
 type SharedOptions struct {
-	// URL is Redis's: redis://[user:password@]host:port[/db], or rediss:// for TLS.
-	URL string
-	// Prefix begins every key, so that gateways of different deployments can share
-	// a Redis without sharing limits.
-	Prefix string
-	// Timeout bounds every Redis call; past it the check is decided locally.
-	Timeout time.Duration
-	Log     *slog.Logger
+	// Redis is where the buckets are; past its timeout a check is decided locally.
+	Redis Redis
+	Log   *slog.Logger
 }
 
 // NewSharedLimits connects to Redis lazily: a gateway starts while Redis is down.
 func NewSharedLimits(o SharedOptions) (*SharedLimits, error) {
-	c, err := dialRedis(o.URL, o.Timeout, o.Log,
+	c, err := dialRedis(o.Redis.URL, o.Redis.Timeout.Duration, o.Log,
 		"shared rate limits: Redis cannot be reached; each instance limits on its own until it can",
 		"shared rate limits: Redis is reachable again; the limits are shared")
 	if err != nil {
 		return nil, err
 	}
-	return &SharedLimits{redisConn: c, prefix: o.Prefix}, nil
+	return &SharedLimits{redisConn: c, prefix: o.Redis.KeyPrefix}, nil
 }
 
 func (s *SharedLimits) fellBack() {

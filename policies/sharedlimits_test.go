@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/policies/redistest"
+	"github.com/switchyard/switchyard/setting"
 )
 
 // TestSharedLimits: two instances sharing a real Redis enforce one limit between
@@ -18,7 +19,7 @@ func TestSharedLimits(t *testing.T) {
 	srv := redistest.Start(t)
 	var downs, ups, fallbacks atomic.Int64
 	instance := func() (*RateLimits, *SharedLimits, http.Handler) {
-		s, err := NewSharedLimits(SharedOptions{URL: srv.URL, Prefix: t.Name() + ":", Timeout: 200 * time.Millisecond, Log: slog.New(slog.DiscardHandler)})
+		s, err := NewSharedLimits(SharedOptions{Redis: Redis{URL: srv.URL, KeyPrefix: t.Name() + ":", Timeout: setting.D(200 * time.Millisecond)}, Log: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,7 +83,7 @@ func TestSharedLimits(t *testing.T) {
 // token its first bucket gave.
 func TestSharedLimitsAllOrNone(t *testing.T) {
 	srv := redistest.Start(t)
-	s, err := NewSharedLimits(SharedOptions{URL: srv.URL, Prefix: t.Name() + ":", Timeout: 200 * time.Millisecond})
+	s, err := NewSharedLimits(SharedOptions{Redis: Redis{URL: srv.URL, KeyPrefix: t.Name() + ":", Timeout: setting.D(200 * time.Millisecond)}})
 	if err != nil {
 		t.Fatal(err)
 	}
