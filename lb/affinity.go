@@ -192,7 +192,14 @@ func newRing(eps []*endpoint, random picker) *ring {
 	return r
 }
 
-func (r *ring) pick(avoid *endpoint) *endpoint { return r.random.pick(avoid) }
+// pick takes the endpoint that owns the request's key, or one at random for a
+// request without a key.
+func (r *ring) pick(info pickInfo) *endpoint {
+	if info.hasKey {
+		return r.pickKey(info.key, info.avoid)
+	}
+	return r.random.pick(info)
+}
 
 // pickKey returns the endpoint that owns key, or the next one along the ring that is
 // not avoid.

@@ -82,6 +82,7 @@ func TestStickySessionsPinAndMove(t *testing.T) {
 	clock := &fakeClock{}
 	p := pickPool(t, RoundRobin, 3, clock)
 	p.opts.Sticky = Sticky{Cookie: "sy"}
+	p.rebuild() // the snapshot's picker is made from the options
 	first := inbound("", "")
 	ep, _ := p.chooseFor(WithAffinity(context.Background(), first), p.current(clock.now()), nil)
 	pins := first.Pins()

@@ -101,59 +101,48 @@ func (p *Pool) tryDeadline(now, deadline time.Time) time.Time {
 // cookie pins it to while that one is available, else the policy's choice (by the
 // request's key for ring hash); a sticky pool then pins the request to it.
 func (p *Pool) chooseFor(ctx context.Context, s *snapshot, avoid *endpoint) (*endpoint, func(error)) {
-	if p.opts.Policy != RingHash && p.opts.Sticky.Cookie == "" {
-		return p.choose(s, avoid, 0, false) // the common case, without the context lookup
+	info := pickInfo{avoid: avoid}
+	cookie := p.opts.Sticky.Cookie
+	if p.opts.Policy != RingHash && cookie == "" {
+		return p.choose(s, info) // the common case, without the context lookup
 	}
 	aff := AffinityFrom(ctx)
 	if aff == nil {
-		return p.choose(s, avoid, 0, false)
+		return p.choose(s, info)
 	}
-	if name := p.opts.Sticky.Cookie; name != "" {
-		if id := aff.pinned(name); id != "" {
-			for _, ep := range s.healthy {
-				if ep.id == id && ep != avoid {
-					if done, ok := allow(ep.breaker); ok {
-						return ep, done
-					}
-				}
-			}
-		}
+	if cookie != "" {
+		info.pinned = aff.pinned(cookie)
 	}
-	key, hasKey := uint64(0), false
 	if p.opts.Policy == RingHash {
-		key, hasKey = p.opts.HashOn.key(aff)
+		info.key, info.hasKey = p.opts.HashOn.key(aff)
 	}
-	ep, done := p.choose(s, avoid, key, hasKey)
-	if ep != nil && p.opts.Sticky.Cookie != "" {
-		aff.pin(p.opts.Sticky.Cookie, ep.id)
+	ep, done := p.choose(s, info)
+	if ep != nil && cookie != "" && ep.id != info.pinned {
+		aff.pin(cookie, ep.id)
 	}
 	return ep, done
 }
 
-// choose picks an endpoint other than avoid whose breaker lets a request through,
-// and returns it with the callback that reports the outcome to that breaker. With a
-// key, a ring-hash picker picks by it. It returns nil when no endpoint will take the
-// request.
-func (p *Pool) choose(s *snapshot, avoid *endpoint, key uint64, hasKey bool) (*endpoint, func(error)) {
+// choose picks an endpoint other than info.avoid whose breaker lets a request
+// through, and returns it with the callback that reports the outcome to that
+// breaker. It returns nil when no endpoint will take the request.
+func (p *Pool) choose(s *snapshot, info pickInfo) (*endpoint, func(error)) {
 	n := len(s.set)
-	keyed, _ := s.picker.(*ring)
 	for range 2 * n {
-		var ep *endpoint
-		if hasKey && keyed != nil {
-			ep = keyed.pickKey(key, avoid)
-			key = mix(key) // if its breaker refuses, the next try lands elsewhere
-		} else {
-			ep = s.picker.pick(avoid)
+		ep := s.picker.pick(info)
+		if info.hasKey {
+			info.key = mix(info.key) // if its breaker refuses, the next try lands elsewhere
 		}
-		if ep == avoid {
+		if ep == info.avoid {
 			return nil, nil // there is no other
 		}
 		if done, ok := allow(ep.breaker); ok {
 			return ep, done
 		}
+		info.pinned = "" // the pinned endpoint's breaker refused: the policy picks
 	}
 	for _, ep := range s.set { // the picker kept landing on open breakers
-		if ep == avoid {
+		if ep == info.avoid {
 			continue
 		}
 		if done, ok := allow(ep.breaker); ok {
@@ -262,20 +251,19 @@ func (p *Pool) repin(ctx context.Context, failed, served *endpoint, err error) {
 // there is one, else one other than the last tried. A retry does not move a sticky
 // client: only an unavailable endpoint does.
 func (p *Pool) chooseRetry(ctx context.Context, s *snapshot, tried []*endpoint) (*endpoint, func(error)) {
-	last := tried[len(tried)-1]
-	key, hasKey := uint64(0), false
+	info := pickInfo{avoid: tried[len(tried)-1]}
 	if p.opts.Policy == RingHash {
-		key, hasKey = p.opts.HashOn.key(AffinityFrom(ctx))
+		info.key, info.hasKey = p.opts.HashOn.key(AffinityFrom(ctx))
 	}
 	for range 2 * len(s.set) {
-		ep, done := p.choose(s, last, key, hasKey)
+		ep, done := p.choose(s, info)
 		if ep == nil || !slices.Contains(tried, ep) {
 			return ep, done
 		}
 		if done != nil {
 			done(errCallerEnded) // not used: no outcome to count
 		}
-		key = mix(key)
+		info.key = mix(info.key)
 	}
 	for _, ep := range s.set {
 		if !slices.Contains(tried, ep) {
@@ -284,7 +272,7 @@ func (p *Pool) chooseRetry(ctx context.Context, s *snapshot, tried []*endpoint) 
 			}
 		}
 	}
-	return p.choose(s, last, key, hasKey)
+	return p.choose(s, info)
 }
 
 // backoff waits before retry number attempt: a random time up to RetryBackoff

@@ -20,20 +20,88 @@ const (
 	LeastRequest Policy = "least_request"
 )
 
+// policies are the balancing policies, in the order they are listed to users: each
+// makes the picker of a snapshot over the endpoints of set.
+var policies = []struct {
+	name   Policy
+	picker func(p *Pool, set []*endpoint) picker
+}{
+	{RoundRobin, func(p *Pool, set []*endpoint) picker { return p.roundRobin(set) }},
+	{LeastRequest, func(p *Pool, set []*endpoint) picker {
+		return &leastRequest{eps: set, rand: p.opts.Rand, now: p.opts.Now, slowStart: p.opts.SlowStart.Duration}
+	}},
+	{RingHash, func(p *Pool, set []*endpoint) picker { return newRing(set, p.roundRobin(set)) }},
+}
+
 // Policies lists the valid policies.
-var Policies = []Policy{RoundRobin, LeastRequest, RingHash}
+var Policies = func() []Policy {
+	out := make([]Policy, len(policies))
+	for i, p := range policies {
+		out[i] = p.name
+	}
+	return out
+}()
+
+// newPicker is the picker of policy over set; sticky sessions wrap it.
+func (p *Pool) newPicker(set, available []*endpoint) picker {
+	var pk picker
+	for _, pol := range policies {
+		if pol.name == p.opts.Policy {
+			pk = pol.picker(p, set)
+		}
+	}
+	if p.opts.Sticky.Cookie != "" {
+		pk = &sticky{picker: pk, available: available}
+	}
+	return pk
+}
+
+func (p *Pool) roundRobin(set []*endpoint) *roundRobin {
+	return &roundRobin{eps: weightedSequence(set), next: &p.next, rand: p.opts.Rand, now: p.opts.Now, slowStart: p.opts.SlowStart.Duration}
+}
+
+// pickInfo is what a pick may look at, found once per attempt by the pool from the
+// request (as grpc-go's PickInfo is): the endpoint the call just failed on, to be
+// avoided when there is another; the request's hash key, for ring hash; and the
+// endpoint sticky sessions pinned its client to.
+type pickInfo struct {
+	avoid  *endpoint
+	key    uint64
+	hasKey bool
+	pinned string // an endpoint id, or ""
+}
 
 // picker chooses one endpoint among a fixed set. A picker is an immutable snapshot
 // that the pool builds again whenever the set of healthy endpoints changes; pick
-// never blocks and is safe for concurrent use. avoid, if not nil, is an endpoint the
-// request just failed on: pick returns another one when there is another.
+// never blocks and is safe for concurrent use. It returns another endpoint than
+// info.avoid when there is another.
 type picker interface {
-	pick(avoid *endpoint) *endpoint
+	pick(info pickInfo) *endpoint
+}
+
+// sticky wraps a policy's picker for sticky sessions: a client pinned to an
+// available endpoint goes there; any other is picked by the policy, and the pool
+// pins the client to what it picked.
+type sticky struct {
+	picker
+	available []*endpoint
+}
+
+func (s *sticky) pick(info pickInfo) *endpoint {
+	if info.pinned != "" {
+		for _, ep := range s.available {
+			if ep.id == info.pinned && ep != info.avoid {
+				return ep
+			}
+		}
+	}
+	return s.picker.pick(info)
 }
 
 var (
 	_ picker = (*roundRobin)(nil)
 	_ picker = (*leastRequest)(nil)
+	_ picker = (*sticky)(nil)
 )
 
 // roundRobin takes the endpoints in turn, from a sequence in which each appears as
@@ -47,7 +115,8 @@ type roundRobin struct {
 	slowStart time.Duration
 }
 
-func (r *roundRobin) pick(avoid *endpoint) *endpoint {
+func (r *roundRobin) pick(info pickInfo) *endpoint {
+	avoid := info.avoid
 	n := uint64(len(r.eps))
 	pos := r.next.Add(1)
 	if r.slowStart > 0 && n > 1 {
@@ -106,7 +175,8 @@ type leastRequest struct {
 	slowStart time.Duration
 }
 
-func (l *leastRequest) pick(avoid *endpoint) *endpoint {
+func (l *leastRequest) pick(info pickInfo) *endpoint {
+	avoid := info.avoid
 	n := len(l.eps)
 	if n == 1 {
 		return l.eps[0]

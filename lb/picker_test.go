@@ -337,7 +337,7 @@ func TestReviewFixes(t *testing.T) {
 		p.endpoints[1].since.Store(clock.now().UnixNano()) // just back
 		p.rebuild()
 		for range 1000 {
-			if ep, _ := p.choose(p.current(clock.now()), p.endpoints[0], 0, false); ep != p.endpoints[1] {
+			if ep, _ := p.choose(p.current(clock.now()), pickInfo{avoid: p.endpoints[0]}); ep != p.endpoints[1] {
 				t.Fatal("a retry found no other endpoint, or the one to avoid")
 			}
 		}
@@ -383,6 +383,7 @@ func TestReviewFixes(t *testing.T) {
 		clock := &fakeClock{}
 		p := pickPool(t, RoundRobin, 3, clock)
 		p.opts.Sticky = Sticky{Cookie: "sy"}
+		p.rebuild() // the snapshot's picker is made from the options
 		aff := inbound("", "")
 		ctx := WithAffinity(context.Background(), aff)
 		first, _ := p.chooseFor(ctx, p.current(clock.now()), nil)

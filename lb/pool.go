@@ -301,17 +301,7 @@ func (p *Pool) rebuildLocked(now time.Time) {
 	if len(set) == 0 {
 		set = p.endpoints
 	}
-	var pk picker
-	rr := &roundRobin{eps: weightedSequence(set), next: &p.next, rand: p.opts.Rand, now: p.opts.Now, slowStart: p.opts.SlowStart.Duration}
-	switch p.opts.Policy {
-	case LeastRequest:
-		pk = &leastRequest{eps: set, rand: p.opts.Rand, now: p.opts.Now, slowStart: p.opts.SlowStart.Duration}
-	case RingHash:
-		pk = newRing(set, rr)
-	default:
-		pk = rr
-	}
-	p.snap.Store(&snapshot{healthy: healthy, set: set, picker: pk, expires: expires})
+	p.snap.Store(&snapshot{healthy: healthy, set: set, picker: p.newPicker(set, healthy), expires: expires})
 }
 
 // meanLatency is the mean latency of the endpoints other than ep, or 0.
@@ -372,5 +362,5 @@ func (p *Pool) eject(ep *endpoint, now time.Time) {
 
 // pick returns an endpoint for a request, other than avoid when there is another.
 func (p *Pool) pick(avoid *endpoint) *endpoint {
-	return p.current(p.opts.Now()).picker.pick(avoid)
+	return p.current(p.opts.Now()).picker.pick(pickInfo{avoid: avoid})
 }
