@@ -22,6 +22,7 @@ func TestDependenciesPointDown(t *testing.T) {
 		"config":    {mod + "gateway", mod + "resolvers", mod + "upstreams"},
 		"execution": {mod}, // the generated code in graph/ imports it, never the reverse
 		"setting":   {mod},
+		"httperr":   {mod},
 		"l7":        {mod + "gateway", mod + "config", mod + "resolvers", mod + "upstreams", mod + "graph", "github.com/99designs/gqlgen"},
 	}
 	allowed := map[string]bool{mod + "setting": true} // below everything

@@ -22,6 +22,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/switchyard/switchyard/httperr"
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/metrics"
 	"github.com/switchyard/switchyard/policies"
@@ -414,7 +415,5 @@ func codedError(code, msg string) *gqlerror.Error {
 
 // writeJSONError answers a non-GraphQL route with {"error": {"code", "message"}}.
 func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", mediaJSON)
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	httperr.REST(w, status, code, msg)
 }

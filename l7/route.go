@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/switchyard/switchyard/httperr"
 )
 
 // Match is what a request must have for a route to take it; every condition that
@@ -126,9 +128,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(rt.Routes) > 0 && hasDotSegment(r.URL.Path) {
 		// "/open/../admin" would match /open and reach /admin upstream, past the
 		// route (and the auth) that /admin has.
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = w.Write([]byte(`{"error":{"code":"BAD_REQUEST","message":"a path may not hold . or .. segments"}}`))
+		httperr.REST(w, http.StatusBadRequest, "BAD_REQUEST", "a path may not hold . or .. segments")
 		return
 	}
 	var query url.Values

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/switchyard/switchyard/httperr"
 	"github.com/switchyard/switchyard/setting"
 )
 
@@ -217,11 +218,9 @@ func RESTErrors(next http.Handler) http.Handler {
 // writeError answers status with one coded error: a GraphQL error, or a REST one
 // under RESTErrors.
 func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
 	if r.Context().Value(restErrorsKey{}) != nil {
-		_, _ = fmt.Fprintf(w, `{"error":{"code":%q,"message":%q}}`, code, msg)
+		httperr.REST(w, status, code, msg)
 		return
 	}
-	_, _ = fmt.Fprintf(w, `{"errors":[{"message":%q,"extensions":{"code":%q}}]}`, msg, code)
+	httperr.GraphQL(w, status, code, msg)
 }

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/switchyard/switchyard/httperr"
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -211,7 +212,7 @@ func (ep *Endpoint) Handler(graphql http.Handler, pathParam func(*http.Request, 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		vars, err := ep.variables(r, pathParam)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "BAD_REQUEST", err.Error())
+			httperr.REST(w, http.StatusBadRequest, "BAD_REQUEST", err.Error())
 			return
 		}
 		body, _ := json.Marshal(map[string]any{"query": ep.Query, "operationName": ep.Name, "variables": vars})
@@ -246,7 +247,7 @@ func (ep *Endpoint) reshape(w http.ResponseWriter, rec *recorder) {
 	}
 	var ans gqlAnswer
 	if err := json.Unmarshal(rec.body.Bytes(), &ans); err != nil {
-		writeError(w, http.StatusBadGateway, "INTERNAL_SERVER_ERROR", "the answer could not be read")
+		httperr.REST(w, http.StatusBadGateway, "INTERNAL_SERVER_ERROR", "the answer could not be read")
 		return
 	}
 	first := func() (code, msg, upstream string) {
@@ -264,13 +265,13 @@ func (ep *Endpoint) reshape(w http.ResponseWriter, rec *recorder) {
 		if status == http.StatusOK {
 			status = http.StatusBadGateway
 		}
-		writeErrorUpstream(w, status, code, msg, up)
+		httperr.RESTUpstream(w, status, code, msg, up)
 		return
 	}
 	value := ans.Data[ep.root]
 	if len(value) == 0 || string(value) == "null" {
 		if len(ans.Errors) == 0 {
-			writeError(w, http.StatusNotFound, "NOT_FOUND", "no such record")
+			httperr.REST(w, http.StatusNotFound, "NOT_FOUND", "no such record")
 			return
 		}
 		code, msg, up := first()
@@ -283,7 +284,7 @@ func (ep *Endpoint) reshape(w http.ResponseWriter, rec *recorder) {
 		case "FORBIDDEN":
 			status = http.StatusForbidden
 		}
-		writeErrorUpstream(w, status, code, msg, up)
+		httperr.RESTUpstream(w, status, code, msg, up)
 		return
 	}
 	status := http.StatusOK
@@ -311,21 +312,6 @@ func (ep *Endpoint) reshape(w http.ResponseWriter, rec *recorder) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(value)))
 	w.WriteHeader(status)
 	_, _ = w.Write(value)
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeErrorUpstream(w, status, code, msg, "")
-}
-
-func writeErrorUpstream(w http.ResponseWriter, status int, code, msg, upstream string) {
-	e := map[string]string{"code": code, "message": msg}
-	if upstream != "" {
-		e["upstream"] = upstream
-	}
-	b, _ := json.Marshal(map[string]any{"error": e})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
 }
 
 // recorder keeps the GraphQL handler's answer for reshaping.
