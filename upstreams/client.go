@@ -36,31 +36,13 @@ type core struct {
 	log    *slog.Logger // nil: refused records are not logged
 }
 
-// SetLogger makes the users client log every record it refuses (see Users.Get); nil
+// SetLogger makes the client log every record it refuses (see lookup.Get); nil
 // turns that off. Call it before the client is used.
-func (u *Users) SetLogger(l *slog.Logger) { u.c.log = l }
+func (c *core) SetLogger(l *slog.Logger) { c.log = l }
 
-// SetLogger is Users.SetLogger for the orders client.
-func (o *Orders) SetLogger(l *slog.Logger) { o.c.log = l }
-
-// SetLogger is Users.SetLogger for the catalog client.
-func (c *Catalog) SetLogger(l *slog.Logger) { c.c.log = l }
-
-// SetLogger is Users.SetLogger for the reviews client.
-func (r *Reviews) SetLogger(l *slog.Logger) { r.c.log = l }
-
-// SetTracer makes the users client record a span for every call; nil turns that
-// off. Call it before the client is used.
-func (u *Users) SetTracer(t trace.Tracer) { u.c.tracer = t }
-
-// SetTracer is Users.SetTracer for the orders client.
-func (o *Orders) SetTracer(t trace.Tracer) { o.c.tracer = t }
-
-// SetTracer is Users.SetTracer for the catalog client.
-func (c *Catalog) SetTracer(t trace.Tracer) { c.c.tracer = t }
-
-// SetTracer is Users.SetTracer for the reviews client.
-func (r *Reviews) SetTracer(t trace.Tracer) { r.c.tracer = t }
+// SetTracer makes the client record a span for every call; nil turns that off.
+// Call it before the client is used.
+func (c *core) SetTracer(t trace.Tracer) { c.tracer = t }
 
 // call is the request and response of one upstream call, pooled together so that a
 // call allocates neither.
@@ -325,106 +307,4 @@ func batched[T any](ctx context.Context, ids []string, fetch func(ctx context.Co
 		return out, re
 	}
 	return out, nil
-}
-
-// Users is the client of the users service. It is safe for concurrent use.
-type Users struct{ c core }
-
-// NewUsers returns the users client over pool; name is the upstream's name in errors.
-func NewUsers(name string, pool Doer) *Users { return &Users{core{name: name, pool: pool}} }
-
-// StartGet sends the request of Get and returns at once; Wait gives Get's result.
-func (u *Users) StartGet(ctx context.Context, id string) *Pending[User] {
-	return startGet(ctx, &u.c, "get user", id, "/users/", decodeRecord[User, userRecord])
-}
-
-// Get returns one user, or an *Error of KindNotFound when there is none. A record
-// that breaks the contract (a field the contract requires missing or null, a value
-// of the wrong JSON type or not in the contract, a string that is not UTF-8) or has
-// another id is refused: an *Error of KindBadResponse, logged with the request's
-// target and the reason.
-func (u *Users) Get(ctx context.Context, id string) (*User, error) {
-	return getOne[User, userRecord](ctx, &u.c, "get user", "/users/", id)
-}
-
-// GetMany returns the users with these ids in any order, leaving out unknown ids. It
-// makes one call per MaxBatch ids. A record of an id not asked for is dropped; a
-// record refused as Get refuses one is left out too, and its id's error is in a
-// *RefusedError returned beside the users kept.
-func (u *Users) GetMany(ctx context.Context, ids []string) ([]User, error) {
-	return batched(ctx, ids, func(ctx context.Context, ids []string) ([]User, error) {
-		return getBatch[User, userRecord](ctx, &u.c, "get users", "/users?ids="+idList(ids), ids, userID)
-	})
-}
-
-// Orders is the client of the orders service. It is safe for concurrent use.
-type Orders struct{ c core }
-
-// NewOrders returns the orders client over pool.
-func NewOrders(name string, pool Doer) *Orders { return &Orders{core{name: name, pool: pool}} }
-
-// StartGet sends the request of Get and returns at once; Wait gives Get's result.
-func (o *Orders) StartGet(ctx context.Context, id string) *Pending[Order] {
-	return startGet(ctx, &o.c, "get order", id, "/orders/", decodeRecord[Order, orderRecord])
-}
-
-// Get returns one order, or an *Error of KindNotFound when there is none; a record
-// is refused as Users.Get refuses one.
-func (o *Orders) Get(ctx context.Context, id string) (*Order, error) {
-	return getOne[Order, orderRecord](ctx, &o.c, "get order", "/orders/", id)
-}
-
-// ByUser returns a user's orders, newest first. The answer is refused whole (an
-// *Error of KindBadResponse) if one of its records is refused or is another user's.
-func (o *Orders) ByUser(ctx context.Context, userID string) ([]Order, error) {
-	return getOwned[Order, orderRecord](ctx, &o.c, "list orders", "/orders?userId="+url.QueryEscape(userID), userID, orderUser)
-}
-
-// Catalog is the client of the catalog service. It is safe for concurrent use.
-type Catalog struct{ c core }
-
-// NewCatalog returns the catalog client over pool.
-func NewCatalog(name string, pool Doer) *Catalog { return &Catalog{core{name: name, pool: pool}} }
-
-// StartGet sends the request of Get and returns at once; Wait gives Get's result.
-func (c *Catalog) StartGet(ctx context.Context, id string) *Pending[Product] {
-	return startGet(ctx, &c.c, "get product", id, "/products/", decodeRecord[Product, productRecord])
-}
-
-// Get returns one product, or an *Error of KindNotFound when there is none; a record
-// is refused as Users.Get refuses one.
-func (c *Catalog) Get(ctx context.Context, id string) (*Product, error) {
-	return getOne[Product, productRecord](ctx, &c.c, "get product", "/products/", id)
-}
-
-// GetMany returns the products with these ids in any order, leaving out unknown ids,
-// with records refused or dropped as Users.GetMany does. It makes one call per
-// MaxBatch ids.
-func (c *Catalog) GetMany(ctx context.Context, ids []string) ([]Product, error) {
-	return batched(ctx, ids, func(ctx context.Context, ids []string) ([]Product, error) {
-		return getBatch[Product, productRecord](ctx, &c.c, "get products", "/products?ids="+idList(ids), ids, productID)
-	})
-}
-
-// Reviews is the client of the reviews service. It is safe for concurrent use.
-type Reviews struct{ c core }
-
-// NewReviews returns the reviews client over pool.
-func NewReviews(name string, pool Doer) *Reviews { return &Reviews{core{name: name, pool: pool}} }
-
-// ByProduct returns the reviews of one product. The answer is refused whole (an
-// *Error of KindBadResponse) if one of its records is refused (as Users.Get refuses
-// one, or for a rating outside 1..5) or is another product's.
-func (r *Reviews) ByProduct(ctx context.Context, productID string) ([]Review, error) {
-	return getOwned[Review, reviewRecord](ctx, &r.c, "list reviews", "/reviews?productId="+url.QueryEscape(productID), productID, reviewProduct)
-}
-
-// ByProducts returns the reviews of all these products, in any order. It makes one
-// call per MaxBatch ids. A review of a product not asked for is dropped; a review
-// refused as ByProduct refuses one is left out too, and its product's error is in a
-// *RefusedError returned beside the reviews kept.
-func (r *Reviews) ByProducts(ctx context.Context, productIDs []string) ([]Review, error) {
-	return batched(ctx, productIDs, func(ctx context.Context, ids []string) ([]Review, error) {
-		return getBatch[Review, reviewRecord](ctx, &r.c, "list reviews", "/reviews?productIds="+idList(ids), ids, reviewProduct)
-	})
 }
