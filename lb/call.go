@@ -198,7 +198,7 @@ func (call *Call) Finish(resp *Response) error {
 func (p *Pool) retry(ctx context.Context, deadline time.Time, req *Request, resp *Response, last *endpoint, err error) error {
 	tried := []*endpoint{last}
 	for attempt := 1; attempt <= p.opts.retryLimit(); attempt++ {
-		if !p.shouldRetry(ctx, deadline, req, resp, err) {
+		if !p.retryable(ctx, deadline, outcome(ctx, resp, err), req.idempotent(), true) {
 			return err
 		}
 		if !p.budget.acquire() {
@@ -298,20 +298,18 @@ func (p *Pool) backoff(ctx context.Context, deadline time.Time, attempt int) boo
 	}
 }
 
-func (p *Pool) shouldRetry(ctx context.Context, deadline time.Time, req *Request, resp *Response, err error) bool {
-	if err == nil && resp.Status < 500 {
+// retryable is the one rule of which failed attempts may be sent again, for calls
+// (Do, Start) and forwards (Next) alike: one that never reached its endpoint (a
+// *DialError) always; one that failed or answered 5xx (failure, the attempt's
+// outcome, is not nil) only when the request is idempotent and its body can be sent
+// again; none once the caller or the deadline has ended. Whether the retry is made
+// is then the pool's retries, budget and backoff's call.
+func (p *Pool) retryable(ctx context.Context, deadline time.Time, failure error, idempotent, replayable bool) bool {
+	if failure == nil || ctx.Err() != nil || (!deadline.IsZero() && !p.opts.Now().Before(deadline)) {
 		return false
 	}
-	if ctx.Err() != nil || (!deadline.IsZero() && !p.opts.Now().Before(deadline)) {
-		return false
-	}
-	if err != nil {
-		var dialErr *DialError
-		if errors.As(err, &dialErr) {
-			return true // the request never left: always safe
-		}
-	}
-	return req.idempotent()
+	var de *DialError
+	return errors.As(failure, &de) || (idempotent && replayable)
 }
 
 // do sends req to this endpoint only, as a retry.

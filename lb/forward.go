@@ -2,7 +2,6 @@ package lb
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -79,14 +78,7 @@ func (f *Forward) Next(replayable bool) *Attempt {
 			return nil
 		}
 	} else {
-		if f.last == nil || f.retries >= p.opts.retryLimit() || f.ctx.Err() != nil {
-			return nil
-		}
-		if !f.deadline.IsZero() && !p.opts.Now().Before(f.deadline) {
-			return nil
-		}
-		var de *DialError
-		if !errors.As(f.last, &de) && !(f.idempotent && replayable) {
+		if f.retries >= p.opts.retryLimit() || !p.retryable(f.ctx, f.deadline, f.last, f.idempotent, replayable) {
 			return nil
 		}
 		if !p.budget.acquire() {
