@@ -23,6 +23,7 @@ func TestDependenciesPointDown(t *testing.T) {
 		"execution": {mod}, // the generated code in graph/ imports it, never the reverse
 		"setting":   {mod},
 		"httperr":   {mod},
+		"inbound":   {mod},
 		"l7":        {mod + "gateway", mod + "config", mod + "resolvers", mod + "upstreams", mod + "graph", "github.com/99designs/gqlgen"},
 	}
 	allowed := map[string]bool{mod + "setting": true} // below everything

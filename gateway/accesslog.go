@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -15,8 +14,8 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/switchyard/switchyard/inbound"
 	"github.com/switchyard/switchyard/tracing"
-	"github.com/switchyard/switchyard/upstreams"
 )
 
 // requestIDs makes request ids: a random prefix per process and a counter, unique
@@ -48,21 +47,6 @@ func acceptableID(id string) bool {
 		}
 	}
 	return true
-}
-
-// record is what the layers below tell the access log about a request.
-type record struct {
-	version   string
-	operation string
-	principal string // the authenticated caller's subject, when there is one
-	route     string // the L7 route that served the request, as "route:NAME"
-}
-
-type recordKey struct{}
-
-func recordFrom(ctx context.Context) *record {
-	r, _ := ctx.Value(recordKey{}).(*record)
-	return r
 }
 
 // statusWriter remembers the status and size of a response.
@@ -115,22 +99,22 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			id = ids.next()
 		}
 		setHeader(w.Header(), hdrRequestID, id)
-		info := &upstreams.RequestInfo{ID: id, Traced: g.shared.tracing.Recording()}
+		info := &inbound.Info{ID: id, Traced: g.shared.tracing.Recording()}
 		ctx := r.Context()
 		if _, ok := r.Header["Traceparent"]; ok {
 			ctx = tracing.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
 			info.Traced = true
 		}
-		ctx = upstreams.WithRequestInfo(ctx, info)
+		ctx = inbound.With(ctx, info)
 		logged := logging && g.log.Enabled(ctx, slog.LevelInfo)
 		if !logged && g.metrics == nil {
 			next.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
 		start := time.Now()
-		rec := &record{}
+		rec := info
 		sw := &statusWriter{ResponseWriter: w}
-		r = r.WithContext(context.WithValue(ctx, recordKey{}, rec))
+		r = r.WithContext(ctx)
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
@@ -141,8 +125,8 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
 				route = rc.RoutePattern()
 			}
-			if rec.route != "" {
-				route = rec.route
+			if rec.Route != "" {
+				route = rec.Route
 			}
 			g.metrics.HTTPRequest(route, sw.status, d)
 		}
@@ -150,8 +134,8 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			return
 		}
 		principal := "anonymous"
-		if rec.principal != "" {
-			principal = rec.principal
+		if rec.Principal != "" {
+			principal = rec.Principal
 		}
 		g.log.LogAttrs(ctx, slog.LevelInfo, "access",
 			slog.String("request_id", id),
@@ -161,9 +145,9 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			slog.Int64("bytes", sw.bytes),
 			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 			slog.String("client", g.clientIPs.Of(r)),
-			slog.String("operation", rec.operation),
-			slog.String("version", rec.version),
-			slog.String("route", strings.TrimPrefix(rec.route, "route:")),
+			slog.String("operation", rec.Operation),
+			slog.String("version", rec.Version),
+			slog.String("route", strings.TrimPrefix(rec.Route, "route:")),
 			slog.String("principal", principal),
 			slog.Int64("upstream_calls", info.Calls.Load()),
 			slog.Int64("upstream_errors", info.Errors.Load()),

@@ -21,6 +21,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/switchyard/switchyard/execution"
+	"github.com/switchyard/switchyard/inbound"
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/policies"
 	"github.com/switchyard/switchyard/resolvers"
@@ -86,10 +87,10 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 			ctx = lb.WithAffinity(ctx, lb.NewAffinity(r, g.clientIPs.Of(r)))
 		}
 		if g.poolHeaders != nil {
-			info := upstreams.RequestInfoFrom(ctx)
+			info := inbound.From(ctx)
 			if info == nil {
-				info = &upstreams.RequestInfo{}
-				ctx = upstreams.WithRequestInfo(ctx, info)
+				info = &inbound.Info{}
+				ctx = inbound.With(ctx, info)
 			}
 			info.Headers = g.headersFor(policies.PrincipalFrom(ctx))
 		}

@@ -7,10 +7,10 @@ import (
 	"net/http"
 
 	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/inbound"
 	"github.com/switchyard/switchyard/l7"
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/policies"
-	"github.com/switchyard/switchyard/upstreams"
 )
 
 // maxTransformedBody bounds an answer read whole to rewrite its JSON fields.
@@ -20,8 +20,8 @@ const maxTransformedBody = 10 << 20
 // gateway's own routes do not serve; fallback serves those no route takes.
 func (g *Gateway) l7Routes(fallback http.Handler) (*l7.Router, error) {
 	router := &l7.Router{Fallback: fallback, OnMatch: func(r *http.Request, name string) {
-		if rec := recordFrom(r.Context()); rec != nil {
-			rec.route = "route:" + name
+		if rec := inbound.From(r.Context()); rec != nil {
+			rec.Route = "route:" + name
 		}
 	}}
 	for _, rc := range g.cfg.Routes {
@@ -74,7 +74,7 @@ func (g *Gateway) proxy(rc config.Route, names []string) (http.Handler, error) {
 		RequestHeaders: pc.RequestHeaders.Canonical(), ForwardClaims: map[string]string{},
 		TrustForwarded: g.clientIPs.PeerTrusted, Log: g.log,
 		OnAttempt: func(ctx context.Context, failed bool) { // for the access log
-			if info := upstreams.RequestInfoFrom(ctx); info != nil {
+			if info := inbound.From(ctx); info != nil {
 				info.Calls.Add(1)
 				if failed {
 					info.Errors.Add(1)
@@ -206,8 +206,8 @@ func (g *Gateway) headersFor(p *policies.Principal) map[string][][2]string {
 func recordPrincipal(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := policies.PrincipalFrom(r.Context()); p != nil {
-			if rec := recordFrom(r.Context()); rec != nil {
-				rec.principal = p.Subject
+			if rec := inbound.From(r.Context()); rec != nil {
+				rec.Principal = p.Subject
 			}
 		}
 		next.ServeHTTP(w, r)

@@ -23,6 +23,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/switchyard/switchyard/httperr"
+	"github.com/switchyard/switchyard/inbound"
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/metrics"
 	"github.com/switchyard/switchyard/policies"
@@ -112,11 +113,11 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		t.refuse(ctx, w, exec, opCtx, errs, media, buf)
 		return
 	}
-	if rec := recordFrom(ctx); rec != nil {
-		rec.version = t.version
-		rec.operation = operationName(opCtx)
+	if rec := inbound.From(ctx); rec != nil {
+		rec.Version = t.version
+		rec.Operation = operationName(opCtx)
 		if p := policies.PrincipalFrom(ctx); p != nil {
-			rec.principal = p.Subject
+			rec.Principal = p.Subject
 		}
 	}
 	if r.Method == http.MethodGet {

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/switchyard/switchyard/inbound"
 	"github.com/switchyard/switchyard/lb"
 )
 
@@ -49,8 +50,8 @@ func (c *core) SetTracer(t trace.Tracer) { c.tracer = t }
 type call struct {
 	req  lb.Request
 	resp lb.Response
-	hdr  [2][2]string // room for the request id and traceparent headers, without allocating
-	info *RequestInfo // the request's, if any
+	hdr  [2][2]string  // room for the request id and traceparent headers, without allocating
+	info *inbound.Info // the request's, if any
 }
 
 var calls = sync.Pool{New: func() any { return &call{resp: lb.Response{Body: make([]byte, 0, 4096)}} }}
@@ -93,7 +94,7 @@ func newCall(ctx context.Context, upstream, target string) *call {
 	cl.req.Target = target
 	n := 0
 	// One look-up of the request's info: contexts are deep under the executor.
-	info := RequestInfoFrom(ctx)
+	info := inbound.From(ctx)
 	cl.info = info
 	if info != nil && info.ID != "" {
 		cl.hdr[n] = [2]string{"X-Request-Id", info.ID}
