@@ -141,6 +141,9 @@ func Load(files map[string]string, pool func(name string) bool) (*Schema, error)
 	l := &loader{s: &Schema{AST: sch, Sources: map[string]*Source{}, Fields: map[string]*Connector{}, Entities: map[string]*Connector{}}, pool: pool}
 	l.sources()
 	l.connectors()
+	if len(l.problems) == 0 {
+		l.shapes()
+	}
 	if len(l.problems) > 0 {
 		return nil, l.problems
 	}
