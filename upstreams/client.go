@@ -52,6 +52,9 @@ type call struct {
 	resp lb.Response
 	hdr  [2][2]string  // room for the request id and traceparent headers, without allocating
 	info *inbound.Info // the request's, if any
+	// any2xx takes every 2xx answer as a success (a declared service's POST may
+	// answer 201); the typed clients take only 200.
+	any2xx bool
 }
 
 var calls = sync.Pool{New: func() any { return &call{resp: lb.Response{Body: make([]byte, 0, 4096)}} }}
@@ -131,7 +134,7 @@ func traceparent(sc trace.SpanContext) string {
 func (cl *call) release() {
 	if cap(cl.resp.Body) <= 1<<20 { // do not pin huge buffers
 		cl.req = lb.Request{}
-		cl.info = nil
+		cl.info, cl.any2xx = nil, false
 		cl.resp.Reset()
 		calls.Put(cl)
 	}
@@ -139,16 +142,17 @@ func (cl *call) release() {
 
 // result turns the outcome of a call into a decoded value or an *Error.
 func (c *core) result(ctx context.Context, op string, cl *call, err error, decode func(body []byte) error) error {
+	ok := cl.resp.Status == 200 || (cl.any2xx && cl.resp.Status/100 == 2)
 	if info := cl.info; info != nil {
 		info.Calls.Add(1)
-		if err != nil || (cl.resp.Status != 200 && cl.resp.Status != 404) {
+		if err != nil || (!ok && cl.resp.Status != 404) {
 			info.Errors.Add(1)
 		}
 	}
 	if err != nil {
 		return &Error{Upstream: c.name, Op: op, Kind: classify(ctx, err), Err: err}
 	}
-	if cl.resp.Status != 200 {
+	if !ok {
 		return statusError(c.name, op, cl.resp.Status)
 	}
 	if err := decode(cl.resp.Body); err != nil {
