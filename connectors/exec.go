@@ -1,0 +1,360 @@
+package connectors
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/switchyard/switchyard/connectors/mapping"
+	"github.com/switchyard/switchyard/upstreams"
+)
+
+// Executable serves a declared schema: a gqlgen ExecutableSchema built at run time,
+// so that the gqlgen handler and every extension of the gateway apply to it as to
+// the compiled one. Root fields run concurrently (a mutation's one after another);
+// an object's fields come from what its connector's selection made, from the
+// connectors of its type's fields (with $this), and from its type's entity
+// connector for what the selection left out.
+//
+// This first version makes one entity call per object; batching many keys into one
+// call ($batch), per-item fan-out bounds and @compute are still to come.
+type Executable struct {
+	schema   *Schema
+	services map[string]*upstreams.Service // by source name
+	config   map[string]any                // $config
+}
+
+// NewExecutable serves s, calling each source's service; config is $config.
+func NewExecutable(s *Schema, services map[string]*upstreams.Service, config map[string]any) (*Executable, error) {
+	for name := range s.Sources {
+		if services[name] == nil {
+			return nil, fmt.Errorf("source %q has no service", name)
+		}
+	}
+	return &Executable{schema: s, services: services, config: config}, nil
+}
+
+var _ graphql.ExecutableSchema = (*Executable)(nil)
+
+// Schema is the declared schema's AST.
+func (e *Executable) Schema() *ast.Schema { return e.schema.AST }
+
+// Complexity leaves every field to gqlgen's default cost.
+func (e *Executable) Complexity(context.Context, string, string, int, map[string]any) (int, bool) {
+	return 0, false
+}
+
+// ClientHeader carries the inbound request's header to the connectors (for headers
+// with from, and $request.headers); the gateway puts it in the request's context.
+type clientHeaderKey struct{}
+
+// WithClientHeader returns ctx carrying the inbound request's header.
+func WithClientHeader(ctx context.Context, h http.Header) context.Context {
+	return context.WithValue(ctx, clientHeaderKey{}, h)
+}
+
+// Exec runs the operation of ctx.
+func (e *Executable) Exec(ctx context.Context) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	client, _ := ctx.Value(clientHeaderKey{}).(http.Header)
+	var done bool
+	return func(ctx context.Context) *graphql.Response {
+		if done {
+			return nil
+		}
+		done = true
+		r := &run{e: e, oc: oc, client: client}
+		var root *ast.Definition
+		switch oc.Operation.Operation {
+		case ast.Mutation:
+			root = e.schema.AST.Mutation
+		case ast.Subscription:
+			return &graphql.Response{Errors: gqlerror.List{gqlerror.Errorf("declared schemas have no subscriptions")}}
+		default:
+			root = e.schema.AST.Query
+		}
+		data, _ := r.root(ctx, root, oc.Operation.SelectionSet, oc.Operation.Operation == ast.Mutation)
+		return &graphql.Response{Data: data, Errors: r.errs}
+	}
+}
+
+// run is one operation's execution.
+type run struct {
+	e      *Executable
+	oc     *graphql.OperationContext
+	client http.Header
+	mu     sync.Mutex
+	errs   gqlerror.List
+}
+
+func (r *run) fail(path ast.Path, err error) {
+	var ge *gqlerror.Error
+	if gqlErr, ok := err.(*gqlerror.Error); ok {
+		ge = gqlErr
+	} else {
+		ge = &gqlerror.Error{Message: err.Error(), Err: err}
+	}
+	ge.Path = slices.Clone(path)
+	r.mu.Lock()
+	r.errs = append(r.errs, ge)
+	r.mu.Unlock()
+}
+
+func (r *run) vars(args map[string]any, this any) mapping.Vars {
+	v := mapping.Vars{"$args": args, "$config": r.e.config}
+	if this != nil {
+		v["$this"] = this
+	}
+	if r.client != nil {
+		h := map[string]any{}
+		for k, vs := range r.client {
+			list := make([]any, len(vs))
+			for i, s := range vs {
+				list[i] = s
+			}
+			h[k] = list
+		}
+		v["$request"] = map[string]any{"headers": h}
+	}
+	return v
+}
+
+// root resolves the root fields, concurrently unless serial, into one object.
+func (r *run) root(ctx context.Context, def *ast.Definition, sel ast.SelectionSet, serial bool) (json.RawMessage, bool) {
+	fields := graphql.CollectFields(r.oc, sel, []string{def.Name})
+	values := make([][]byte, len(fields))
+	oks := make([]bool, len(fields))
+	resolve := func(i int) {
+		f := fields[i]
+		path := ast.Path{ast.PathName(f.Alias)}
+		if f.Name == "__typename" {
+			values[i], oks[i] = strconv.AppendQuote(nil, def.Name), true
+			return
+		}
+		c := r.e.schema.Fields[def.Name+"."+f.Name]
+		if c == nil {
+			r.fail(path, fmt.Errorf("%s.%s has no connector", def.Name, f.Name))
+			return
+		}
+		v, err := c.Do(ctx, r.e.services[c.Source.Name], nil, r.vars(f.ArgumentMap(r.oc.Variables), nil), r.client)
+		if err != nil {
+			r.fail(path, err)
+			values[i], oks[i] = r.nullFor(f.Definition.Type)
+			return
+		}
+		values[i], oks[i] = r.value(ctx, f.Definition.Type, f.Selections, v, path, c.Source.Name)
+	}
+	if serial || len(fields) == 1 {
+		for i := range fields {
+			resolve(i)
+		}
+	} else {
+		var g errgroup.Group
+		for i := range fields {
+			g.Go(func() error { resolve(i); return nil })
+		}
+		_ = g.Wait()
+	}
+	return r.writeObject(fields, values, oks)
+}
+
+// nullFor is the value of a failed field: null, which a non-null type does not take.
+func (r *run) nullFor(t *ast.Type) ([]byte, bool) {
+	return []byte("null"), !t.NonNull
+}
+
+func (r *run) writeObject(fields []graphql.CollectedField, values [][]byte, oks []bool) (json.RawMessage, bool) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range fields {
+		if !oks[i] {
+			return json.RawMessage("null"), false
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(strconv.AppendQuote(nil, f.Alias))
+		b.WriteByte(':')
+		b.Write(values[i])
+	}
+	b.WriteByte('}')
+	return b.Bytes(), true
+}
+
+// value writes v, what a selection made, as a value of type t; ok is false when it
+// is null (or bad) where t is non-null, which nulls the parent.
+func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v any, path ast.Path, src string) ([]byte, bool) {
+	if v == nil {
+		if t.NonNull {
+			r.fail(path, badResponse(src, "the service sent no value for a non-null field"))
+		}
+		return []byte("null"), !t.NonNull
+	}
+	if t.Elem != nil {
+		list, ok := v.([]any)
+		if !ok {
+			r.fail(path, badResponse(src, "the service sent a single value for a list"))
+			return r.nullFor(t)
+		}
+		var b bytes.Buffer
+		b.WriteByte('[')
+		for i, el := range list {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			out, ok := r.value(ctx, t.Elem, sel, el, append(slices.Clone(path), ast.PathIndex(i)), src)
+			if !ok {
+				return r.nullFor(t)
+			}
+			b.Write(out)
+		}
+		b.WriteByte(']')
+		return b.Bytes(), true
+	}
+	def := r.e.schema.AST.Types[t.NamedType]
+	switch def.Kind {
+	case ast.Object:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			r.fail(path, badResponse(src, "the service sent a "+kindOf(v)+" for an object"))
+			return r.nullFor(t)
+		}
+		out, ok := r.object(ctx, def, sel, obj, path, src)
+		if !ok {
+			return r.nullFor(t)
+		}
+		return out, true
+	case ast.Enum:
+		s, ok := v.(string)
+		if !ok || def.EnumValues.ForName(s) == nil {
+			r.fail(path, badResponse(src, fmt.Sprintf("%v is not a value of the enum %s", v, def.Name)))
+			return r.nullFor(t)
+		}
+		return strconv.AppendQuote(nil, s), true
+	default:
+		out, err := scalar(def.Name, v)
+		if err != nil {
+			r.fail(path, badResponse(src, err.Error()))
+			return r.nullFor(t)
+		}
+		return out, true
+	}
+}
+
+// object writes an object of def from what was made of it, fetching through its
+// type's entity connector the fields it lacks, and through its fields' connectors
+// the fields they answer.
+func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.SelectionSet, obj map[string]any, path ast.Path, src string) ([]byte, bool) {
+	fields := graphql.CollectFields(r.oc, sel, []string{def.Name})
+	if ent := r.e.schema.Entities[def.Name]; ent != nil {
+		for _, f := range fields {
+			if _, have := obj[f.Name]; !have && f.Name != "__typename" && r.e.schema.Fields[def.Name+"."+f.Name] == nil {
+				full, err := ent.Do(ctx, r.e.services[ent.Source.Name], nil, mapping.Vars{"$batch": []any{obj}, "$config": r.e.config}, r.client)
+				if err != nil {
+					r.fail(path, err)
+					return []byte("null"), false
+				}
+				if list, ok := full.([]any); ok && len(list) > 0 {
+					full = list[0]
+				}
+				if m, ok := full.(map[string]any); ok {
+					merged := make(map[string]any, len(m)+len(obj))
+					for k, v := range m {
+						merged[k] = v
+					}
+					for k, v := range obj {
+						merged[k] = v
+					}
+					obj = merged
+				}
+				break
+			}
+		}
+	}
+	values := make([][]byte, len(fields))
+	oks := make([]bool, len(fields))
+	for i, f := range fields {
+		fpath := append(slices.Clone(path), ast.PathName(f.Alias))
+		if f.Name == "__typename" {
+			values[i], oks[i] = strconv.AppendQuote(nil, def.Name), true
+			continue
+		}
+		v, from := obj[f.Name], src
+		if c := r.e.schema.Fields[def.Name+"."+f.Name]; c != nil {
+			from = c.Source.Name
+			var err error
+			if v, err = c.Do(ctx, r.e.services[c.Source.Name], obj, r.vars(f.ArgumentMap(r.oc.Variables), obj), r.client); err != nil {
+				r.fail(fpath, err)
+				values[i], oks[i] = r.nullFor(f.Definition.Type)
+				continue
+			}
+		}
+		values[i], oks[i] = r.value(ctx, f.Definition.Type, f.Selections, v, fpath, from)
+	}
+	return r.writeObject(fields, values, oks)
+}
+
+// scalar writes a built-in scalar's value, refusing one of the wrong JSON type.
+func scalar(name string, v any) ([]byte, error) {
+	switch name {
+	case "String", "ID":
+		switch x := v.(type) {
+		case string:
+			return strconv.AppendQuote(nil, x), nil
+		case json.Number:
+			if name == "ID" {
+				return strconv.AppendQuote(nil, x.String()), nil
+			}
+		}
+	case "Int":
+		if n, ok := v.(json.Number); ok {
+			if i, err := n.Int64(); err == nil && i >= -1<<31 && i < 1<<31 {
+				return strconv.AppendInt(nil, i, 10), nil
+			}
+		}
+	case "Float":
+		if n, ok := v.(json.Number); ok {
+			if f, err := n.Float64(); err == nil {
+				return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
+			}
+		}
+	case "Boolean":
+		if b, ok := v.(bool); ok {
+			return strconv.AppendBool(nil, b), nil
+		}
+	default: // a custom scalar: its JSON as the service sent it
+		return json.Marshal(v)
+	}
+	return nil, fmt.Errorf("the service sent a %s for a %s", kindOf(v), name)
+}
+
+func kindOf(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case json.Number, float64:
+		return "number"
+	case bool:
+		return "boolean"
+	case []any:
+		return "list"
+	case map[string]any:
+		return "object"
+	}
+	return "null"
+}
+
+// badResponse is an answer that breaks the declared schema's contract.
+func badResponse(upstream, msg string) error {
+	return &upstreams.Error{Upstream: upstream, Kind: upstreams.KindBadResponse, Err: fmt.Errorf("%s", msg)}
+}

@@ -1,0 +1,77 @@
+package connectors
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+
+	"github.com/switchyard/switchyard/lb"
+	"github.com/switchyard/switchyard/upstreams"
+)
+
+// TestExecutableOverHTTP serves a declared schema with gqlgen's handler and asks it
+// over real HTTP: root fields, an envelope, an object built from flat keys and
+// completed by its type's entity connector, a list, and an enum the service breaks.
+func TestExecutableOverHTTP(t *testing.T) {
+	srv, seen := booksServer(t)
+	sdl := strings.Replace(books, "http://books.internal/api/v1/", srv.URL+"/api/v1/", 1) + `
+enum Genre { NOVEL POEM }
+extend type Book { genre: Genre }
+extend type Query {
+  genreOf(id: ID!): Book @connect(source: "books", http: { GET: "/books/{$args.id}" }, selection: "id genre: $(\"ESSAY\")")
+}
+`
+	s, err := Load(map[string]string{"books.graphql": sdl}, pools("books"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := lb.New("books", lb.Options{Endpoints: []string{srv.URL}, HealthCheck: lb.HealthCheck{Disabled: true}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	exec, err := NewExecutable(s, map[string]*upstreams.Service{"books": upstreams.NewService("books", pool)}, map[string]any{"key": "k1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := handler.New(exec)
+	h.AddTransport(transport.POST{})
+	gw := httptest.NewServer(h)
+	defer gw.Close()
+	ask := func(q string) string {
+		t.Helper()
+		resp, err := http.Post(gw.URL, "application/json", strings.NewReader(`{"query":`+quote(q)+`}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	got := ask(`{ book(id: "b1") { title author { id name } } books { id title } }`)
+	want := `{"data":{"book":{"title":"Dune","author":{"id":"a1","name":"Author a1"}},"books":[{"id":"b1","title":"Dune"},{"id":"b2","title":"Emma"}]}}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if n := strings.Count(strings.Join(*seen, "\n"), "/authors?id=a1"); n != 1 {
+		t.Errorf("the author was fetched %d times, want once", n)
+	}
+	got = ask(`{ genreOf(id: "b1") { id genre } }`)
+	if !strings.Contains(got, `"genre":null`) || !strings.Contains(got, `ESSAY is not a value of the enum Genre`) || !strings.Contains(got, `"path":["genreOf","genre"]`) {
+		t.Fatalf("a value outside the enum: %s", got)
+	}
+	got = ask(`{ book(id: "nope") { id } }`)
+	if got != `{"data":{"book":null}}` {
+		t.Fatalf("a lookup that found nothing: %s", got)
+	}
+}
+
+func quote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return `"` + r.Replace(s) + `"`
+}
