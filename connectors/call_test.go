@@ -29,10 +29,14 @@ func booksServer(t *testing.T) (*httptest.Server, *[]string) {
 			_, _ = w.Write([]byte(`{"id":"b1","title":"Dune","author_id":"a1"}`))
 		case r.URL.Path == "/api/v1/books" && r.Method == "GET":
 			_, _ = w.Write([]byte(`{"data":[{"id":"b1","title":"Dune"},{"id":"b2","title":"Emma"}],"next":null}`))
+		case r.URL.Path == "/api/v1/shelf":
+			_, _ = w.Write([]byte(`{"data":[{"id":"b1","author_id":"a1"},{"id":"b2","author_id":"a2"},{"id":"b4","author_id":"a1"},{"id":"b5","author_id":"zz"}]}`))
 		case r.URL.Path == "/api/v1/authors":
 			var out []map[string]string
 			for _, id := range r.URL.Query()["id"] {
-				out = append(out, map[string]string{"id": id, "name": "Author " + id})
+				if id != "zz" { // an author the service does not know
+					out = append(out, map[string]string{"id": id, "name": "Author " + id})
+				}
 			}
 			_ = json.NewEncoder(w).Encode(out)
 		case r.URL.Path == "/api/v1/books" && r.Method == "POST":

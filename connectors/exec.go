@@ -9,10 +9,12 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vikstrous/dataloadgen"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/switchyard/switchyard/connectors/mapping"
@@ -26,8 +28,11 @@ import (
 // connectors of its type's fields (with $this), and from its type's entity
 // connector for what the selection left out.
 //
-// This first version makes one entity call per object; batching many keys into one
-// call ($batch), per-item fan-out bounds and @compute are still to come.
+// The objects of one request that need their type's entity connector are looked up
+// together: the connector's $batch gets up to MaxBatch keys per call, gathered for a
+// millisecond, and the answers are matched back by key (an unknown key is null).
+// Per-item fan-out for services without a batch endpoint, and @compute, are still
+// to come.
 type Executable struct {
 	schema   *Schema
 	services map[string]*upstreams.Service // by source name
@@ -95,6 +100,104 @@ type run struct {
 	client http.Header
 	mu     sync.Mutex
 	errs   gqlerror.List
+	// loaders batch the entity lookups of the request, by type; pending are the
+	// objects waiting for them, by type and key.
+	loaders map[string]*dataloadgen.Loader[string, map[string]any]
+	pending map[string]map[string]map[string]any
+}
+
+// MaxBatch is the most keys one entity call is given.
+const MaxBatch = 100
+
+// maxConcurrentItems bounds the elements of one list resolved at once.
+const maxConcurrentItems = 32
+
+// entityKeys are the fields of an object its entity connector looks it up by: the
+// first keys its $batch paths read.
+func entityKeys(c *Connector) []string {
+	var keys []string
+	var ps []*mapping.Path
+	if c.Query != nil {
+		ps = append(ps, paths(c.Query)...)
+	}
+	ps = append(ps, c.URL.Paths()...)
+	if c.Body != nil {
+		ps = append(ps, paths(c.Body)...)
+	}
+	for _, p := range ps {
+		if p.Var == "$batch" && len(p.Keys) > 0 && !slices.Contains(keys, p.Keys[0]) {
+			keys = append(keys, p.Keys[0])
+		}
+	}
+	return keys
+}
+
+// keyOf is an object's key for its entity connector, as text.
+func keyOf(obj map[string]any, keys []string) string {
+	vals := make([]any, len(keys))
+	for i, k := range keys {
+		vals[i] = obj[k]
+		if n, ok := vals[i].(json.Number); ok {
+			vals[i] = n.String() // "1" and 1 are the same key
+		}
+	}
+	b, _ := json.Marshal(vals)
+	return string(b)
+}
+
+// lookup fetches the object of type typ through its entity connector, batched with
+// the request's other lookups of that type; nil when the service does not know it.
+func (r *run) lookup(ctx context.Context, typ string, ent *Connector, obj map[string]any) (map[string]any, error) {
+	keys := entityKeys(ent)
+	key := keyOf(obj, keys)
+	r.mu.Lock()
+	if r.loaders == nil {
+		r.loaders, r.pending = map[string]*dataloadgen.Loader[string, map[string]any]{}, map[string]map[string]map[string]any{}
+	}
+	l := r.loaders[typ]
+	if l == nil {
+		l = dataloadgen.NewLoader(func(ctx context.Context, ks []string) ([]map[string]any, []error) {
+			return r.fetchEntities(ctx, typ, ent, keys, ks)
+		}, dataloadgen.WithWait(time.Millisecond), dataloadgen.WithBatchCapacity(MaxBatch))
+		r.loaders[typ] = l
+		r.pending[typ] = map[string]map[string]any{}
+	}
+	r.pending[typ][key] = obj
+	r.mu.Unlock()
+	return l.Load(ctx, key)
+}
+
+// fetchEntities makes one entity call for the objects of ks.
+func (r *run) fetchEntities(ctx context.Context, typ string, ent *Connector, keys, ks []string) ([]map[string]any, []error) {
+	batch := make([]any, len(ks))
+	r.mu.Lock()
+	for i, k := range ks {
+		batch[i] = r.pending[typ][k]
+	}
+	r.mu.Unlock()
+	out := make([]map[string]any, len(ks))
+	errs := make([]error, len(ks))
+	got, err := ent.Do(ctx, r.e.services[ent.Source.Name], nil, mapping.Vars{"$batch": batch, "$config": r.e.config}, r.client)
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return out, errs
+	}
+	list, ok := got.([]any)
+	if !ok && got != nil {
+		list = []any{got}
+	}
+	byKey := map[string]map[string]any{}
+	for _, el := range list {
+		if m, ok := el.(map[string]any); ok {
+			byKey[keyOf(m, keys)] = m
+		}
+	}
+	for i, k := range ks {
+		out[i] = byKey[k] // an unknown key: nil
+	}
+	return out, errs
 }
 
 func (r *run) fail(path ast.Path, err error) {
@@ -206,17 +309,34 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 			r.fail(path, badResponse(src, "the service sent a single value for a list"))
 			return r.nullFor(t)
 		}
+		outs := make([][]byte, len(list))
+		oks := make([]bool, len(list))
+		each := func(i int) {
+			outs[i], oks[i] = r.value(ctx, t.Elem, sel, list[i], append(slices.Clone(path), ast.PathIndex(i)), src)
+		}
+		if def := r.e.schema.AST.Types[t.Elem.Name()]; def != nil && def.Kind == ast.Object && len(list) > 1 {
+			// Objects, concurrently: their lookups batch together.
+			var g errgroup.Group
+			g.SetLimit(maxConcurrentItems)
+			for i := range list {
+				g.Go(func() error { each(i); return nil })
+			}
+			_ = g.Wait()
+		} else {
+			for i := range list {
+				each(i)
+			}
+		}
 		var b bytes.Buffer
 		b.WriteByte('[')
-		for i, el := range list {
+		for i := range list {
+			if !oks[i] {
+				return r.nullFor(t)
+			}
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			out, ok := r.value(ctx, t.Elem, sel, el, append(slices.Clone(path), ast.PathIndex(i)), src)
-			if !ok {
-				return r.nullFor(t)
-			}
-			b.Write(out)
+			b.Write(outs[i])
 		}
 		b.WriteByte(']')
 		return b.Bytes(), true
@@ -259,24 +379,22 @@ func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.Selection
 	if ent := r.e.schema.Entities[def.Name]; ent != nil {
 		for _, f := range fields {
 			if _, have := obj[f.Name]; !have && f.Name != "__typename" && r.e.schema.Fields[def.Name+"."+f.Name] == nil {
-				full, err := ent.Do(ctx, r.e.services[ent.Source.Name], nil, mapping.Vars{"$batch": []any{obj}, "$config": r.e.config}, r.client)
+				m, err := r.lookup(ctx, def.Name, ent, obj)
 				if err != nil {
 					r.fail(path, err)
 					return []byte("null"), false
 				}
-				if list, ok := full.([]any); ok && len(list) > 0 {
-					full = list[0]
+				if m == nil { // the service does not know it
+					return []byte("null"), false
 				}
-				if m, ok := full.(map[string]any); ok {
-					merged := make(map[string]any, len(m)+len(obj))
-					for k, v := range m {
-						merged[k] = v
-					}
-					for k, v := range obj {
-						merged[k] = v
-					}
-					obj = merged
+				merged := make(map[string]any, len(m)+len(obj))
+				for k, v := range m {
+					merged[k] = v
 				}
+				for k, v := range obj {
+					merged[k] = v
+				}
+				obj = merged
 				break
 			}
 		}

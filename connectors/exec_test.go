@@ -23,6 +23,7 @@ func TestExecutableOverHTTP(t *testing.T) {
 enum Genre { NOVEL POEM }
 extend type Book { genre: Genre }
 extend type Query {
+  shelf: [Book] @connect(source: "books", http: { GET: "/shelf" }, selection: "$.data { id author: { id: author_id } }")
   genreOf(id: ID!): Book @connect(source: "books", http: { GET: "/books/{$args.id}" }, selection: "id genre: $(\"ESSAY\")")
 }
 `
@@ -60,6 +61,20 @@ extend type Query {
 	}
 	if n := strings.Count(strings.Join(*seen, "\n"), "/authors?id=a1"); n != 1 {
 		t.Errorf("the author was fetched %d times, want once", n)
+	}
+	got = ask(`{ shelf { id author { name } } }`)
+	want = `{"data":{"shelf":[{"id":"b1","author":{"name":"Author a1"}},{"id":"b2","author":{"name":"Author a2"}},{"id":"b4","author":{"name":"Author a1"}},{"id":"b5","author":null}]}}`
+	if got != want {
+		t.Fatalf("shelf: got  %s\nwant %s", got, want)
+	}
+	var batches []string
+	for _, c := range *seen {
+		if strings.Contains(c, "/authors?") && !strings.Contains(c, "/authors?id=a1 ") {
+			batches = append(batches, c)
+		}
+	}
+	if len(batches) != 1 || !strings.Contains(batches[0], "id=a1") || !strings.Contains(batches[0], "id=a2") || !strings.Contains(batches[0], "id=zz") {
+		t.Fatalf("the shelf's authors were looked up in %d calls, want one with a1, a2 and zz: %v", len(batches), batches)
 	}
 	got = ask(`{ genreOf(id: "b1") { id genre } }`)
 	if !strings.Contains(got, `"genre":null`) || !strings.Contains(got, `ESSAY is not a value of the enum Genre`) || !strings.Contains(got, `"path":["genreOf","genre"]`) {
