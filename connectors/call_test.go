@@ -26,7 +26,7 @@ func booksServer(t *testing.T) (*httptest.Server, *[]string) {
 		w.Header().Set("Content-Type", "application/json")
 		switch {
 		case r.URL.Path == "/api/v1/books/b1":
-			_, _ = w.Write([]byte(`{"id":"b1","title":"Dune","author_id":"a1"}`))
+			_, _ = w.Write([]byte(`{"id":"b1","title":"Dune","author_id":"a1","copies":5,"on_loan":2}`))
 		case r.URL.Path == "/api/v1/books" && r.Method == "GET":
 			_, _ = w.Write([]byte(`{"data":[{"id":"b1","title":"Dune"},{"id":"b2","title":"Emma"}],"next":null}`))
 		case r.URL.Path == "/api/v1/shelf":

@@ -42,6 +42,8 @@ type Schema struct {
 	// types, by type name.
 	Fields   map[string]*Connector
 	Entities map[string]*Connector
+	// Computed are the @compute fields, by "Type.field".
+	Computed map[string]*Compute
 }
 
 // Source is a service: the pool its calls go to, the path every call's URL starts
@@ -138,9 +140,10 @@ func Load(files map[string]string, pool func(name string) bool) (*Schema, error)
 		}
 		return nil, ps
 	}
-	l := &loader{s: &Schema{AST: sch, Sources: map[string]*Source{}, Fields: map[string]*Connector{}, Entities: map[string]*Connector{}}, pool: pool}
+	l := &loader{s: &Schema{AST: sch, Sources: map[string]*Source{}, Fields: map[string]*Connector{}, Entities: map[string]*Connector{}, Computed: map[string]*Compute{}}, pool: pool}
 	l.sources()
 	l.connectors()
+	l.computes()
 	if len(l.problems) == 0 {
 		l.shapes()
 	}

@@ -105,6 +105,12 @@ func TestLoadProblems(t *testing.T) {
 			[]string{"Query.book: Book.author is an object: give it a sub-selection"}},
 		{"an entity made without its key", strings.Replace(books, `author: { id: author_id }`, `author: { name: author_name }`, 1), []string{"books"},
 			[]string{"Query.book: the selection makes Author without id, which its entity connector looks it up by"}},
+		{"a computation of a field the type lacks", books + "\nextend type Book { n: Int @compute(expr: \"pages * 2\") }\n", []string{"books"},
+			[]string{"Book.n: @compute(expr: \"pages * 2\"): Book has no field pages"}},
+		{"a computation that does not type", books + "\nextend type Book { n: Int @compute(expr: \"title - 1\") }\n", []string{"books"},
+			[]string{"Book.n: @compute(expr: \"title - 1\"): invalid operation"}},
+		{"a computation that does not parse", books + "\nextend type Book { n: Int @compute(expr: \"id +\") }\n", []string{"books"},
+			[]string{"Book.n: @compute(expr: \"id +\"):"}},
 		{"SDL that does not parse", "type Query {", nil, []string{"s.graphql:1:"}},
 		{"an undeclared directive", "type Query { a: Int @nope }", nil, []string{"s.graphql:1:"}},
 	} {

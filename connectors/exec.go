@@ -31,8 +31,8 @@ import (
 // The objects of one request that need their type's entity connector are looked up
 // together: the connector's $batch gets up to MaxBatch keys per call, gathered for a
 // millisecond, and the answers are matched back by key (an unknown key is null).
-// Per-item fan-out for services without a batch endpoint, and @compute, are still
-// to come.
+// A @compute field is computed from the object's fields once they are all there.
+// Per-item fan-out for services without a batch endpoint is still to come.
 type Executable struct {
 	schema   *Schema
 	services map[string]*upstreams.Service // by source name
@@ -377,8 +377,8 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.SelectionSet, obj map[string]any, path ast.Path, src string) ([]byte, bool) {
 	fields := graphql.CollectFields(r.oc, sel, []string{def.Name})
 	if ent := r.e.schema.Entities[def.Name]; ent != nil {
-		for _, f := range fields {
-			if _, have := obj[f.Name]; !have && f.Name != "__typename" && r.e.schema.Fields[def.Name+"."+f.Name] == nil {
+		for _, name := range r.needs(def, fields) {
+			if _, have := obj[name]; !have {
 				m, err := r.lookup(ctx, def.Name, ent, obj)
 				if err != nil {
 					r.fail(path, err)
@@ -408,6 +408,14 @@ func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.Selection
 			continue
 		}
 		v, from := obj[f.Name], src
+		if comp := r.e.schema.Computed[def.Name+"."+f.Name]; comp != nil {
+			var err error
+			if v, err = comp.Eval(obj); err != nil {
+				r.fail(fpath, badResponse(src, "computing "+def.Name+"."+f.Name+": "+err.Error()))
+				values[i], oks[i] = r.nullFor(f.Definition.Type)
+				continue
+			}
+		}
 		if c := r.e.schema.Fields[def.Name+"."+f.Name]; c != nil {
 			from = c.Source.Name
 			var err error
@@ -420,6 +428,24 @@ func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.Selection
 		values[i], oks[i] = r.value(ctx, f.Definition.Type, f.Selections, v, fpath, from)
 	}
 	return r.writeObject(fields, values, oks)
+}
+
+// needs are the fields of def the object must hold before its fields are written:
+// those asked for that no connector or @compute of their own answers, and those the
+// computed ones read.
+func (r *run) needs(def *ast.Definition, fields []graphql.CollectedField) []string {
+	var out []string
+	for _, f := range fields {
+		key := def.Name + "." + f.Name
+		switch {
+		case f.Name == "__typename", r.e.schema.Fields[key] != nil:
+		case r.e.schema.Computed[key] != nil:
+			out = append(out, r.e.schema.Computed[key].Uses...)
+		default:
+			out = append(out, f.Name)
+		}
+	}
+	return out
 }
 
 // scalar writes a built-in scalar's value, refusing one of the wrong JSON type.

@@ -21,8 +21,15 @@ func TestExecutableOverHTTP(t *testing.T) {
 	srv, seen := booksServer(t)
 	sdl := strings.Replace(books, "http://books.internal/api/v1/", srv.URL+"/api/v1/", 1) + `
 enum Genre { NOVEL POEM }
-extend type Book { genre: Genre }
+extend type Book {
+  genre: Genre
+  copies: Int
+  onLoan: Int
+  available: Int @compute(expr: "copies - onLoan")
+  ratio: Float @compute(expr: "onLoan / copies")
+}
 extend type Query {
+  stock(id: ID!): Book @connect(source: "books", http: { GET: "/books/{$args.id}" }, selection: "id copies onLoan: on_loan")
   shelf: [Book] @connect(source: "books", http: { GET: "/shelf" }, selection: "$.data { id author: { id: author_id } }")
   genreOf(id: ID!): Book @connect(source: "books", http: { GET: "/books/{$args.id}" }, selection: "id genre: $(\"ESSAY\")")
 }
@@ -75,6 +82,10 @@ extend type Query {
 	}
 	if len(batches) != 1 || !strings.Contains(batches[0], "id=a1") || !strings.Contains(batches[0], "id=a2") || !strings.Contains(batches[0], "id=zz") {
 		t.Fatalf("the shelf's authors were looked up in %d calls, want one with a1, a2 and zz: %v", len(batches), batches)
+	}
+	got = ask(`{ stock(id: "b1") { available ratio } }`)
+	if got != `{"data":{"stock":{"available":3,"ratio":0.4}}}` {
+		t.Fatalf("computed: %s", got)
 	}
 	got = ask(`{ genreOf(id: "b1") { id genre } }`)
 	if !strings.Contains(got, `"genre":null`) || !strings.Contains(got, `ESSAY is not a value of the enum Genre`) || !strings.Contains(got, `"path":["genreOf","genre"]`) {
