@@ -73,9 +73,10 @@ type Connector struct {
 	Body      *mapping.Selection // nil: no body
 	Selection *mapping.Selection
 	// Batch says the call is for many keys at once ($batch), as an entity
-	// connector's may be.
-	Batch bool
-	Pos   *ast.Position
+	// connector's may be; PerItem that an entity connector looks up one object at
+	// a time ($this), for a service without a batch endpoint.
+	Batch, PerItem bool
+	Pos            *ast.Position
 }
 
 // Problem is one problem of a schema, at its file, line and column.
@@ -334,6 +335,14 @@ func (l *loader) connector(d *ast.Directive, where string, entity bool) *Connect
 		l.add(d.Position, "%s: $batch is for the connector of a type (its entity lookups), not of a field", where)
 		ok = false
 	}
+	if c.Batch && c.PerItem {
+		l.add(d.Position, "%s: an entity connector reads its keys from $batch (many at once) or from $this (one at a time), not both", where)
+		ok = false
+	}
+	if entity && !c.Batch && !c.PerItem {
+		l.add(d.Position, "%s: an entity connector needs the keys it looks objects up by: $batch, or $this for one at a time", where)
+		ok = false
+	}
 	if !ok {
 		return nil
 	}
@@ -357,8 +366,8 @@ func (l *loader) checkVar(p *mapping.Path, pos *ast.Position, where string, enti
 		c.Batch = true
 	case "$this":
 		if entity {
-			l.add(pos, "%s: an entity connector reads its keys from $batch (or $this is the object itself: use $batch)", where)
-			return false
+			c.PerItem = true
+			return true
 		}
 		typ, _, _ := strings.Cut(where, ".")
 		if t := l.s.AST.Types[typ]; t != nil && (t == l.s.AST.Query || t == l.s.AST.Mutation) {

@@ -111,6 +111,10 @@ func TestLoadProblems(t *testing.T) {
 			[]string{"Book.n: @compute(expr: \"title - 1\"): invalid operation"}},
 		{"a computation that does not parse", books + "\nextend type Book { n: Int @compute(expr: \"id +\") }\n", []string{"books"},
 			[]string{"Book.n: @compute(expr: \"id +\"):"}},
+		{"an entity connector without keys", strings.Replace(books, `queryParams: "id: $batch.id"`, `queryParams: "id: $(1)"`, 1), []string{"books"},
+			[]string{"Author: an entity connector needs the keys it looks objects up by"}},
+		{"an entity connector with both", strings.Replace(books, `GET: "/authors", queryParams: "id: $batch.id"`, `GET: "/authors/{$this.id}", queryParams: "id: $batch.id"`, 1), []string{"books"},
+			[]string{"Author: an entity connector reads its keys from $batch (many at once) or from $this (one at a time), not both"}},
 		{"SDL that does not parse", "type Query {", nil, []string{"s.graphql:1:"}},
 		{"an undeclared directive", "type Query { a: Int @nope }", nil, []string{"s.graphql:1:"}},
 	} {

@@ -31,8 +31,10 @@ import (
 // The objects of one request that need their type's entity connector are looked up
 // together: the connector's $batch gets up to MaxBatch keys per call, gathered for a
 // millisecond, and the answers are matched back by key (an unknown key is null).
-// A @compute field is computed from the object's fields once they are all there.
-// Per-item fan-out for services without a batch endpoint is still to come.
+// A type whose service has no batch endpoint gets per-item fan-out instead: its
+// entity connector reads $this, and each distinct call is made once, at most
+// MaxFanOut at a time for the request. A @compute field is computed from the
+// object's fields once they are all there.
 type Executable struct {
 	schema   *Schema
 	services map[string]*upstreams.Service // by source name
@@ -104,6 +106,10 @@ type run struct {
 	// objects waiting for them, by type and key.
 	loaders map[string]*dataloadgen.Loader[string, map[string]any]
 	pending map[string]map[string]map[string]any
+	// items are the request's per-item entity calls, by request; fanOut bounds
+	// those in flight.
+	items  map[string]*itemCall
+	fanOut chan struct{}
 }
 
 // MaxBatch is the most keys one entity call is given.
@@ -125,7 +131,7 @@ func entityKeys(c *Connector) []string {
 		ps = append(ps, paths(c.Body)...)
 	}
 	for _, p := range ps {
-		if p.Var == "$batch" && len(p.Keys) > 0 && !slices.Contains(keys, p.Keys[0]) {
+		if (p.Var == "$batch" || p.Var == "$this") && len(p.Keys) > 0 && !slices.Contains(keys, p.Keys[0]) {
 			keys = append(keys, p.Keys[0])
 		}
 	}
@@ -148,6 +154,9 @@ func keyOf(obj map[string]any, keys []string) string {
 // lookup fetches the object of type typ through its entity connector, batched with
 // the request's other lookups of that type; nil when the service does not know it.
 func (r *run) lookup(ctx context.Context, typ string, ent *Connector, obj map[string]any) (map[string]any, error) {
+	if ent.PerItem {
+		return r.lookupOne(ctx, ent, obj)
+	}
 	keys := entityKeys(ent)
 	key := keyOf(obj, keys)
 	r.mu.Lock()
@@ -165,6 +174,61 @@ func (r *run) lookup(ctx context.Context, typ string, ent *Connector, obj map[st
 	r.pending[typ][key] = obj
 	r.mu.Unlock()
 	return l.Load(ctx, key)
+}
+
+// MaxFanOut bounds the per-item entity calls one request has in flight.
+const MaxFanOut = 16
+
+// itemCall is one per-item entity call, shared by the objects that need it.
+type itemCall struct {
+	done chan struct{}
+	v    map[string]any
+	err  error
+}
+
+// lookupOne fetches one object through a per-item entity connector ($this): one
+// call per distinct request, made once for all the objects that need it, at most
+// MaxFanOut at a time for the request.
+func (r *run) lookupOne(ctx context.Context, ent *Connector, obj map[string]any) (map[string]any, error) {
+	vars := mapping.Vars{"$this": obj, "$config": r.e.config}
+	req, err := ent.Request(obj, vars, r.client)
+	if err != nil {
+		return nil, err
+	}
+	key := req.Method + " " + req.Target + " " + string(req.Body)
+	r.mu.Lock()
+	if r.items == nil {
+		r.items, r.fanOut = map[string]*itemCall{}, make(chan struct{}, MaxFanOut)
+	}
+	call, started := r.items[key]
+	if !started {
+		call = &itemCall{done: make(chan struct{})}
+		r.items[key] = call
+	}
+	r.mu.Unlock()
+	if started {
+		select {
+		case <-call.done:
+			return call.v, call.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	defer close(call.done)
+	select {
+	case r.fanOut <- struct{}{}:
+	case <-ctx.Done():
+		call.err = ctx.Err()
+		return nil, call.err
+	}
+	got, err := ent.Do(ctx, r.e.services[ent.Source.Name], obj, vars, r.client)
+	<-r.fanOut
+	if list, ok := got.([]any); ok && len(list) > 0 {
+		got = list[0]
+	}
+	call.v, _ = got.(map[string]any)
+	call.err = err
+	return call.v, call.err
 }
 
 // fetchEntities makes one entity call for the objects of ks.

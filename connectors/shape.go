@@ -65,7 +65,7 @@ func (l *loader) shape(sel *mapping.Selection, def *ast.Definition, where string
 }
 
 func (l *loader) batchKey(p *mapping.Path, made map[string]bool, def *ast.Definition, where string, pos *ast.Position) {
-	if p.Var == "$batch" && len(p.Keys) > 0 && !made[p.Keys[0]] {
+	if (p.Var == "$batch" || p.Var == "$this") && len(p.Keys) > 0 && !made[p.Keys[0]] {
 		l.add(pos, "%s: the selection makes %s without %s, which its entity connector looks it up by", where, def.Name, p.Keys[0])
 	}
 }
