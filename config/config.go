@@ -5,6 +5,8 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
+	"slices"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -101,6 +103,29 @@ type GraphQL struct {
 	// document); clients may send a listed document's hash in place of its text.
 	// Read again on reload.
 	TrustedDocuments string `yaml:"trusted_documents"`
+	// Schema, when set, are the SDL files (paths or globs, relative to the
+	// configuration file) of a declared schema the gateway serves instead of its
+	// built-in demo: types whose fields say with @source and @connect which REST
+	// calls answer them (see docs/connectors.md). Its sources are pools of this
+	// file; the demo's pools are then not needed. Read again on reload.
+	Schema []string `yaml:"schema"`
+}
+
+// SchemaFiles are the files the schema patterns name, sorted, each once.
+func (g *GraphQL) SchemaFiles() ([]string, error) {
+	var out []string
+	for _, p := range g.Schema {
+		matches, err := filepath.Glob(p)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %v", p, err)
+		}
+		if len(matches) == 0 {
+			return nil, fmt.Errorf("%q names no file", p)
+		}
+		out = append(out, matches...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 // Limits bound what one operation may ask for; -1 is no limit.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -112,6 +113,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		return nil, finish(name, doc, errs.err())
 	}
+	c.resolvePaths(filepath.Dir(name))
 	c.SetDefaults()
 	// Report every problem at once: unknown keys and invalid values together.
 	if err := c.Validate(); err != nil {
@@ -125,6 +127,15 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	forgetText(reflect.ValueOf(&c).Elem())
 	return &c, nil
+}
+
+// resolvePaths makes the schema files' patterns relative to the file's directory.
+func (c *Config) resolvePaths(dir string) {
+	for i, p := range c.GraphQL.Schema {
+		if p != "" && !filepath.IsAbs(p) {
+			c.GraphQL.Schema[i] = filepath.Join(dir, p)
+		}
+	}
 }
 
 // forgetText drops the text that durations were written as, once validated, so that

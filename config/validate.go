@@ -192,7 +192,15 @@ func (c *Config) validateVersions(errs *errorList) {
 
 // validatePools checks that the schema's pools are there, and each pool.
 func (c *Config) validatePools(errs *errorList) {
+	if len(c.GraphQL.Schema) > 0 {
+		if _, err := c.GraphQL.SchemaFiles(); err != nil {
+			errs.Add(path{"graphql", "schema"}, "%v", err)
+		}
+	}
 	for _, name := range RequiredPools {
+		if len(c.GraphQL.Schema) > 0 {
+			break // a declared schema's pools are its sources, checked when it loads
+		}
 		if _, ok := c.Pools[name]; !ok {
 			errs.Add(path{"pools"}, "pool %q is missing: the schema's resolvers call it", name)
 		}

@@ -27,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/connectors"
 	"github.com/switchyard/switchyard/l7"
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/metrics"
@@ -76,6 +77,9 @@ type Gateway struct {
 	transports map[*lb.Pool]*http.Transport
 	// poolHeaders are what the pools' configurations add to the resolvers' calls.
 	poolHeaders map[string]poolHeaders
+	// declared, when the configuration names a declared schema, is what every
+	// GraphQL route serves in place of the built-in demo.
+	declared *connectors.Executable
 	// rest are the composed REST endpoints, and openapi their description.
 	rest    []*rest.Endpoint
 	openapi []byte
@@ -127,6 +131,7 @@ func build(cfg *config.Config, log *slog.Logger, prev *Gateway) (_ *Gateway, err
 		g.buildObservability,
 		g.buildPersistedQueries,
 		g.buildPools,
+		g.buildDeclared,
 		g.buildClients,
 		g.buildFallbacks,
 		g.buildAuth,
@@ -212,7 +217,7 @@ func (g *Gateway) buildFallbacks(*Gateway, *closers) error {
 		return nil
 	}
 	g.fallbacks = map[string]*resolvers.Fallbacks{}
-	for _, v := range schema.Versions {
+	for _, v := range g.versions() {
 		sdl := g.executableSchema(v).Schema()
 		fb, err := resolvers.NewFallbacks(sdl, gc.Fallbacks, gc.RequiredFields)
 		if err != nil && v == schema.Current {
@@ -230,14 +235,18 @@ func (g *Gateway) buildFallbacks(*Gateway, *closers) error {
 // trusted documents (with the endpoints' own operations) and the OpenAPI document.
 func (g *Gateway) buildREST(*Gateway, *closers) error {
 	schemas := map[string]*ast.Schema{}
-	for _, v := range schema.Versions {
+	for _, v := range g.versions() {
 		schemas[v] = g.executableSchema(v).Schema()
 	}
-	eps, err := rest.Load(schema.Rest, schemas)
-	if err != nil {
-		return fmt.Errorf("composed REST endpoints: %w", err)
+	var eps []*rest.Endpoint
+	if g.declared == nil { // the built-in demo's stored operations
+		var err error
+		if eps, err = rest.Load(schema.Rest, schemas); err != nil {
+			return fmt.Errorf("composed REST endpoints: %w", err)
+		}
 	}
 	g.rest = eps
+	var err error
 	if f := g.cfg.GraphQL.TrustedDocuments; f != "" {
 		if g.trusted, err = policies.LoadTrustedDocuments(f); err != nil {
 			return fmt.Errorf("graphql.trusted_documents: %s: %w", f, err)
@@ -298,7 +307,7 @@ func (g *Gateway) routes() http.Handler {
 		}).Handler)
 	}
 	handlers := map[string]http.Handler{}
-	for _, v := range schema.Versions {
+	for _, v := range g.versions() {
 		// The GraphQL route rules hold however a version is reached (/graphql with
 		// or without API-Version, /vN/graphql, a composed REST endpoint): the rule
 		// of /graphql for every version, that of /vN/graphql for version N.
@@ -312,7 +321,7 @@ func (g *Gateway) routes() http.Handler {
 		r.Get("/"+v+"/graphql", h.ServeHTTP)
 		r.Post("/"+v+"/graphql", h.ServeHTTP)
 	}
-	byHeader := limited("/graphql", byVersionHeader(handlers))
+	byHeader := limited("/graphql", byVersionHeader(handlers, g.versions()))
 	r.Get("/graphql", byHeader.ServeHTTP)
 	r.Post("/graphql", byHeader.ServeHTTP)
 	for _, ep := range g.rest {
@@ -328,7 +337,7 @@ func (g *Gateway) routes() http.Handler {
 	})
 	if *g.cfg.GraphQL.Playground {
 		eps := []playground.Endpoint{{Name: schema.Current + " (current)", URL: "/graphql"}}
-		for _, v := range slices.Backward(schema.Versions) {
+		for _, v := range slices.Backward(g.versions()) {
 			if v != schema.Current {
 				eps = append(eps, playground.Endpoint{Name: v, URL: "/" + v + "/graphql"})
 			}

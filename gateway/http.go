@@ -20,6 +20,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/switchyard/switchyard/connectors"
 	"github.com/switchyard/switchyard/execution"
 	"github.com/switchyard/switchyard/inbound"
 	"github.com/switchyard/switchyard/lb"
@@ -29,8 +30,12 @@ import (
 	"github.com/switchyard/switchyard/upstreams"
 )
 
-// executableSchema returns the executable schema of a version.
+// executableSchema returns the executable schema of a version: the declared one
+// when the configuration names one, else the built-in version's.
 func (g *Gateway) executableSchema(version string) graphql.ExecutableSchema {
+	if g.declared != nil {
+		return g.declared
+	}
 	return versionNamed(version).schema(resolvers.New(g.clients))
 }
 
@@ -94,7 +99,11 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 			}
 			info.Headers = g.headersFor(policies.PrincipalFrom(ctx))
 		}
-		ctx = upstreams.WithLoaders(ctx, upstreams.NewLoaders(g.clients, wait))
+		if g.declared != nil {
+			ctx = connectors.WithClientHeader(ctx, r.Header)
+		} else {
+			ctx = upstreams.WithLoaders(ctx, upstreams.NewLoaders(g.clients, wait))
+		}
 		srv.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -103,7 +112,7 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 // transport, the caches and the extensions in the order they must run.
 func (g *Gateway) graphqlServer(version string) *handler.Server {
 	es := g.executableSchema(version)
-	if *g.cfg.GraphQL.DirectExecution {
+	if *g.cfg.GraphQL.DirectExecution && g.declared == nil {
 		var err error
 		if es, err = execution.Schema(es, versionNamed(version).synchronous...); err != nil {
 			panic(err) // the lists are the code's own, checked by the tests
@@ -146,7 +155,9 @@ func (g *Gateway) graphqlServer(version string) *handler.Server {
 	if g.opRules != nil {
 		srv.Use(g.opRules)
 	}
-	srv.Use(resolvers.NewRootFetch(g.clients))
+	if g.declared == nil {
+		srv.Use(resolvers.NewRootFetch(g.clients)) // the demo's root fields, fetched together
+	}
 	if fb := g.fallbacks[version]; fb != nil {
 		srv.Use(*fb)
 	}
@@ -174,7 +185,7 @@ func (g *Gateway) versionHeaders(version string) (deprecation, sunset string) {
 // byVersionHeader sends a request to /graphql to the version its API-Version header
 // names ("1", "v1", "2", "v2"), the current one when there is none; an unknown
 // version is a 400 that names the versions served.
-func byVersionHeader(handlers map[string]http.Handler) http.HandlerFunc {
+func byVersionHeader(handlers map[string]http.Handler, versions []string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v := header(r.Header, hdrAPIVersion)
 		if v == "" {
@@ -188,7 +199,7 @@ func byVersionHeader(handlers map[string]http.Handler) http.HandlerFunc {
 		if !ok {
 			w.Header().Set("Content-Type", mediaJSON)
 			writeErrors(w, http.StatusBadRequest, gqlerror.List{codedError("UNKNOWN_API_VERSION",
-				fmt.Sprintf("API-Version %q is not served; the versions are %s", header(r.Header, hdrAPIVersion), strings.Join(schema.Versions, ", ")))})
+				fmt.Sprintf("API-Version %q is not served; the versions are %s", header(r.Header, hdrAPIVersion), strings.Join(versions, ", ")))})
 			return
 		}
 		h.ServeHTTP(w, r)

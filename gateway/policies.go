@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/switchyard/switchyard/policies"
-	"github.com/switchyard/switchyard/schema"
 )
 
 // buildAuth makes the authenticator (it adopts prev's fetched OIDC keys) and the
@@ -76,7 +75,7 @@ func (g *Gateway) buildLimits(prev *Gateway, made *closers) error {
 // callers: the GraphQL endpoints and the composed REST endpoints.
 func (g *Gateway) guardedRoutes() []string {
 	routes := []string{"/graphql"}
-	for _, v := range schema.Versions {
+	for _, v := range g.versions() {
 		routes = append(routes, "/"+v+"/graphql")
 	}
 	for _, ep := range g.rest {

@@ -56,6 +56,9 @@ func (g *Gateway) buildPools(prev *Gateway, made *closers) error {
 		g.pools = append(g.pools, pool)
 	}
 	for _, name := range config.RequiredPools {
+		if len(g.cfg.GraphQL.Schema) > 0 {
+			break // a declared schema needs the pools its sources name
+		}
 		if g.pool(name) == nil {
 			return fmt.Errorf("pool %s is not configured", name)
 		}
