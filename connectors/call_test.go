@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/connectors/mapping"
-	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/upstreams"
 )
 
@@ -65,12 +64,7 @@ type Mutation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, err := lb.New("books", lb.Options{Endpoints: []string{srv.URL}, HealthCheck: lb.HealthCheck{Disabled: true}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	svc := upstreams.NewService("books", pool)
+	svc := service(t, "books", srv.URL)
 	client := http.Header{"Authorization": {"Bearer abc"}}
 	vars := func(args string) mapping.Vars {
 		var a any
@@ -129,9 +123,7 @@ type Book { id: ID! }
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, _ := lb.New("books", lb.Options{Endpoints: []string{srv.URL}, HealthCheck: lb.HealthCheck{Disabled: true}, Retries: new(int)}, nil)
-	defer pool.Close()
-	svc := upstreams.NewService("books", pool)
+	svc := service(t, "books", srv.URL)
 	for id, kind := range map[string]upstreams.Kind{"b1": upstreams.KindUnavailable, "b2": upstreams.KindBadResponse} {
 		_, err := s.Fields["Query.book"].Do(context.Background(), svc, nil, mapping.Vars{"$args": map[string]any{"id": id}}, nil)
 		var ue *upstreams.Error

@@ -3,6 +3,7 @@ package connectors
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -24,7 +25,7 @@ type Compute struct {
 
 // computes compiles the @compute expressions of every object type's fields.
 func (l *loader) computes() {
-	for _, tn := range sortedKeys(l.s.AST.Types) {
+	for _, tn := range slices.Sorted(maps.Keys(l.s.AST.Types)) {
 		def := l.s.AST.Types[tn]
 		if def.BuiltIn || def.Kind != ast.Object {
 			continue

@@ -38,19 +38,7 @@ extend type Query {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, err := lb.New("books", lb.Options{Endpoints: []string{srv.URL}, HealthCheck: lb.HealthCheck{Disabled: true}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	exec, err := NewExecutable(s, map[string]*upstreams.Service{"books": upstreams.NewService("books", pool)}, map[string]any{"key": "k1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := handler.New(exec)
-	h.AddTransport(transport.POST{})
-	gw := httptest.NewServer(h)
-	defer gw.Close()
+	gw := serve(t, s, map[string]*upstreams.Service{"books": service(t, "books", srv.URL)}, map[string]any{"key": "k1"})
 	ask := func(q string) string {
 		t.Helper()
 		resp, err := http.Post(gw.URL, "application/json", strings.NewReader(`{"query":`+quote(q)+`}`))
@@ -95,6 +83,31 @@ extend type Query {
 	if got != `{"data":{"book":null}}` {
 		t.Fatalf("a lookup that found nothing: %s", got)
 	}
+}
+
+// service is a declared service's client over a pool of one endpoint, url.
+func service(t *testing.T, name, url string) *upstreams.Service {
+	t.Helper()
+	pool, err := lb.New(name, lb.Options{Endpoints: []string{url}, HealthCheck: lb.HealthCheck{Disabled: true}, Retries: new(int)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return upstreams.NewService(name, pool)
+}
+
+// serve serves a declared schema with gqlgen's handler, over real HTTP.
+func serve(t *testing.T, s *Schema, services map[string]*upstreams.Service, config map[string]any) *httptest.Server {
+	t.Helper()
+	exec, err := NewExecutable(s, services, config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := handler.New(exec)
+	h.AddTransport(transport.POST{})
+	gw := httptest.NewServer(h)
+	t.Cleanup(gw.Close)
+	return gw
 }
 
 func quote(s string) string {

@@ -10,10 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
-
-	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/upstreams"
 )
 
@@ -55,16 +51,7 @@ type Author @connect(source: "lib", http: { GET: "/authors/{$this.id}" }, select
 	if !s.Entities["Author"].PerItem {
 		t.Fatal("the Author connector is not per item")
 	}
-	pool, _ := lb.New("lib", lb.Options{Endpoints: []string{srv.URL}, HealthCheck: lb.HealthCheck{Disabled: true}}, nil)
-	defer pool.Close()
-	exec, err := NewExecutable(s, map[string]*upstreams.Service{"lib": upstreams.NewService("lib", pool)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := handler.New(exec)
-	h.AddTransport(transport.POST{})
-	gw := httptest.NewServer(h)
-	defer gw.Close()
+	gw := serve(t, s, map[string]*upstreams.Service{"lib": service(t, "lib", srv.URL)}, nil)
 	resp, err := http.Post(gw.URL, "application/json", strings.NewReader(`{"query":"{ shelf { id author { name } } }"}`))
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,8 @@
 package connectors
 
 import (
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -13,18 +14,13 @@ import (
 // non-null field is made, unless the type's entity connector (or @compute) provides
 // it; an object made in part must make the keys its entity connector's $batch reads.
 func (l *loader) shapes() {
-	keys := make([]string, 0, len(l.s.Fields))
-	for k := range l.s.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, key := range keys {
+	for _, key := range slices.Sorted(maps.Keys(l.s.Fields)) {
 		c := l.s.Fields[key]
 		typ, field := splitKey(key)
 		def := l.s.AST.Types[typ].Fields.ForName(field)
 		l.shape(c.Selection, l.s.AST.Types[def.Type.Name()], key, c.Pos, l.s.Entities[def.Type.Name()] == c)
 	}
-	for _, tn := range sortedKeys(l.s.Entities) {
+	for _, tn := range slices.Sorted(maps.Keys(l.s.Entities)) {
 		c := l.s.Entities[tn]
 		l.shape(c.Selection, l.s.AST.Types[tn], tn, c.Pos, true)
 	}
@@ -103,13 +99,4 @@ func splitKey(key string) (typ, field string) {
 		}
 	}
 	return key, ""
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -21,12 +22,7 @@ import (
 // with its connections and health; a changed one is made anew and adopts the old
 // one's health, so that a reload does not send traffic to endpoints known down.
 func (g *Gateway) buildPools(prev *Gateway, made *closers) error {
-	names := make([]string, 0, len(g.cfg.Pools))
-	for name := range g.cfg.Pools {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(g.cfg.Pools)) {
 		pc := g.cfg.Pools[name]
 		if pc.Policy == lb.RingHash || pc.Sticky.Cookie != "" {
 			g.affinity = true
