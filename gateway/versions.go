@@ -27,10 +27,7 @@ var schemaVersions = map[string]schemaVersion{
 			cfg := graphv1.Config{Resolvers: resolvers.V1{Resolver: r}}
 			cfg.Directives.Auth = resolvers.Auth
 			c := &cfg.Complexity
-			c.User.Orders = listCost(10)
-			c.Product.Reviews = listCost(5)
-			c.Query.Users = idsCost
-			c.Query.Products = idsCost
+			listCosts(&c.User.Orders, &c.Product.Reviews, &c.Query.Users, &c.Query.Products)
 			return graphv1.NewExecutableSchema(cfg)
 		},
 		synchronous: resolvers.SynchronousV1,
@@ -40,14 +37,19 @@ var schemaVersions = map[string]schemaVersion{
 			cfg := graphv2.Config{Resolvers: r}
 			cfg.Directives.Auth = resolvers.Auth
 			c := &cfg.Complexity
-			c.User.Orders = listCost(10)
-			c.Product.Reviews = listCost(5)
-			c.Query.Users = idsCost
-			c.Query.Products = idsCost
+			listCosts(&c.User.Orders, &c.Product.Reviews, &c.Query.Users, &c.Query.Products)
 			return graphv2.NewExecutableSchema(cfg)
 		},
 		synchronous: resolvers.Synchronous,
 	},
+}
+
+// listCosts sets the costs of the list fields every version has: a list of N costs N
+// times what one of its items selects (orders 10 and reviews 5 by default, the
+// lookups by ids as many as they name).
+func listCosts(orders, reviews *func(int, *int) int, users, products *func(int, []string) int) {
+	*orders, *reviews = listCost(10), listCost(5)
+	*users, *products = idsCost, idsCost
 }
 
 // versionNamed is the entry of a served version; the table and schema.Versions
