@@ -24,6 +24,8 @@ func booksServer(t *testing.T) (*httptest.Server, *[]string) {
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		switch {
+		case r.URL.Path == "/api/v1/books/ctl":
+			_, _ = w.Write([]byte(`{"id":"c\u0001t\u007fl","title":"x"}`))
 		case r.URL.Path == "/api/v1/books/b1":
 			_, _ = w.Write([]byte(`{"id":"b1","title":"Dune","author_id":"a1","copies":5,"on_loan":2}`))
 		case r.URL.Path == "/api/v1/books" && r.Method == "GET":
@@ -112,6 +114,8 @@ func TestConnectorErrors(t *testing.T) {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 		case "/books/b2":
 			_, _ = w.Write([]byte(`{"id":"b2"} trailing`))
+		case "/books/b3":
+			_, _ = w.Write([]byte(`{"id":"b\u0001\u007f3"}`))
 		}
 	}))
 	defer srv.Close()

@@ -80,7 +80,7 @@ func (e *Executable) Exec(ctx context.Context) graphql.ResponseHandler {
 			return nil
 		}
 		done = true
-		r := &run{e: e, oc: oc, client: client}
+		r := &run{e: e, oc: oc, client: client, ctx: ctx}
 		var root *ast.Definition
 		switch oc.Operation.Operation {
 		case ast.Mutation:
@@ -91,7 +91,7 @@ func (e *Executable) Exec(ctx context.Context) graphql.ResponseHandler {
 			root = e.schema.AST.Query
 		}
 		data, _ := r.root(ctx, root, oc.Operation.SelectionSet, oc.Operation.Operation == ast.Mutation)
-		return &graphql.Response{Data: data, Errors: r.errs}
+		return &graphql.Response{Data: data}
 	}
 }
 
@@ -100,8 +100,10 @@ type run struct {
 	e      *Executable
 	oc     *graphql.OperationContext
 	client http.Header
-	mu     sync.Mutex
-	errs   gqlerror.List
+	// ctx is the response's context: errors are added to it, so that the
+	// gateway's error presenter codes them as every other error.
+	ctx context.Context
+	mu  sync.Mutex
 	// loaders batch the entity lookups of the request, by type; pending are the
 	// objects waiting for them, by type and key.
 	loaders map[string]*dataloadgen.Loader[string, map[string]any]
@@ -272,9 +274,7 @@ func (r *run) fail(path ast.Path, err error) {
 		ge = &gqlerror.Error{Message: err.Error(), Err: err}
 	}
 	ge.Path = slices.Clone(path)
-	r.mu.Lock()
-	r.errs = append(r.errs, ge)
-	r.mu.Unlock()
+	graphql.AddError(r.ctx, ge)
 }
 
 func (r *run) vars(args map[string]any, this any) mapping.Vars {
@@ -413,7 +413,7 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 			r.fail(path, badResponse(src, "the service sent a "+kindOf(v)+" for an object"))
 			return r.nullFor(t)
 		}
-		out, ok := r.object(ctx, def, sel, obj, path, src)
+		out, ok := r.object(ctx, def, sel, obj, path, src, t.NonNull)
 		if !ok {
 			return r.nullFor(t)
 		}
@@ -424,7 +424,8 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 			r.fail(path, badResponse(src, fmt.Sprintf("%v is not a value of the enum %s", v, def.Name)))
 			return r.nullFor(t)
 		}
-		return strconv.AppendQuote(nil, s), true
+		b, _ := json.Marshal(s)
+		return b, true
 	default:
 		out, err := scalar(def.Name, v)
 		if err != nil {
@@ -438,7 +439,7 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 // object writes an object of def from what was made of it, fetching through its
 // type's entity connector the fields it lacks, and through its fields' connectors
 // the fields they answer.
-func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.SelectionSet, obj map[string]any, path ast.Path, src string) ([]byte, bool) {
+func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.SelectionSet, obj map[string]any, path ast.Path, src string, nonNull bool) ([]byte, bool) {
 	fields := graphql.CollectFields(r.oc, sel, []string{def.Name})
 	if ent := r.e.schema.Entities[def.Name]; ent != nil {
 		for _, name := range r.needs(def, fields) {
@@ -448,7 +449,10 @@ func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.Selection
 					r.fail(path, err)
 					return []byte("null"), false
 				}
-				if m == nil { // the service does not know it
+				if m == nil { // the service does not know it: null, an error where null is not allowed
+					if nonNull {
+						r.fail(path, notFound(ent.Source.Name, def.Name))
+					}
 					return []byte("null"), false
 				}
 				merged := make(map[string]any, len(m)+len(obj))
@@ -518,10 +522,10 @@ func scalar(name string, v any) ([]byte, error) {
 	case "String", "ID":
 		switch x := v.(type) {
 		case string:
-			return strconv.AppendQuote(nil, x), nil
+			return json.Marshal(x) // JSON's escapes, not Go's
 		case json.Number:
 			if name == "ID" {
-				return strconv.AppendQuote(nil, x.String()), nil
+				return json.Marshal(x.String())
 			}
 		}
 	case "Int":
@@ -562,7 +566,12 @@ func kindOf(v any) string {
 	return "null"
 }
 
+// notFound is an object its entity connector's service does not know.
+func notFound(upstream, typ string) error {
+	return &upstreams.Error{Upstream: upstream, Op: "look up " + typ, Kind: upstreams.KindBadResponse, Err: fmt.Errorf("the service does not know the %s", typ)}
+}
+
 // badResponse is an answer that breaks the declared schema's contract.
 func badResponse(upstream, msg string) error {
-	return &upstreams.Error{Upstream: upstream, Kind: upstreams.KindBadResponse, Err: fmt.Errorf("%s", msg)}
+	return &upstreams.Error{Upstream: upstream, Op: "map the answer", Kind: upstreams.KindBadResponse, Err: fmt.Errorf("%s", msg)}
 }

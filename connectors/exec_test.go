@@ -1,6 +1,7 @@
 package connectors
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -78,6 +79,14 @@ extend type Query {
 	got = ask(`{ genreOf(id: "b1") { id genre } }`)
 	if !strings.Contains(got, `"genre":null`) || !strings.Contains(got, `ESSAY is not a value of the enum Genre`) || !strings.Contains(got, `"path":["genreOf","genre"]`) {
 		t.Fatalf("a value outside the enum: %s", got)
+	}
+	got = ask(`{ book(id: "nope") { id } }`)
+	if got != `{"data":{"book":null}}` {
+		t.Fatalf("a lookup that found nothing: %s", got)
+	}
+	got = ask(`{ control: book(id: "ctl") { id } }`)
+	if !json.Valid([]byte(got)) {
+		t.Fatalf("control characters from the service made invalid JSON: %s", got)
 	}
 	got = ask(`{ book(id: "nope") { id } }`)
 	if got != `{"data":{"book":null}}` {

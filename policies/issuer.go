@@ -56,7 +56,9 @@ func (c *Issuer) SetDefaults() {
 	if len(c.Algorithms) == 0 {
 		c.Algorithms = slices.Clone(AsymmetricAlgorithms)
 	}
-	c.ClockSkew.SetDefault(30 * time.Second)
+	if !c.ClockSkew.IsSet() { // written as 0, in a file or in code, it stays 0
+		c.ClockSkew = setting.D(30 * time.Second)
+	}
 	if c.SubjectClaim == "" {
 		c.SubjectClaim = "sub"
 	}

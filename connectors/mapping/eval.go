@@ -192,6 +192,10 @@ func scalarText(v any) (string, bool) {
 		return x.String(), true
 	case float64:
 		return strconv.FormatFloat(x, 'g', -1, 64), true
+	case int64: // GraphQL arguments' integer literals and defaults
+		return strconv.FormatInt(x, 10), true
+	case int:
+		return strconv.Itoa(x), true
 	case bool:
 		return strconv.FormatBool(x), true
 	}

@@ -101,7 +101,7 @@ func (t *Template) expand(input any, vars Vars, asURL bool) (string, error) {
 		}
 		v, ok := p.path.Eval(input, vars)
 		s, isText := valueText(v)
-		if !ok || !isText {
+		if !ok || !isText || (asURL && !p.query && s == "") { // "" would name another resource
 			return "", &MissingError{Expr: p.path.String()}
 		}
 		switch {

@@ -78,3 +78,16 @@ func FuzzTemplate(f *testing.F) {
 		}
 	})
 }
+
+// TestTemplateValues: integers as GraphQL arguments give them (int64), and an empty
+// value is missing in a path, where it would name another resource.
+func TestTemplateValues(t *testing.T) {
+	tpl, _ := ParseTemplate("/books/{$args.id}?limit={$args.limit}")
+	if got, err := tpl.ExpandURL(nil, Vars{"$args": map[string]any{"id": int64(5), "limit": int64(10)}}); err != nil || got != "/books/5?limit=10" {
+		t.Errorf("int64 arguments: %q, %v", got, err)
+	}
+	var me *MissingError
+	if _, err := tpl.ExpandURL(nil, Vars{"$args": map[string]any{"id": "", "limit": int64(1)}}); !errors.As(err, &me) {
+		t.Errorf("an empty path segment: error %v, want a MissingError", err)
+	}
+}
