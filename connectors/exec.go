@@ -39,6 +39,7 @@ type Executable struct {
 	schema   *Schema
 	services map[string]*upstreams.Service // by source name
 	config   map[string]any                // $config
+	keys     map[string][]string           // each entity connector's lookup keys, by type
 }
 
 // NewExecutable serves s, calling each source's service; config is $config.
@@ -48,7 +49,11 @@ func NewExecutable(s *Schema, services map[string]*upstreams.Service, config map
 			return nil, fmt.Errorf("source %q has no service", name)
 		}
 	}
-	return &Executable{schema: s, services: services, config: config}, nil
+	keys := map[string][]string{}
+	for typ, ent := range s.Entities {
+		keys[typ] = entityKeys(ent)
+	}
+	return &Executable{schema: s, services: services, config: config, keys: keys}, nil
 }
 
 var _ graphql.ExecutableSchema = (*Executable)(nil)
@@ -104,6 +109,9 @@ type run struct {
 	// gateway's error presenter codes them as every other error.
 	ctx context.Context
 	mu  sync.Mutex
+	// req is $request, made once (reqOnce) on first use.
+	reqOnce sync.Once
+	req     any
 	// loaders batch the entity lookups of the request, by type; pending are the
 	// objects waiting for them, by type and key.
 	loaders map[string]*dataloadgen.Loader[string, map[string]any]
@@ -159,7 +167,7 @@ func (r *run) lookup(ctx context.Context, typ string, ent *Connector, obj map[st
 	if ent.PerItem {
 		return r.lookupOne(ctx, ent, obj)
 	}
-	keys := entityKeys(ent)
+	keys := r.e.keys[typ]
 	key := keyOf(obj, keys)
 	r.mu.Lock()
 	if r.loaders == nil {
@@ -282,8 +290,19 @@ func (r *run) vars(args map[string]any, this any) mapping.Vars {
 	if this != nil {
 		v["$this"] = this
 	}
-	if r.client != nil {
-		h := map[string]any{}
+	if req := r.request(); req != nil {
+		v["$request"] = req
+	}
+	return v
+}
+
+// request is $request, made once per operation from the client's header.
+func (r *run) request() any {
+	r.reqOnce.Do(func() {
+		if r.client == nil {
+			return
+		}
+		h := make(map[string]any, len(r.client))
 		for k, vs := range r.client {
 			list := make([]any, len(vs))
 			for i, s := range vs {
@@ -291,9 +310,9 @@ func (r *run) vars(args map[string]any, this any) mapping.Vars {
 			}
 			h[k] = list
 		}
-		v["$request"] = map[string]any{"headers": h}
-	}
-	return v
+		r.req = map[string]any{"headers": h}
+	})
+	return r.req
 }
 
 // root resolves the root fields, concurrently unless serial, into one object.
