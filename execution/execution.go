@@ -82,76 +82,6 @@ func plainDirectives(ds ast.DirectiveList) bool {
 	return true
 }
 
-// Frame is where a value sits in the answer: a field of an object or an element of
-// a list, below its parent's frame. Its field context (and a context holding it) is
-// made only when something needs it: a resolver, a delegated field, an error's
-// path. Before a frame's children run in several goroutines, the frame's context is
-// made in the goroutine that starts them, so that no two goroutines make it at once.
-type Frame struct {
-	parent *Frame
-	field  *graphql.CollectedField // nil for a list element
-	object string                  // the object type of field
-	index  int
-	ctx    context.Context
-}
-
-// Root returns the frame of an operation's root object, whose context is ctx.
-func Root(ctx context.Context) *Frame { return &Frame{ctx: ctx} }
-
-// Field returns the frame of a field of the object at f, not yet resolved.
-func (f *Frame) Field(object string, field *graphql.CollectedField) *Frame {
-	return &Frame{parent: f, field: field, object: object}
-}
-
-// Resolved returns the frame of a field whose context the caller has made (a
-// resolver's, with gqlgen's field context).
-func (f *Frame) Resolved(ctx context.Context) *Frame { return &Frame{parent: f, ctx: ctx} }
-
-// Element returns the frame of element i of the list at f.
-func (f *Frame) Element(i int) *Frame { return &Frame{parent: f, index: i} }
-
-// Context returns the context of the frame, with its field context, making it (and
-// its parents') on first use.
-func (f *Frame) Context() context.Context {
-	if f.ctx != nil {
-		return f.ctx
-	}
-	parent := f.parent.Context()
-	var fc *graphql.FieldContext
-	if f.field != nil {
-		fc = &graphql.FieldContext{Object: f.object, Field: *f.field}
-	} else {
-		i := f.index
-		fc = &graphql.FieldContext{Index: &i}
-	}
-	f.ctx = graphql.WithFieldContext(parent, fc)
-	return f.ctx
-}
-
-// Resolve runs a resolver as gqlgen's executor does: through the operation's field
-// middleware, with a panic recovered and reported on the field, and an error
-// reported with the field's location. ctx holds the field's context. rctx is the
-// context the middleware passed on, which the field's children run in. ok is false
-// when the field failed; its error is reported.
-func Resolve(ctx context.Context, oc *graphql.OperationContext, resolve graphql.Resolver) (res any, rctx context.Context, ok bool) {
-	rctx = ctx
-	defer func() {
-		if r := recover(); r != nil {
-			oc.Error(ctx, oc.Recover(ctx, r))
-			res, ok = nil, false
-		}
-	}()
-	res, err := oc.ResolverMiddleware(ctx, func(c context.Context) (any, error) {
-		rctx = c
-		return resolve(c)
-	})
-	if err != nil {
-		oc.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		return nil, rctx, false
-	}
-	return res, rctx, true
-}
-
 // Marshaled writes a marshaler that a field's middleware returned in place of the
 // field's value, as gqlgen writes it, and reports whether the field may have it.
 func Marshaled(w *Writer, nonNull bool, m graphql.Marshaler) bool {
@@ -212,15 +142,14 @@ func Parallel(at *Frame, oc *graphql.OperationContext, n int, part func(i int) b
 	return ok
 }
 
-// Site is where a value will be written: the frame of a resolved field, or a field
-// or list element whose frame is made only if something asks for it (a leaf value
-// needs one only to report an error).
+// Site is where a value will be written: the frame of a resolved field or of a list
+// element, or a field whose frame is made only if something asks for it (a leaf
+// value needs one only to report an error).
 type Site struct {
 	frame  *Frame
 	parent *Frame
 	field  *graphql.CollectedField
 	object string
-	index  int
 }
 
 // At is the site of frame f.
@@ -233,14 +162,10 @@ func (f *Frame) FieldSite(object string, field *graphql.CollectedField) Site {
 
 // Frame returns the frame of the site, making it if need be.
 func (s Site) Frame() *Frame {
-	switch {
-	case s.frame != nil:
+	if s.frame != nil {
 		return s.frame
-	case s.field != nil:
-		return s.parent.Field(s.object, s.field)
-	default:
-		return s.parent.Element(s.index)
 	}
+	return s.parent.Field(s.object, s.field)
 }
 
 // Object writes an object whose selected fields are s.Fields; field(i, w) writes
@@ -274,42 +199,77 @@ func Object(f *Frame, oc *graphql.OperationContext, s *Selection, concurrent []b
 			earlyOK[i] = oks[k]
 		}
 	}
-	start := w.Len()
-	valid := true
-	w.Byte('{')
-	first := true
-	var scratch *Writer
-	for i := range fields {
-		out := w
-		if s.dup != nil && s.dup[i] {
-			if scratch == nil {
-				scratch = NewWriter()
-			}
-			scratch.Truncate(0)
-			out = scratch
-		} else {
-			w.Key(first, fields[i].Alias)
-			first = false
-		}
+	o := BeginObject(s, w)
+	for i := range s.Fields {
+		out := o.Next(i)
 		if early != nil && early[i] != nil {
 			out.B = append(out.B, early[i].B...)
 			early[i].Release()
 			early[i] = nil
-			valid = valid && earlyOK[i]
+			o.Done(earlyOK[i])
 			continue
 		}
-		if !field(i, out) {
-			valid = false
+		o.Done(field(i, out))
+	}
+	return o.End()
+}
+
+// Concurrent reports whether Object would run some of an object's fields at once:
+// whether two or more of them are marked concurrent. When it is false, the
+// generated code writes the fields in turn with BeginObject, which needs no
+// closure.
+func Concurrent(concurrent []bool) bool { return count(concurrent) > 1 }
+
+// ObjectWriter writes the fields of an object in turn: Next gives the writer of
+// field i (its key written), Done takes whether the value was written (false: null
+// where the schema allows none), End closes the object, or cuts it from the writer
+// and returns false when a field failed.
+type ObjectWriter struct {
+	s       *Selection
+	w       *Writer
+	scratch *Writer
+	start   int
+	first   bool
+	valid   bool
+}
+
+// BeginObject starts writing an object whose selected fields are s.Fields to w.
+func BeginObject(s *Selection, w *Writer) ObjectWriter {
+	o := ObjectWriter{s: s, w: w, start: w.Len(), first: true, valid: true}
+	w.Byte('{')
+	return o
+}
+
+// Next returns the writer of field i: w after the field's key, or a scratch writer
+// whose content is dropped for a field that an earlier one of the same name
+// already wrote.
+func (o *ObjectWriter) Next(i int) *Writer {
+	if o.s.dup != nil && o.s.dup[i] {
+		if o.scratch == nil {
+			o.scratch = NewWriter()
 		}
+		o.scratch.Truncate(0)
+		return o.scratch
 	}
-	if scratch != nil {
-		scratch.Release()
+	o.w.Key(o.first, o.s.Fields[i].Alias)
+	o.first = false
+	return o.w
+}
+
+// Done records whether the field just written has a value it may have.
+func (o *ObjectWriter) Done(ok bool) { o.valid = o.valid && ok }
+
+// End finishes the object and reports whether every field had a value it may
+// have; if not, the object is cut from the writer.
+func (o *ObjectWriter) End() bool {
+	if o.scratch != nil {
+		o.scratch.Release()
 	}
-	if !valid {
-		w.Truncate(start)
+	if !o.valid {
+		o.w.Truncate(o.start)
 		return false
 	}
-	w.Byte('}')
+	o.w.Byte('}')
 	return true
 }
 
@@ -339,8 +299,9 @@ func List(f *Frame, oc *graphql.OperationContext, n int, concurrent bool,
 		for i := range parts {
 			parts[i] = NewWriter()
 		}
+		es := f.elements(n)
 		oks := Parallel(f, oc, n, func(i int) bool {
-			return elem(Site{parent: f, index: i}, i, parts[i])
+			return elem(At(&es[i]), i, parts[i])
 		})
 		for i, p := range parts {
 			if i > 0 {
@@ -351,11 +312,12 @@ func List(f *Frame, oc *graphql.OperationContext, n int, concurrent bool,
 			valid = valid && oks[i]
 		}
 	} else {
+		es := f.elements(n)
 		for i := range n {
 			if i > 0 {
 				w.Byte(',')
 			}
-			if !elem(Site{parent: f, index: i}, i, w) {
+			if !elem(At(&es[i]), i, w) {
 				valid = false
 			}
 		}

@@ -135,9 +135,10 @@ func TestPanicsAreRecovered(t *testing.T) {
 	ctx := graphql.WithResponseContext(graphql.WithOperationContext(context.Background(), oc),
 		graphql.DefaultErrorPresenter, oc.RecoverFunc)
 	root := Root(graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query"}))
-	user := root.Field("Query", &graphql.CollectedField{Field: fieldNamed("user", "")})
+	field := &graphql.CollectedField{Field: fieldNamed("user", "")}
+	user := root.Call(&graphql.FieldContext{Object: "Query", Field: *field})
 
-	res, _, ok := Resolve(user.Context(), oc, func(context.Context) (any, error) { panic("resolver") })
+	res, ok := user.Resolve(oc, func(context.Context) (any, error) { panic("resolver") })
 	if ok || res != nil {
 		t.Errorf("a panicking resolver gave %v, %v", res, ok)
 	}

@@ -100,9 +100,16 @@ func (ec *directExec) directConcurrency_Money(s *execution.Selection) []bool {
 func (ec *directExec) directObject_Money(f *execution.Frame, s *execution.Selection, obj *upstreams.Money, w *execution.Writer) bool {
 	fields := s.Fields
 	concurrent := ec.directConcurrency_Money(s)
-	return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
-		return ec.directField_Money(f, &fields[i], obj, w)
-	}, w)
+	if execution.Concurrent(concurrent) {
+		return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
+			return ec.directField_Money(f, &fields[i], obj, w)
+		}, w)
+	}
+	o := execution.BeginObject(s, w)
+	for i := range fields {
+		o.Done(ec.directField_Money(f, &fields[i], obj, o.Next(i)))
+	}
+	return o.End()
 }
 
 func (ec *directExec) directField_Money(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Money, w *execution.Writer) bool {
@@ -185,9 +192,16 @@ func (ec *directExec) directConcurrency_Order(s *execution.Selection) []bool {
 func (ec *directExec) directObject_Order(f *execution.Frame, s *execution.Selection, obj *upstreams.Order, w *execution.Writer) bool {
 	fields := s.Fields
 	concurrent := ec.directConcurrency_Order(s)
-	return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
-		return ec.directField_Order(f, &fields[i], obj, w)
-	}, w)
+	if execution.Concurrent(concurrent) {
+		return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
+			return ec.directField_Order(f, &fields[i], obj, w)
+		}, w)
+	}
+	o := execution.BeginObject(s, w)
+	for i := range fields {
+		o.Done(ec.directField_Order(f, &fields[i], obj, o.Next(i)))
+	}
+	return o.End()
 }
 
 func (ec *directExec) directField_Order(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
@@ -212,15 +226,17 @@ func (ec *directExec) directField_Order(f *execution.Frame, field *graphql.Colle
 }
 
 func (ec *directExec) directResolve_Order_total(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
-	ctx := pf.Context()
-	fc, err := ec.fieldContext_Order_total(ctx, *field)
+	gfc, err := ec.fieldContext_Order_total(pf.Context(), *field)
 	if err != nil {
 		return false
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	resTmp, rctx, ok := execution.Resolve(ctx, ec.OperationContext, func(ctx context.Context) (any, error) {
+	c := pf.Call(gfc)
+	fc := c.FieldContext()
+	resTmp, ok := c.Resolve(ec.OperationContext, func(ctx context.Context) (any, error) {
+		c.Enter(ctx)
 		return ec.Resolvers.Order().Total(ctx, obj)
 	})
+	rctx := c.Context()
 	nonNull := true || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
@@ -246,20 +262,22 @@ func (ec *directExec) directResolve_Order_total(pf *execution.Frame, field *grap
 		return true
 	}
 	fc.Result = res
-	return ec.directWrite_marshalNMoney2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐMoney(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalNMoney2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐMoney(execution.At(c), field.Selections, res, w)
 }
 
 func (ec *directExec) directResolve_Order_user(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Order, w *execution.Writer) bool {
-	ctx := pf.Context()
-	fc, err := ec.fieldContext_Order_user(ctx, *field)
+	gfc, err := ec.fieldContext_Order_user(pf.Context(), *field)
 	if err != nil {
 		w.Null()
 		return true
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	resTmp, rctx, ok := execution.Resolve(ctx, ec.OperationContext, func(ctx context.Context) (any, error) {
+	c := pf.Call(gfc)
+	fc := c.FieldContext()
+	resTmp, ok := c.Resolve(ec.OperationContext, func(ctx context.Context) (any, error) {
+		c.Enter(ctx)
 		return ec.Resolvers.Order().User(ctx, obj)
 	})
+	rctx := c.Context()
 	nonNull := false || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
@@ -285,7 +303,7 @@ func (ec *directExec) directResolve_Order_user(pf *execution.Frame, field *graph
 		return true
 	}
 	fc.Result = res
-	return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(c), field.Selections, res, w)
 }
 
 func (ec *directExec) directCollect_OrderItem(sel ast.SelectionSet) *execution.Selection {
@@ -346,9 +364,16 @@ func (ec *directExec) directConcurrency_OrderItem(s *execution.Selection) []bool
 func (ec *directExec) directObject_OrderItem(f *execution.Frame, s *execution.Selection, obj *upstreams.OrderItem, w *execution.Writer) bool {
 	fields := s.Fields
 	concurrent := ec.directConcurrency_OrderItem(s)
-	return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
-		return ec.directField_OrderItem(f, &fields[i], obj, w)
-	}, w)
+	if execution.Concurrent(concurrent) {
+		return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
+			return ec.directField_OrderItem(f, &fields[i], obj, w)
+		}, w)
+	}
+	o := execution.BeginObject(s, w)
+	for i := range fields {
+		o.Done(ec.directField_OrderItem(f, &fields[i], obj, o.Next(i)))
+	}
+	return o.End()
 }
 
 func (ec *directExec) directField_OrderItem(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
@@ -367,16 +392,18 @@ func (ec *directExec) directField_OrderItem(f *execution.Frame, field *graphql.C
 }
 
 func (ec *directExec) directResolve_OrderItem_product(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.OrderItem, w *execution.Writer) bool {
-	ctx := pf.Context()
-	fc, err := ec.fieldContext_OrderItem_product(ctx, *field)
+	gfc, err := ec.fieldContext_OrderItem_product(pf.Context(), *field)
 	if err != nil {
 		w.Null()
 		return true
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	resTmp, rctx, ok := execution.Resolve(ctx, ec.OperationContext, func(ctx context.Context) (any, error) {
+	c := pf.Call(gfc)
+	fc := c.FieldContext()
+	resTmp, ok := c.Resolve(ec.OperationContext, func(ctx context.Context) (any, error) {
+		c.Enter(ctx)
 		return ec.Resolvers.OrderItem().Product(ctx, obj)
 	})
+	rctx := c.Context()
 	nonNull := false || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
@@ -402,7 +429,7 @@ func (ec *directExec) directResolve_OrderItem_product(pf *execution.Frame, field
 		return true
 	}
 	fc.Result = res
-	return ec.directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(execution.At(c), field.Selections, res, w)
 }
 
 func (ec *directExec) directCollect_Product(sel ast.SelectionSet) *execution.Selection {
@@ -472,9 +499,16 @@ func (ec *directExec) directConcurrency_Product(s *execution.Selection) []bool {
 func (ec *directExec) directObject_Product(f *execution.Frame, s *execution.Selection, obj *upstreams.Product, w *execution.Writer) bool {
 	fields := s.Fields
 	concurrent := ec.directConcurrency_Product(s)
-	return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
-		return ec.directField_Product(f, &fields[i], obj, w)
-	}, w)
+	if execution.Concurrent(concurrent) {
+		return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
+			return ec.directField_Product(f, &fields[i], obj, w)
+		}, w)
+	}
+	o := execution.BeginObject(s, w)
+	for i := range fields {
+		o.Done(ec.directField_Product(f, &fields[i], obj, o.Next(i)))
+	}
+	return o.End()
 }
 
 func (ec *directExec) directField_Product(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
@@ -499,15 +533,17 @@ func (ec *directExec) directField_Product(f *execution.Frame, field *graphql.Col
 }
 
 func (ec *directExec) directResolve_Product_reviews(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
-	ctx := pf.Context()
-	fc, err := ec.fieldContext_Product_reviews(ctx, *field)
+	gfc, err := ec.fieldContext_Product_reviews(pf.Context(), *field)
 	if err != nil {
 		return false
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	resTmp, rctx, ok := execution.Resolve(ctx, ec.OperationContext, func(ctx context.Context) (any, error) {
+	c := pf.Call(gfc)
+	fc := c.FieldContext()
+	resTmp, ok := c.Resolve(ec.OperationContext, func(ctx context.Context) (any, error) {
+		c.Enter(ctx)
 		return ec.Resolvers.Product().Reviews(ctx, obj, fc.Args["first"].(*int))
 	})
+	rctx := c.Context()
 	nonNull := true || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
@@ -533,20 +569,22 @@ func (ec *directExec) directResolve_Product_reviews(pf *execution.Frame, field *
 		return true
 	}
 	fc.Result = res
-	return ec.directWrite_marshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄ(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄ(execution.At(c), field.Selections, res, w)
 }
 
 func (ec *directExec) directResolve_Product_rating(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Product, w *execution.Writer) bool {
-	ctx := pf.Context()
-	fc, err := ec.fieldContext_Product_rating(ctx, *field)
+	gfc, err := ec.fieldContext_Product_rating(pf.Context(), *field)
 	if err != nil {
 		w.Null()
 		return true
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	resTmp, rctx, ok := execution.Resolve(ctx, ec.OperationContext, func(ctx context.Context) (any, error) {
+	c := pf.Call(gfc)
+	fc := c.FieldContext()
+	resTmp, ok := c.Resolve(ec.OperationContext, func(ctx context.Context) (any, error) {
+		c.Enter(ctx)
 		return ec.Resolvers.Product().Rating(ctx, obj)
 	})
+	rctx := c.Context()
 	nonNull := false || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
@@ -572,7 +610,7 @@ func (ec *directExec) directResolve_Product_rating(pf *execution.Frame, field *g
 		return true
 	}
 	fc.Result = res
-	return ec.directWrite_marshalOFloat2ᚖfloat64(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalOFloat2ᚖfloat64(execution.At(c), field.Selections, res, w)
 }
 
 func (ec *directExec) directCollect_Query(sel ast.SelectionSet) *execution.Selection {
@@ -652,9 +690,16 @@ func (ec *directExec) directObject_Query(f *execution.Frame, s *execution.Select
 	// Root fields whose records the root fetch has need no goroutine of their own,
 	// unless something below them may wait.
 	concurrent := ec.directConcurrency_Query(s, execution.RootReady(f.Context()))
-	return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
-		return ec.directField_Query(f, &fields[i], w)
-	}, w)
+	if execution.Concurrent(concurrent) {
+		return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
+			return ec.directField_Query(f, &fields[i], w)
+		}, w)
+	}
+	o := execution.BeginObject(s, w)
+	for i := range fields {
+		o.Done(ec.directField_Query(f, &fields[i], o.Next(i)))
+	}
+	return o.End()
 }
 
 func (ec *directExec) directField_Query(f *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
@@ -691,16 +736,18 @@ func (ec *directExec) directField_Query(f *execution.Frame, field *graphql.Colle
 }
 
 func (ec *directExec) directResolve_Query_user(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
-	ctx := pf.Context()
-	fc, err := ec.fieldContext_Query_user(ctx, *field)
+	gfc, err := ec.fieldContext_Query_user(pf.Context(), *field)
 	if err != nil {
 		w.Null()
 		return true
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	resTmp, rctx, ok := execution.Resolve(ctx, ec.OperationContext, func(ctx context.Context) (any, error) {
+	c := pf.Call(gfc)
+	fc := c.FieldContext()
+	resTmp, ok := c.Resolve(ec.OperationContext, func(ctx context.Context) (any, error) {
+		c.Enter(ctx)
 		return ec.Resolvers.Query().User(ctx, fc.Args["id"].(string))
 	})
+	rctx := c.Context()
 	nonNull := false || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
@@ -726,19 +773,21 @@ func (ec *directExec) directResolve_Query_user(pf *execution.Frame, field *graph
 		return true
 	}
 	fc.Result = res
-	return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(c), field.Selections, res, w)
 }
 
 func (ec *directExec) directResolve_Query_users(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
-	ctx := pf.Context()
-	fc, err := ec.fieldContext_Query_users(ctx, *field)
+	gfc, err := ec.fieldContext_Query_users(pf.Context(), *field)
 	if err != nil {
 		return false
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	resTmp, rctx, ok := execution.Resolve(ctx, ec.OperationContext, func(ctx context.Context) (any, error) {
+	c := pf.Call(gfc)
+	fc := c.FieldContext()
+	resTmp, ok := c.Resolve(ec.OperationContext, func(ctx context.Context) (any, error) {
+		c.Enter(ctx)
 		return ec.Resolvers.Query().Users(ctx, fc.Args["ids"].([]string))
 	})
+	rctx := c.Context()
 	nonNull := true || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
@@ -764,20 +813,22 @@ func (ec *directExec) directResolve_Query_users(pf *execution.Frame, field *grap
 		return true
 	}
 	fc.Result = res
-	return ec.directWrite_marshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(c), field.Selections, res, w)
 }
 
 func (ec *directExec) directResolve_Query_product(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
-	ctx := pf.Context()
-	fc, err := ec.fieldContext_Query_product(ctx, *field)
+	gfc, err := ec.fieldContext_Query_product(pf.Context(), *field)
 	if err != nil {
 		w.Null()
 		return true
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	resTmp, rctx, ok := execution.Resolve(ctx, ec.OperationContext, func(ctx context.Context) (any, error) {
+	c := pf.Call(gfc)
+	fc := c.FieldContext()
+	resTmp, ok := c.Resolve(ec.OperationContext, func(ctx context.Context) (any, error) {
+		c.Enter(ctx)
 		return ec.Resolvers.Query().Product(ctx, fc.Args["id"].(string))
 	})
+	rctx := c.Context()
 	nonNull := false || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
@@ -803,19 +854,21 @@ func (ec *directExec) directResolve_Query_product(pf *execution.Frame, field *gr
 		return true
 	}
 	fc.Result = res
-	return ec.directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(execution.At(c), field.Selections, res, w)
 }
 
 func (ec *directExec) directResolve_Query_products(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
-	ctx := pf.Context()
-	fc, err := ec.fieldContext_Query_products(ctx, *field)
+	gfc, err := ec.fieldContext_Query_products(pf.Context(), *field)
 	if err != nil {
 		return false
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	resTmp, rctx, ok := execution.Resolve(ctx, ec.OperationContext, func(ctx context.Context) (any, error) {
+	c := pf.Call(gfc)
+	fc := c.FieldContext()
+	resTmp, ok := c.Resolve(ec.OperationContext, func(ctx context.Context) (any, error) {
+		c.Enter(ctx)
 		return ec.Resolvers.Query().Products(ctx, fc.Args["ids"].([]string))
 	})
+	rctx := c.Context()
 	nonNull := true || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
@@ -841,20 +894,22 @@ func (ec *directExec) directResolve_Query_products(pf *execution.Frame, field *g
 		return true
 	}
 	fc.Result = res
-	return ec.directWrite_marshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(execution.At(c), field.Selections, res, w)
 }
 
 func (ec *directExec) directResolve_Query_order(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
-	ctx := pf.Context()
-	fc, err := ec.fieldContext_Query_order(ctx, *field)
+	gfc, err := ec.fieldContext_Query_order(pf.Context(), *field)
 	if err != nil {
 		w.Null()
 		return true
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	resTmp, rctx, ok := execution.Resolve(ctx, ec.OperationContext, func(ctx context.Context) (any, error) {
+	c := pf.Call(gfc)
+	fc := c.FieldContext()
+	resTmp, ok := c.Resolve(ec.OperationContext, func(ctx context.Context) (any, error) {
+		c.Enter(ctx)
 		return ec.Resolvers.Query().Order(ctx, fc.Args["id"].(string))
 	})
+	rctx := c.Context()
 	nonNull := false || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
@@ -880,20 +935,22 @@ func (ec *directExec) directResolve_Query_order(pf *execution.Frame, field *grap
 		return true
 	}
 	fc.Result = res
-	return ec.directWrite_marshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(execution.At(c), field.Selections, res, w)
 }
 
 func (ec *directExec) directResolve_Query_me(pf *execution.Frame, field *graphql.CollectedField, w *execution.Writer) bool {
-	ctx := pf.Context()
-	fc, err := ec.fieldContext_Query_me(ctx, *field)
+	gfc, err := ec.fieldContext_Query_me(pf.Context(), *field)
 	if err != nil {
 		w.Null()
 		return true
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	resTmp, rctx, ok := execution.Resolve(ctx, ec.OperationContext, func(ctx context.Context) (any, error) {
+	c := pf.Call(gfc)
+	fc := c.FieldContext()
+	resTmp, ok := c.Resolve(ec.OperationContext, func(ctx context.Context) (any, error) {
+		c.Enter(ctx)
 		return ec.Resolvers.Query().Me(ctx)
 	})
+	rctx := c.Context()
 	nonNull := false || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
@@ -919,7 +976,7 @@ func (ec *directExec) directResolve_Query_me(pf *execution.Frame, field *graphql
 		return true
 	}
 	fc.Result = res
-	return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(c), field.Selections, res, w)
 }
 
 func (ec *directExec) directCollect_Review(sel ast.SelectionSet) *execution.Selection {
@@ -982,9 +1039,16 @@ func (ec *directExec) directConcurrency_Review(s *execution.Selection) []bool {
 func (ec *directExec) directObject_Review(f *execution.Frame, s *execution.Selection, obj *upstreams.Review, w *execution.Writer) bool {
 	fields := s.Fields
 	concurrent := ec.directConcurrency_Review(s)
-	return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
-		return ec.directField_Review(f, &fields[i], obj, w)
-	}, w)
+	if execution.Concurrent(concurrent) {
+		return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
+			return ec.directField_Review(f, &fields[i], obj, w)
+		}, w)
+	}
+	o := execution.BeginObject(s, w)
+	for i := range fields {
+		o.Done(ec.directField_Review(f, &fields[i], obj, o.Next(i)))
+	}
+	return o.End()
 }
 
 func (ec *directExec) directField_Review(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
@@ -1005,16 +1069,18 @@ func (ec *directExec) directField_Review(f *execution.Frame, field *graphql.Coll
 }
 
 func (ec *directExec) directResolve_Review_author(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.Review, w *execution.Writer) bool {
-	ctx := pf.Context()
-	fc, err := ec.fieldContext_Review_author(ctx, *field)
+	gfc, err := ec.fieldContext_Review_author(pf.Context(), *field)
 	if err != nil {
 		w.Null()
 		return true
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	resTmp, rctx, ok := execution.Resolve(ctx, ec.OperationContext, func(ctx context.Context) (any, error) {
+	c := pf.Call(gfc)
+	fc := c.FieldContext()
+	resTmp, ok := c.Resolve(ec.OperationContext, func(ctx context.Context) (any, error) {
+		c.Enter(ctx)
 		return ec.Resolvers.Review().Author(ctx, obj)
 	})
+	rctx := c.Context()
 	nonNull := false || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
@@ -1040,7 +1106,7 @@ func (ec *directExec) directResolve_Review_author(pf *execution.Frame, field *gr
 		return true
 	}
 	fc.Result = res
-	return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(execution.At(c), field.Selections, res, w)
 }
 
 func (ec *directExec) directCollect_User(sel ast.SelectionSet) *execution.Selection {
@@ -1105,9 +1171,16 @@ func (ec *directExec) directConcurrency_User(s *execution.Selection) []bool {
 func (ec *directExec) directObject_User(f *execution.Frame, s *execution.Selection, obj *upstreams.User, w *execution.Writer) bool {
 	fields := s.Fields
 	concurrent := ec.directConcurrency_User(s)
-	return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
-		return ec.directField_User(f, &fields[i], obj, w)
-	}, w)
+	if execution.Concurrent(concurrent) {
+		return execution.Object(f, ec.OperationContext, s, concurrent, func(i int, w *execution.Writer) bool {
+			return ec.directField_User(f, &fields[i], obj, w)
+		}, w)
+	}
+	o := execution.BeginObject(s, w)
+	for i := range fields {
+		o.Done(ec.directField_User(f, &fields[i], obj, o.Next(i)))
+	}
+	return o.End()
 }
 
 func (ec *directExec) directField_User(f *execution.Frame, field *graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
@@ -1130,15 +1203,17 @@ func (ec *directExec) directField_User(f *execution.Frame, field *graphql.Collec
 }
 
 func (ec *directExec) directResolve_User_orders(pf *execution.Frame, field *graphql.CollectedField, obj *upstreams.User, w *execution.Writer) bool {
-	ctx := pf.Context()
-	fc, err := ec.fieldContext_User_orders(ctx, *field)
+	gfc, err := ec.fieldContext_User_orders(pf.Context(), *field)
 	if err != nil {
 		return false
 	}
-	ctx = graphql.WithFieldContext(ctx, fc)
-	resTmp, rctx, ok := execution.Resolve(ctx, ec.OperationContext, func(ctx context.Context) (any, error) {
+	c := pf.Call(gfc)
+	fc := c.FieldContext()
+	resTmp, ok := c.Resolve(ec.OperationContext, func(ctx context.Context) (any, error) {
+		c.Enter(ctx)
 		return ec.Resolvers.User().Orders(ctx, obj, fc.Args["first"].(*int))
 	})
+	rctx := c.Context()
 	nonNull := true || fc.NonNull
 	if resTmp == nil && ok {
 		if nonNull {
@@ -1164,7 +1239,7 @@ func (ec *directExec) directResolve_User_orders(pf *execution.Frame, field *grap
 		return true
 	}
 	fc.Result = res
-	return ec.directWrite_marshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄ(execution.At(pf.Resolved(rctx)), field.Selections, res, w)
+	return ec.directWrite_marshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄ(execution.At(c), field.Selections, res, w)
 }
 
 func (ec *directExec) directWrite_marshalNID2string(at execution.Site, sel ast.SelectionSet, v string, w *execution.Writer) bool {
