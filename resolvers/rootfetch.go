@@ -66,16 +66,50 @@ func (f RootFetch) InterceptOperation(ctx context.Context, next graphql.Operatio
 	return next(ctx)
 }
 
-// rootRecords are the records fetched for the root fields, by id.
+// rootRecords are the records fetched for the root fields, by id: a few of each
+// kind, found by going through them.
 type rootRecords struct {
-	users    map[string]record[upstreams.User]
-	products map[string]record[upstreams.Product]
-	orders   map[string]record[upstreams.Order]
+	users    fetched[upstreams.User]
+	products fetched[upstreams.Product]
+	orders   fetched[upstreams.Order]
 }
 
 type record[T any] struct {
 	v   *T
 	err error
+}
+
+// fetched are the lookups of one kind, started or answered.
+type fetched[T any] []lookup[T]
+
+type lookup[T any] struct {
+	id      string
+	pending *upstreams.Pending[T]
+	record[T]
+}
+
+// start starts the lookup of id with get, unless it is started already.
+func (fs *fetched[T]) start(ctx context.Context, id string, get func(context.Context, string) *upstreams.Pending[T]) {
+	if _, ok := fs.find(id); !ok {
+		*fs = append(*fs, lookup[T]{id: id, pending: get(ctx, id)})
+	}
+}
+
+// wait reads every answer.
+func (fs fetched[T]) wait() {
+	for i := range fs {
+		fs[i].v, fs[i].err = fs[i].pending.Wait()
+		fs[i].pending = nil
+	}
+}
+
+func (fs fetched[T]) find(id string) (record[T], bool) {
+	for i := range fs {
+		if fs[i].id == id {
+			return fs[i].record, true
+		}
+	}
+	return record[T]{}, false
 }
 
 type rootKey struct{}
@@ -93,27 +127,27 @@ func (f RootFetch) fetch(ctx context.Context, oc *graphql.OperationContext) *roo
 	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Query {
 		return nil
 	}
-	type want struct{ kind, id string }
-	var wants []want
-	for _, field := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Query"}) {
+	fields := graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Query"})
+	ids := make([]string, len(fields))
+	calls := 0
+	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			continue
 		case "user", "product", "order":
-			id, ok := field.ArgumentMap(oc.Variables)["id"].(string)
+			id, ok := stringArgument(field.Field, "id", oc.Variables)
 			if !ok {
 				return nil
 			}
-			wants = append(wants, want{field.Name, id})
+			ids[i] = id
+			if !sameLookupBefore(fields[:i], ids[:i], field.Name, id) {
+				calls++
+			}
 		default:
 			return nil
 		}
 	}
-	distinct := map[want]bool{}
-	for _, w := range wants {
-		distinct[w] = true
-	}
-	if len(distinct) < minRootCalls {
+	if calls < minRootCalls {
 		return nil
 	}
 	// The executor gives no answer once the request's deadline has passed, so the
@@ -124,42 +158,50 @@ func (f RootFetch) fetch(ctx context.Context, oc *graphql.OperationContext) *roo
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-reserve))
 		defer cancel()
 	}
-	users := map[string]*upstreams.Pending[upstreams.User]{}
-	products := map[string]*upstreams.Pending[upstreams.Product]{}
-	orders := map[string]*upstreams.Pending[upstreams.Order]{}
-	for _, w := range wants {
-		switch w.kind {
+	rr := &rootRecords{}
+	for i, field := range fields {
+		switch field.Name {
 		case "user":
-			if users[w.id] == nil {
-				users[w.id] = f.users.StartGet(ctx, w.id)
-			}
+			rr.users.start(ctx, ids[i], f.users.StartGet)
 		case "product":
-			if products[w.id] == nil {
-				products[w.id] = f.products.StartGet(ctx, w.id)
-			}
+			rr.products.start(ctx, ids[i], f.products.StartGet)
 		case "order":
-			if orders[w.id] == nil {
-				orders[w.id] = f.orders.StartGet(ctx, w.id)
-			}
+			rr.orders.start(ctx, ids[i], f.orders.StartGet)
 		}
 	}
-	return &rootRecords{users: waitAll(users), products: waitAll(products), orders: waitAll(orders)}
+	rr.users.wait()
+	rr.products.wait()
+	rr.orders.wait()
+	return rr
 }
 
-func waitAll[T any](pending map[string]*upstreams.Pending[T]) map[string]record[T] {
-	out := make(map[string]record[T], len(pending))
-	for id, p := range pending {
-		v, err := p.Wait()
-		out[id] = record[T]{v, err}
+// sameLookupBefore reports whether one of the fields before, with their ids, is
+// the lookup of kind and id.
+func sameLookupBefore(before []graphql.CollectedField, ids []string, kind, id string) bool {
+	for j := range before {
+		if before[j].Name == kind && ids[j] == id {
+			return true
+		}
 	}
-	return out
+	return false
+}
+
+// stringArgument returns the value of field's argument name when it is a string,
+// without making the map of all its arguments.
+func stringArgument(field *ast.Field, name string, vars map[string]any) (string, bool) {
+	arg := field.Arguments.ForName(name)
+	if arg == nil {
+		return "", false
+	}
+	v, err := arg.Value.Value(vars)
+	s, ok := v.(string)
+	return s, ok && err == nil
 }
 
 // fetchedUser returns the user fetched ahead for id, if it was.
 func fetchedUser(ctx context.Context, id string) (record[upstreams.User], bool) {
 	if rr, _ := ctx.Value(rootKey{}).(*rootRecords); rr != nil {
-		r, ok := rr.users[id]
-		return r, ok
+		return rr.users.find(id)
 	}
 	return record[upstreams.User]{}, false
 }
@@ -167,8 +209,7 @@ func fetchedUser(ctx context.Context, id string) (record[upstreams.User], bool) 
 // fetchedProduct returns the product fetched ahead for id, if it was.
 func fetchedProduct(ctx context.Context, id string) (record[upstreams.Product], bool) {
 	if rr, _ := ctx.Value(rootKey{}).(*rootRecords); rr != nil {
-		r, ok := rr.products[id]
-		return r, ok
+		return rr.products.find(id)
 	}
 	return record[upstreams.Product]{}, false
 }
@@ -176,8 +217,7 @@ func fetchedProduct(ctx context.Context, id string) (record[upstreams.Product], 
 // fetchedOrder returns the order fetched ahead for id, if it was.
 func fetchedOrder(ctx context.Context, id string) (record[upstreams.Order], bool) {
 	if rr, _ := ctx.Value(rootKey{}).(*rootRecords); rr != nil {
-		r, ok := rr.orders[id]
-		return r, ok
+		return rr.orders.find(id)
 	}
 	return record[upstreams.Order]{}, false
 }
