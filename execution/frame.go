@@ -22,6 +22,16 @@ type Frame struct {
 	index  int
 	ctx    context.Context
 	fctx   fieldContext // the context the frame made, when it made one
+	// ready lists the resolvers that this frame's resolver, or an ancestor's,
+	// said will answer below it without waiting (see WillNotWait).
+	ready *readyMark
+}
+
+// readyMark is one resolver said not to wait, in a list shared with the frame's
+// ancestors.
+type readyMark struct {
+	object, field string
+	next          *readyMark
 }
 
 // Root returns the frame of an operation's root object, whose context is ctx.
@@ -29,17 +39,17 @@ func Root(ctx context.Context) *Frame { return &Frame{ctx: ctx} }
 
 // Field returns the frame of a field of the object at f, not yet resolved.
 func (f *Frame) Field(object string, field *graphql.CollectedField) *Frame {
-	return &Frame{parent: f, field: field, object: object}
+	return &Frame{parent: f, field: field, object: object, ready: f.ready}
 }
 
 // Element returns the frame of element i of the list at f.
-func (f *Frame) Element(i int) *Frame { return &Frame{parent: f, index: i} }
+func (f *Frame) Element(i int) *Frame { return &Frame{parent: f, index: i, ready: f.ready} }
 
 // elements returns the frames of the n elements of the list at f, made at once.
 func (f *Frame) elements(n int) []Frame {
 	es := make([]Frame, n)
 	for i := range es {
-		es[i].parent, es[i].index = f, i
+		es[i].parent, es[i].index, es[i].ready = f, i, f.ready
 	}
 	return es
 }
@@ -68,6 +78,7 @@ func (f *Frame) bind(parent context.Context) {
 	}
 	f.fctx.fc.Parent = graphql.GetFieldContext(parent)
 	f.fctx.Context = parent
+	f.fctx.frame = f
 	f.ctx = &f.fctx
 }
 
@@ -75,7 +86,7 @@ func (f *Frame) bind(parent context.Context) {
 // with fc (the field context gqlgen's code made for it, copied) as its field
 // context. Its context is made at once; Resolve runs the resolver in it.
 func (f *Frame) Call(fc *graphql.FieldContext) *Frame {
-	c := &Frame{parent: f}
+	c := &Frame{parent: f, ready: f.ready}
 	c.fctx.fc = *fc
 	c.bind(f.Context())
 	return c
@@ -110,18 +121,56 @@ func (f *Frame) Resolve(oc *graphql.OperationContext, resolve graphql.Resolver) 
 // the context of the frame's children.
 func (f *Frame) Enter(ctx context.Context) { f.ctx = ctx }
 
+// WillNotWait tells the direct executor, from the context a resolver was given,
+// that below the field being resolved the resolver of object.field answers without
+// waiting: the resolver has fetched what that one will ask for (primed its loader).
+// Lists below the field whose elements then have nothing that may wait are written
+// in the goroutine at hand, without a goroutine per element. It must be called
+// before the resolver returns, and only when it holds for every value below the
+// field; it reports whether the mark was taken (not under gqlgen's executor).
+func WillNotWait(ctx context.Context, object, field string) bool {
+	f, _ := ctx.Value(frameKey{}).(*Frame)
+	if f == nil {
+		return false
+	}
+	f.ready = &readyMark{object: object, field: field, next: f.ready}
+	return true
+}
+
+// Ready reports whether a resolver at f or above it said that object.field's
+// resolver will not wait below it.
+func (f *Frame) Ready(object, field string) bool {
+	for m := f.ready; m != nil; m = m.next {
+		if m.object == object && m.field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// Marked reports whether any resolver at f or above it used WillNotWait: when not,
+// what may wait below f is what the plan says.
+func (f *Frame) Marked() bool { return f.ready != nil }
+
+// frameKey finds the frame of the field being resolved from its resolver's context.
+type frameKey struct{}
+
 // fieldContext is a context holding a gqlgen field context, as the one
 // graphql.WithFieldContext makes, but in its frame's memory.
 type fieldContext struct {
 	context.Context
-	fc graphql.FieldContext
+	fc    graphql.FieldContext
+	frame *Frame
 }
 
-// Value answers gqlgen's lookup of the field context with the frame's own and
-// passes every other key on.
+// Value answers gqlgen's lookup of the field context with the frame's own, and
+// the lookup of the frame with it; it passes every other key on.
 func (c *fieldContext) Value(key any) any {
-	if key == fieldContextKey {
+	switch key {
+	case fieldContextKey:
 		return &c.fc
+	case frameKey{}:
+		return c.frame
 	}
 	return c.Context.Value(key)
 }

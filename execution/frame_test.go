@@ -93,3 +93,31 @@ func TestFrameAllocations(t *testing.T) {
 		t.Errorf("a call and ten elements with their contexts: %v allocations, want 2", allocs)
 	}
 }
+
+// A resolver's WillNotWait marks its own frame and what is made below it, not
+// its parent or its siblings; under gqlgen's own field contexts it is refused.
+func TestWillNotWaitMarksWhatIsBelow(t *testing.T) {
+	root := Root(graphql.WithFieldContext(context.Background(), &graphql.FieldContext{Object: "Query"}))
+	user := root.Call(&graphql.FieldContext{Object: "Query", Field: graphql.CollectedField{Field: fieldNamed("user", "")}})
+	orders := user.Call(&graphql.FieldContext{Object: "User", Field: graphql.CollectedField{Field: fieldNamed("orders", "")}})
+	sibling := user.Call(&graphql.FieldContext{Object: "User", Field: graphql.CollectedField{Field: fieldNamed("name", "")}})
+	ctx := context.WithValue(orders.Context(), testKey{}, "a middleware's") // what a resolver gets
+	if !WillNotWait(ctx, "OrderItem", "product") {
+		t.Fatal("the mark was not taken")
+	}
+	items := orders.elements(2)[1].Field("Order", &graphql.CollectedField{Field: fieldNamed("items", "")})
+	for name, f := range map[string]*Frame{"the resolver's frame": orders, "an element's field below it": items, "an element below that": &items.elements(1)[0]} {
+		if !f.Marked() || !f.Ready("OrderItem", "product") {
+			t.Errorf("%s is not marked", name)
+		}
+		if f.Ready("OrderItem", "quantity") || f.Ready("Order", "product") {
+			t.Errorf("%s is marked for another field", name)
+		}
+	}
+	if user.Marked() || sibling.Marked() || root.Marked() {
+		t.Error("a mark reached the parent or a sibling")
+	}
+	if WillNotWait(graphql.WithFieldContext(context.Background(), &graphql.FieldContext{}), "OrderItem", "product") {
+		t.Error("a mark was taken outside the direct executor")
+	}
+}

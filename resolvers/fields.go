@@ -6,6 +6,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"github.com/switchyard/switchyard/execution"
 	"github.com/switchyard/switchyard/policies"
 	"github.com/switchyard/switchyard/upstreams"
 )
@@ -30,7 +31,7 @@ func (r queryResolver) Users(ctx context.Context, ids []string) ([]*upstreams.Us
 	if err != nil {
 		return nil, err
 	}
-	if err := l.PrefetchUsers(ctx, ids); err != nil {
+	if _, err := l.PrefetchUsers(ctx, ids); err != nil {
 		graphql.AddError(ctx, err)
 		return make([]*upstreams.User, len(ids)), nil
 	}
@@ -53,7 +54,7 @@ func (r queryResolver) Products(ctx context.Context, ids []string) ([]*upstreams
 	if err != nil {
 		return nil, err
 	}
-	if err := l.PrefetchProducts(ctx, ids); err != nil {
+	if _, err := l.PrefetchProducts(ctx, ids); err != nil {
 		graphql.AddError(ctx, err)
 		return make([]*upstreams.Product, len(ids)), nil
 	}
@@ -93,14 +94,18 @@ func (r userResolver) Orders(ctx context.Context, obj *upstreams.User, first *in
 		// Every product these orders' items will ask for is known now: fetch them
 		// in one batch before the item resolvers run, so that the batch is complete
 		// however they are scheduled and none of them waits for a batch window. If
-		// it fails, the item resolvers load, and report, on their own.
+		// it fails, the item resolvers load, and report, on their own. When every
+		// product is at hand, the item resolvers will not wait: the executor then
+		// writes the orders and their items without a goroutine each.
 		var ids []string
 		for i := range orders {
 			for _, it := range orders[i].Items {
 				ids = append(ids, it.ProductID)
 			}
 		}
-		_ = l.PrefetchProducts(ctx, ids)
+		if complete, _ := l.PrefetchProducts(ctx, ids); complete {
+			execution.WillNotWait(ctx, "OrderItem", "product")
+		}
 	}
 	return orders, nil
 }

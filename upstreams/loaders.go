@@ -85,17 +85,18 @@ func (l *Loaders) Products() *dataloadgen.Loader[string, *Product] {
 // calls it. On failure nothing is primed and the error is returned; loads then fetch,
 // and report, as usual. Ids whose record was refused are not primed either, and no
 // error is returned for them: their loads fetch them again and report the refusal.
-func (l *Loaders) PrefetchUsers(ctx context.Context, ids []string) error {
+// complete reports whether every id was primed, so that no load of them will wait.
+func (l *Loaders) PrefetchUsers(ctx context.Context, ids []string) (complete bool, err error) {
 	return prefetch(ctx, l.Users(), ids, l.c.Users.GetMany, func(u *User) string { return u.ID })
 }
 
 // PrefetchProducts is PrefetchUsers for products.
-func (l *Loaders) PrefetchProducts(ctx context.Context, ids []string) error {
+func (l *Loaders) PrefetchProducts(ctx context.Context, ids []string) (complete bool, err error) {
 	return prefetch(ctx, l.Products(), ids, l.c.Catalog.GetMany, func(p *Product) string { return p.ID })
 }
 
 func prefetch[T any](ctx context.Context, loader *dataloadgen.Loader[string, *T], ids []string,
-	getMany func(context.Context, []string) ([]T, error), id func(*T) string) error {
+	getMany func(context.Context, []string) ([]T, error), id func(*T) string) (complete bool, err error) {
 	seen := make(map[string]bool, len(ids))
 	distinct := make([]string, 0, len(ids))
 	for _, k := range ids { // (the batch is reported by the caller)
@@ -107,15 +108,18 @@ func prefetch[T any](ctx context.Context, loader *dataloadgen.Loader[string, *T]
 	got, err := getMany(ctx, distinct)
 	var refused *RefusedError
 	if err != nil && !errors.As(err, &refused) {
-		return err
+		return false, err
 	}
 	aligned, errs := align(distinct, got, err, id)
+	complete = true
 	for i, k := range distinct {
 		if errs == nil || errs[i] == nil {
 			loader.Prime(k, aligned[i])
+		} else {
+			complete = false
 		}
 	}
-	return nil
+	return complete, nil
 }
 
 // Reviews loads the reviews of a product by the product's id.

@@ -94,6 +94,45 @@ func (ec *directExec) directFieldWaits_Order(field *graphql.CollectedField, read
 	return false
 }
 
+// directWaitsAt_Order is directWaits_Order for values below frame f,
+// where the resolvers that a resolver above said will not wait (see
+// execution.WillNotWait) do not count.
+func (ec *directExec) directWaitsAt_Order(s *execution.Selection, f *execution.Frame) bool {
+	if !f.Marked() {
+		return ec.directWaits_Order(s)
+	}
+	for i := range s.Fields {
+		if ec.directFieldWaitsAt_Order(&s.Fields[i], f) {
+			return true
+		}
+	}
+	return false
+}
+
+func (ec *directExec) directFieldWaitsAt_Order(field *graphql.CollectedField, f *execution.Frame) bool {
+	switch field.Name {
+	case "id":
+		return ec.directWrite_marshalNID2stringWaitsAt(field.Selections, f)
+	case "status":
+		return ec.directWrite_marshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatusWaitsAt(field.Selections, f)
+	case "createdAt":
+		return ec.directWrite_marshalNString2stringWaitsAt(field.Selections, f)
+	case "items":
+		return ec.directWrite_marshalNOrderItem2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemᚄWaitsAt(field.Selections, f)
+	case "total":
+		if !ec.plan.Synchronous("Order", "total") && !f.Ready("Order", "total") {
+			return true
+		}
+		return ec.directWrite_marshalNFloat2float64WaitsAt(field.Selections, f)
+	case "user":
+		if !ec.plan.Synchronous("Order", "user") && !f.Ready("Order", "user") {
+			return true
+		}
+		return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaitsAt(field.Selections, f)
+	}
+	return false
+}
+
 // directConcurrency_Order marks the fields of s that run in their own
 // goroutines: resolvers that may wait, or whose subtree may.
 func (ec *directExec) directConcurrency_Order(s *execution.Selection) []bool {
@@ -270,6 +309,44 @@ func (ec *directExec) directFieldWaits_OrderItem(field *graphql.CollectedField, 
 			return true
 		}
 		return ec.directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaits(field.Selections)
+	}
+	return false
+}
+
+// directWaitsAt_OrderItem is directWaits_OrderItem for values below frame f,
+// where the resolvers that a resolver above said will not wait (see
+// execution.WillNotWait) do not count.
+func (ec *directExec) directWaitsAt_OrderItem(s *execution.Selection, f *execution.Frame) bool {
+	if !f.Marked() {
+		return ec.directWaits_OrderItem(s)
+	}
+	for i := range s.Fields {
+		if ec.directFieldWaitsAt_OrderItem(&s.Fields[i], f) {
+			return true
+		}
+	}
+	return false
+}
+
+func (ec *directExec) directFieldWaitsAt_OrderItem(field *graphql.CollectedField, f *execution.Frame) bool {
+	switch field.Name {
+	case "quantity":
+		return ec.directWrite_marshalNInt2intWaitsAt(field.Selections, f)
+	case "unitPrice":
+		if !ec.plan.Synchronous("OrderItem", "unitPrice") && !f.Ready("OrderItem", "unitPrice") {
+			return true
+		}
+		return ec.directWrite_marshalNFloat2float64WaitsAt(field.Selections, f)
+	case "currency":
+		if !ec.plan.Synchronous("OrderItem", "currency") && !f.Ready("OrderItem", "currency") {
+			return true
+		}
+		return ec.directWrite_marshalNString2stringWaitsAt(field.Selections, f)
+	case "product":
+		if !ec.plan.Synchronous("OrderItem", "product") && !f.Ready("OrderItem", "product") {
+			return true
+		}
+		return ec.directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaitsAt(field.Selections, f)
 	}
 	return false
 }
@@ -495,6 +572,53 @@ func (ec *directExec) directFieldWaits_Product(field *graphql.CollectedField, re
 			return true
 		}
 		return ec.directWrite_marshalOFloat2ᚖfloat64Waits(field.Selections)
+	}
+	return false
+}
+
+// directWaitsAt_Product is directWaits_Product for values below frame f,
+// where the resolvers that a resolver above said will not wait (see
+// execution.WillNotWait) do not count.
+func (ec *directExec) directWaitsAt_Product(s *execution.Selection, f *execution.Frame) bool {
+	if !f.Marked() {
+		return ec.directWaits_Product(s)
+	}
+	for i := range s.Fields {
+		if ec.directFieldWaitsAt_Product(&s.Fields[i], f) {
+			return true
+		}
+	}
+	return false
+}
+
+func (ec *directExec) directFieldWaitsAt_Product(field *graphql.CollectedField, f *execution.Frame) bool {
+	switch field.Name {
+	case "id":
+		return ec.directWrite_marshalNID2stringWaitsAt(field.Selections, f)
+	case "name":
+		return ec.directWrite_marshalNString2stringWaitsAt(field.Selections, f)
+	case "category":
+		return ec.directWrite_marshalNString2stringWaitsAt(field.Selections, f)
+	case "price":
+		if !ec.plan.Synchronous("Product", "price") && !f.Ready("Product", "price") {
+			return true
+		}
+		return ec.directWrite_marshalNFloat2float64WaitsAt(field.Selections, f)
+	case "currency":
+		if !ec.plan.Synchronous("Product", "currency") && !f.Ready("Product", "currency") {
+			return true
+		}
+		return ec.directWrite_marshalNString2stringWaitsAt(field.Selections, f)
+	case "reviews":
+		if !ec.plan.Synchronous("Product", "reviews") && !f.Ready("Product", "reviews") {
+			return true
+		}
+		return ec.directWrite_marshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄWaitsAt(field.Selections, f)
+	case "rating":
+		if !ec.plan.Synchronous("Product", "rating") && !f.Ready("Product", "rating") {
+			return true
+		}
+		return ec.directWrite_marshalOFloat2ᚖfloat64WaitsAt(field.Selections, f)
 	}
 	return false
 }
@@ -770,6 +894,57 @@ func (ec *directExec) directFieldWaits_Query(field *graphql.CollectedField, read
 			return true
 		}
 		return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaits(field.Selections)
+	}
+	return false
+}
+
+// directWaitsAt_Query is directWaits_Query for values below frame f,
+// where the resolvers that a resolver above said will not wait (see
+// execution.WillNotWait) do not count.
+func (ec *directExec) directWaitsAt_Query(s *execution.Selection, f *execution.Frame) bool {
+	if !f.Marked() {
+		return ec.directWaits_Query(s)
+	}
+	for i := range s.Fields {
+		if ec.directFieldWaitsAt_Query(&s.Fields[i], f) {
+			return true
+		}
+	}
+	return false
+}
+
+func (ec *directExec) directFieldWaitsAt_Query(field *graphql.CollectedField, f *execution.Frame) bool {
+	switch field.Name {
+	case "user":
+		if !ec.plan.Synchronous("Query", "user") && !f.Ready("Query", "user") {
+			return true
+		}
+		return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaitsAt(field.Selections, f)
+	case "users":
+		if !ec.plan.Synchronous("Query", "users") && !f.Ready("Query", "users") {
+			return true
+		}
+		return ec.directWrite_marshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaitsAt(field.Selections, f)
+	case "product":
+		if !ec.plan.Synchronous("Query", "product") && !f.Ready("Query", "product") {
+			return true
+		}
+		return ec.directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaitsAt(field.Selections, f)
+	case "products":
+		if !ec.plan.Synchronous("Query", "products") && !f.Ready("Query", "products") {
+			return true
+		}
+		return ec.directWrite_marshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaitsAt(field.Selections, f)
+	case "order":
+		if !ec.plan.Synchronous("Query", "order") && !f.Ready("Query", "order") {
+			return true
+		}
+		return ec.directWrite_marshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderWaitsAt(field.Selections, f)
+	case "me":
+		if !ec.plan.Synchronous("Query", "me") && !f.Ready("Query", "me") {
+			return true
+		}
+		return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaitsAt(field.Selections, f)
 	}
 	return false
 }
@@ -1121,6 +1296,38 @@ func (ec *directExec) directFieldWaits_Review(field *graphql.CollectedField, rea
 	return false
 }
 
+// directWaitsAt_Review is directWaits_Review for values below frame f,
+// where the resolvers that a resolver above said will not wait (see
+// execution.WillNotWait) do not count.
+func (ec *directExec) directWaitsAt_Review(s *execution.Selection, f *execution.Frame) bool {
+	if !f.Marked() {
+		return ec.directWaits_Review(s)
+	}
+	for i := range s.Fields {
+		if ec.directFieldWaitsAt_Review(&s.Fields[i], f) {
+			return true
+		}
+	}
+	return false
+}
+
+func (ec *directExec) directFieldWaitsAt_Review(field *graphql.CollectedField, f *execution.Frame) bool {
+	switch field.Name {
+	case "id":
+		return ec.directWrite_marshalNID2stringWaitsAt(field.Selections, f)
+	case "rating":
+		return ec.directWrite_marshalNInt2intWaitsAt(field.Selections, f)
+	case "body":
+		return ec.directWrite_marshalNString2stringWaitsAt(field.Selections, f)
+	case "author":
+		if !ec.plan.Synchronous("Review", "author") && !f.Ready("Review", "author") {
+			return true
+		}
+		return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaitsAt(field.Selections, f)
+	}
+	return false
+}
+
 // directConcurrency_Review marks the fields of s that run in their own
 // goroutines: resolvers that may wait, or whose subtree may.
 func (ec *directExec) directConcurrency_Review(s *execution.Selection) []bool {
@@ -1253,6 +1460,40 @@ func (ec *directExec) directFieldWaits_User(field *graphql.CollectedField, ready
 	return false
 }
 
+// directWaitsAt_User is directWaits_User for values below frame f,
+// where the resolvers that a resolver above said will not wait (see
+// execution.WillNotWait) do not count.
+func (ec *directExec) directWaitsAt_User(s *execution.Selection, f *execution.Frame) bool {
+	if !f.Marked() {
+		return ec.directWaits_User(s)
+	}
+	for i := range s.Fields {
+		if ec.directFieldWaitsAt_User(&s.Fields[i], f) {
+			return true
+		}
+	}
+	return false
+}
+
+func (ec *directExec) directFieldWaitsAt_User(field *graphql.CollectedField, f *execution.Frame) bool {
+	switch field.Name {
+	case "id":
+		return ec.directWrite_marshalNID2stringWaitsAt(field.Selections, f)
+	case "name":
+		return ec.directWrite_marshalNString2stringWaitsAt(field.Selections, f)
+	case "email":
+		return false
+	case "tier":
+		return ec.directWrite_marshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTierWaitsAt(field.Selections, f)
+	case "orders":
+		if !ec.plan.Synchronous("User", "orders") && !f.Ready("User", "orders") {
+			return true
+		}
+		return ec.directWrite_marshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄWaitsAt(field.Selections, f)
+	}
+	return false
+}
+
 // directConcurrency_User marks the fields of s that run in their own
 // goroutines: resolvers that may wait, or whose subtree may.
 func (ec *directExec) directConcurrency_User(s *execution.Selection) []bool {
@@ -1356,6 +1597,12 @@ func (ec *directExec) directWrite_marshalNFloat2float64Waits(sel ast.SelectionSe
 	return false
 }
 
+// directWrite_marshalNFloat2float64WaitsAt is directWrite_marshalNFloat2float64Waits below frame f (see directWaitsAt_*).
+func (ec *directExec) directWrite_marshalNFloat2float64WaitsAt(sel ast.SelectionSet, f *execution.Frame) bool {
+	_, _ = sel, f
+	return false
+}
+
 func (ec *directExec) directWrite_marshalNID2string(at execution.Site, sel ast.SelectionSet, v string, w *execution.Writer) bool {
 	w.String(string(v))
 	return true
@@ -1365,6 +1612,12 @@ func (ec *directExec) directWrite_marshalNID2string(at execution.Site, sel ast.S
 // type may wait.
 func (ec *directExec) directWrite_marshalNID2stringWaits(sel ast.SelectionSet) bool {
 	_ = sel
+	return false
+}
+
+// directWrite_marshalNID2stringWaitsAt is directWrite_marshalNID2stringWaits below frame f (see directWaitsAt_*).
+func (ec *directExec) directWrite_marshalNID2stringWaitsAt(sel ast.SelectionSet, f *execution.Frame) bool {
+	_, _ = sel, f
 	return false
 }
 
@@ -1380,6 +1633,12 @@ func (ec *directExec) directWrite_marshalNInt2intWaits(sel ast.SelectionSet) boo
 	return false
 }
 
+// directWrite_marshalNInt2intWaitsAt is directWrite_marshalNInt2intWaits below frame f (see directWaitsAt_*).
+func (ec *directExec) directWrite_marshalNInt2intWaitsAt(sel ast.SelectionSet, f *execution.Frame) bool {
+	_, _ = sel, f
+	return false
+}
+
 func (ec *directExec) directWrite_marshalNOrder2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(at execution.Site, sel ast.SelectionSet, v upstreams.Order, w *execution.Writer) bool {
 	return execution.Nullable(w, false, ec.directObject_Order(at.Frame(), ec.directCollect_Order(sel), &v, w))
 }
@@ -1390,10 +1649,15 @@ func (ec *directExec) directWrite_marshalNOrder2githubᚗcomᚋswitchyardᚋswit
 	return ec.directWaits_Order(ec.directCollect_Order(sel))
 }
 
+// directWrite_marshalNOrder2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderWaitsAt is directWrite_marshalNOrder2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderWaits below frame f (see directWaitsAt_*).
+func (ec *directExec) directWrite_marshalNOrder2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderWaitsAt(sel ast.SelectionSet, f *execution.Frame) bool {
+	return ec.directWaitsAt_Order(ec.directCollect_Order(sel), f)
+}
+
 func (ec *directExec) directWrite_marshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.Order, w *execution.Writer) bool {
 	f := at.Frame()
 	s := ec.directCollect_Order(sel)
-	ok := execution.List(f, ec.OperationContext, len(v), len(v) > 1 && ec.directWaits_Order(s), func(es execution.Site, i int, w *execution.Writer) bool {
+	ok := execution.List(f, ec.OperationContext, len(v), len(v) > 1 && ec.directWaitsAt_Order(s, f), func(es execution.Site, i int, w *execution.Writer) bool {
 		return execution.Nullable(w, false, ec.directObject_Order(es.Frame(), s, &v[i], w))
 	}, w)
 	return execution.Nullable(w, false, ok)
@@ -1403,6 +1667,11 @@ func (ec *directExec) directWrite_marshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋs
 // type may wait.
 func (ec *directExec) directWrite_marshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄWaits(sel ast.SelectionSet) bool {
 	return ec.directWrite_marshalNOrder2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderWaits(sel)
+}
+
+// directWrite_marshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄWaitsAt is directWrite_marshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄWaits below frame f (see directWaitsAt_*).
+func (ec *directExec) directWrite_marshalNOrder2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderᚄWaitsAt(sel ast.SelectionSet, f *execution.Frame) bool {
+	return ec.directWrite_marshalNOrder2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderWaitsAt(sel, f)
 }
 
 func (ec *directExec) directWrite_marshalNOrderItem2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItem(at execution.Site, sel ast.SelectionSet, v upstreams.OrderItem, w *execution.Writer) bool {
@@ -1415,10 +1684,15 @@ func (ec *directExec) directWrite_marshalNOrderItem2githubᚗcomᚋswitchyardᚋ
 	return ec.directWaits_OrderItem(ec.directCollect_OrderItem(sel))
 }
 
+// directWrite_marshalNOrderItem2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemWaitsAt is directWrite_marshalNOrderItem2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemWaits below frame f (see directWaitsAt_*).
+func (ec *directExec) directWrite_marshalNOrderItem2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemWaitsAt(sel ast.SelectionSet, f *execution.Frame) bool {
+	return ec.directWaitsAt_OrderItem(ec.directCollect_OrderItem(sel), f)
+}
+
 func (ec *directExec) directWrite_marshalNOrderItem2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.OrderItem, w *execution.Writer) bool {
 	f := at.Frame()
 	s := ec.directCollect_OrderItem(sel)
-	ok := execution.List(f, ec.OperationContext, len(v), len(v) > 1 && ec.directWaits_OrderItem(s), func(es execution.Site, i int, w *execution.Writer) bool {
+	ok := execution.List(f, ec.OperationContext, len(v), len(v) > 1 && ec.directWaitsAt_OrderItem(s, f), func(es execution.Site, i int, w *execution.Writer) bool {
 		return execution.Nullable(w, false, ec.directObject_OrderItem(es.Frame(), s, &v[i], w))
 	}, w)
 	return execution.Nullable(w, false, ok)
@@ -1428,6 +1702,11 @@ func (ec *directExec) directWrite_marshalNOrderItem2ᚕgithubᚗcomᚋswitchyard
 // type may wait.
 func (ec *directExec) directWrite_marshalNOrderItem2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemᚄWaits(sel ast.SelectionSet) bool {
 	return ec.directWrite_marshalNOrderItem2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemWaits(sel)
+}
+
+// directWrite_marshalNOrderItem2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemᚄWaitsAt is directWrite_marshalNOrderItem2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemᚄWaits below frame f (see directWaitsAt_*).
+func (ec *directExec) directWrite_marshalNOrderItem2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemᚄWaitsAt(sel ast.SelectionSet, f *execution.Frame) bool {
+	return ec.directWrite_marshalNOrderItem2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderItemWaitsAt(sel, f)
 }
 
 func (ec *directExec) directWrite_marshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatus(at execution.Site, sel ast.SelectionSet, v upstreams.OrderStatus, w *execution.Writer) bool {
@@ -1442,10 +1721,16 @@ func (ec *directExec) directWrite_marshalNOrderStatus2githubᚗcomᚋswitchyard�
 	return false
 }
 
+// directWrite_marshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatusWaitsAt is directWrite_marshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatusWaits below frame f (see directWaitsAt_*).
+func (ec *directExec) directWrite_marshalNOrderStatus2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderStatusWaitsAt(sel ast.SelectionSet, f *execution.Frame) bool {
+	_, _ = sel, f
+	return false
+}
+
 func (ec *directExec) directWrite_marshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(at execution.Site, sel ast.SelectionSet, v []*upstreams.Product, w *execution.Writer) bool {
 	f := at.Frame()
 	s := ec.directCollect_Product(sel)
-	ok := execution.List(f, ec.OperationContext, len(v), len(v) > 1 && ec.directWaits_Product(s), func(es execution.Site, i int, w *execution.Writer) bool {
+	ok := execution.List(f, ec.OperationContext, len(v), len(v) > 1 && ec.directWaitsAt_Product(s, f), func(es execution.Site, i int, w *execution.Writer) bool {
 		if v[i] == nil {
 			w.Null()
 			return true
@@ -1461,6 +1746,11 @@ func (ec *directExec) directWrite_marshalNProduct2ᚕᚖgithubᚗcomᚋswitchyar
 	return ec.directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaits(sel)
 }
 
+// directWrite_marshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaitsAt is directWrite_marshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaits below frame f (see directWaitsAt_*).
+func (ec *directExec) directWrite_marshalNProduct2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaitsAt(sel ast.SelectionSet, f *execution.Frame) bool {
+	return ec.directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaitsAt(sel, f)
+}
+
 func (ec *directExec) directWrite_marshalNReview2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReview(at execution.Site, sel ast.SelectionSet, v upstreams.Review, w *execution.Writer) bool {
 	return execution.Nullable(w, false, ec.directObject_Review(at.Frame(), ec.directCollect_Review(sel), &v, w))
 }
@@ -1471,10 +1761,15 @@ func (ec *directExec) directWrite_marshalNReview2githubᚗcomᚋswitchyardᚋswi
 	return ec.directWaits_Review(ec.directCollect_Review(sel))
 }
 
+// directWrite_marshalNReview2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewWaitsAt is directWrite_marshalNReview2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewWaits below frame f (see directWaitsAt_*).
+func (ec *directExec) directWrite_marshalNReview2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewWaitsAt(sel ast.SelectionSet, f *execution.Frame) bool {
+	return ec.directWaitsAt_Review(ec.directCollect_Review(sel), f)
+}
+
 func (ec *directExec) directWrite_marshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄ(at execution.Site, sel ast.SelectionSet, v []upstreams.Review, w *execution.Writer) bool {
 	f := at.Frame()
 	s := ec.directCollect_Review(sel)
-	ok := execution.List(f, ec.OperationContext, len(v), len(v) > 1 && ec.directWaits_Review(s), func(es execution.Site, i int, w *execution.Writer) bool {
+	ok := execution.List(f, ec.OperationContext, len(v), len(v) > 1 && ec.directWaitsAt_Review(s, f), func(es execution.Site, i int, w *execution.Writer) bool {
 		return execution.Nullable(w, false, ec.directObject_Review(es.Frame(), s, &v[i], w))
 	}, w)
 	return execution.Nullable(w, false, ok)
@@ -1486,6 +1781,11 @@ func (ec *directExec) directWrite_marshalNReview2ᚕgithubᚗcomᚋswitchyardᚋ
 	return ec.directWrite_marshalNReview2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewWaits(sel)
 }
 
+// directWrite_marshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄWaitsAt is directWrite_marshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄWaits below frame f (see directWaitsAt_*).
+func (ec *directExec) directWrite_marshalNReview2ᚕgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewᚄWaitsAt(sel ast.SelectionSet, f *execution.Frame) bool {
+	return ec.directWrite_marshalNReview2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐReviewWaitsAt(sel, f)
+}
+
 func (ec *directExec) directWrite_marshalNString2string(at execution.Site, sel ast.SelectionSet, v string, w *execution.Writer) bool {
 	w.String(string(v))
 	return true
@@ -1495,6 +1795,12 @@ func (ec *directExec) directWrite_marshalNString2string(at execution.Site, sel a
 // type may wait.
 func (ec *directExec) directWrite_marshalNString2stringWaits(sel ast.SelectionSet) bool {
 	_ = sel
+	return false
+}
+
+// directWrite_marshalNString2stringWaitsAt is directWrite_marshalNString2stringWaits below frame f (see directWaitsAt_*).
+func (ec *directExec) directWrite_marshalNString2stringWaitsAt(sel ast.SelectionSet, f *execution.Frame) bool {
+	_, _ = sel, f
 	return false
 }
 
@@ -1510,10 +1816,16 @@ func (ec *directExec) directWrite_marshalNTier2githubᚗcomᚋswitchyardᚋswitc
 	return false
 }
 
+// directWrite_marshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTierWaitsAt is directWrite_marshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTierWaits below frame f (see directWaitsAt_*).
+func (ec *directExec) directWrite_marshalNTier2githubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐTierWaitsAt(sel ast.SelectionSet, f *execution.Frame) bool {
+	_, _ = sel, f
+	return false
+}
+
 func (ec *directExec) directWrite_marshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(at execution.Site, sel ast.SelectionSet, v []*upstreams.User, w *execution.Writer) bool {
 	f := at.Frame()
 	s := ec.directCollect_User(sel)
-	ok := execution.List(f, ec.OperationContext, len(v), len(v) > 1 && ec.directWaits_User(s), func(es execution.Site, i int, w *execution.Writer) bool {
+	ok := execution.List(f, ec.OperationContext, len(v), len(v) > 1 && ec.directWaitsAt_User(s, f), func(es execution.Site, i int, w *execution.Writer) bool {
 		if v[i] == nil {
 			w.Null()
 			return true
@@ -1527,6 +1839,11 @@ func (ec *directExec) directWrite_marshalNUser2ᚕᚖgithubᚗcomᚋswitchyard�
 // type may wait.
 func (ec *directExec) directWrite_marshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaits(sel ast.SelectionSet) bool {
 	return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaits(sel)
+}
+
+// directWrite_marshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaitsAt is directWrite_marshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaits below frame f (see directWaitsAt_*).
+func (ec *directExec) directWrite_marshalNUser2ᚕᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaitsAt(sel ast.SelectionSet, f *execution.Frame) bool {
+	return ec.directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaitsAt(sel, f)
 }
 
 func (ec *directExec) directWrite_marshalOFloat2ᚖfloat64(at execution.Site, sel ast.SelectionSet, v *float64, w *execution.Writer) bool {
@@ -1545,6 +1862,12 @@ func (ec *directExec) directWrite_marshalOFloat2ᚖfloat64Waits(sel ast.Selectio
 	return false
 }
 
+// directWrite_marshalOFloat2ᚖfloat64WaitsAt is directWrite_marshalOFloat2ᚖfloat64Waits below frame f (see directWaitsAt_*).
+func (ec *directExec) directWrite_marshalOFloat2ᚖfloat64WaitsAt(sel ast.SelectionSet, f *execution.Frame) bool {
+	_, _ = sel, f
+	return false
+}
+
 func (ec *directExec) directWrite_marshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrder(at execution.Site, sel ast.SelectionSet, v *upstreams.Order, w *execution.Writer) bool {
 	if v == nil {
 		w.Null()
@@ -1557,6 +1880,11 @@ func (ec *directExec) directWrite_marshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋs
 // type may wait.
 func (ec *directExec) directWrite_marshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderWaits(sel ast.SelectionSet) bool {
 	return ec.directWaits_Order(ec.directCollect_Order(sel))
+}
+
+// directWrite_marshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderWaitsAt is directWrite_marshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderWaits below frame f (see directWaitsAt_*).
+func (ec *directExec) directWrite_marshalOOrder2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐOrderWaitsAt(sel ast.SelectionSet, f *execution.Frame) bool {
+	return ec.directWaitsAt_Order(ec.directCollect_Order(sel), f)
 }
 
 func (ec *directExec) directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProduct(at execution.Site, sel ast.SelectionSet, v *upstreams.Product, w *execution.Writer) bool {
@@ -1573,6 +1901,11 @@ func (ec *directExec) directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyard�
 	return ec.directWaits_Product(ec.directCollect_Product(sel))
 }
 
+// directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaitsAt is directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaits below frame f (see directWaitsAt_*).
+func (ec *directExec) directWrite_marshalOProduct2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐProductWaitsAt(sel ast.SelectionSet, f *execution.Frame) bool {
+	return ec.directWaitsAt_Product(ec.directCollect_Product(sel), f)
+}
+
 func (ec *directExec) directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUser(at execution.Site, sel ast.SelectionSet, v *upstreams.User, w *execution.Writer) bool {
 	if v == nil {
 		w.Null()
@@ -1585,4 +1918,9 @@ func (ec *directExec) directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋsw
 // type may wait.
 func (ec *directExec) directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaits(sel ast.SelectionSet) bool {
 	return ec.directWaits_User(ec.directCollect_User(sel))
+}
+
+// directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaitsAt is directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaits below frame f (see directWaitsAt_*).
+func (ec *directExec) directWrite_marshalOUser2ᚖgithubᚗcomᚋswitchyardᚋswitchyardᚋupstreamsᚐUserWaitsAt(sel ast.SelectionSet, f *execution.Frame) bool {
+	return ec.directWaitsAt_User(ec.directCollect_User(sel), f)
 }
