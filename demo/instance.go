@@ -23,6 +23,9 @@ type Fault struct {
 	// instance was stopped); the request is then counted in Cancelled and gets no
 	// answer.
 	Delay time.Duration
+	// Hang holds every request but GET /healthz until its client goes away (counted
+	// in Cancelled), as a hung process would: connections are still accepted.
+	Hang bool
 	// FailHealth makes GET /healthz answer 503 {"error":"injected"}.
 	FailHealth bool
 }
@@ -236,6 +239,11 @@ func (in *Instance) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	in.record(r.RequestURI, r.Header.Clone())
 	if f != nil {
+		if f.Hang {
+			<-r.Context().Done()
+			in.cancelled.Add(1)
+			return
+		}
 		if f.Delay > 0 && !in.delay(r.Context(), f.Delay) {
 			return
 		}

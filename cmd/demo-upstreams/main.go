@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		demo.Reviews: fs.String("reviews", "127.0.0.1:9401,127.0.0.1:9402", "comma-separated listen `addresses` of the reviews service"),
 	}
 	delay := fs.Duration("delay", 0, "delay before every answer but health checks")
-	statsAddr := fs.String("stats", "", "listen `address` of GET /stats and POST /stats/reset (off if empty)")
+	statsAddr := fs.String("stats", "", "listen `address` of the control listener: /stats and /faults (off if empty)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("stats: %w", err)
 		}
-		stats = &http.Server{Handler: statsHandler(cluster), ReadHeaderTimeout: 10 * time.Second}
+		stats = &http.Server{Handler: controlHandler(cluster, *delay), ReadHeaderTimeout: 10 * time.Second}
 		go func() { statsDone <- stats.Serve(ln) }()
 		if _, err := fmt.Fprintf(stdout, "%-8s http://%s/stats\n", "stats", ln.Addr()); err != nil {
 			_ = stats.Close()
@@ -125,9 +125,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return errors.Join(errs...)
 }
 
-// statsHandler serves GET /stats and POST /stats/reset over the cluster's counters.
-func statsHandler(c *demo.Cluster) http.Handler {
-	mux := http.NewServeMux()
+// registerStats serves GET /stats and POST /stats/reset over the cluster's counters.
+func registerStats(mux *http.ServeMux, c *demo.Cluster) {
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := json.Marshal(struct {
 			Users   int64 `json:"users"`
@@ -143,5 +142,4 @@ func statsHandler(c *demo.Cluster) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`)
 	})
-	return mux
 }

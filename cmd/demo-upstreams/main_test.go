@@ -94,6 +94,8 @@ func TestRun(t *testing.T) {
 		t.Errorf("after reset: %s", body)
 	}
 
+	faultSwitches(t, c, strings.TrimSuffix(stats, "/stats"), urls["users"])
+
 	cancel()
 	select {
 	case err := <-done:
@@ -123,5 +125,83 @@ func TestRunErrors(t *testing.T) {
 				t.Error("no error")
 			}
 		})
+	}
+}
+
+// faultSwitches turns faults of the users instances on and off through the control
+// listener at base, and checks that each instance answers as its fault says.
+func faultSwitches(t *testing.T, c *http.Client, base string, users []string) {
+	t.Helper()
+	call := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	status := func(url string, timeout time.Duration) int {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0 // no answer in time
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	if code, body := call(http.MethodPut, "/faults/users/1", `{"status":500}`); code != 200 {
+		t.Fatalf("PUT fault: %d %s", code, body)
+	}
+	if got := status(users[0]+"/users/u1", 5*time.Second); got != 500 {
+		t.Errorf("users 1 with status 500 injected answered %d", got)
+	}
+	if got := status(users[1]+"/users/u1", 5*time.Second); got != 200 {
+		t.Errorf("users 2, without a fault, answered %d", got)
+	}
+	if code, _ := call(http.MethodPut, "/faults/users/2", `{"hang":true,"fail_health":true}`); code != 200 {
+		t.Fatal("PUT hang")
+	}
+	if got := status(users[1]+"/users/u1", 200*time.Millisecond); got != 0 {
+		t.Errorf("a hung instance answered %d", got)
+	}
+	if got := status(users[1]+"/healthz", 5*time.Second); got != 503 {
+		t.Errorf("fail_health: /healthz answered %d", got)
+	}
+	code, body := call(http.MethodGet, "/faults", "")
+	var list []struct {
+		Service  string
+		Instance int
+		Fault    map[string]any
+	}
+	if err := json.Unmarshal([]byte(body), &list); code != 200 || err != nil || len(list) != 5 {
+		t.Fatalf("GET /faults: %d %s %v", code, body, err)
+	}
+	if list[1].Service != "users" || list[1].Instance != 2 || list[1].Fault["hang"] != true || list[1].Fault["delay"] != "1ms" {
+		t.Errorf("GET /faults shows %+v for users 2", list[1])
+	}
+	if code, _ := call(http.MethodDelete, "/faults/users/all", ""); code != 200 {
+		t.Fatal("DELETE")
+	}
+	for _, u := range users {
+		if got := status(u+"/users/u1", 5*time.Second); got != 200 {
+			t.Errorf("%s after recovery answered %d", u, got)
+		}
+	}
+	for path, body := range map[string]string{"/faults/users/3": `{"status":500}`, "/faults/nope/1": `{"status":500}`} {
+		if code, _ := call(http.MethodPut, path, body); code != 404 {
+			t.Errorf("PUT %s: %d, want 404", path, code)
+		}
+	}
+	for _, body := range []string{`{"status":999}`, `{"delay":"soon"}`, `{"stauts":500}`} {
+		if code, _ := call(http.MethodPut, "/faults/users/1", body); code != 400 {
+			t.Errorf("PUT %s: %d, want 400", body, code)
+		}
 	}
 }
