@@ -6,7 +6,9 @@ import (
 )
 
 // AdminHandler returns the handler of the admin listener: GET /metrics serves the
-// metrics (when enabled), GET /readyz readiness, and GET /pools shows every
+// metrics (when enabled), GET /healthz liveness and GET /readyz readiness (for
+// probes that cannot pass the public listener's client certificate check), and
+// GET /pools shows every
 // pool's state (its breaker and retry counters, and each endpoint's health,
 // ejection, breaker, requests in flight and latency). It shows upstream addresses,
 // so it belongs on a private listener, never the public one.
@@ -15,11 +17,18 @@ func (g *Gateway) AdminHandler() http.Handler { return g.admin }
 func (g *Gateway) adminRoutes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /pools", g.adminPools)
+	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", g.readyz)
 	if g.metrics != nil {
 		mux.Handle("GET /metrics", g.metrics.Handler())
 	}
 	return mux
+}
+
+// healthz answers liveness: the process serves.
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"status":"ok"}`))
 }
 
 type adminEndpoint struct {

@@ -346,10 +346,7 @@ func (g *Gateway) routes() http.Handler {
 		r.Handle("/playground", pg)
 		r.Handle("/playground/*", pg)
 	}
-	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"ok"}`))
-	})
+	r.Get("/healthz", healthz)
 	r.Get("/readyz", g.readyz)
 	if g.metrics != nil && g.cfg.Admin.Listen == "" {
 		r.Method(http.MethodGet, "/metrics", g.metrics.Handler())

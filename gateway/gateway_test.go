@@ -631,10 +631,12 @@ func TestAdminShowsPools(t *testing.T) {
 	if len(got.Pools) != 4 {
 		t.Fatalf("%d pools", len(got.Pools))
 	}
-	if mresp, err := http.Get(admin.URL + "/metrics"); err != nil || mresp.StatusCode != 200 {
-		t.Fatalf("admin /metrics: %v", err)
-	} else {
-		mresp.Body.Close()
+	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+		if mresp, err := http.Get(admin.URL + path); err != nil || mresp.StatusCode != 200 {
+			t.Fatalf("admin %s: %v %v", path, err, mresp)
+		} else {
+			mresp.Body.Close()
+		}
 	}
 	for _, p := range got.Pools {
 		if !p.Ready || p.Breaker != "closed" || len(p.Endpoints) != 2 || !p.Endpoints[0].Healthy || !strings.HasPrefix(p.Endpoints[0].URL, "http://127.0.0.1:") {
