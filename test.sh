@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 STATICCHECK_VERSION=v0.8.2
+HELM_VERSION=v4.3.2
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -37,6 +38,14 @@ if ! "$staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; t
   GOFLAGS= go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 fi
 "$staticcheck" ./...
+
+# The Helm chart's tests (deploy/) lint and render it with helm, built from the Go
+# module proxy.
+helm=$(go env GOPATH)/bin/helm
+if ! "$helm" version --short 2>/dev/null | grep -q "${HELM_VERSION}"; then
+  step "installing helm $HELM_VERSION"
+  GOFLAGS= go install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
+fi
 
 step "go generate leaves no diff"
 tree_state() { git status --porcelain; git diff | sha256sum; }
