@@ -147,7 +147,7 @@ func (g *Gateway) graphqlServer(version string) *handler.Server {
 		srv.Use(g.trusted) // before APQ, which must not serve what is not listed
 	}
 	if *g.cfg.GraphQL.APQ.Enabled {
-		srv.Use(extension.AutomaticPersistedQuery{Cache: g.apq})
+		srv.Use(policies.APQ{AutomaticPersistedQuery: extension.AutomaticPersistedQuery{Cache: g.apq}})
 	}
 	if g.trusted != nil {
 		srv.Use(g.trusted.Verifier()) // whatever APQ's cache held, only listed text runs

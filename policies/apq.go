@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // SharedAPQ is the cache of automatic persisted queries kept in Redis, behind a
@@ -82,4 +84,35 @@ func (c *SharedAPQ) Add(ctx context.Context, hash, query string) {
 	rctx, cancel := c.call(ctx)
 	defer cancel()
 	c.outcome(c.client.Set(rctx, c.prefix+hash, query, c.ttl).Err())
+}
+
+// APQ is gqlgen's automatic persisted queries extension with a code on every error
+// it gives: gqlgen codes only the hash it does not hold, and a client must tell a
+// hash that does not match its query from a malformed request.
+type APQ struct {
+	extension.AutomaticPersistedQuery
+}
+
+// The codes of APQ's refusals, by gqlgen's messages.
+var apqCodes = map[string]string{
+	"provided APQ hash does not match query": "PERSISTED_QUERY_HASH_MISMATCH",
+	"invalid APQ extension data":             "BAD_REQUEST",
+	"unsupported APQ version":                "PERSISTED_QUERY_VERSION_NOT_SUPPORTED",
+}
+
+// MutateOperationParameters runs gqlgen's extension and codes its error.
+func (a APQ) MutateOperationParameters(ctx context.Context, params *graphql.RawParams) *gqlerror.Error {
+	err := a.AutomaticPersistedQuery.MutateOperationParameters(ctx, params)
+	if err == nil || err.Extensions["code"] != nil {
+		return err
+	}
+	code := apqCodes[err.Message]
+	if code == "" {
+		code = "BAD_REQUEST"
+	}
+	if err.Extensions == nil {
+		err.Extensions = map[string]any{}
+	}
+	err.Extensions["code"] = code
+	return err
 }
