@@ -36,6 +36,9 @@ func TestPersistedQueryErrorsHaveCodes(t *testing.T) {
 			if len(got.Errors) != 1 || got.Errors[0].Extensions["code"] != c.code {
 				t.Errorf("status %d, errors %+v: want one error coded %s", resp.StatusCode, got.Errors, c.code)
 			}
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("status %d, want 200 (a request error, with Accept: application/json)", resp.StatusCode)
+			}
 		})
 	}
 }
