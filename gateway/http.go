@@ -116,12 +116,16 @@ func (g *Gateway) graphqlServer(version string) *handler.Server {
 		}
 	}
 	srv.AddTransport(httpTransport{maxBody: g.cfg.GraphQL.MaxBodyBytes, metrics: g.obs.metrics, version: version,
-		maxQuery: max(g.cfg.GraphQL.Limits.MaxQueryBytes, 0), limits: g.limits.rates})
+		maxQuery: max(g.cfg.GraphQL.Limits.MaxQueryBytes, 0)})
+	if g.limits.rates.LimitsCost() {
+		// First: an operation refused for its cost is neither traced nor counted.
+		srv.Use(costBudget{rates: g.limits.rates})
+	}
 	hooks := operationHooks{version: version, required: required, metrics: g.obs.metrics}
 	if g.obs.recording() {
 		hooks.tracer = g.obs.tracer
 	}
-	srv.Use(hooks) // first: it wraps the other extensions' work
+	srv.Use(hooks) // it wraps the other extensions' work
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](g.cfg.GraphQL.QueryCacheSize))
 	srv.SetParserTokenLimit(max(g.cfg.GraphQL.Limits.MaxTokens, 0)) // 0: none
 	if *g.cfg.GraphQL.Introspection {
