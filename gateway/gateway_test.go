@@ -700,7 +700,7 @@ func TestFailurePolicies(t *testing.T) {
 
 func TestBadFallbacksAreRefused(t *testing.T) {
 	cfg := &config.Config{Pools: map[string]config.Pool{}}
-	for _, svc := range config.RequiredPools {
+	for _, svc := range gateway.DemoPools() {
 		cfg.Pools[svc] = config.Pool{Options: lb.Options{Endpoints: []string{"http://127.0.0.1:1"}}}
 	}
 	cfg.GraphQL.Fallbacks = map[string]any{"Product.reviewz": []any{}, "Order.total": nil}

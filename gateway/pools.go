@@ -62,25 +62,7 @@ func newPools(g *Gateway, prev *poolSet) (*poolSet, error) {
 		}
 		s.list = append(s.list, pool)
 	}
-	if err := s.requirePools(g.cfg); err != nil {
-		s.release(prev)
-		return nil, err
-	}
 	return s, nil
-}
-
-// requirePools checks that the pools the built-in demo's resolvers call are
-// configured; a declared schema needs the pools its sources name instead.
-func (s *poolSet) requirePools(cfg *config.Config) error {
-	if len(cfg.GraphQL.Schema) > 0 {
-		return nil
-	}
-	for _, name := range config.RequiredPools {
-		if s.named(name) == nil {
-			return fmt.Errorf("pool %s is not configured", name)
-		}
-	}
-	return nil
 }
 
 // release closes the pools keep does not hold; with metrics, the endpoints that

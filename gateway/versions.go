@@ -43,6 +43,13 @@ type versionSet struct {
 // and the trusted documents are read again): they hold nothing to keep.
 func newVersions(g *Gateway, _ *versionSet) (*versionSet, error) {
 	vs := &versionSet{names: schema.Versions, clients: newClients(g)}
+	if len(g.cfg.GraphQL.Schema) == 0 { // a declared schema needs the pools its sources name
+		for _, name := range vs.clients.Pools() {
+			if g.pools.named(name) == nil {
+				return nil, fmt.Errorf("pool %s is not configured", name)
+			}
+		}
+	}
 	var err error
 	if vs.declared, err = loadDeclared(g); err != nil {
 		return nil, err
@@ -62,14 +69,15 @@ func newVersions(g *Gateway, _ *versionSet) (*versionSet, error) {
 // release has nothing to release: the versions hold no connection of their own.
 func (*versionSet) release(component) {}
 
+// DemoPools are the pools the built-in schema's clients call: a configuration must
+// name them unless it declares a schema of its own.
+func DemoPools() []string {
+	return upstreams.NewClients(func(string) upstreams.Doer { return nil }).Pools()
+}
+
 // newClients makes the demo schema's typed clients over their pools.
 func newClients(g *Gateway) *upstreams.Clients {
-	c := &upstreams.Clients{
-		Users:   upstreams.NewUsers("users", g.pools.named("users")),
-		Orders:  upstreams.NewOrders("orders", g.pools.named("orders")),
-		Catalog: upstreams.NewCatalog("catalog", g.pools.named("catalog")),
-		Reviews: upstreams.NewReviews("reviews", g.pools.named("reviews")),
-	}
+	c := upstreams.NewClients(func(name string) upstreams.Doer { return g.pools.named(name) })
 	for _, cl := range []interface {
 		SetLogger(*slog.Logger)
 		SetTracer(trace.Tracer)

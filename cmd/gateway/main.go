@@ -85,7 +85,7 @@ func check(args []string, stdout, stderr io.Writer) error {
 	if *configPath == "" {
 		return errors.New("check: -config FILE is required")
 	}
-	cfg, err := config.Load(*configPath)
+	cfg, err := config.Load(*configPath, gateway.DemoPools()...)
 	if err != nil {
 		return err
 	}
@@ -195,7 +195,7 @@ func loadConfig(f serveFlags, stdout io.Writer) (*config.Config, func(), error) 
 	closeDemo := func() {}
 	if f.config != "" {
 		var err error
-		if cfg, err = config.Load(f.config); err != nil {
+		if cfg, err = config.Load(f.config, gateway.DemoPools()...); err != nil {
 			return nil, nil, err
 		}
 	} else {
@@ -347,7 +347,7 @@ func watchFile(path string, interval time.Duration, stop <-chan struct{}, change
 // reload loads the configuration file again and swaps it in; what goes wrong is
 // logged, and the running configuration stays.
 func reload(rt *gateway.Runtime, path, listen string, log *slog.Logger) {
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(path, gateway.DemoPools()...)
 	if err == nil {
 		if listen != "" {
 			cfg.Listen = listen
