@@ -72,13 +72,13 @@ func TestReloadUnderLoad(t *testing.T) {
 	waitFor(func() bool { return !poolNamed("orders").Status()[0].Healthy })
 	ordersPool := poolNamed("orders")
 
-	stop := load(t, s, 8, `{ user(id:"u1"){ name } product(id:"p1"){ name } }`)
-	time.Sleep(100 * time.Millisecond)
+	run := load(t, s, 8, `{ user(id:"u1"){ name } product(id:"p1"){ name } }`)
+	run.settle(t, 20)
 	// A good reload that moves the users pool to the other instance.
 	if err := rt.Reload(configWith(users[1].URL(), nil)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	run.settle(t, 20) // on the new gateway
 	// A bad one: refused, nothing changes.
 	bad := configWith(users[1].URL(), func(c *config.Config) { c.GraphQL.Fallbacks = map[string]any{"Nope.nope": 1} })
 	if err := rt.Reload(bad); err == nil {
@@ -92,8 +92,8 @@ func TestReloadUnderLoad(t *testing.T) {
 	})); err == nil {
 		t.Fatal("turning tracing on was accepted without a restart")
 	}
-	time.Sleep(100 * time.Millisecond)
-	queries, failures := stop()
+	run.settle(t, 20)
+	queries, failures := run.stop()
 	if len(failures) > 0 {
 		t.Fatalf("%d of %d queries failed across reloads; first: %s", len(failures), queries, failures[0])
 	}
