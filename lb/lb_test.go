@@ -312,8 +312,9 @@ func TestFailoverOnRefusedConnection(t *testing.T) {
 }
 
 func TestCancellationClosesTheConnection(t *testing.T) {
-	gone := make(chan struct{})
+	reached, gone := make(chan struct{}), make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(reached)
 		<-r.Context().Done()
 		close(gone)
 	}))
@@ -325,7 +326,7 @@ func TestCancellationClosesTheConnection(t *testing.T) {
 		var resp Response
 		errc <- p.Do(ctx, &Request{Target: "/"}, &resp)
 	}()
-	time.Sleep(20 * time.Millisecond)
+	<-reached
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("want context.Canceled, got %v", err)
