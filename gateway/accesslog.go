@@ -144,7 +144,7 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			slog.Int("status", sw.status),
 			slog.Int64("bytes", sw.bytes),
 			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-			slog.String("client", g.access.clientIPs.Of(r)),
+			slog.String("client", g.auth.clientIPs.Of(r)),
 			slog.String("operation", rec.Operation),
 			slog.String("version", rec.Version),
 			slog.String("route", strings.TrimPrefix(rec.Route, "route:")),

@@ -9,36 +9,36 @@ import (
 	"github.com/switchyard/switchyard/policies"
 )
 
-// access is who may call the gateway: the authenticator (API keys, bearer
-// tokens) of the guarded routes, the requirements of routes and operations, and
-// the trusted proxies' rule for a request's client address.
-type access struct {
-	auth       *policies.Authenticator
+// auth is who may call the gateway: the authenticator (API keys, bearer tokens)
+// of the guarded routes, the requirements of routes and operations, and the
+// trusted proxies' rule for a request's client address.
+type auth struct {
+	authn      *policies.Authenticator
 	routeRules map[string]policies.Requirement
 	opRules    policies.OperationRules // nil when there are none
 	clientIPs  *policies.ClientIPs
 }
 
-// newAccess makes the authenticator, which adopts prev's fetched OIDC keys, and
+// newAuth makes the authenticator, which adopts prev's fetched OIDC keys, and
 // the requirements of the routes and operations the versions serve.
-func newAccess(g *Gateway, prev *access) (*access, error) {
+func newAuth(g *Gateway, prev *auth) (*auth, error) {
 	cfg := g.cfg
 	issuers := slices.Clone(cfg.Auth.OIDC)
 	for i := range issuers {
 		issuers[i].Log = g.log.With("component", "oidc")
 	}
-	auth, err := policies.NewAuthenticator(policies.AuthOptions{
+	authn, err := policies.NewAuthenticator(policies.AuthOptions{
 		Required: cfg.Auth.Required, APIKeyHeader: cfg.Auth.APIKeyHeader, APIKeys: cfg.Auth.APIKeys, Issuers: issuers,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	a := &access{auth: auth}
+	a := &auth{authn: authn}
 	if prev != nil {
-		a.auth.Adopt(prev.auth)
+		a.authn.Adopt(prev.authn)
 	}
 	if g.obs.metrics != nil {
-		a.auth.OnDecision = g.obs.metrics.AuthDecision
+		a.authn.OnDecision = g.obs.metrics.AuthDecision
 	}
 	if a.clientIPs, err = policies.NewClientIPs(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("trusted_proxies: %w", err)
@@ -50,7 +50,7 @@ func newAccess(g *Gateway, prev *access) (*access, error) {
 }
 
 // release has nothing to release: the keys fetched are adopted or dropped.
-func (*access) release(component) {}
+func (*auth) release(component) {}
 
 // guardedRoutes are the patterns of the routes that authenticate and limit their
 // callers: the GraphQL endpoints and the composed REST endpoints.
@@ -68,7 +68,7 @@ func (vs *versionSet) guardedRoutes() []string {
 // authorization builds the configured requirements of routes and operations. A
 // route rule must name a guarded route; an operation rule, an operation whose text
 // the gateway fixes.
-func (a *access) authorization(g *Gateway) error {
+func (a *auth) authorization(g *Gateway) error {
 	c := g.cfg.Auth
 	routes := g.versions.guardedRoutes()
 	a.routeRules = map[string]policies.Requirement{}

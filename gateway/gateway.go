@@ -31,7 +31,7 @@ type Gateway struct {
 	apq      *persistedQueries
 	pools    *poolSet
 	versions *versionSet
-	access   *access
+	auth     *auth
 	limits   *limits
 	router   *router
 }
@@ -113,7 +113,7 @@ var components = []part{
 	partOf(func(g *Gateway) **persistedQueries { return &g.apq }, newPersistedQueries),
 	partOf(func(g *Gateway) **poolSet { return &g.pools }, newPools),
 	partOf(func(g *Gateway) **versionSet { return &g.versions }, newVersions),
-	partOf(func(g *Gateway) **access { return &g.access }, newAccess),
+	partOf(func(g *Gateway) **auth { return &g.auth }, newAuth),
 	partOf(func(g *Gateway) **limits { return &g.limits }, newLimits),
 	partOf(func(g *Gateway) **router { return &g.router }, newRouter),
 }

@@ -79,7 +79,7 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 			defer cancel()
 		}
 		if g.pools.affinity {
-			ctx = lb.WithAffinity(ctx, lb.NewAffinity(r, g.access.clientIPs.Of(r)))
+			ctx = lb.WithAffinity(ctx, lb.NewAffinity(r, g.auth.clientIPs.Of(r)))
 		}
 		if g.pools.headers != nil {
 			info := inbound.From(ctx)
@@ -146,8 +146,8 @@ func (g *Gateway) graphqlServer(version string) *handler.Server {
 	if g.versions.trusted != nil {
 		srv.Use(g.versions.trusted.Verifier()) // whatever APQ's cache held, only listed text runs
 	}
-	if g.access.opRules != nil {
-		srv.Use(g.access.opRules)
+	if g.auth.opRules != nil {
+		srv.Use(g.auth.opRules)
 	}
 	if g.versions.declared == nil {
 		srv.Use(resolvers.NewRootFetch(g.versions.clients)) // the demo's root fields, fetched together

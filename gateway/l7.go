@@ -54,7 +54,7 @@ func (g *Gateway) l7Routes(rt *router, fallback http.Handler) (*l7.Router, error
 			if a.Authenticated || len(a.Scopes) > 0 {
 				h = policies.Require(policies.Requirement{Scopes: a.Scopes}, h)
 			}
-			h = g.access.auth.Middleware(h)
+			h = g.auth.authn.Middleware(h)
 		}
 		route.Handler = policies.RESTErrors(h)
 		router.Routes = append(router.Routes, route)
@@ -72,7 +72,7 @@ func (g *Gateway) proxy(rt *router, rc config.Route, names []string) (http.Handl
 	o := l7.ProxyOptions{
 		Pool: pool, Transport: rt.transportFor(pool, g.cfg.Pools[pool.Name()]), StripPrefix: pc.StripPrefix, PreserveHost: pc.PreserveHost,
 		RequestHeaders: pc.RequestHeaders.Canonical(), ForwardClaims: map[string]string{},
-		TrustForwarded: g.access.clientIPs.PeerTrusted, Log: g.log,
+		TrustForwarded: g.auth.clientIPs.PeerTrusted, Log: g.log,
 		OnAttempt: func(ctx context.Context, failed bool) { // for the access log
 			if info := inbound.From(ctx); info != nil {
 				info.Calls.Add(1)
@@ -123,7 +123,7 @@ func (g *Gateway) proxy(rt *router, rc config.Route, names []string) (http.Handl
 	}
 	h := l7.NewProxy(o)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(lb.WithAffinity(r.Context(), lb.NewAffinity(r, g.access.clientIPs.Of(r)))))
+		h.ServeHTTP(w, r.WithContext(lb.WithAffinity(r.Context(), lb.NewAffinity(r, g.auth.clientIPs.Of(r)))))
 	}), nil
 }
 

@@ -83,7 +83,7 @@ func rateLimits(g *Gateway) (*policies.RateLimits, error) {
 	if g.obs.metrics != nil {
 		onLimited = g.obs.metrics.RateLimited
 	}
-	rl := policies.NewRateLimits(c.PerCaller, tiers, perRoute, c.IdleTimeout.Duration, g.access.clientIPs.Of, onLimited)
+	rl := policies.NewRateLimits(c.PerCaller, tiers, perRoute, c.IdleTimeout.Duration, g.auth.clientIPs.Of, onLimited)
 	if c.CostPerCaller != nil {
 		rl.LimitCost(*c.CostPerCaller, c.IdleTimeout.Duration)
 	}

@@ -65,7 +65,7 @@ func (g *Gateway) routes(l7 http.Handler) http.Handler {
 	// A guarded route authenticates first, so that its requirement and its limit
 	// know the caller.
 	limited := func(route string, h http.Handler) http.Handler {
-		return g.access.auth.Middleware(g.limits.rates.Middleware(route, h))
+		return g.auth.authn.Middleware(g.limits.rates.Middleware(route, h))
 	}
 	if c := g.cfg.CORS; len(c.AllowedOrigins) > 0 {
 		origins := make([]string, len(c.AllowedOrigins))
@@ -88,7 +88,7 @@ func (g *Gateway) routes(l7 http.Handler) http.Handler {
 		// of /graphql for every version, that of /vN/graphql for version N.
 		handlers[v] = g.graphqlHandler(v)
 		for _, route := range []string{"/" + v + "/graphql", "/graphql"} {
-			if r, ok := g.access.routeRules[route]; ok {
+			if r, ok := g.auth.routeRules[route]; ok {
 				handlers[v] = policies.Require(r, handlers[v])
 			}
 		}
@@ -101,7 +101,7 @@ func (g *Gateway) routes(l7 http.Handler) http.Handler {
 	r.Post("/graphql", byHeader.ServeHTTP)
 	for _, ep := range g.versions.rest {
 		h := ep.Handler(handlers[ep.Version], chi.URLParam)
-		if rule, ok := g.access.routeRules[ep.Path]; ok {
+		if rule, ok := g.auth.routeRules[ep.Path]; ok {
 			h = policies.Require(rule, h)
 		}
 		r.Method(ep.Method, ep.Path, policies.RESTErrors(limited(ep.Path, h)))
