@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -238,11 +239,13 @@ func TestChaosRetryBudgetCapsExtraLoad(t *testing.T) {
 }
 
 func TestChaosARecoveredInstanceGetsTrafficAgain(t *testing.T) {
+	var ahead atomic.Int64 // how far the pool's clock runs ahead of the real one
 	s := startStack(t, 2, func(c *config.Config) {
 		p := c.Pools["users"]
 		p.Outlier.ConsecutiveFailures = ptr(2)
 		p.Outlier.BaseEjectionTime = config.D(200 * time.Millisecond)
 		p.SlowStart = config.D(100 * time.Millisecond)
+		p.Now = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
 		c.Pools["users"] = p
 	})
 	sick := s.cluster.Instances(demo.Users)[0]
@@ -257,7 +260,7 @@ func TestChaosARecoveredInstanceGetsTrafficAgain(t *testing.T) {
 	}
 	sick.SetFault(demo.Fault{})
 	sick.ResetCounters()
-	time.Sleep(300 * time.Millisecond) // past the ejection and the slow start
+	ahead.Add(int64(300 * time.Millisecond)) // past the ejection and the slow start
 	for range 40 {
 		s.query(t, q)
 	}

@@ -53,16 +53,6 @@ func TestReloadUnderLoad(t *testing.T) {
 	// An endpoint the probes find unhealthy, in a pool the reload does not change.
 	orders := cluster.Instances(demo.Orders)[0]
 	orders.SetFault(demo.Fault{FailHealth: true})
-	waitFor := func(cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatal("condition never held")
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
 	poolNamed := func(name string) *lb.Pool {
 		for _, p := range rt.Current().Pools() {
 			if p.Name() == name {
@@ -72,7 +62,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Fatalf("no pool %s", name)
 		return nil
 	}
-	waitFor(func() bool { return !poolNamed("orders").Status()[0].Healthy })
+	waitUntil(t, func() bool { return !poolNamed("orders").Status()[0].Healthy })
 	ordersPool := poolNamed("orders")
 
 	run := load(t, s, 8, `{ user(id:"u1"){ name } product(id:"p1"){ name } }`)
