@@ -333,9 +333,6 @@ type Pool struct {
 	Required bool `yaml:"required"`
 }
 
-// RequiredPools are the pools the demo schema's resolvers call.
-var RequiredPools = []string{"users", "orders", "catalog", "reviews"}
-
 // Duration is a time.Duration written as a Go duration string ("250ms", "2s").
 type Duration = setting.Duration
 

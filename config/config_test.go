@@ -114,7 +114,7 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("gw.yaml", []byte(tc.edit(valid)))
+			_, err := Parse("gw.yaml", []byte(tc.edit(valid)), demoPools...)
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -191,3 +191,6 @@ func TestEveryFieldHasAKey(t *testing.T) {
 	}
 	walk(reflect.TypeFor[Config](), "config")
 }
+
+// demoPools are the pools the gateway requires for its built-in schema.
+var demoPools = []string{"users", "orders", "catalog", "reviews"}

@@ -73,23 +73,24 @@ func (l *errorList) err() error {
 
 // Load reads, checks and validates the configuration file at name, with defaults set.
 // The error, if any, lists every problem found, each naming the file, line and key.
-func Load(name string) (*Config, error) {
+// requiredPools are passed to Validate.
+func Load(name string, requiredPools ...string) (*Config, error) {
 	data, err := os.ReadFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	return Parse(name, data)
+	return Parse(name, data, requiredPools...)
 }
 
 // Parse is Load for a file already read; name is used in errors.
-func Parse(name string, data []byte) (*Config, error) {
+func Parse(name string, data []byte, requiredPools ...string) (*Config, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
 		if err == io.EOF { // an empty file: every default
 			c := &Config{}
 			c.SetDefaults()
-			return c, finish(name, nil, c.Validate())
+			return c, finish(name, nil, c.Validate(requiredPools...))
 		}
 		return nil, &FieldError{File: name, Line: yamlErrorLine(err), Msg: "not valid YAML: " + trimYAMLError(err)}
 	}
@@ -116,7 +117,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	c.resolvePaths(filepath.Dir(name))
 	c.SetDefaults()
 	// Report every problem at once: unknown keys and invalid values together.
-	if err := c.Validate(); err != nil {
+	if err := c.Validate(requiredPools...); err != nil {
 		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
 			errs.errs = append(errs.errs, e.(*FieldError))
 			errs.keys = append(errs.keys, nil)

@@ -14,8 +14,10 @@ import (
 )
 
 // Validate checks the values of a configuration whose defaults are set. Its errors
-// name keys but no lines; Load adds the file and lines.
-func (c *Config) Validate() error {
+// name keys but no lines; Load adds the file and lines. requiredPools are the pools
+// the built-in schema calls (gateway.DemoPools), which must be configured unless
+// the configuration declares a schema of its own.
+func (c *Config) Validate(requiredPools ...string) error {
 	var errs errorList
 	c.validateServer(&errs)
 	c.validateGraphQL(&errs)
@@ -25,7 +27,7 @@ func (c *Config) Validate() error {
 	l7.ValidateRoutes(c.Routes, func(name string) bool { _, ok := c.Pools[name]; return ok }, path{"routes"}, &errs)
 	c.validateCORS(&errs)
 	c.validateVersions(&errs)
-	c.validatePools(&errs)
+	c.validatePools(requiredPools, &errs)
 	return errs.err()
 }
 
@@ -191,13 +193,13 @@ func (c *Config) validateVersions(errs *errorList) {
 }
 
 // validatePools checks that the schema's pools are there, and each pool.
-func (c *Config) validatePools(errs *errorList) {
+func (c *Config) validatePools(required []string, errs *errorList) {
 	if len(c.GraphQL.Schema) > 0 {
 		if _, err := c.GraphQL.SchemaFiles(); err != nil {
 			errs.Add(path{"graphql", "schema"}, "%v", err)
 		}
 	}
-	for _, name := range RequiredPools {
+	for _, name := range required {
 		if len(c.GraphQL.Schema) > 0 {
 			break // a declared schema's pools are its sources, checked when it loads
 		}

@@ -99,7 +99,7 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			id = ids.next()
 		}
 		setHeader(w.Header(), hdrRequestID, id)
-		info := &inbound.Info{ID: id, Traced: g.shared.tracing.Recording()}
+		info := &inbound.Info{ID: id, Traced: g.obs.recording()}
 		ctx := r.Context()
 		if _, ok := r.Header["Traceparent"]; ok {
 			ctx = tracing.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
@@ -107,7 +107,7 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 		}
 		ctx = inbound.With(ctx, info)
 		logged := logging && g.log.Enabled(ctx, slog.LevelInfo)
-		if !logged && g.metrics == nil {
+		if !logged && g.obs.metrics == nil {
 			next.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
@@ -120,7 +120,7 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			sw.status = http.StatusOK
 		}
 		d := time.Since(start)
-		if g.metrics != nil {
+		if g.obs.metrics != nil {
 			route := "unmatched"
 			if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
 				route = rc.RoutePattern()
@@ -128,7 +128,7 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			if rec.Route != "" {
 				route = rec.Route
 			}
-			g.metrics.HTTPRequest(route, sw.status, d)
+			g.obs.metrics.HTTPRequest(route, sw.status, d)
 		}
 		if !logged || (sw.status < 500 && sample < 1 && !sampled(seen.Add(1), sample)) {
 			return
@@ -144,7 +144,7 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			slog.Int("status", sw.status),
 			slog.Int64("bytes", sw.bytes),
 			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-			slog.String("client", g.clientIPs.Of(r)),
+			slog.String("client", g.auth.clientIPs.Of(r)),
 			slog.String("operation", rec.Operation),
 			slog.String("version", rec.Version),
 			slog.String("route", strings.TrimPrefix(rec.Route, "route:")),

@@ -12,15 +12,15 @@ import (
 // pool's state (its breaker and retry counters, and each endpoint's health,
 // ejection, breaker, requests in flight and latency). It shows upstream addresses,
 // so it belongs on a private listener, never the public one.
-func (g *Gateway) AdminHandler() http.Handler { return g.admin }
+func (g *Gateway) AdminHandler() http.Handler { return g.router.admin }
 
 func (g *Gateway) adminRoutes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /pools", g.adminPools)
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", g.readyz)
-	if g.metrics != nil {
-		mux.Handle("GET /metrics", g.metrics.Handler())
+	if g.obs.metrics != nil {
+		mux.Handle("GET /metrics", g.obs.metrics.Handler())
 	}
 	return mux
 }
@@ -51,8 +51,8 @@ type adminPool struct {
 }
 
 func (g *Gateway) adminPools(w http.ResponseWriter, _ *http.Request) {
-	out := make([]adminPool, 0, len(g.pools))
-	for _, p := range g.pools {
+	out := make([]adminPool, 0, len(g.pools.list))
+	for _, p := range g.pools.list {
 		st := p.Stats()
 		ap := adminPool{Name: p.Name(), Ready: p.Ready(), Policy: string(g.cfg.Pools[p.Name()].Policy),
 			Breaker: st.Breaker, Retries: st.Retries, RetriesRefused: st.RetriesRefused}

@@ -7,64 +7,121 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/demo"
+	"github.com/switchyard/switchyard/gateway"
 	"github.com/switchyard/switchyard/lb"
 )
 
-// load runs query from workers goroutines until the returned stop is called, and
-// then reports how many queries ran and the answers of those that failed.
-func load(t *testing.T, s *stack, workers int, query string) (stop func() (queries int, failures []string)) {
-	stop, _ = loadTimed(t, s, workers, query)
-	return stop
+// loadRun is a query sent over and over from several goroutines, until stop.
+type loadRun struct {
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	settled *sync.Cond // broadcast whenever a query finishes
+	n       int
+	failed  []string
+	begin   time.Time
+	took    []loadSample
 }
 
-// loadTimed is load that also gives, once stopped, the sorted durations of the
-// queries that started after the given time into the run.
-func loadTimed(t *testing.T, s *stack, workers int, query string) (stop func() (int, []string), durations func(after time.Duration) []time.Duration) {
+type loadSample struct{ at, took time.Duration }
+
+// load runs query from workers goroutines until its stop is called.
+func load(t *testing.T, s *stack, workers int, query string) *loadRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var n int
-	var failed []string
-	type sample struct{ at, took time.Duration }
-	var took []sample
-	begin := time.Now()
+	l := &loadRun{cancel: cancel, begin: time.Now()}
+	l.settled = sync.NewCond(&l.mu)
 	for range workers {
-		wg.Add(1)
+		l.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer l.wg.Done()
 			for ctx.Err() == nil {
 				start := time.Now()
 				got := s.query(t, query)
-				mu.Lock()
-				took = append(took, sample{start.Sub(begin), time.Since(start)})
-				n++
+				l.mu.Lock()
+				l.took = append(l.took, loadSample{start.Sub(l.begin), time.Since(start)})
+				l.n++
 				if got.Status != 200 || len(got.Errors) != 0 {
-					failed = append(failed, got.Raw)
+					l.failed = append(l.failed, got.Raw)
 				}
-				mu.Unlock()
+				l.settled.Broadcast()
+				l.mu.Unlock()
 			}
 		}()
 	}
-	return func() (int, []string) {
-			cancel()
-			wg.Wait()
-			return n, failed
-		}, func(after time.Duration) []time.Duration {
-			var out []time.Duration
-			for _, x := range took {
-				if x.at >= after {
-					out = append(out, x.took)
-				}
-			}
-			slices.Sort(out)
-			return out
+	t.Cleanup(func() { l.stop() })
+	return l
+}
+
+// settle waits until more queries than now have finished: whatever happened
+// before it was called is then seen by that many queries at least.
+func (l *loadRun) settle(t *testing.T, more int) {
+	t.Helper()
+	timedOut := false
+	timer := time.AfterFunc(10*time.Second, func() {
+		l.mu.Lock()
+		timedOut = true
+		l.settled.Broadcast()
+		l.mu.Unlock()
+	})
+	defer timer.Stop()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for target := l.n + more; l.n < target && !timedOut; {
+		l.settled.Wait()
+	}
+	if timedOut {
+		t.Fatalf("%d queries did not finish within 10s", more)
+	}
+}
+
+// stop ends the load and reports how many queries ran and the answers of those
+// that failed.
+func (l *loadRun) stop() (queries int, failures []string) {
+	l.cancel()
+	l.wg.Wait()
+	return l.n, l.failed
+}
+
+// durations are the sorted durations of the queries that started after the given
+// time into the run; call it once stopped.
+func (l *loadRun) durations(after time.Duration) []time.Duration {
+	var out []time.Duration
+	for _, x := range l.took {
+		if x.at >= after {
+			out = append(out, x.took)
 		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// waitUntil polls cond until it holds, for at most 5s.
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition never held")
+		}
+	}
+}
+
+// poolOf is the pool of that name of a gateway.
+func poolOf(t *testing.T, gw *gateway.Gateway, name string) *lb.Pool {
+	t.Helper()
+	for _, p := range gw.Pools() {
+		if p.Name() == name {
+			return p
+		}
+	}
+	t.Fatalf("no pool %s", name)
+	return nil
 }
 
 func TestChaosAnInstanceAnswering500IsEjected(t *testing.T) {
@@ -78,9 +135,9 @@ func TestChaosAnInstanceAnswering500IsEjected(t *testing.T) {
 	})
 	bad := s.cluster.Instances(demo.Catalog)[0]
 	bad.SetFault(demo.Fault{Status: 500})
-	stop := load(t, s, 8, `{ product(id:"p1"){ name } user(id:"u1"){ name } }`)
-	time.Sleep(300 * time.Millisecond)
-	queries, failures := stop()
+	run := load(t, s, 8, `{ product(id:"p1"){ name } user(id:"u1"){ name } }`)
+	run.settle(t, 100) // every one calls catalog
+	queries, failures := run.stop()
 	if len(failures) > 0 {
 		t.Fatalf("%d of %d queries failed; first: %s", len(failures), queries, failures[0])
 	}
@@ -99,11 +156,11 @@ func TestChaosLeastRequestAvoidsASlowInstance(t *testing.T) {
 	})
 	slow := s.cluster.Instances(demo.Users)[0]
 	slow.SetFault(demo.Fault{Delay: 100 * time.Millisecond})
-	stop, durations := loadTimed(t, s, 8, `{ user(id:"u1"){ name } }`)
-	time.Sleep(500 * time.Millisecond)
-	queries, failures := stop()
+	run := load(t, s, 8, `{ user(id:"u1"){ name } }`)
+	time.Sleep(500 * time.Millisecond) // a span of time, over which the tail is measured
+	queries, failures := run.stop()
 	// The first round of queries teaches the balancer which instance is slow.
-	took := durations(200 * time.Millisecond)
+	took := run.durations(200 * time.Millisecond)
 	p50, p99 := took[len(took)/2], took[len(took)*99/100]
 	t.Logf("after the first 200ms: p50 %v, p99 %v over %d queries", p50, p99, len(took))
 	if p99 > 50*time.Millisecond {
@@ -133,9 +190,10 @@ func TestChaosAWholeUpstreamDownOpensTheBreaker(t *testing.T) {
 	// 200ms timeout.
 	s.cluster.SetFault(demo.Catalog, demo.Fault{Delay: 10 * time.Second})
 	q := `{ product(id:"p1"){ name } user(id:"u1"){ name } }`
-	stop := load(t, s, 8, q)
-	time.Sleep(600 * time.Millisecond)
-	stop()
+	run := load(t, s, 8, q)
+	catalog := poolOf(t, s.gw, "catalog")
+	waitUntil(t, func() bool { return catalog.Stats().Breaker == "open" })
+	run.stop()
 	s.cluster.ResetCounters()
 
 	var durations []time.Duration
@@ -168,9 +226,9 @@ func TestChaosRetryBudgetCapsExtraLoad(t *testing.T) {
 		c.Pools["users"] = p
 	})
 	s.cluster.SetFault(demo.Users, demo.Fault{Status: 503})
-	stop := load(t, s, 8, `{ user(id:"u1"){ name } }`)
-	time.Sleep(300 * time.Millisecond)
-	queries, _ := stop()
+	run := load(t, s, 8, `{ user(id:"u1"){ name } }`)
+	run.settle(t, 200)
+	queries, _ := run.stop()
 	calls := s.cluster.Calls(demo.Users)
 	t.Logf("%d queries made %d calls (%.2f each; 4 without a budget)", queries, calls, float64(calls)/float64(queries))
 	// Without a budget every query would make four calls; with it, retries are at
@@ -181,11 +239,13 @@ func TestChaosRetryBudgetCapsExtraLoad(t *testing.T) {
 }
 
 func TestChaosARecoveredInstanceGetsTrafficAgain(t *testing.T) {
+	var ahead atomic.Int64 // how far the pool's clock runs ahead of the real one
 	s := startStack(t, 2, func(c *config.Config) {
 		p := c.Pools["users"]
 		p.Outlier.ConsecutiveFailures = ptr(2)
 		p.Outlier.BaseEjectionTime = config.D(200 * time.Millisecond)
 		p.SlowStart = config.D(100 * time.Millisecond)
+		p.Now = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
 		c.Pools["users"] = p
 	})
 	sick := s.cluster.Instances(demo.Users)[0]
@@ -200,7 +260,7 @@ func TestChaosARecoveredInstanceGetsTrafficAgain(t *testing.T) {
 	}
 	sick.SetFault(demo.Fault{})
 	sick.ResetCounters()
-	time.Sleep(300 * time.Millisecond) // past the ejection and the slow start
+	ahead.Add(int64(300 * time.Millisecond)) // past the ejection and the slow start
 	for range 40 {
 		s.query(t, q)
 	}

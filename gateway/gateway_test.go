@@ -373,38 +373,15 @@ func TestFailoverWhenAnInstanceDies(t *testing.T) {
 func TestFailoverUnderLoad(t *testing.T) {
 	s := startStack(t, 2, nil)
 	q := `{ user(id:"u1"){ name orders(first:3){ items{ product{ name rating } } } } order(id:"o1"){ status } }`
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failures []string
-	queries := 0
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				got := s.query(t, q)
-				mu.Lock()
-				queries++
-				if got.Status != 200 || len(got.Errors) != 0 {
-					failures = append(failures, got.Raw)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	time.Sleep(200 * time.Millisecond)
+	run := load(t, s, 8, q)
+	run.settle(t, 20)
 	for _, svc := range demo.Services {
 		s.cluster.Instances(svc)[1].Stop()
 	}
-	time.Sleep(300 * time.Millisecond)
-	cancel()
-	wg.Wait()
+	run.settle(t, 40) // every query after the stops meets them
+	queries, failures := run.stop()
 	if len(failures) > 0 {
 		t.Fatalf("%d of %d queries failed; first: %s", len(failures), queries, failures[0])
-	}
-	if queries < 20 {
-		t.Fatalf("only %d queries ran", queries)
 	}
 }
 
@@ -702,7 +679,7 @@ func TestFailurePolicies(t *testing.T) {
 
 func TestBadFallbacksAreRefused(t *testing.T) {
 	cfg := &config.Config{Pools: map[string]config.Pool{}}
-	for _, svc := range config.RequiredPools {
+	for _, svc := range gateway.DemoPools() {
 		cfg.Pools[svc] = config.Pool{Options: lb.Options{Endpoints: []string{"http://127.0.0.1:1"}}}
 	}
 	cfg.GraphQL.Fallbacks = map[string]any{"Product.reviewz": []any{}, "Order.total": nil}

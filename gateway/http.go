@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -29,15 +28,6 @@ import (
 	"github.com/switchyard/switchyard/schema"
 	"github.com/switchyard/switchyard/upstreams"
 )
-
-// executableSchema returns the executable schema of a version: the declared one
-// when the configuration names one, else the built-in version's.
-func (g *Gateway) executableSchema(version string) graphql.ExecutableSchema {
-	if g.declared != nil {
-		return g.declared
-	}
-	return versionNamed(version).schema(resolvers.New(g.clients))
-}
 
 // listCost is the cost of a list field with a `first` argument of default def.
 func listCost(def int) func(child int, first *int) int {
@@ -88,21 +78,21 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 			ctx, cancel = context.WithTimeout(ctx, timeout)
 			defer cancel()
 		}
-		if g.affinity {
-			ctx = lb.WithAffinity(ctx, lb.NewAffinity(r, g.clientIPs.Of(r)))
+		if g.pools.affinity {
+			ctx = lb.WithAffinity(ctx, lb.NewAffinity(r, g.auth.clientIPs.Of(r)))
 		}
-		if g.poolHeaders != nil {
+		if g.pools.headers != nil {
 			info := inbound.From(ctx)
 			if info == nil {
 				info = &inbound.Info{}
 				ctx = inbound.With(ctx, info)
 			}
-			info.Headers = g.headersFor(policies.PrincipalFrom(ctx))
+			info.Headers = g.pools.headersFor(policies.PrincipalFrom(ctx))
 		}
-		if g.declared != nil {
+		if g.versions.declared != nil {
 			ctx = connectors.WithClientHeader(ctx, r.Header)
 		} else {
-			ctx = upstreams.WithLoaders(ctx, upstreams.NewLoaders(g.clients, wait))
+			ctx = upstreams.WithLoaders(ctx, upstreams.NewLoaders(g.versions.clients, wait))
 		}
 		srv.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -111,8 +101,8 @@ func (g *Gateway) graphqlHandler(version string) http.Handler {
 // graphqlServer is version's gqlgen server: the executor (direct or gqlgen's), the
 // transport, the caches and the extensions in the order they must run.
 func (g *Gateway) graphqlServer(version string) *handler.Server {
-	es := g.executableSchema(version)
-	if *g.cfg.GraphQL.DirectExecution && g.declared == nil {
+	es := g.versions.executable(version)
+	if *g.cfg.GraphQL.DirectExecution && g.versions.declared == nil {
 		var err error
 		if es, err = execution.Schema(es, versionNamed(version).synchronous...); err != nil {
 			panic(err) // the lists are the code's own, checked by the tests
@@ -125,13 +115,17 @@ func (g *Gateway) graphqlServer(version string) *handler.Server {
 			required[name] = true
 		}
 	}
-	srv.AddTransport(httpTransport{maxBody: g.cfg.GraphQL.MaxBodyBytes, metrics: g.metrics, version: version,
-		maxQuery: max(g.cfg.GraphQL.Limits.MaxQueryBytes, 0), limits: g.limits})
-	hooks := operationHooks{version: version, required: required, metrics: g.metrics}
-	if g.shared.tracing.Recording() {
-		hooks.tracer = g.shared.tracer
+	srv.AddTransport(httpTransport{maxBody: g.cfg.GraphQL.MaxBodyBytes, metrics: g.obs.metrics, version: version,
+		maxQuery: max(g.cfg.GraphQL.Limits.MaxQueryBytes, 0)})
+	if g.limits.rates.LimitsCost() {
+		// First: an operation refused for its cost is neither traced nor counted.
+		srv.Use(costBudget{rates: g.limits.rates})
 	}
-	srv.Use(hooks) // first: it wraps the other extensions' work
+	hooks := operationHooks{version: version, required: required, metrics: g.obs.metrics}
+	if g.obs.recording() {
+		hooks.tracer = g.obs.tracer
+	}
+	srv.Use(hooks) // it wraps the other extensions' work
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](g.cfg.GraphQL.QueryCacheSize))
 	srv.SetParserTokenLimit(max(g.cfg.GraphQL.Limits.MaxTokens, 0)) // 0: none
 	if *g.cfg.GraphQL.Introspection {
@@ -140,25 +134,25 @@ func (g *Gateway) graphqlServer(version string) *handler.Server {
 	lim := g.cfg.GraphQL.Limits
 	off := func(n int) int { return max(n, 0) } // -1: no limit
 	srv.Use(policies.QueryLimits{MaxBytes: off(lim.MaxQueryBytes), MaxDepth: off(lim.MaxDepth), MaxAliases: off(lim.MaxAliases)})
-	if lim.MaxCost > 0 || g.limits.LimitsCost() {
+	if lim.MaxCost > 0 || g.limits.rates.LimitsCost() {
 		srv.Use(&policies.CostLimit{Limit: max(lim.MaxCost, 0)}) // 0: computes the cost the rate limits spend
 	}
-	if g.trusted != nil {
-		srv.Use(g.trusted) // before APQ, which must not serve what is not listed
+	if g.versions.trusted != nil {
+		srv.Use(g.versions.trusted) // before APQ, which must not serve what is not listed
 	}
 	if *g.cfg.GraphQL.APQ.Enabled {
-		srv.Use(policies.APQ{AutomaticPersistedQuery: extension.AutomaticPersistedQuery{Cache: g.apq}})
+		srv.Use(policies.APQ{AutomaticPersistedQuery: extension.AutomaticPersistedQuery{Cache: g.apq.cache}})
 	}
-	if g.trusted != nil {
-		srv.Use(g.trusted.Verifier()) // whatever APQ's cache held, only listed text runs
+	if g.versions.trusted != nil {
+		srv.Use(g.versions.trusted.Verifier()) // whatever APQ's cache held, only listed text runs
 	}
-	if g.opRules != nil {
-		srv.Use(g.opRules)
+	if g.auth.opRules != nil {
+		srv.Use(g.auth.opRules)
 	}
-	if g.declared == nil {
-		srv.Use(resolvers.NewRootFetch(g.clients)) // the demo's root fields, fetched together
+	if g.versions.declared == nil {
+		srv.Use(resolvers.NewRootFetch(g.versions.clients)) // the demo's root fields, fetched together
 	}
-	if fb := g.fallbacks[version]; fb != nil {
+	if fb := g.versions.fallbacks[version]; fb != nil {
 		srv.Use(*fb)
 	}
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(g.log))
@@ -325,7 +319,7 @@ func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 		Draining bool            `json:"draining,omitempty"`
 		Pools    map[string]pool `json:"pools"`
 	}{Ready: !g.shared.draining.Load(), Draining: g.shared.draining.Load(), Pools: map[string]pool{}}
-	for _, p := range g.pools {
+	for _, p := range g.pools.list {
 		ps := pool{Ready: p.Ready()}
 		for _, e := range p.Status() {
 			ps.Endpoints++

@@ -18,7 +18,7 @@ const maxTransformedBody = 10 << 20
 
 // l7Routes builds the configured L7 routes, tried in order for the requests the
 // gateway's own routes do not serve; fallback serves those no route takes.
-func (g *Gateway) l7Routes(fallback http.Handler) (*l7.Router, error) {
+func (g *Gateway) l7Routes(rt *router, fallback http.Handler) (*l7.Router, error) {
 	router := &l7.Router{Fallback: fallback, OnMatch: func(r *http.Request, name string) {
 		if rec := inbound.From(r.Context()); rec != nil {
 			rec.Route = "route:" + name
@@ -33,7 +33,7 @@ func (g *Gateway) l7Routes(fallback http.Handler) (*l7.Router, error) {
 		var h http.Handler
 		switch {
 		case rc.Proxy != nil:
-			p, err := g.proxy(rc, names)
+			p, err := g.proxy(rt, rc, names)
 			if err != nil {
 				return nil, err
 			}
@@ -48,13 +48,13 @@ func (g *Gateway) l7Routes(fallback http.Handler) (*l7.Router, error) {
 			h = l7.Redirect(rc.Redirect.Status, to, rc.Redirect.DropQuery, rc.RedirectHosts())
 		}
 		h = l7.WithResponseHeaders(rc.ResponseHeaders.Canonical(), h)
-		h = g.limits.Middleware("route:"+rc.Name, h) // after auth: a caller is its principal
+		h = g.limits.rates.Middleware("route:"+rc.Name, h) // after auth: a caller is its principal
 		if a := rc.Auth; a != nil {
 			h = recordPrincipal(h)
 			if a.Authenticated || len(a.Scopes) > 0 {
 				h = policies.Require(policies.Requirement{Scopes: a.Scopes}, h)
 			}
-			h = g.auth.Middleware(h)
+			h = g.auth.authn.Middleware(h)
 		}
 		route.Handler = policies.RESTErrors(h)
 		router.Routes = append(router.Routes, route)
@@ -63,16 +63,16 @@ func (g *Gateway) l7Routes(fallback http.Handler) (*l7.Router, error) {
 }
 
 // proxy builds a route's proxy to its pool.
-func (g *Gateway) proxy(rc config.Route, names []string) (http.Handler, error) {
+func (g *Gateway) proxy(rt *router, rc config.Route, names []string) (http.Handler, error) {
 	pc := rc.Proxy
-	pool := g.pool(pc.Pool)
+	pool := g.pools.named(pc.Pool)
 	if pool == nil {
 		return nil, fmt.Errorf("route %s: no pool %q", rc.Name, pc.Pool)
 	}
 	o := l7.ProxyOptions{
-		Pool: pool, Transport: g.transportFor(pool), StripPrefix: pc.StripPrefix, PreserveHost: pc.PreserveHost,
+		Pool: pool, Transport: rt.transportFor(pool, g.cfg.Pools[pool.Name()]), StripPrefix: pc.StripPrefix, PreserveHost: pc.PreserveHost,
 		RequestHeaders: pc.RequestHeaders.Canonical(), ForwardClaims: map[string]string{},
-		TrustForwarded: g.clientIPs.PeerTrusted, Log: g.log,
+		TrustForwarded: g.auth.clientIPs.PeerTrusted, Log: g.log,
 		OnAttempt: func(ctx context.Context, failed bool) { // for the access log
 			if info := inbound.From(ctx); info != nil {
 				info.Calls.Add(1)
@@ -111,7 +111,7 @@ func (g *Gateway) proxy(rc config.Route, names []string) (http.Handler, error) {
 	if f := pc.ResponseFields; f != nil {
 		o.Fields, o.MaxFieldsBody = f, maxTransformedBody
 	}
-	if !g.affinity {
+	if !g.pools.affinity {
 		return l7.NewProxy(o), nil
 	}
 	o.OnResponse = func(r *http.Request, hdr http.Header) { // sticky pools pin the client
@@ -123,7 +123,7 @@ func (g *Gateway) proxy(rc config.Route, names []string) (http.Handler, error) {
 	}
 	h := l7.NewProxy(o)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(lb.WithAffinity(r.Context(), lb.NewAffinity(r, g.clientIPs.Of(r)))))
+		h.ServeHTTP(w, r.WithContext(lb.WithAffinity(r.Context(), lb.NewAffinity(r, g.auth.clientIPs.Of(r)))))
 	}), nil
 }
 
@@ -132,11 +132,10 @@ func (g *Gateway) proxy(rc config.Route, names []string) (http.Handler, error) {
 // TLS to https endpoints with the pool's own configuration, and HTTP/1.1 only, as
 // the pool's own client does: one request per connection at a time is what the
 // pool's in-flight counts, breakers and idle limits assume.
-func (g *Gateway) transportFor(pool *lb.Pool) *http.Transport {
-	if t := g.transports[pool]; t != nil {
+func (rt *router) transportFor(pool *lb.Pool, pc config.Pool) *http.Transport {
+	if t := rt.transports[pool]; t != nil {
 		return t
 	}
-	pc := g.cfg.Pools[pool.Name()]
 	t := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: pc.ConnectTimeout.Duration}).DialContext,
 		MaxIdleConnsPerHost: pc.MaxIdleConnsPerEndpoint,
@@ -149,57 +148,8 @@ func (g *Gateway) transportFor(pool *lb.Pool) *http.Transport {
 		TLSHandshakeTimeout:    pc.ConnectTimeout.Duration,
 		ForceAttemptHTTP2:      false,
 	}
-	if g.transports == nil {
-		g.transports = map[*lb.Pool]*http.Transport{}
-	}
-	g.transports[pool] = t
+	rt.transports[pool] = t
 	return t
-}
-
-// upstreamHeaders prepares the header fields the pools' configurations add to the
-// GraphQL resolvers' calls: the fixed ones once, the forwarded claims per caller.
-func (g *Gateway) upstreamHeaders() {
-	for name, pc := range g.cfg.Pools {
-		if len(pc.RequestHeaders) == 0 && len(pc.ForwardClaims) == 0 {
-			continue
-		}
-		if g.poolHeaders == nil {
-			g.poolHeaders = map[string]poolHeaders{}
-		}
-		var ph poolHeaders
-		for k, v := range pc.RequestHeaders {
-			ph.fixed = append(ph.fixed, [2]string{http.CanonicalHeaderKey(k), v})
-		}
-		for claim, h := range pc.ForwardClaims {
-			ph.claims = append(ph.claims, [2]string{claim, http.CanonicalHeaderKey(h)})
-		}
-		g.poolHeaders[name] = ph
-	}
-}
-
-type poolHeaders struct {
-	fixed  [][2]string // name, value
-	claims [][2]string // claim, header name
-}
-
-// headersFor returns the extra header fields of each pool's calls for the caller
-// p (nil: anonymous).
-func (g *Gateway) headersFor(p *policies.Principal) map[string][][2]string {
-	out := make(map[string][][2]string, len(g.poolHeaders))
-	for name, ph := range g.poolHeaders {
-		if len(ph.claims) == 0 || p == nil {
-			out[name] = ph.fixed
-			continue
-		}
-		h := append([][2]string(nil), ph.fixed...)
-		for _, c := range ph.claims {
-			if v := p.Claim(c[0]); v != "" {
-				h = append(h, [2]string{c[1], v})
-			}
-		}
-		out[name] = h
-	}
-	return out
 }
 
 // recordPrincipal names the authenticated caller in the request's access-log record.

@@ -27,6 +27,7 @@ import (
 type echoUpstream struct {
 	*httptest.Server
 	calls atomic.Int64
+	slow  atomic.Int64 // requests for /slow under way
 	name  string
 }
 
@@ -53,7 +54,9 @@ func startEcho(t *testing.T, name string) *echoUpstream {
 			http.Error(w, "failed", http.StatusInternalServerError)
 			return
 		case r.URL.Path == "/slow":
-			time.Sleep(150 * time.Millisecond)
+			e.slow.Add(1)
+			defer e.slow.Add(-1)
+			time.Sleep(150 * time.Millisecond) // a slow upstream
 			_, _ = io.WriteString(w, name)
 			return
 		case r.URL.Path == "/download":
@@ -476,7 +479,7 @@ func TestReloadRoutesUnderLoad(t *testing.T) {
 			slow <- body
 		})
 	}
-	time.Sleep(50 * time.Millisecond)
+	waitUntil(t, func() bool { return a.slow.Load() == 4 })
 	// The route moves to a new pool; a fixed response joins ahead of it.
 	if err := rt.Reload(configWith(func(c *config.Config) {
 		c.Pools["echo2"] = config.Pool{Options: lb.Options{Endpoints: []string{b.URL}, HealthCheck: lb.HealthCheck{Disabled: true}}}
@@ -488,14 +491,18 @@ func TestReloadRoutesUnderLoad(t *testing.T) {
 	})); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	settle := func(more int64) { // until more requests than now have started
+		n := requests.Load() + more
+		waitUntil(t, func() bool { return requests.Load() >= n })
+	}
+	settle(30)
 	// A bad one: refused, nothing changes.
 	bad := configWith(nil)
 	bad.Routes[0].Proxy.Pool = "gone"
 	if err := rt.Reload(bad); err == nil {
 		t.Fatal("a route to a missing pool was swapped in")
 	}
-	time.Sleep(100 * time.Millisecond)
+	settle(30)
 	stop.Store(true)
 	wg.Wait()
 	close(slow)

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,9 +18,16 @@ import (
 func TestOIDC(t *testing.T) {
 	iss := oidctest.New(t)
 	cluster := startCluster(t, 1)
+	var mu sync.Mutex // the issuer's clock, which the test moves
+	now := time.Now()
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
 	cfg := demoConfig(t, cluster, func(c *config.Config) {
 		c.Auth = config.Auth{Required: true, OIDC: []config.OIDCIssuer{{
-			URL: iss.URL, Audiences: []string{"switchyard"}, RefetchInterval: config.D(time.Second),
+			URL: iss.URL, Audiences: []string{"switchyard"}, RefetchInterval: config.D(time.Second), Now: clock,
 		}}}
 	})
 	rt, srv := serveRuntime(t, cfg)
@@ -68,7 +76,9 @@ func TestOIDC(t *testing.T) {
 		})
 	}
 	t.Run("key rotated at the issuer", func(t *testing.T) {
-		time.Sleep(1050 * time.Millisecond) // past the refetch interval
+		mu.Lock()
+		now = now.Add(1050 * time.Millisecond) // past the refetch interval
+		mu.Unlock()
 		iss.Rotate(t)
 		for _, u := range []string{"u3", "u4"} {
 			if resp, body := post("Bearer "+iss.Token(t, u, "switchyard"), `{ me { id } }`); resp.StatusCode != 200 || !strings.Contains(body, `"id":"`+u+`"`) {

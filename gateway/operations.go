@@ -4,14 +4,18 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/go-chi/chi/v5"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchyard/switchyard/metrics"
+	"github.com/switchyard/switchyard/policies"
 	"github.com/switchyard/switchyard/resolvers"
 )
 
@@ -38,7 +42,13 @@ func (operationHooks) Validate(graphql.ExecutableSchema) error { return nil }
 // operationVerdict is what the hooks tell the transport of one operation: set in
 // the request's context by the transport, filled in by the hooks.
 type operationVerdict struct {
+	// request is the HTTP request the operation came in, for the extensions
+	// that decide by its caller.
+	request        *http.Request
 	requiredFailed bool // the answer's data was dropped: a 502
+	// refusal, set by an extension that refused the operation before it ran,
+	// writes the answer in place of the operation's.
+	refusal func(http.ResponseWriter)
 }
 
 type verdictKey struct{}
@@ -99,6 +109,40 @@ func (o operationHooks) requiredFailed(resp *graphql.Response) bool {
 		}
 	}
 	return false
+}
+
+// costBudget spends each operation's cost (as the cost limit computed it) from its
+// caller's budget in the rate limits; an operation the budget cannot pay is not
+// run, and the rate limits' 429 is the answer. Register it before operationHooks.
+type costBudget struct {
+	rates *policies.RateLimits
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationInterceptor
+} = costBudget{}
+
+func (costBudget) ExtensionName() string                   { return "SwitchyardCostBudget" }
+func (costBudget) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (c costBudget) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	v, _ := ctx.Value(verdictKey{}).(*operationVerdict)
+	if v == nil || v.request == nil {
+		return next(ctx)
+	}
+	cost := 0
+	if st := extension.GetComplexityStats(ctx); st != nil {
+		cost = st.Complexity
+	}
+	route := "unmatched"
+	if rc := chi.RouteContext(ctx); rc != nil && rc.RoutePattern() != "" {
+		route = rc.RoutePattern()
+	}
+	if v.refusal = c.rates.SpendCost(v.request, route, cost); v.refusal != nil {
+		return func(context.Context) *graphql.Response { return nil }
+	}
+	return next(ctx)
 }
 
 // operationName is the operation's name, from the request or its document.

@@ -2,103 +2,126 @@ package gateway
 
 import (
 	"fmt"
-	"log/slog"
 	"maps"
+	"net/http"
 	"reflect"
 	"slices"
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/metrics"
-	"github.com/switchyard/switchyard/upstreams"
+	"github.com/switchyard/switchyard/policies"
 )
 
-// buildPools makes the configured pools, in name order. A pool whose configuration
+// poolSet is the gateway's upstream pools, sorted by name, with what their
+// configurations ask of the requests that use them.
+type poolSet struct {
+	list []*lb.Pool
+	cfg  map[string]config.Pool // what the pools were made from, by name
+	// affinity says whether a pool balances by what the request carries (ring
+	// hash, sticky sessions), so that requests need an lb.Affinity.
+	affinity bool
+	// headers are what the pools' configurations add to the resolvers' calls, by
+	// pool; nil when none do.
+	headers map[string]poolHeaders
+	// metrics are told of the endpoints a reload retires; nil when disabled.
+	metrics *metrics.Metrics
+}
+
+// newPools makes the configured pools, in name order. A pool whose configuration
 // is unchanged (and whose TLS files still hold the same contents) is kept from prev
 // with its connections and health; a changed one is made anew and adopts the old
 // one's health, so that a reload does not send traffic to endpoints known down.
-func (g *Gateway) buildPools(prev *Gateway, made *closers) error {
+func newPools(g *Gateway, prev *poolSet) (*poolSet, error) {
+	s := &poolSet{cfg: g.cfg.Pools, metrics: g.obs.metrics, headers: upstreamHeaders(g.cfg.Pools)}
 	for _, name := range slices.Sorted(maps.Keys(g.cfg.Pools)) {
 		pc := g.cfg.Pools[name]
 		if pc.Policy == lb.RingHash || pc.Sticky.Cookie != "" {
-			g.affinity = true
+			s.affinity = true
 		}
-		var old *lb.Pool
-		if prev != nil {
-			old = prev.pool(name)
-		}
-		if old != nil && reflect.DeepEqual(prev.cfg.Pools[name], pc) && !old.TLSFilesChanged() {
-			g.pools = append(g.pools, old)
+		old := prev.named(name)
+		if old != nil && reflect.DeepEqual(prev.cfg[name], pc) && !old.TLSFilesChanged() {
+			s.list = append(s.list, old)
 			continue
 		}
 		opts := pc.Options
-		if m := g.metrics; m != nil {
+		if m := g.obs.metrics; m != nil {
 			opts.OnResult = func(endpoint string, status int, d time.Duration) {
 				m.UpstreamRequest(name, endpointLabel(endpoint), status, d)
 			}
 		}
 		pool, err := lb.New(name, opts, g.log)
-		if err != nil {
-			return fmt.Errorf("building pool %s: %w", name, err)
-		}
-		made.add(pool.Close) // its health checks stop; prev keeps its own
-		if old != nil {
+		if err == nil && old != nil {
 			pool.Adopt(old)
 		}
-		g.pools = append(g.pools, pool)
-	}
-	for _, name := range config.RequiredPools {
-		if len(g.cfg.GraphQL.Schema) > 0 {
-			break // a declared schema needs the pools its sources name
+		if err != nil {
+			s.release(prev) // its health checks stop; prev keeps its own
+			return nil, fmt.Errorf("building pool %s: %w", name, err)
 		}
-		if g.pool(name) == nil {
-			return fmt.Errorf("pool %s is not configured", name)
-		}
+		s.list = append(s.list, pool)
 	}
-	return nil
+	return s, nil
 }
 
-// buildClients makes the demo schema's typed clients over their pools, and on the
-// first build registers the pools' collector with the metrics.
-func (g *Gateway) buildClients(prev *Gateway, _ *closers) error {
-	g.clients = &upstreams.Clients{
-		Users:   upstreams.NewUsers("users", g.pool("users")),
-		Orders:  upstreams.NewOrders("orders", g.pool("orders")),
-		Catalog: upstreams.NewCatalog("catalog", g.pool("catalog")),
-		Reviews: upstreams.NewReviews("reviews", g.pool("reviews")),
-	}
-	for _, c := range []interface{ SetLogger(*slog.Logger) }{g.clients.Users, g.clients.Orders, g.clients.Catalog, g.clients.Reviews} {
-		c.SetLogger(g.log)
-	}
-	if g.shared.tracing.Recording() {
-		for _, c := range []interface{ SetTracer(trace.Tracer) }{g.clients.Users, g.clients.Orders, g.clients.Catalog, g.clients.Reviews} {
-			c.SetTracer(g.shared.tracer)
+// release closes the pools keep does not hold; with metrics, the endpoints that
+// keep has no more are forgotten.
+func (s *poolSet) release(keep component) {
+	next, _ := keep.(*poolSet)
+	live := map[*lb.Pool]bool{}
+	endpoints := map[string]bool{}
+	if next != nil {
+		for _, p := range next.list {
+			live[p] = true
+			for _, e := range p.Status() {
+				endpoints[p.Name()+" "+e.URL] = true
+			}
 		}
 	}
-	if g.metrics == nil {
-		return nil
+	for _, p := range s.list {
+		if live[p] {
+			continue
+		}
+		// Requests still running on the old gateway may use it: it keeps working
+		// without its probes, and its idle connections close.
+		p.Close()
 	}
-	g.clients.OnBatch = g.metrics.LoaderBatch
-	if prev != nil {
-		return nil
+	if next == nil || next.metrics == nil {
+		return
 	}
-	sh := g.shared
-	if err := g.metrics.Register(metrics.PoolCollector(func() []metrics.PoolState {
-		return sh.current.Load().poolStates()
-	})); err != nil {
-		return fmt.Errorf("registering metrics: %w", err)
+	for _, p := range s.list {
+		for _, e := range p.Status() {
+			if !endpoints[p.Name()+" "+e.URL] {
+				next.metrics.ForgetEndpoint(p.Name(), endpointLabel(e.URL))
+			}
+		}
 	}
-	return nil
 }
 
-// poolStates is the pools' state for the metrics, at scrape time.
-func (g *Gateway) poolStates() []metrics.PoolState {
-	out := make([]metrics.PoolState, 0, len(g.pools))
-	for _, p := range g.pools {
+// changes names the pools of s that next keeps, makes anew and retires.
+func (s *poolSet) changes(next *poolSet) (kept, started, stopped []string) {
+	inNew := map[*lb.Pool]bool{}
+	for _, p := range next.list {
+		inNew[p] = true
+		if s.named(p.Name()) == p {
+			kept = append(kept, p.Name())
+		} else {
+			started = append(started, p.Name())
+		}
+	}
+	for _, p := range s.list {
+		if !inNew[p] {
+			stopped = append(stopped, p.Name())
+		}
+	}
+	return kept, started, stopped
+}
+
+// states is the pools' state for the metrics, at scrape time.
+func (s *poolSet) states() []metrics.PoolState {
+	out := make([]metrics.PoolState, 0, len(s.list))
+	for _, p := range s.list {
 		st := p.Stats()
 		ps := metrics.PoolState{Name: p.Name(), Breaker: st.Breaker, Retries: st.Retries, RetriesRefused: st.RetriesRefused,
 			Discards: make(map[string]int64, len(st.Discards))}
@@ -130,11 +153,12 @@ func endpointLabel(url string) string {
 	return url
 }
 
-// Pools returns the gateway's pools, sorted by name.
-func (g *Gateway) Pools() []*lb.Pool { return g.pools }
-
-func (g *Gateway) pool(name string) *lb.Pool {
-	for _, p := range g.pools {
+// named is the pool of that name, or nil; s may be nil.
+func (s *poolSet) named(name string) *lb.Pool {
+	if s == nil {
+		return nil
+	}
+	for _, p := range s.list {
 		if p.Name() == name {
 			return p
 		}
@@ -142,12 +166,63 @@ func (g *Gateway) pool(name string) *lb.Pool {
 	return nil
 }
 
+// Pools returns the gateway's pools, sorted by name.
+func (g *Gateway) Pools() []*lb.Pool { return g.pools.list }
+
 // Ready reports whether every pool has a healthy endpoint.
 func (g *Gateway) Ready() bool {
-	for _, p := range g.pools {
+	for _, p := range g.pools.list {
 		if !p.Ready() {
 			return false
 		}
 	}
 	return true
+}
+
+type poolHeaders struct {
+	fixed  [][2]string // name, value
+	claims [][2]string // claim, header name
+}
+
+// upstreamHeaders prepares the header fields the pools' configurations add to the
+// GraphQL resolvers' calls: the fixed ones once, the forwarded claims per caller.
+func upstreamHeaders(pools map[string]config.Pool) map[string]poolHeaders {
+	var out map[string]poolHeaders
+	for name, pc := range pools {
+		if len(pc.RequestHeaders) == 0 && len(pc.ForwardClaims) == 0 {
+			continue
+		}
+		if out == nil {
+			out = map[string]poolHeaders{}
+		}
+		var ph poolHeaders
+		for k, v := range pc.RequestHeaders {
+			ph.fixed = append(ph.fixed, [2]string{http.CanonicalHeaderKey(k), v})
+		}
+		for claim, h := range pc.ForwardClaims {
+			ph.claims = append(ph.claims, [2]string{claim, http.CanonicalHeaderKey(h)})
+		}
+		out[name] = ph
+	}
+	return out
+}
+
+// headersFor returns the extra header fields of each pool's calls for the caller
+// p (nil: anonymous).
+func (s *poolSet) headersFor(p *policies.Principal) map[string][][2]string {
+	out := make(map[string][][2]string, len(s.headers))
+	for name, ph := range s.headers {
+		if len(ph.claims) == 0 || p == nil {
+			out[name] = ph.fixed
+			continue
+		}
+		h := append([][2]string(nil), ph.fixed...)
+		for _, c := range ph.claims {
+			if v := p.Claim(c[0]); v != "" {
+				h = append(h, [2]string{c[1], v})
+			}
+		}
+		out[name] = h
+	}
+	return out
 }

@@ -164,8 +164,11 @@ func TestCostRateLimit(t *testing.T) {
 	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "RATE_LIMITED") || !strings.Contains(body, "costs 2") {
 		t.Fatalf("past the budget: %d %s", resp.StatusCode, body)
 	}
-	if resp.Header.Get("Retry-After") == "" || resp.Header.Get("RateLimit-Limit") != "40" {
+	if resp.Header.Get("Retry-After") == "" || resp.Header.Get("RateLimit-Limit") != "40" || resp.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("headers %v", resp.Header)
+	}
+	if !strings.HasPrefix(body, `{"errors":[{"message":"the operation costs 2 and the caller's cost budget holds`) || !strings.HasSuffix(body, `"extensions":{"code":"RATE_LIMITED"}}]}`) {
+		t.Errorf("body %s", body)
 	}
 	// A costly query (three users with five orders each: 1 + 3*(1 + 1 + 5*1) = 22)
 	// takes over half of b's budget, so a second one does not fit, where a limit of

@@ -49,7 +49,7 @@ func startHostile(t *testing.T) (url string, logs *syncBuffer) {
 	}))
 	t.Cleanup(upstream.Close)
 	cfg := &config.Config{Pools: map[string]config.Pool{}}
-	for _, name := range config.RequiredPools {
+	for _, name := range gateway.DemoPools() {
 		cfg.Pools[name] = config.Pool{Options: lb.Options{Endpoints: []string{upstream.URL}, HealthCheck: lb.HealthCheck{Disabled: true}}}
 	}
 	cfg.Auth.APIKeys = []config.APIKey{{Name: "ops", SHA256: keyHash("secret-ops"), Scopes: []string{"admin"}}}

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/demo"
 	"github.com/switchyard/switchyard/gateway"
+	"github.com/switchyard/switchyard/internal/testpki"
 	"github.com/switchyard/switchyard/lb"
 )
 
@@ -50,16 +53,6 @@ func TestReloadUnderLoad(t *testing.T) {
 	// An endpoint the probes find unhealthy, in a pool the reload does not change.
 	orders := cluster.Instances(demo.Orders)[0]
 	orders.SetFault(demo.Fault{FailHealth: true})
-	waitFor := func(cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatal("condition never held")
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
 	poolNamed := func(name string) *lb.Pool {
 		for _, p := range rt.Current().Pools() {
 			if p.Name() == name {
@@ -69,16 +62,16 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Fatalf("no pool %s", name)
 		return nil
 	}
-	waitFor(func() bool { return !poolNamed("orders").Status()[0].Healthy })
+	waitUntil(t, func() bool { return !poolNamed("orders").Status()[0].Healthy })
 	ordersPool := poolNamed("orders")
 
-	stop := load(t, s, 8, `{ user(id:"u1"){ name } product(id:"p1"){ name } }`)
-	time.Sleep(100 * time.Millisecond)
+	run := load(t, s, 8, `{ user(id:"u1"){ name } product(id:"p1"){ name } }`)
+	run.settle(t, 20)
 	// A good reload that moves the users pool to the other instance.
 	if err := rt.Reload(configWith(users[1].URL(), nil)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	run.settle(t, 20) // on the new gateway
 	// A bad one: refused, nothing changes.
 	bad := configWith(users[1].URL(), func(c *config.Config) { c.GraphQL.Fallbacks = map[string]any{"Nope.nope": 1} })
 	if err := rt.Reload(bad); err == nil {
@@ -92,8 +85,8 @@ func TestReloadUnderLoad(t *testing.T) {
 	})); err == nil {
 		t.Fatal("turning tracing on was accepted without a restart")
 	}
-	time.Sleep(100 * time.Millisecond)
-	queries, failures := stop()
+	run.settle(t, 20)
+	queries, failures := run.stop()
 	if len(failures) > 0 {
 		t.Fatalf("%d of %d queries failed across reloads; first: %s", len(failures), queries, failures[0])
 	}
@@ -160,5 +153,72 @@ func TestFailedReloadLeavesPoolsAlone(t *testing.T) {
 	}
 	if n := conns.Load() - before; n > 1 {
 		t.Errorf("after a failed reload, 10 sequential queries opened %d connections to users: its pool was closed", n)
+	}
+}
+
+// TestReloadOfTheTLSTermination: the runtime reads a reload's certificates before
+// anything changes (unreadable ones refuse the reload, and the gateway and the
+// certificates in use stay), serves new ones once read, and refuses turning TLS
+// off, which needs a restart.
+func TestReloadOfTheTLSTermination(t *testing.T) {
+	cluster := startCluster(t, 1)
+	ca := testpki.NewCA(t)
+	certA, keyA := testpki.WriteKeyPair(t, t.TempDir(), ca.Server(t, "a.test"))
+	withCert := func(cert, key string, edit func(*config.Config)) *config.Config {
+		return demoConfig(t, cluster, func(c *config.Config) {
+			c.TLS = &config.TLS{Certificates: []config.CertKey{{Cert: cert, Key: key}}}
+			if edit != nil {
+				edit(c)
+			}
+		})
+	}
+	rt, err := gateway.NewRuntime(withCert(certA, keyA, nil), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	names := func() string { return strings.Join(rt.TLS().Names(), ",") }
+	if names() != "a.test" {
+		t.Fatalf("serving %s", names())
+	}
+	before := rt.Current()
+	gone, goneKey := testpki.WriteKeyPair(t, t.TempDir(), ca.Server(t, "gone.test"))
+	unreadable := withCert(gone, goneKey, nil)
+	if err := os.Remove(gone); err != nil { // after the configuration was loaded
+		t.Fatal(err)
+	}
+	if err := rt.Reload(unreadable); err == nil {
+		t.Fatal("a reload with an unreadable certificate was accepted")
+	}
+	if rt.Current() != before || names() != "a.test" {
+		t.Fatal("a refused reload changed the gateway or its certificates")
+	}
+	certB, keyB := testpki.WriteKeyPair(t, t.TempDir(), ca.Server(t, "b.test"))
+	if err := rt.Reload(withCert(certB, keyB, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if rt.Current() == before || names() != "b.test" {
+		t.Fatalf("after the reload: serving %s", names())
+	}
+	plain := demoConfig(t, cluster, nil)
+	if err := rt.Reload(plain); !errors.Is(err, gateway.ErrNeedsRestart) {
+		t.Fatalf("turning TLS off: %v, want ErrNeedsRestart", err)
+	}
+}
+
+// TestReloadRefusesTurningTLSOn: a gateway that serves plain HTTP cannot start
+// terminating TLS without a restart.
+func TestReloadRefusesTurningTLSOn(t *testing.T) {
+	cluster := startCluster(t, 1)
+	rt, _ := serveRuntime(t, demoConfig(t, cluster, nil))
+	if rt.TLS() != nil {
+		t.Fatal("a plain gateway has a TLS termination")
+	}
+	cert, key := testpki.WriteKeyPair(t, t.TempDir(), testpki.NewCA(t).Server(t, "a.test"))
+	withTLS := demoConfig(t, cluster, func(c *config.Config) {
+		c.TLS = &config.TLS{Certificates: []config.CertKey{{Cert: cert, Key: key}}}
+	})
+	if err := rt.Reload(withTLS); !errors.Is(err, gateway.ErrNeedsRestart) {
+		t.Fatalf("turning TLS on: %v, want ErrNeedsRestart", err)
 	}
 }

@@ -3,10 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"sync"
 	"sync/atomic"
 
@@ -15,52 +13,62 @@ import (
 )
 
 // Runtime is a gateway that can be reloaded while it serves: it owns the current
-// gateway, which Handler and AdminHandler always dispatch to, and the health loops
-// of its pools. A reload builds the new gateway first (a bad configuration changes
-// nothing), then swaps it in atomically: requests already running finish on the
-// gateway they started on, new ones get the new one. Pools whose configuration did
-// not change are kept as they are, health loops included.
+// gateway, which Handler and AdminHandler always dispatch to, the health loops of
+// its pools, and the TLS termination of the public listener. A reload builds the
+// new gateway first (a bad configuration changes nothing), then swaps it in
+// atomically: requests already running finish on the gateway they started on, new
+// ones get the new one. Pools whose configuration did not change are kept as they
+// are, health loops included.
 type Runtime struct {
 	log *slog.Logger
+	tls *TLS // nil when the public listener speaks plain HTTP
 
 	mu     sync.Mutex // serialises reloads and Close
-	cur    atomicGateway
+	cur    atomic.Pointer[Gateway]
 	loops  map[*lb.Pool]context.CancelFunc // guarded by mu
 	closed bool                            // guarded by mu
 	wg     sync.WaitGroup
 }
 
-// atomicGateway is the current gateway.
-type atomicGateway struct{ p atomic.Pointer[Gateway] }
-
-// NewRuntime builds the gateway of cfg and starts its pools' health loops.
+// NewRuntime reads the certificates of cfg, if it terminates TLS, builds the
+// gateway of cfg and starts its pools' health loops.
 func NewRuntime(cfg *config.Config, log *slog.Logger) (*Runtime, error) {
+	rt := &Runtime{log: log, loops: map[*lb.Pool]context.CancelFunc{}}
+	if cfg.TLS != nil {
+		var err error
+		if rt.tls, err = NewTLS(cfg.TLS); err != nil {
+			return nil, err
+		}
+	}
 	g, err := New(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	rt := &Runtime{log: log, loops: map[*lb.Pool]context.CancelFunc{}}
-	rt.cur.p.Store(g)
+	rt.cur.Store(g)
 	rt.mu.Lock()
 	rt.startLoops(g)
 	rt.mu.Unlock()
 	return rt, nil
 }
 
+// TLS returns the TLS termination of the public listener, which reloads keep up
+// to date, or nil when the configuration has none.
+func (rt *Runtime) TLS() *TLS { return rt.tls }
+
 // Current returns the gateway serving now.
-func (rt *Runtime) Current() *Gateway { return rt.cur.p.Load() }
+func (rt *Runtime) Current() *Gateway { return rt.cur.Load() }
 
 // Handler serves every request with the gateway current when it arrives.
 func (rt *Runtime) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rt.cur.p.Load().handler.ServeHTTP(w, r)
+		rt.cur.Load().router.handler.ServeHTTP(w, r)
 	})
 }
 
 // AdminHandler serves the admin routes of the current gateway.
 func (rt *Runtime) AdminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rt.cur.p.Load().admin.ServeHTTP(w, r)
+		rt.cur.Load().router.admin.ServeHTTP(w, r)
 	})
 }
 
@@ -68,82 +76,56 @@ func (rt *Runtime) AdminHandler() http.Handler {
 // make, such as a listen address.
 var ErrNeedsRestart = errors.New("this change needs a restart")
 
-// Reload swaps in the gateway of cfg, which must be loaded and valid. On error the
-// current gateway goes on serving, unchanged.
+// Reload swaps in the gateway of cfg, which must be loaded and valid, and the
+// certificates it names. On error the current gateway goes on serving, unchanged.
 func (rt *Runtime) Reload(cfg *config.Config) error {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if rt.closed {
 		return errors.New("the gateway is shutting down")
 	}
-	old := rt.cur.p.Load()
-	if cfg.Listen != old.cfg.Listen || cfg.Admin.Listen != old.cfg.Admin.Listen {
-		return errors.Join(ErrNeedsRestart, errors.New("listen and admin.listen cannot change on a reload"))
+	old := rt.cur.Load()
+	if err := rt.restartNeeded(old.cfg, cfg); err != nil {
+		return err
 	}
-	if !reflect.DeepEqual(cfg.Tracing, old.cfg.Tracing) {
-		return errors.Join(ErrNeedsRestart, errors.New("tracing cannot change on a reload"))
+	var certs *tlsState
+	if cfg.TLS != nil {
+		// The certificates first: a reload that cannot read them changes nothing.
+		var err error
+		if certs, err = loadTLS(cfg.TLS); err != nil {
+			return err
+		}
 	}
 	g, err := Rebuild(old, cfg)
 	if err != nil {
 		return err
 	}
-	rt.cur.p.Store(g)
+	rt.cur.Store(g)
 	g.shared.current.Store(g)
+	if certs != nil {
+		rt.tls.state.Store(certs)
+	}
 	rt.startLoops(g)
-	var kept, started, stopped []string
-	inNew := map[*lb.Pool]bool{}
-	for _, p := range g.pools {
-		inNew[p] = true
-		if old.pool(p.Name()) == p {
-			kept = append(kept, p.Name())
-		} else {
-			started = append(started, p.Name())
-		}
-	}
-	for _, p := range old.pools {
-		if !inNew[p] {
-			// Requests still running on the old gateway may use it: it keeps working
-			// without its probes, and its idle connections close.
-			if cancel := rt.loops[p]; cancel != nil {
-				cancel()
-			}
-			delete(rt.loops, p)
-			p.Close()
-			stopped = append(stopped, p.Name())
-		}
-	}
-	if g.metrics != nil {
-		live := map[string]bool{}
-		for _, p := range g.pools {
-			for _, e := range p.Status() {
-				live[p.Name()+" "+e.URL] = true
-			}
-		}
-		for _, p := range old.pools {
-			for _, e := range p.Status() {
-				if !live[p.Name()+" "+e.URL] {
-					g.metrics.ForgetEndpoint(p.Name(), endpointLabel(e.URL))
-				}
-			}
-		}
-	}
-	for p, t := range old.transports {
-		if g.transports[p] != t {
-			t.CloseIdleConnections() // requests still on it finish
-		}
-	}
-	if c, ok := old.apq.(io.Closer); ok && old.apq != g.apq {
-		_ = c.Close()
-	}
-	if old.redis != nil && old.redis != g.redis {
-		_ = old.redis.Close() // requests still on it decide locally
-	}
+	rt.stopLoops(g)
+	kept, started, stopped := old.pools.changes(g.pools)
+	old.Retire(g)
 	rt.log.Info("configuration reloaded", "pools_kept", kept, "pools_rebuilt", started, "pools_retired", stopped)
 	return nil
 }
 
+// restartNeeded refuses the changes that concern the listeners.
+func (rt *Runtime) restartNeeded(old, cfg *config.Config) error {
+	switch {
+	case (cfg.TLS == nil) != (rt.tls == nil):
+		return errors.Join(ErrNeedsRestart, errors.New("turning TLS on or off"))
+	case cfg.Listen != old.Listen || cfg.Admin.Listen != old.Admin.Listen:
+		return errors.Join(ErrNeedsRestart, errors.New("listen and admin.listen cannot change on a reload"))
+	}
+	return nil
+}
+
 func (rt *Runtime) startLoops(g *Gateway) {
-	for _, p := range g.pools {
+	for _, p := range g.pools.list {
 		if _, running := rt.loops[p]; running {
 			continue
 		}
@@ -157,8 +139,18 @@ func (rt *Runtime) startLoops(g *Gateway) {
 	}
 }
 
+// stopLoops stops the health loops of the pools g no longer has.
+func (rt *Runtime) stopLoops(g *Gateway) {
+	for p, cancel := range rt.loops {
+		if g.pools.named(p.Name()) != p {
+			cancel()
+			delete(rt.loops, p)
+		}
+	}
+}
+
 // Drain makes readiness fail from now on, across reloads.
-func (rt *Runtime) Drain() { rt.cur.p.Load().Drain() }
+func (rt *Runtime) Drain() { rt.cur.Load().Drain() }
 
 // Close stops the health loops, waits for them, and closes the pools' idle
 // connections.
@@ -172,5 +164,5 @@ func (rt *Runtime) Close() {
 	rt.loops = map[*lb.Pool]context.CancelFunc{}
 	rt.mu.Unlock()
 	rt.wg.Wait()
-	rt.cur.p.Load().Close()
+	rt.cur.Load().Close()
 }

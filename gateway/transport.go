@@ -16,8 +16,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/go-chi/chi/v5"
 	"github.com/mailru/easyjson"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -73,9 +71,6 @@ type httpTransport struct {
 	metrics  *metrics.Metrics // nil when disabled; for the operations that do not parse or validate
 	version  string           // the schema version served, "v2"
 	maxQuery int              // the longest query text accepted, in bytes; 0: any
-	// limits spend each operation's cost from its caller's budget, when costs are
-	// limited.
-	limits *policies.RateLimits
 }
 
 var _ graphql.Transport = httpTransport{}
@@ -127,22 +122,15 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 			return
 		}
 	}
-	if t.limits.LimitsCost() {
-		cost := 0
-		if st := extension.GetComplexityStats(graphql.WithOperationContext(ctx, opCtx)); st != nil {
-			cost = st.Complexity
-		}
-		route := "unmatched"
-		if rc := chi.RouteContext(ctx); rc != nil && rc.RoutePattern() != "" {
-			route = rc.RoutePattern()
-		}
-		if !t.limits.SpendCost(w, r, route, cost) {
-			return
-		}
-	}
-	var verdict operationVerdict
+	verdict := operationVerdict{request: r}
 	responses, ctx := exec.DispatchOperation(withVerdict(ctx, &verdict), opCtx)
-	resp := responses(ctx) // operationHooks record the outcome
+	// operationHooks record the outcome; an extension that refused the operation
+	// before it ran (its cost) left the answer to write.
+	resp := responses(ctx)
+	if verdict.refusal != nil {
+		verdict.refusal(w)
+		return
+	}
 	if resp == nil {
 		// The executor gives no response once the request's context has ended. If
 		// the client went away there is no one to answer; if the request's own

@@ -48,7 +48,8 @@ func TestPoolBreakerFailsFastAndRecovers(t *testing.T) {
 		t.Fatalf("breaker %s, want open", s)
 	}
 	failing.Store(false)
-	time.Sleep(150 * time.Millisecond) // OpenTime: half-open lets one trial through
+	// After OpenTime (on the breaker's own clock) it is half-open: one trial passes.
+	waitUntil(t, func() bool { return p.Stats().Breaker == "half-open" })
 	if resp, err := do(); err != nil || resp.Status != 200 {
 		t.Fatalf("the trial request: %d %v", resp.Status, err)
 	}

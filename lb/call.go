@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 	"time"
+
+	"github.com/switchyard/switchyard/lb/h1"
 )
 
 // Do sends req to one endpoint and fills resp with its answer. A request that could
@@ -29,10 +31,8 @@ type Call struct {
 	tryEnd   time.Time // of the first attempt
 	started  time.Time
 	ep       *endpoint
-	c        *conn
-	reused   bool
-	stop     func() bool
-	err      error       // the request could not be sent
+	x        h1.Exchange // the first attempt, on ep
+	err      error       // why the request was not sent, when invalid
 	invalid  bool        // the request is malformed: no endpoint will take it
 	pdone    func(error) // reports the outcome to the pool's breaker
 	edone    func(error) // reports the first attempt's outcome to its endpoint's breaker
@@ -61,7 +61,7 @@ func (p *Pool) start(call *Call, ctx context.Context, req *Request) {
 	}
 	*call = Call{pool: p, ctx: ctx, req: req, deadline: deadline, started: now}
 	p.active.Add(1)
-	if call.err = validRequest(req); call.err != nil {
+	if call.err = req.Check(); call.err != nil {
 		call.invalid = true
 		return
 	}
@@ -79,7 +79,7 @@ func (p *Pool) start(call *Call, ctx context.Context, req *Request) {
 	call.ep, call.edone = ep, edone
 	call.tryEnd = p.tryDeadline(now, deadline)
 	ep.inflight.Add(1)
-	call.c, call.reused, call.stop, call.err = ep.begin(ctx, call.tryEnd, req, false)
+	call.x = ep.conns.Begin(ctx, call.tryEnd, req)
 }
 
 // lateFinish is how long after its start a call may be finished and still have its
@@ -162,22 +162,13 @@ func (call *Call) Finish(resp *Response) error {
 	// (only) on its endpoint: its time says little of the endpoint's latency.
 	timed := call.invalid || p.opts.Now().Sub(call.started) < lateFinish
 	defer p.active.Add(-1)
-	err := call.err
 	if call.invalid {
 		if call.pdone != nil {
 			call.pdone(errCallerEnded) // nothing was sent: no outcome to count
 		}
-		return err
+		return call.err
 	}
-	sent, answered := err == nil, false
-	if sent {
-		answered, err = ep.finish(ctx, call.c, call.stop, call.req, resp)
-	}
-	if err != nil && call.c != nil && ctx.Err() == nil && (call.tryEnd.IsZero() || p.opts.Now().Before(call.tryEnd)) &&
-		retryStale(call.req, call.reused, sent, answered, err) {
-		resp.Reset()
-		err = ep.roundTripOn(ctx, call.tryEnd, call.req, resp, true)
-	}
+	err := call.x.Finish(ctx, p.opts.Now, resp)
 	if err != nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}
@@ -198,7 +189,7 @@ func (call *Call) Finish(resp *Response) error {
 func (p *Pool) retry(ctx context.Context, deadline time.Time, req *Request, resp *Response, last *endpoint, err error) error {
 	tried := []*endpoint{last}
 	for attempt := 1; attempt <= p.opts.retryLimit(); attempt++ {
-		if !p.retryable(ctx, deadline, outcome(ctx, resp, err), req.idempotent(), true) {
+		if !p.retryable(ctx, deadline, outcome(ctx, resp, err), req.Idempotent(), true) {
 			return err
 		}
 		if !p.budget.acquire() {
@@ -316,7 +307,7 @@ func (p *Pool) retryable(ctx context.Context, deadline time.Time, failure error,
 func (p *Pool) do(ctx context.Context, ep *endpoint, deadline time.Time, req *Request, resp *Response) error {
 	started := p.opts.Now()
 	ep.inflight.Add(1)
-	err := ep.roundTrip(ctx, p.tryDeadline(started, deadline), req, resp)
+	err := ep.conns.RoundTrip(ctx, p.tryDeadline(started, deadline), req, resp)
 	ep.inflight.Add(-1)
 	p.observe(ctx, ep, started, resp, err, true)
 	return err

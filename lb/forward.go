@@ -44,7 +44,7 @@ type Attempt struct {
 // ErrCircuitOpen when the pool's breaker refuses. Every Forward must be finished.
 func (p *Pool) Forward(ctx context.Context, method string) (*Forward, error) {
 	now := p.opts.Now()
-	f := &Forward{pool: p, ctx: ctx, idempotent: (&Request{Method: method}).idempotent()}
+	f := &Forward{pool: p, ctx: ctx, idempotent: (&Request{Method: method}).Idempotent()}
 	if p.opts.RequestTimeout.Duration > 0 {
 		f.deadline = now.Add(p.opts.RequestTimeout.Duration)
 	}

@@ -37,7 +37,7 @@ func (p *Pool) probeLoop(ctx context.Context, ep *endpoint) {
 		case <-t.C:
 		}
 		resp.Reset()
-		err := ep.roundTrip(ctx, time.Now().Add(hc.Timeout.Duration), req, &resp)
+		err := ep.conns.RoundTrip(ctx, time.Now().Add(hc.Timeout.Duration), req, &resp)
 		if ctx.Err() != nil {
 			return
 		}
@@ -47,7 +47,7 @@ func (p *Pool) probeLoop(ctx context.Context, ep *endpoint) {
 				p.log.Info("endpoint healthy", "endpoint", ep.url)
 			} else {
 				p.log.Warn("endpoint unhealthy", "endpoint", ep.url, "status", resp.Status, "error", errString(err))
-				ep.closeIdle(false) // they would be stale by the time it recovers
+				ep.conns.CloseIdle(false) // they would be stale by the time it recovers
 			}
 			p.rebuild()
 		}

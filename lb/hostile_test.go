@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/internal/testpki"
+	"github.com/switchyard/switchyard/lb/h1"
 	"github.com/switchyard/switchyard/setting"
 )
 
@@ -85,14 +86,14 @@ func TestHostileUpstream(t *testing.T) {
 		wrote     chan struct{} // closed when the late bytes are out
 		wantBody  string        // "" when an error is wanted
 		wantErr   error
-		discard   discardReason // counted once the follow-ups have run
+		discard   h1.DiscardReason // counted once the follow-ups have run
 		timeout   time.Duration
 	}{
-		{name: "late extra answer at 5ms", wrote: make(chan struct{}), wantBody: "hostile", discard: discardIdleData},
-		{name: "late extra answer at 300ms", wrote: make(chan struct{}), wantBody: "hostile", discard: discardIdleData},
-		{name: "late CRLF", wrote: make(chan struct{}), wantBody: "hostile", discard: discardIdleData},
-		{name: "late close", wrote: make(chan struct{}), wantBody: "hostile", discard: discardIdleClosed},
-		{name: "extra bytes in the same segment", misbehave: writes(okAnswer + evil), wantBody: "hostile", discard: discardTrailing},
+		{name: "late extra answer at 5ms", wrote: make(chan struct{}), wantBody: "hostile", discard: h1.DiscardIdleData},
+		{name: "late extra answer at 300ms", wrote: make(chan struct{}), wantBody: "hostile", discard: h1.DiscardIdleData},
+		{name: "late CRLF", wrote: make(chan struct{}), wantBody: "hostile", discard: h1.DiscardIdleData},
+		{name: "late close", wrote: make(chan struct{}), wantBody: "hostile", discard: h1.DiscardIdleClosed},
+		{name: "extra bytes in the same segment", misbehave: writes(okAnswer + evil), wantBody: "hostile", discard: h1.DiscardTrailing},
 		{name: "length and chunked", misbehave: writes("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n" + evil), wantBody: "ok"},
 		{name: "two different lengths", misbehave: writes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 4\r\n\r\nokok"), wantErr: ErrMalformedResponse},
 		{name: "two equal lengths", misbehave: writes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok"), wantBody: "ok"},
@@ -102,7 +103,7 @@ func TestHostileUpstream(t *testing.T) {
 		{name: "status 099", misbehave: writes("HTTP/1.1 099 Odd\r\nContent-Length: 2\r\n\r\nok"), wantErr: ErrMalformedResponse},
 		{name: "endless 1xx", misbehave: endless("", "HTTP/1.1 102 Processing\r\n\r\n", 1<<20, &interimBytes), wantErr: ErrMalformedResponse},
 		{name: "unasked-for 101", misbehave: writes("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"), wantErr: ErrMalformedResponse},
-		{name: "204 with a body", misbehave: writes("HTTP/1.1 204 No Content\r\n\r\n" + evil), wantBody: "", discard: discardTrailing},
+		{name: "204 with a body", misbehave: writes("HTTP/1.1 204 No Content\r\n\r\n" + evil), wantBody: "", discard: h1.DiscardTrailing},
 		{name: "space before the colon", misbehave: writes("HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok"), wantErr: ErrMalformedResponse},
 		{name: "folded header", misbehave: writes("HTTP/1.1 200 OK\r\nX-A: 1\r\n  2\r\nContent-Length: 2\r\n\r\nok"), wantErr: ErrMalformedResponse},
 		{name: "NUL in a value", misbehave: writes("HTTP/1.1 200 OK\r\nX-A: a\x00b\r\nContent-Length: 2\r\n\r\nok"), wantErr: ErrMalformedResponse},
@@ -164,7 +165,7 @@ func TestHostileUpstream(t *testing.T) {
 					t.Fatalf("follow-up %d: got %q, %v; want %q", i, resp.Body, err, target)
 				}
 			}
-			if tc.discard != discardNone {
+			if tc.discard != h1.DiscardNone {
 				if n := p.Stats().Discards[tc.discard]; n != 1 {
 					t.Errorf("%s discards: %d, want 1 (all: %v)", DiscardReasons[tc.discard], n, p.Stats().Discards)
 				}
@@ -190,19 +191,19 @@ func TestHostileUpstreamOverTLS(t *testing.T) {
 	tests := []struct {
 		name    string
 		bad     func(c net.Conn, wrote chan struct{}) bool
-		discard discardReason
+		discard h1.DiscardReason
 	}{
 		{"a record of its own right after", func(c net.Conn, wrote chan struct{}) bool {
 			_, _ = io.WriteString(c, okAnswer) // two writes: two records
 			_, _ = io.WriteString(c, evil)
 			close(wrote)
 			return true
-		}, discardIdleData},
+		}, h1.DiscardIdleData},
 		{"a late record", func(c net.Conn, wrote chan struct{}) bool {
 			_, _ = io.WriteString(c, okAnswer)
 			time.AfterFunc(5*time.Millisecond, func() { _, _ = io.WriteString(c, evil); close(wrote) })
 			return true
-		}, discardIdleData},
+		}, h1.DiscardIdleData},
 		{"part of a record with the answer", func(c net.Conn, wrote chan struct{}) bool {
 			h := c.(*tls.Conn).NetConn().(*holdConn)
 			// The answer's record is sent with the first bytes of the next; the
@@ -211,12 +212,12 @@ func TestHostileUpstreamOverTLS(t *testing.T) {
 			_, _ = io.WriteString(c, okAnswer)
 			go func() { _, _ = io.WriteString(c, evil) }()
 			return true
-		}, discardIdleData},
+		}, h1.DiscardIdleData},
 		{"a late close_notify", func(c net.Conn, wrote chan struct{}) bool {
 			_, _ = io.WriteString(c, okAnswer)
 			time.AfterFunc(5*time.Millisecond, func() { _ = c.(*tls.Conn).CloseWrite(); close(wrote) })
 			return true
-		}, discardIdleData}, // an alert record on the socket: bytes, before they are read
+		}, h1.DiscardIdleData}, // an alert record on the socket: bytes, before they are read
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -317,57 +318,7 @@ func TestCleanIdleConnectionsAreReused(t *testing.T) {
 	if n := conns.Load(); n != 1 {
 		t.Errorf("50 sequential requests used %d connections, want 1", n)
 	}
-	if d := p.Stats().Discards; d != ([numDiscardReasons]int64{}) {
+	if d := p.Stats().Discards; d != ([h1.NumDiscardReasons]int64{}) {
 		t.Errorf("discards %v, want none", d)
 	}
-}
-
-// BenchmarkIdleCheck compares the two ways of seeing what arrives on an idle
-// connection: the peek the transport does before reusing one ("peek"), and a
-// goroutine blocked in a read while the connection is idle, stopped when it is taken
-// ("read-loop"), which is what a read loop per idle connection costs on each reuse.
-func BenchmarkIdleCheck(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	tr := &transport{addr: ln.Addr().String(), connectTimeout: time.Second}
-	c, err := tr.dial(context.Background(), time.Time{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.nc.Close()
-	b.Run("peek", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if r := c.unsolicited(); r != discardNone {
-				b.Fatal(DiscardReasons[r])
-			}
-		}
-	})
-	b.Run("read-loop", func(b *testing.B) {
-		b.ReportAllocs()
-		done := make(chan struct{})
-		var buf [1]byte
-		for b.Loop() {
-			go func() {
-				_, _ = c.nc.Read(buf[:])
-				done <- struct{}{}
-			}()
-			runtime.Gosched() // let it block in the read, as an idle connection's would
-			_ = c.nc.SetReadDeadline(aLongTimeAgo)
-			<-done
-			_ = c.nc.SetReadDeadline(time.Time{})
-		}
-	})
 }

@@ -312,8 +312,9 @@ func TestFailoverOnRefusedConnection(t *testing.T) {
 }
 
 func TestCancellationClosesTheConnection(t *testing.T) {
-	gone := make(chan struct{})
+	reached, gone := make(chan struct{}), make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(reached)
 		<-r.Context().Done()
 		close(gone)
 	}))
@@ -325,7 +326,7 @@ func TestCancellationClosesTheConnection(t *testing.T) {
 		var resp Response
 		errc <- p.Do(ctx, &Request{Target: "/"}, &resp)
 	}()
-	time.Sleep(20 * time.Millisecond)
+	<-reached
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("want context.Canceled, got %v", err)
@@ -535,8 +536,9 @@ func TestStartedCallFailsOver(t *testing.T) {
 		}
 	}
 	var resp Response
-	if err := p.Start(context.Background(), &Request{Target: "bad"}).Finish(&resp); !errors.Is(err, errBadRequestTarget) {
-		t.Fatalf("want errBadRequestTarget, got %v", err)
+	bad := &Request{Target: "bad"}
+	if err := p.Start(context.Background(), bad).Finish(&resp); err == nil || !errors.Is(err, bad.Check()) {
+		t.Fatalf("want the error of a bad target, got %v", err)
 	}
 }
 
@@ -591,8 +593,11 @@ func TestUnhealthyEndpointsAreProbedFaster(t *testing.T) {
 }
 
 func TestClosedPoolKeepsNoConnection(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	started, release := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+	}))
 	defer srv.Close()
 	p, _ := New("c", Options{Endpoints: []string{srv.URL}, HealthCheck: HealthCheck{Disabled: true}}, nil)
 	done := make(chan error)
@@ -600,17 +605,13 @@ func TestClosedPoolKeepsNoConnection(t *testing.T) {
 		var resp Response
 		done <- p.Do(context.Background(), &Request{Target: "/"}, &resp)
 	}()
-	time.Sleep(20 * time.Millisecond)
+	<-started
 	p.Close() // while the request runs
 	close(release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	ep := p.endpoints[0]
-	ep.mu.Lock()
-	n := len(ep.idle)
-	ep.mu.Unlock()
-	if n != 0 {
+	if n := p.endpoints[0].conns.Idle(); n != 0 {
 		t.Fatalf("a closed pool kept %d idle connections", n)
 	}
 }

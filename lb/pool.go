@@ -1,8 +1,8 @@
-// Package lb owns the pools of upstream endpoints: the HTTP/1.1 transport each endpoint
-// is reached through, the choice of an endpoint for each request (round robin over the
-// healthy ones), active health checks, and failover of a failed request to another
-// endpoint. It knows nothing of JSON or GraphQL: a Pool takes a Request and fills a
-// Response.
+// Package lb owns the pools of upstream endpoints: the choice of an endpoint for
+// each request (round robin over the healthy ones, or another policy), active health
+// checks, ejection, breakers, and failover of a failed request to another endpoint.
+// Each endpoint is reached through its own HTTP/1.1 client (package lb/h1). It knows
+// nothing of JSON or GraphQL: a Pool takes a Request and fills a Response.
 package lb
 
 import (
@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchyard/switchyard/lb/h1"
 	"github.com/switchyard/switchyard/setting"
 )
 
@@ -62,7 +63,8 @@ type endpoint struct {
 	url    string
 	id     string // opaque and stable, for sticky cookies
 	weight int
-	transport
+	host   string     // the Host header its requests carry
+	conns  *h1.Client // its connections
 
 	healthy  atomic.Bool
 	inflight atomic.Int64
@@ -125,16 +127,16 @@ func New(name string, opts Options, log *slog.Logger) (*Pool, error) {
 			}
 			w = v
 		}
-		ep := &endpoint{url: raw, id: endpointID(raw), weight: w, transport: transport{
-			addr:           addr,
-			host:           host,
-			connectTimeout: opts.ConnectTimeout.Duration,
-			maxIdle:        opts.MaxIdleConnsPerEndpoint,
-			idleTimeout:    opts.IdleConnTimeout.Duration,
-			maxBody:        opts.MaxResponseBytes,
-			maxHead:        opts.MaxResponseHeaderBytes,
-			tls:            p.endpointTLS(secure, addr, host),
-		}}
+		ep := &endpoint{url: raw, id: endpointID(raw), weight: w, host: host, conns: h1.NewClient(h1.Options{
+			Addr:           addr,
+			Host:           host,
+			ConnectTimeout: opts.ConnectTimeout.Duration,
+			MaxIdle:        opts.MaxIdleConnsPerEndpoint,
+			IdleTimeout:    opts.IdleConnTimeout.Duration,
+			MaxBody:        opts.MaxResponseBytes,
+			MaxHead:        opts.MaxResponseHeaderBytes,
+			TLS:            p.endpointTLS(secure, addr, host),
+		})}
 		ep.healthy.Store(true)
 		if opts.Breaker.PerEndpoint {
 			ep.breaker = newBreaker(name+" "+raw, &opts.Breaker, p.log)
@@ -232,15 +234,15 @@ type Stats struct {
 	RetriesRefused int64  // retries the budget refused
 	// Discards counts the keep-alive connections closed instead of reused, by
 	// reason, indexed as DiscardReasons.
-	Discards [numDiscardReasons]int64
+	Discards [h1.NumDiscardReasons]int64
 }
 
 // Stats returns the pool's counters.
 func (p *Pool) Stats() Stats {
 	st := Stats{Breaker: breakerState(p.breaker), Retries: p.retries.Load(), RetriesRefused: p.retriesRefused.Load()}
 	for _, ep := range p.endpoints {
-		for i := range ep.discards {
-			st.Discards[i] += ep.discards[i].Load()
+		for i, n := range ep.conns.Discards() {
+			st.Discards[i] += n
 		}
 	}
 	return st
@@ -251,7 +253,7 @@ func (p *Pool) Stats() Stats {
 // their own, closed when done.
 func (p *Pool) Close() {
 	for _, ep := range p.endpoints {
-		ep.closeIdle(true)
+		ep.conns.CloseIdle(true)
 	}
 }
 

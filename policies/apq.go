@@ -52,7 +52,7 @@ func (c *SharedAPQ) Get(ctx context.Context, hash string) (string, bool) {
 	if q, ok := c.local.Get(ctx, hash); ok {
 		return q, true
 	}
-	if !c.usable(time.Now()) {
+	if !c.usable(c.clock()) {
 		return "", false
 	}
 	rctx, cancel := c.call(ctx)
@@ -78,7 +78,7 @@ const maxSharedQuery = 1 << 20
 // SHA-256 it checked against the hash.
 func (c *SharedAPQ) Add(ctx context.Context, hash, query string) {
 	c.local.Add(ctx, hash, query)
-	if !c.usable(time.Now()) {
+	if !c.usable(c.clock()) {
 		return
 	}
 	rctx, cancel := c.call(ctx)

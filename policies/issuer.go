@@ -49,9 +49,12 @@ type Issuer struct {
 	Client *http.Client `yaml:"-"`
 	// Log is told when the key set changes or cannot be fetched.
 	Log *slog.Logger `yaml:"-"`
+	// Now is the clock that times the fetches of the key set (RefetchInterval,
+	// MaxAge); nil is time.Now. Tests pass their own.
+	Now func() time.Time `yaml:"-"`
 }
 
-// SetDefaults fills every unset field but Client and Log with its default.
+// SetDefaults fills every unset field but Client, Log and Now with its default.
 func (c *Issuer) SetDefaults() {
 	if len(c.Algorithms) == 0 {
 		c.Algorithms = slices.Clone(AsymmetricAlgorithms)

@@ -74,7 +74,13 @@ func (c *tokenCache) get(h [sha256.Size]byte, now time.Time) *Principal {
 	c.mu.RLock()
 	e, ok := c.entries[h]
 	c.mu.RUnlock()
-	if !ok || !now.Before(e.until) || e.iss.keys.Load() != e.keys || now.Sub(e.keys.fetched) > e.iss.cfg.MaxAge.Duration {
+	if !ok || !now.Before(e.until) || e.iss.keys.Load() != e.keys {
+		return nil
+	}
+	if e.iss.cfg.Now != nil { // the keys' age is by the issuer's clock
+		now = e.iss.cfg.Now()
+	}
+	if now.Sub(e.keys.fetched) > e.iss.cfg.MaxAge.Duration {
 		return nil
 	}
 	return e.p
@@ -208,6 +214,14 @@ type issuer struct {
 	fetches  singleflight.Group
 }
 
+// now is the time by the issuer's clock.
+func (iss *issuer) now() time.Time {
+	if iss.cfg.Now != nil {
+		return iss.cfg.Now()
+	}
+	return time.Now()
+}
+
 type keySet struct {
 	keys    []jose.JSONWebKey
 	fetched time.Time
@@ -331,7 +345,7 @@ func (iss *issuer) verifySignature(ctx context.Context, jws *jose.JSONWebSignatu
 		if ks, err = iss.fetch(ctx); err != nil {
 			return nil, err
 		}
-	case time.Since(ks.fetched) > iss.cfg.MaxAge.Duration && iss.mayFetch():
+	case iss.now().Sub(ks.fetched) > iss.cfg.MaxAge.Duration && iss.mayFetch():
 		// Refreshed behind this request, which the keys held still serve: no
 		// request waits on a slow issuer for keys it has.
 		go func() { _, _ = iss.fetch(context.WithoutCancel(ctx)) }()
@@ -359,7 +373,7 @@ func (iss *issuer) verifySignature(ctx context.Context, jws *jose.JSONWebSignatu
 // is told yes.
 func (iss *issuer) mayFetch() bool {
 	last := iss.lastTry.Load()
-	now := time.Now()
+	now := iss.now()
 	if now.Sub(time.Unix(0, last)) < iss.cfg.RefetchInterval.Duration {
 		return false
 	}
@@ -469,7 +483,7 @@ func (iss *issuer) fetchKeys(ctx context.Context) (*keySet, error) {
 	if err := json.Unmarshal(body, &set); err != nil {
 		return nil, fmt.Errorf("key set: %w", err)
 	}
-	ks := &keySet{fetched: time.Now()}
+	ks := &keySet{fetched: iss.now()}
 	for _, raw := range set.Keys {
 		var k jose.JSONWebKey
 		// A key of a type or curve not understood, a symmetric key, or one not

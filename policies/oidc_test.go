@@ -15,6 +15,26 @@ import (
 	"github.com/switchyard/switchyard/setting"
 )
 
+// testClock is a clock the test moves, for the issuers' key fetches.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newTestClock() *testClock { return &testClock{t: time.Now()} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
 func newTokens(t *testing.T, iss *oidctest.Issuer, edit func(*Issuer)) *Tokens {
 	t.Helper()
 	c := Issuer{URL: iss.URL, Audiences: []string{"switchyard"}, ClockSkew: setting.D(30 * time.Second), Claims: []string{"email"}}
@@ -91,7 +111,8 @@ func TestTokens(t *testing.T) {
 // set is accepted at once; a withdrawn key is refused once the set is refetched.
 func TestTokensKeyRotation(t *testing.T) {
 	iss := oidctest.New(t)
-	tokens := newTokens(t, iss, func(c *Issuer) { c.RefetchInterval = setting.D(time.Millisecond) })
+	clock := newTestClock()
+	tokens := newTokens(t, iss, func(c *Issuer) { c.RefetchInterval, c.Now = setting.D(time.Millisecond), clock.Now })
 	ctx := context.Background()
 	first := iss.Token(t, "u1", "switchyard")
 	for range 2 { // verified, then from the cache
@@ -100,7 +121,7 @@ func TestTokensKeyRotation(t *testing.T) {
 		}
 	}
 	old := iss.Token(t, "u1", "switchyard")
-	time.Sleep(2 * time.Millisecond)
+	clock.Advance(2 * time.Millisecond) // past the refetch interval
 	iss.Rotate(t)
 	if _, err := tokens.Verify(ctx, iss.Token(t, "u1", "switchyard")); err != nil {
 		t.Fatalf("a token signed with the new key: %v", err)
@@ -150,9 +171,11 @@ func TestTokensUnknownKeyFlood(t *testing.T) {
 func TestTokensIssuerDown(t *testing.T) {
 	iss := oidctest.New(t)
 	iss.SetDown(true)
+	clock := newTestClock()
 	tokens := newTokens(t, iss, func(c *Issuer) {
 		c.RefetchInterval = setting.D(50 * time.Millisecond)
 		c.MaxAge = setting.D(time.Millisecond)
+		c.Now = clock.Now
 	})
 	ctx := context.Background()
 	for range 5 {
@@ -164,12 +187,12 @@ func TestTokensIssuerDown(t *testing.T) {
 		t.Errorf("discovery asked %d times within the interval, want 1", n)
 	}
 	iss.SetDown(false)
-	time.Sleep(60 * time.Millisecond)
+	clock.Advance(60 * time.Millisecond) // past the refetch interval
 	if _, err := tokens.Verify(ctx, iss.Token(t, "u1", "switchyard")); err != nil {
 		t.Fatal(err)
 	}
 	iss.SetDown(true)
-	time.Sleep(60 * time.Millisecond) // the keys are stale, the refetch fails: they still serve
+	clock.Advance(60 * time.Millisecond) // the keys are stale, the refetch fails: they still serve
 	if _, err := tokens.Verify(ctx, iss.Token(t, "u1", "switchyard")); err != nil {
 		t.Fatalf("held keys while the issuer is down: %v", err)
 	}
@@ -223,9 +246,11 @@ func BenchmarkVerifyToken(b *testing.B) {
 // after that fetch, a key the issuer withdrew is refused.
 func TestTokensStaleKeysRefreshInBackground(t *testing.T) {
 	iss := oidctest.New(t)
+	clock := newTestClock()
 	tokens := newTokens(t, iss, func(c *Issuer) {
 		c.MaxAge = setting.D(time.Millisecond)
 		c.RefetchInterval = setting.D(time.Millisecond)
+		c.Now = clock.Now
 	})
 	ctx := context.Background()
 	var signed []string // three tokens of the key about to be withdrawn
@@ -238,8 +263,8 @@ func TestTokensStaleKeysRefreshInBackground(t *testing.T) {
 		t.Fatal(err)
 	}
 	held := tokens.issuers[iss.URL].keys.Load()
-	iss.Rotate(t) // rsa-1 withdrawn
-	time.Sleep(5 * time.Millisecond)
+	iss.Rotate(t)                       // rsa-1 withdrawn
+	clock.Advance(5 * time.Millisecond) // the set is stale
 	if _, err := tokens.Verify(ctx, signed[1]); err != nil {
 		t.Fatalf("with a stale set, the keys held serve: %v", err)
 	}

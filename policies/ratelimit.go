@@ -257,22 +257,22 @@ func (rl *RateLimits) LimitCost(r Rate, idle time.Duration) {
 func (rl *RateLimits) LimitsCost() bool { return rl != nil && rl.cost != nil }
 
 // SpendCost takes cost tokens from the cost bucket of r's caller. When refused, it
-// answers r with 429 and returns false; the caller must write nothing more.
-func (rl *RateLimits) SpendCost(w http.ResponseWriter, r *http.Request, route string, cost int) bool {
+// returns the answer to write instead of the operation's: 429 with Retry-After and
+// the RateLimit-* headers, and a coded error; nil when the cost is spent.
+func (rl *RateLimits) SpendCost(r *http.Request, route string, cost int) (refusal func(http.ResponseWriter)) {
 	if rl.cost == nil || cost <= 0 {
-		return true
+		return nil
 	}
 	d := rl.decide(r, []limitKey{{rl.cost, rl.callerKey(r)}}, cost)
 	if d.Allowed {
-		return true
+		return nil
 	}
 	msg := fmt.Sprintf("the operation costs %d and the caller's cost budget holds %d now", cost, d.Remaining)
 	if d.RetryAfter < 0 {
 		msg = fmt.Sprintf("the operation costs %d, more than the caller's cost budget of %d can ever hold", cost, d.Limit)
 		d.RetryAfter = time.Hour
 	}
-	rl.refuse(w, r, route, "cost", d, msg)
-	return false
+	return func(w http.ResponseWriter) { rl.refuse(w, r, route, "cost", d, msg) }
 }
 
 // callerKey names the caller of r: its principal's subject, else its address; an

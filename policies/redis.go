@@ -29,6 +29,15 @@ type redisConn struct {
 	// OnState, when set, is told when Redis becomes unreachable (false) and
 	// reachable again (true).
 	OnState func(up bool)
+	now     func() time.Time // times the probes; nil is time.Now
+}
+
+// clock is the time by c's clock.
+func (c *redisConn) clock() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return time.Now()
 }
 
 // Redis is a Redis that state shared by the instances lives in (rate limits,
@@ -128,7 +137,7 @@ func (c *redisConn) outcome(err error) {
 }
 
 func (c *redisConn) failed(err error) {
-	c.nextProbe.Store(time.Now().Add(time.Second).UnixNano())
+	c.nextProbe.Store(c.clock().Add(time.Second).UnixNano())
 	if c.down.CompareAndSwap(false, true) {
 		c.log.Warn(c.downMsg, "error", err)
 		if c.OnState != nil {

@@ -34,6 +34,9 @@ type SharedOptions struct {
 	// Redis is where the buckets are; past its timeout a check is decided locally.
 	Redis Redis
 	Log   *slog.Logger
+	// Now is the clock that times the probes of Redis while it is down, once a
+	// second; nil is time.Now. Tests pass their own.
+	Now func() time.Time
 }
 
 // NewSharedLimits connects to Redis lazily: a gateway starts while Redis is down.
@@ -44,6 +47,7 @@ func NewSharedLimits(o SharedOptions) (*SharedLimits, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.now = o.Now
 	return &SharedLimits{redisConn: c, prefix: o.Redis.KeyPrefix}, nil
 }
 
@@ -102,7 +106,7 @@ func (s *SharedLimits) check(ctx context.Context, keys []limitKey, n int) (d Dec
 			return Decision{RetryAfter: -1, Limit: k.l.rate.Burst}, true
 		}
 	}
-	if !s.usable(time.Now()) {
+	if !s.usable(s.clock()) {
 		s.fellBack()
 		return Decision{}, false
 	}

@@ -18,8 +18,10 @@ import (
 func TestSharedLimits(t *testing.T) {
 	srv := redistest.Start(t)
 	var downs, ups, fallbacks atomic.Int64
+	clock := newTestClock() // times the probes of Redis while it is down
 	instance := func() (*RateLimits, *SharedLimits, http.Handler) {
-		s, err := NewSharedLimits(SharedOptions{Redis: Redis{URL: srv.URL, KeyPrefix: t.Name() + ":", Timeout: setting.D(200 * time.Millisecond)}, Log: slog.New(slog.DiscardHandler)})
+		s, err := NewSharedLimits(SharedOptions{Redis: Redis{URL: srv.URL, KeyPrefix: t.Name() + ":", Timeout: setting.D(200 * time.Millisecond)},
+			Log: slog.New(slog.DiscardHandler), Now: clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +75,7 @@ func TestSharedLimits(t *testing.T) {
 	}
 
 	srv.Restart()
-	time.Sleep(1100 * time.Millisecond) // the next probe
+	clock.Advance(1100 * time.Millisecond) // the next probe
 	if status(hb) != 200 || status(ha) != 200 || !a.Up() || ups.Load() != 1 {
 		t.Fatalf("with Redis back (empty): up=%v ups=%d", a.Up(), ups.Load())
 	}

@@ -21,6 +21,22 @@ type Clients struct {
 	OnBatch func(loader string, ids int)
 }
 
+// NewClients makes the clients of the four services, each over the pool named
+// for its service ("users", "orders", "catalog", "reviews"), which pool returns.
+func NewClients(pool func(name string) Doer) *Clients {
+	return &Clients{
+		Users:   NewUsers("users", pool("users")),
+		Orders:  NewOrders("orders", pool("orders")),
+		Catalog: NewCatalog("catalog", pool("catalog")),
+		Reviews: NewReviews("reviews", pool("reviews")),
+	}
+}
+
+// Pools names the pools the clients call.
+func (c *Clients) Pools() []string {
+	return []string{c.Users.name, c.Orders.name, c.Catalog.name, c.Reviews.name}
+}
+
 func (c *Clients) batch(loader string, ids int) {
 	if c.OnBatch != nil {
 		c.OnBatch(loader, ids)

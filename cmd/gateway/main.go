@@ -85,7 +85,7 @@ func check(args []string, stdout, stderr io.Writer) error {
 	if *configPath == "" {
 		return errors.New("check: -config FILE is required")
 	}
-	cfg, err := config.Load(*configPath)
+	cfg, err := config.Load(*configPath, gateway.DemoPools()...)
 	if err != nil {
 		return err
 	}
@@ -143,13 +143,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer rt.Close()
-	var term *gateway.TLS
-	if cfg.TLS != nil {
-		if term, err = gateway.NewTLS(cfg.TLS); err != nil {
-			return err
-		}
-	}
-	defer watchReloads(rt, term, f, log)()
+	term := rt.TLS()
+	defer watchReloads(rt, f, log)()
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -173,7 +168,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	sides, err := startSideListeners(cfg, f, rt, term, ln, stdout)
+	sides, err := startSideListeners(cfg, f, rt, ln, stdout)
 	defer sides.close()
 	if err != nil {
 		return err
@@ -200,7 +195,7 @@ func loadConfig(f serveFlags, stdout io.Writer) (*config.Config, func(), error) 
 	closeDemo := func() {}
 	if f.config != "" {
 		var err error
-		if cfg, err = config.Load(f.config); err != nil {
+		if cfg, err = config.Load(f.config, gateway.DemoPools()...); err != nil {
 			return nil, nil, err
 		}
 	} else {
@@ -222,7 +217,7 @@ func loadConfig(f serveFlags, stdout io.Writer) (*config.Config, func(), error) 
 // it changes: a bad one is refused and logged, and the running configuration
 // goes on serving. The demo has no file to reload. The function returned stops
 // watching.
-func watchReloads(rt *gateway.Runtime, term *gateway.TLS, f serveFlags, log *slog.Logger) func() {
+func watchReloads(rt *gateway.Runtime, f serveFlags, log *slog.Logger) func() {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -236,12 +231,12 @@ func watchReloads(rt *gateway.Runtime, term *gateway.TLS, f serveFlags, log *slo
 					log.Warn("SIGHUP ignored: the demo has no configuration file to reload")
 					continue
 				}
-				reload(rt, term, f.config, f.listen, log)
+				reload(rt, f.config, f.listen, log)
 			}
 		}
 	}()
 	if f.config != "" && f.watch > 0 {
-		go watchFile(f.config, f.watch, done, func() { reload(rt, term, f.config, f.listen, log) })
+		go watchFile(f.config, f.watch, done, func() { reload(rt, f.config, f.listen, log) })
 	}
 	return func() {
 		signal.Stop(hup)
@@ -260,7 +255,8 @@ func (s sideServers) close() {
 
 // startSideListeners starts the admin, debug and HTTPS-redirect listeners that
 // the configuration and flags ask for.
-func startSideListeners(cfg *config.Config, f serveFlags, rt *gateway.Runtime, term *gateway.TLS, main net.Listener, stdout io.Writer) (sideServers, error) {
+func startSideListeners(cfg *config.Config, f serveFlags, rt *gateway.Runtime, main net.Listener, stdout io.Writer) (sideServers, error) {
+	term := rt.TLS()
 	var sides sideServers
 	start := func(addr string, srv *http.Server, what, banner string) error {
 		ln, err := net.Listen("tcp", addr)
@@ -350,25 +346,13 @@ func watchFile(path string, interval time.Duration, stop <-chan struct{}, change
 
 // reload loads the configuration file again and swaps it in; what goes wrong is
 // logged, and the running configuration stays.
-func reload(rt *gateway.Runtime, term *gateway.TLS, path, listen string, log *slog.Logger) {
-	cfg, err := config.Load(path)
+func reload(rt *gateway.Runtime, path, listen string, log *slog.Logger) {
+	cfg, err := config.Load(path, gateway.DemoPools()...)
 	if err == nil {
 		if listen != "" {
 			cfg.Listen = listen
 		}
-		switch {
-		case (cfg.TLS == nil) != (term == nil):
-			err = errors.Join(gateway.ErrNeedsRestart, errors.New("turning TLS on or off"))
-		case term != nil:
-			// The certificates first: a reload that cannot read them changes nothing.
-			if err = term.Check(cfg.TLS); err == nil {
-				if err = rt.Reload(cfg); err == nil {
-					err = term.Reload(cfg.TLS)
-				}
-			}
-		default:
-			err = rt.Reload(cfg)
-		}
+		err = rt.Reload(cfg)
 	}
 	if err != nil {
 		log.Error("reload refused; the running configuration stays", "error", err.Error())

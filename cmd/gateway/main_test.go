@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,11 +21,17 @@ import (
 // start runs the gateway with args until the test ends and returns its base URL.
 func start(t *testing.T, args ...string) string {
 	t.Helper()
+	return startLogging(t, io.Discard, args...)
+}
+
+// startLogging is start with the gateway's log written to stderr.
+func startLogging(t *testing.T, stderr io.Writer, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append(args, "-listen", "127.0.0.1:0", "-log-level", "error"), pw, io.Discard)
+		done <- run(ctx, append(args, "-listen", "127.0.0.1:0", "-log-level", "error"), pw, stderr)
 		pw.Close()
 	}()
 	t.Cleanup(func() {
@@ -151,8 +159,13 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 		s, b, err := query()
 		inflight <- result{s, b, err}
 	}()
-	time.Sleep(50 * time.Millisecond)
-	cancel() // SIGTERM
+	users := cluster.Instances(demo.Users)[0]
+	for deadline := time.Now().Add(5 * time.Second); users.Calls() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the query never reached the users service")
+		}
+	}
+	cancel() // SIGTERM, with the query under way
 
 	// Readiness turns false at once, while the listener still serves.
 	deadline := time.Now().Add(150 * time.Millisecond)
@@ -221,7 +234,8 @@ func TestSIGHUPReloadsTheFile(t *testing.T) {
 		}
 	}
 	write(users[0].URL(), "")
-	base := start(t, "-config", file, "-watch", "50ms")
+	var log syncBuffer
+	base := startLogging(t, &log, "-config", file, "-watch", "50ms")
 	query := func() {
 		resp, err := http.Post(base+"/graphql", "application/json", strings.NewReader(`{"query":"{ user(id:\"u1\"){ name } }"}`))
 		if err != nil {
@@ -241,7 +255,11 @@ func TestSIGHUPReloadsTheFile(t *testing.T) {
 	// A bad file: refused, the running configuration stays.
 	write(users[1].URL(), "nonsense_key: 1\n")
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	time.Sleep(200 * time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(log.String(), "reload refused"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the bad file was never refused")
+		}
+	}
 	users[0].ResetCounters()
 	query()
 	if users[0].Calls() != 1 {
@@ -260,8 +278,8 @@ func TestSIGHUPReloadsTheFile(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	// The watch alone: the file changes, no signal.
-	time.Sleep(100 * time.Millisecond)
+	// The watch alone: the file changes, no signal. Whether or not the watch saw
+	// the last change yet, this one differs from what it saw.
 	users[0].ResetCounters()
 	write(users[0].URL(), "shutdown_timeout: 9s\n")
 	deadline = time.Now().Add(5 * time.Second)
@@ -272,4 +290,22 @@ func TestSIGHUPReloadsTheFile(t *testing.T) {
 		query()
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// syncBuffer is a buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1,4 +1,4 @@
-package lb
+package h1
 
 import (
 	"bufio"
@@ -34,7 +34,7 @@ type head struct {
 // readResponse reads one answer from c into resp. answered reports whether any byte
 // of it was read; keepAlive whether the connection may carry another request once
 // the answer has been read to its end.
-func (t *transport) readResponse(c *conn, isHead bool, resp *Response) (answered, keepAlive bool, err error) {
+func (t *Client) readResponse(c *conn, isHead bool, resp *Response) (answered, keepAlive bool, err error) {
 	budget := t.maxHead
 	for interim := 0; ; interim++ {
 		h, got, err := t.readHead(c, &budget)
@@ -57,7 +57,7 @@ func (t *transport) readResponse(c *conn, isHead bool, resp *Response) (answered
 }
 
 // readHead reads a status line and header fields, spending budget on their bytes.
-func (t *transport) readHead(c *conn, budget *int) (h head, answered bool, err error) {
+func (t *Client) readHead(c *conn, budget *int) (h head, answered bool, err error) {
 	line, err := c.readLine(budget)
 	if err != nil {
 		return h, false, err
@@ -142,7 +142,7 @@ func (h *head) field(line []byte) error {
 }
 
 // readBody reads the body h frames into resp.
-func (t *transport) readBody(br *bufio.Reader, isHead bool, h head, resp *Response) error {
+func (t *Client) readBody(br *bufio.Reader, isHead bool, h head, resp *Response) error {
 	resp.Status = h.status
 	switch {
 	case isHead || h.status == 204 || h.status == 304:
@@ -170,7 +170,7 @@ func (t *transport) readBody(br *bufio.Reader, isHead bool, h head, resp *Respon
 // maxChunkLine bounds a chunk's size line, extensions included.
 const maxChunkLine = 4 << 10
 
-func (t *transport) readChunked(br *bufio.Reader, resp *Response) error {
+func (t *Client) readChunked(br *bufio.Reader, resp *Response) error {
 	for {
 		budget := maxChunkLine
 		line, err := readLine(br, &budget)
@@ -209,7 +209,7 @@ func (t *transport) readChunked(br *bufio.Reader, resp *Response) error {
 
 // readTrailer reads the trailer fields after the last chunk, bounded as a head is,
 // and ignores them.
-func (t *transport) readTrailer(br *bufio.Reader) error {
+func (t *Client) readTrailer(br *bufio.Reader) error {
 	budget := t.maxHead
 	for {
 		line, err := readLine(br, &budget)
@@ -233,7 +233,7 @@ func noEOF(err error) error {
 	return err
 }
 
-func (t *transport) readToEOF(br *bufio.Reader, resp *Response) error {
+func (t *Client) readToEOF(br *bufio.Reader, resp *Response) error {
 	for {
 		resp.Body = grow(resp.Body, 4096)
 		n, err := br.Read(resp.Body[len(resp.Body):cap(resp.Body)])

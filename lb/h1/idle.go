@@ -1,4 +1,4 @@
-package lb
+package h1
 
 import (
 	"errors"
@@ -29,30 +29,30 @@ import (
 // request (a lookup by id answered with another id is refused) catch what such an
 // answer would carry, and the connection is retired when the real answer follows.
 //
-// Connections closed instead of reused are counted by reason (Stats.Discards).
+// Connections closed instead of reused are counted by reason (Client.Discards).
 
-// discardReason is why a connection was closed instead of reused.
-type discardReason int
+// DiscardReason is why a connection was closed instead of reused.
+type DiscardReason int
 
 const (
-	discardNone        discardReason = iota
-	discardIdleData                  // bytes arrived while it was idle: an answer nobody asked for
-	discardIdleClosed                // the upstream closed or reset it while it was idle
-	discardTrailing                  // bytes followed the end of an answer
-	discardBroken                    // its exchange failed or was cancelled before the answer's end
-	discardIdleTimeout               // idle for longer than the idle timeout
-	numDiscardReasons
+	DiscardNone        DiscardReason = iota
+	DiscardIdleData                  // bytes arrived while it was idle: an answer nobody asked for
+	DiscardIdleClosed                // the upstream closed or reset it while it was idle
+	DiscardTrailing                  // bytes followed the end of an answer
+	DiscardBroken                    // its exchange failed or was cancelled before the answer's end
+	DiscardIdleTimeout               // idle for longer than the idle timeout
+	NumDiscardReasons
 )
 
 // DiscardReasons name the reasons a keep-alive connection is closed instead of
-// reused, as Stats.Discards counts them, in a fixed order.
-var DiscardReasons = [numDiscardReasons]string{
-	discardNone:        "none",
-	discardIdleData:    "idle_data",
-	discardIdleClosed:  "idle_closed",
-	discardTrailing:    "trailing_bytes",
-	discardBroken:      "broken",
-	discardIdleTimeout: "idle_timeout",
+// reused, as Client.Discards counts them, in a fixed order.
+var DiscardReasons = [NumDiscardReasons]string{
+	DiscardNone:        "none",
+	DiscardIdleData:    "idle_data",
+	DiscardIdleClosed:  "idle_closed",
+	DiscardTrailing:    "trailing_bytes",
+	DiscardBroken:      "broken",
+	DiscardIdleTimeout: "idle_timeout",
 }
 
 // tlsUnsolicited reports what the TLS layer of c holds that no request asked for:
@@ -60,24 +60,24 @@ var DiscardReasons = [numDiscardReasons]string{
 // close_notify among them. A read with a deadline in the past returns what it
 // holds without touching the socket, whose bytes the peek sees; handshake messages
 // (session tickets) are taken in on the way and are not input of their own.
-func (c *conn) tlsUnsolicited() discardReason {
+func (c *conn) tlsUnsolicited() DiscardReason {
 	if c.tls == nil {
-		return discardNone
+		return DiscardNone
 	}
 	if c.tls.rec.midRecord() {
-		return discardIdleData
+		return DiscardIdleData
 	}
 	c.deadline = aLongTimeAgo // begin sets the request's own
 	if err := c.tls.Conn.SetReadDeadline(aLongTimeAgo); err != nil {
-		return discardIdleClosed
+		return DiscardIdleClosed
 	}
 	n, err := c.tls.Conn.Read(c.peekBuf[:])
 	switch {
 	case n > 0:
-		return discardIdleData
+		return DiscardIdleData
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return discardNone
+		return DiscardNone
 	default:
-		return discardIdleClosed
+		return DiscardIdleClosed
 	}
 }

@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
-package lb
+package h1
 
 import (
 	"net"
@@ -18,28 +18,28 @@ func (c *conn) watch(tc *net.TCPConn) {
 }
 
 // unsolicited reports what arrived on the idle connection c since its last answer
-// was read: nothing (discardNone), bytes, or the upstream's close.
-func (c *conn) unsolicited() discardReason {
+// was read: nothing (DiscardNone), bytes, or the upstream's close.
+func (c *conn) unsolicited() DiscardReason {
 	if c.br.Buffered() > 0 {
-		return discardIdleData
+		return DiscardIdleData
 	}
-	if r := c.tlsUnsolicited(); r != discardNone {
+	if r := c.tlsUnsolicited(); r != DiscardNone {
 		return r
 	}
 	if c.raw == nil {
-		return discardNone
+		return DiscardNone
 	}
 	// Control, unlike Read, does not look at the connection's deadline, which may
 	// have passed while it was idle.
 	if err := c.raw.Control(c.peekFunc); err != nil {
-		return discardIdleClosed
+		return DiscardIdleClosed
 	}
 	switch {
 	case c.peekErr == syscall.EAGAIN || c.peekErr == syscall.EWOULDBLOCK:
-		return discardNone
+		return DiscardNone
 	case c.peekErr != nil || c.peekN == 0:
-		return discardIdleClosed // reset, or end of stream
+		return DiscardIdleClosed // reset, or end of stream
 	default:
-		return discardIdleData
+		return DiscardIdleData
 	}
 }

@@ -1,6 +1,6 @@
 //go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
 
-package lb
+package h1
 
 import "net"
 
@@ -9,9 +9,9 @@ import "net"
 func (c *conn) watch(*net.TCPConn) {}
 
 // unsolicited reports bytes left in c's read buffer.
-func (c *conn) unsolicited() discardReason {
+func (c *conn) unsolicited() DiscardReason {
 	if c.br.Buffered() > 0 {
-		return discardIdleData
+		return DiscardIdleData
 	}
 	return c.tlsUnsolicited()
 }

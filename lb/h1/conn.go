@@ -1,4 +1,4 @@
-package lb
+package h1
 
 import (
 	"bufio"
@@ -6,59 +6,11 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 )
-
-// Request is one HTTP/1.1 request to an upstream. The pool chooses the endpoint, so a
-// request names only what goes on the wire after the host.
-type Request struct {
-	// Method is the HTTP method; empty means GET.
-	Method string
-	// Target is the request target: the escaped path and query, as in
-	// "/users?ids=u1,u2". It must start with '/' and hold no space, CR or LF.
-	Target string
-	// Header holds extra request header fields as name/value pairs. Values must hold
-	// no CR or LF.
-	Header [][2]string
-	// Body is sent with a Content-Length when non-empty. A request with a body is
-	// replayable, so it may be retried when its method is idempotent.
-	Body []byte
-}
-
-// Response is an upstream's answer. Body is appended to, so a caller may pass a
-// response whose Body has capacity left from an earlier call and avoid allocating.
-type Response struct {
-	Status int
-	Body   []byte
-}
-
-// Reset empties the response for reuse, keeping the capacity of Body.
-func (r *Response) Reset() {
-	r.Status = 0
-	r.Body = r.Body[:0]
-}
-
-func (r *Request) method() string {
-	if r.Method == "" {
-		return "GET"
-	}
-	return r.Method
-}
-
-// idempotent reports whether the request may be sent twice without changing its
-// meaning (RFC 9110, section 9.2.2).
-func (r *Request) idempotent() bool {
-	switch r.method() {
-	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
-		return true
-	}
-	return false
-}
 
 // Errors the transport returns. A dial error is wrapped in a *DialError so that
 // callers can tell "never reached the endpoint" (always safe to retry) from the rest.
@@ -105,8 +57,27 @@ type conn struct {
 // aLongTimeAgo is a deadline in the past, set on a connection to abort blocked I/O.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// transport dials and reuses connections to one address. It is safe for concurrent use.
-type transport struct {
+// Options say what a Client connects to and what it bounds.
+type Options struct {
+	// Addr is the address to dial, host:port; Host is the Host header sent.
+	Addr, Host string
+	// ConnectTimeout bounds a dial and a TLS handshake; 0 leaves only the
+	// request's deadline.
+	ConnectTimeout time.Duration
+	// MaxIdle is how many idle connections are kept for reuse.
+	MaxIdle int
+	// IdleTimeout closes, instead of reusing, a connection idle for longer; 0: none.
+	IdleTimeout time.Duration
+	// MaxBody and MaxHead bound an answer's body, and its head (status line and
+	// header fields, interim answers included).
+	MaxBody, MaxHead int
+	// TLS makes the connections of an https endpoint; nil for plain http.
+	TLS *TLSClient
+}
+
+// Client dials and reuses keep-alive HTTP/1.1 connections to one address, one
+// exchange per connection at a time. It is safe for concurrent use.
+type Client struct {
 	addr           string
 	host           string
 	connectTimeout time.Duration
@@ -114,13 +85,36 @@ type transport struct {
 	idleTimeout    time.Duration
 	maxBody        int
 	maxHead        int
-	tls            *tlsClient // nil for a plain http endpoint
+	tls            *TLSClient // nil for a plain http endpoint
 
-	discards [numDiscardReasons]atomic.Int64 // connections closed instead of reused, by reason
+	discards [NumDiscardReasons]atomic.Int64 // connections closed instead of reused, by reason
 
 	mu     sync.Mutex
 	idle   []*conn // LIFO: the most recently used connection is the likeliest alive
 	closed bool    // after closeIdle: connections handed back are closed, not kept
+}
+
+// NewClient returns the client of the endpoint o describes; it connects on demand.
+func NewClient(o Options) *Client {
+	return &Client{addr: o.Addr, host: o.Host, connectTimeout: o.ConnectTimeout, maxIdle: o.MaxIdle,
+		idleTimeout: o.IdleTimeout, maxBody: o.MaxBody, maxHead: o.MaxHead, tls: o.TLS}
+}
+
+// Discards returns how many connections were closed instead of reused, by reason,
+// indexed as DiscardReasons.
+func (t *Client) Discards() [NumDiscardReasons]int64 {
+	var out [NumDiscardReasons]int64
+	for i := range t.discards {
+		out[i] = t.discards[i].Load()
+	}
+	return out
+}
+
+// Idle returns how many idle connections the client keeps.
+func (t *Client) Idle() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.idle)
 }
 
 // getIdle takes the most recently used idle connection on which nothing arrived
@@ -128,7 +122,7 @@ type transport struct {
 // upstream is closed and the next one tried. One idle for longer than idleTimeout is
 // closed instead, with every older one: servers close such connections, and sending
 // on one would cost a failed attempt.
-func (t *transport) getIdle() *conn {
+func (t *Client) getIdle() *conn {
 	for {
 		t.mu.Lock()
 		n := len(t.idle)
@@ -142,14 +136,14 @@ func (t *transport) getIdle() *conn {
 			t.idle = nil
 			t.mu.Unlock()
 			for _, e := range expired {
-				t.discard(e, discardIdleTimeout)
+				t.discard(e, DiscardIdleTimeout)
 			}
 			return nil
 		}
 		t.idle[n-1] = nil
 		t.idle = t.idle[:n-1]
 		t.mu.Unlock()
-		if reason := c.unsolicited(); reason != discardNone {
+		if reason := c.unsolicited(); reason != DiscardNone {
 			t.discard(c, reason)
 			continue
 		}
@@ -158,12 +152,12 @@ func (t *transport) getIdle() *conn {
 }
 
 // discard closes c instead of reusing it, and counts why.
-func (t *transport) discard(c *conn, reason discardReason) {
+func (t *Client) discard(c *conn, reason DiscardReason) {
 	t.discards[reason].Add(1)
 	c.nc.Close()
 }
 
-func (t *transport) putIdle(c *conn) {
+func (t *Client) putIdle(c *conn) {
 	if t.idleTimeout > 0 {
 		c.idleAt = time.Now()
 	}
@@ -177,9 +171,9 @@ func (t *transport) putIdle(c *conn) {
 	c.nc.Close()
 }
 
-// closeIdle closes every idle connection, and with final, every connection handed
+// CloseIdle closes every idle connection, and with final, every connection handed
 // back later too.
-func (t *transport) closeIdle(final bool) {
+func (t *Client) CloseIdle(final bool) {
 	t.mu.Lock()
 	t.closed = t.closed || final
 	idle := t.idle
@@ -190,7 +184,7 @@ func (t *transport) closeIdle(final bool) {
 	}
 }
 
-func (t *transport) dial(ctx context.Context, deadline time.Time) (*conn, error) {
+func (t *Client) dial(ctx context.Context, deadline time.Time) (*conn, error) {
 	d := net.Dialer{Timeout: t.connectTimeout, Deadline: deadline, KeepAlive: 30 * time.Second}
 	nc, err := d.DialContext(ctx, "tcp", t.addr)
 	if err != nil {
@@ -213,16 +207,22 @@ func (t *transport) dial(ctx context.Context, deadline time.Time) (*conn, error)
 	return c, nil
 }
 
-// roundTrip sends req and reads the answer into resp. deadline (zero for none) bounds
+// RoundTrip sends req and reads the answer into resp. deadline (zero for none) bounds
 // the dial and the I/O; it must not be later than ctx's. ctx's cancellation aborts
 // blocked reads and writes and closes the connection, which the upstream sees as a
-// cancelled request.
-func (t *transport) roundTrip(ctx context.Context, deadline time.Time, req *Request, resp *Response) error {
+// cancelled request. A request that failed on a reused connection the upstream had
+// closed is sent again on a new one when retryStale allows.
+func (t *Client) RoundTrip(ctx context.Context, deadline time.Time, req *Request, resp *Response) error {
 	return t.roundTripOn(ctx, deadline, req, resp, false)
 }
 
-// roundTripOn is roundTrip on a new connection when fresh, else on an idle one if any.
-func (t *transport) roundTripOn(ctx context.Context, deadline time.Time, req *Request, resp *Response, fresh bool) error {
+// RoundTripFresh is RoundTrip on a new connection, never an idle one.
+func (t *Client) RoundTripFresh(ctx context.Context, deadline time.Time, req *Request, resp *Response) error {
+	return t.roundTripOn(ctx, deadline, req, resp, true)
+}
+
+// roundTripOn is RoundTrip on a new connection when fresh, else on an idle one if any.
+func (t *Client) roundTripOn(ctx context.Context, deadline time.Time, req *Request, resp *Response, fresh bool) error {
 	if err := validRequest(req); err != nil {
 		return err
 	}
@@ -249,6 +249,45 @@ func (t *transport) roundTripOn(ctx context.Context, deadline time.Time, req *Re
 	}
 }
 
+// Exchange is a request written on a connection, whose answer Finish reads. The
+// zero Exchange is not one: Begin makes it.
+type Exchange struct {
+	t        *Client
+	req      *Request
+	deadline time.Time
+	c        *conn // nil when the dial failed
+	reused   bool
+	stop     func() bool
+	err      error // the request could not be sent
+}
+
+// Begin writes req on a connection (an idle one, else a new one) and returns
+// without reading the answer, which Finish reads. deadline and ctx are as for
+// RoundTrip; req must be valid (Request.Check). Every Exchange must be finished,
+// once. Between the two the caller may begin and finish other exchanges.
+func (t *Client) Begin(ctx context.Context, deadline time.Time, req *Request) Exchange {
+	x := Exchange{t: t, req: req, deadline: deadline}
+	x.c, x.reused, x.stop, x.err = t.begin(ctx, deadline, req, false)
+	return x
+}
+
+// Finish reads the answer of the exchange into resp. If it failed on a reused
+// connection the upstream had closed, the request is sent again on a new one, as
+// RoundTrip does, unless ctx ended or the deadline passed by now's clock.
+func (x *Exchange) Finish(ctx context.Context, now func() time.Time, resp *Response) error {
+	err := x.err
+	sent, answered := err == nil, false
+	if sent {
+		answered, err = x.t.finish(ctx, x.c, x.stop, x.req, resp)
+	}
+	if err != nil && x.c != nil && ctx.Err() == nil && (x.deadline.IsZero() || now().Before(x.deadline)) &&
+		retryStale(x.req, x.reused, sent, answered, err) {
+		resp.Reset()
+		err = x.t.roundTripOn(ctx, x.deadline, x.req, resp, true)
+	}
+	return err
+}
+
 // retryStale reports whether an exchange that failed on a reused connection may be
 // sent again on a new one. A server may close a keep-alive connection while it sits
 // idle; the next request on it then fails. If the request did not get out whole, no
@@ -262,7 +301,7 @@ func retryStale(req *Request, reused, sent, answered bool, err error) bool {
 	if !sent {
 		return true
 	}
-	return req.idempotent() && !answered &&
+	return req.Idempotent() && !answered &&
 		(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
 }
 
@@ -270,7 +309,7 @@ func retryStale(req *Request, reused, sent, answered bool, err error) bool {
 // on it, with the deadline set and cancellation armed. On success the caller must
 // call finish with the returned connection and stop. On failure the connection, if
 // any, is closed; c is nil when the dial failed.
-func (t *transport) begin(ctx context.Context, deadline time.Time, req *Request, fresh bool) (c *conn, reused bool, stop func() bool, err error) {
+func (t *Client) begin(ctx context.Context, deadline time.Time, req *Request, fresh bool) (c *conn, reused bool, stop func() bool, err error) {
 	if !fresh {
 		c = t.getIdle()
 	}
@@ -306,7 +345,7 @@ func noStop() bool { return true }
 // cancellation, and returns c to the idle set or closes it. answered reports whether
 // any byte of the answer was read, after which a failure cannot be blamed on a stale
 // connection.
-func (t *transport) finish(ctx context.Context, c *conn, stop func() bool, req *Request, resp *Response) (answered bool, err error) {
+func (t *Client) finish(ctx context.Context, c *conn, stop func() bool, req *Request, resp *Response) (answered bool, err error) {
 	// A caller that keeps several calls in flight reads their answers in turn; by
 	// the time it reads one, the deadline may have passed while the answer sat in
 	// the socket, in time. Such an answer is still read, within a short grace.
@@ -314,7 +353,7 @@ func (t *transport) finish(ctx context.Context, c *conn, stop func() bool, req *
 	if late || ctx.Err() != nil {
 		stop()
 		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			t.discard(c, discardBroken) // cancelled: no one wants the answer
+			t.discard(c, DiscardBroken) // cancelled: no one wants the answer
 			return true, ctx.Err()
 		}
 		c.deadline = time.Now().Add(lateReadGrace)
@@ -328,14 +367,14 @@ func (t *transport) finish(ctx context.Context, c *conn, stop func() bool, req *
 	if !stop() {
 		// The context ended while the request ran; the deadline set by the callback
 		// makes the connection useless.
-		t.discard(c, discardBroken)
+		t.discard(c, DiscardBroken)
 		if err == nil {
 			err = ctx.Err()
 		}
 		return true, err
 	}
 	if err != nil {
-		t.discard(c, discardBroken)
+		t.discard(c, DiscardBroken)
 		return answered, err
 	}
 	switch {
@@ -344,7 +383,7 @@ func (t *transport) finish(ctx context.Context, c *conn, stop func() bool, req *
 	case c.br.Buffered() > 0:
 		// Bytes left in the buffer belong to no request: the answer was longer than
 		// it said. The connection cannot be trusted with another request.
-		t.discard(c, discardTrailing)
+		t.discard(c, DiscardTrailing)
 	default:
 		t.putIdle(c)
 	}
@@ -354,83 +393,3 @@ func (t *transport) finish(ctx context.Context, c *conn, stop func() bool, req *
 // lateReadGrace is how long an answer read after its deadline may take to read: an
 // answer already in the socket takes none.
 const lateReadGrace = time.Millisecond
-
-// writeRequest writes req on c and flushes it.
-func writeRequest(c *conn, host string, req *Request) error {
-	bw := c.bw
-	method := req.method()
-	bw.WriteString(method)
-	bw.WriteByte(' ')
-	bw.WriteString(req.Target)
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(host)
-	bw.WriteString("\r\nUser-Agent: switchyard\r\nAccept: application/json\r\n")
-	for _, h := range req.Header {
-		bw.WriteString(h[0])
-		bw.WriteString(": ")
-		bw.WriteString(h[1])
-		bw.WriteString("\r\n")
-	}
-	if len(req.Body) > 0 || method == "POST" || method == "PUT" || method == "PATCH" {
-		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(c.num[:0], int64(len(req.Body)), 10))
-		bw.WriteString("\r\n")
-	}
-	bw.WriteString("\r\n")
-	bw.Write(req.Body)
-	return bw.Flush()
-}
-
-// validRequest refuses what cannot be sent safely: a target that is not an origin
-// form without spaces or control characters, and header fields whose names are not
-// tokens or whose values hold control characters other than tab.
-func validRequest(req *Request) error {
-	if len(req.Target) == 0 || req.Target[0] != '/' {
-		return errBadRequestTarget
-	}
-	for i := 0; i < len(req.Target); i++ {
-		if c := req.Target[i]; c <= ' ' || c == 0x7f {
-			return errBadRequestTarget
-		}
-	}
-	for _, h := range req.Header {
-		if h[0] == "" {
-			return errBadHeader
-		}
-		for i := 0; i < len(h[0]); i++ {
-			if !isTokenChar(h[0][i]) {
-				return errBadHeader
-			}
-		}
-		for i := 0; i < len(h[1]); i++ {
-			if byteClass[h[1][i]]&classFieldValue == 0 {
-				return errBadHeader
-			}
-		}
-	}
-	return nil
-}
-
-// isTokenChar reports whether c may appear in an HTTP token (RFC 9110, 5.6.2).
-func isTokenChar(c byte) bool { return byteClass[c]&classToken != 0 }
-
-// The classes of bytes the heads of requests and answers are checked against, one
-// table lookup per byte: every exchange goes through them.
-const (
-	classToken      = 1 << iota // may appear in a token (RFC 9110, 5.6.2)
-	classFieldValue             // may appear in a field value: not a control but HTAB
-)
-
-var byteClass = func() (t [256]uint8) {
-	for c := 0; c < 256; c++ {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0:
-			t[c] |= classToken
-		}
-		if (c >= ' ' || c == '\t') && c != 0x7f {
-			t[c] |= classFieldValue
-		}
-	}
-	return t
-}()
