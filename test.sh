@@ -42,7 +42,7 @@ fi
 # The Helm chart's tests (deploy/) lint and render it with helm, built from the Go
 # module proxy.
 helm=$(go env GOPATH)/bin/helm
-if ! "$helm" version --short 2>/dev/null | grep -q "${HELM_VERSION}"; then
+if ! go version -m "$helm" 2>/dev/null | grep -q "helm.sh/helm/v4[[:space:]]*${HELM_VERSION}"; then
   step "installing helm $HELM_VERSION"
   GOFLAGS= go install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
 fi
