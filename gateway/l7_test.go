@@ -197,6 +197,18 @@ func TestL7Routes(t *testing.T) {
 		if resp.Header.Get("X-Internal") != "" || resp.Header.Get("X-Route") != "api" {
 			t.Errorf("response headers: %v", resp.Header)
 		}
+		if id := resp.Header.Get("X-Request-Id"); id == "" || e.Headers["X-Request-Id"] != id {
+			t.Errorf("the upstream got request id %q, the client %q", e.Headers["X-Request-Id"], id)
+		}
+		// A client's own id, when acceptable, is the one the upstream sees; another
+		// is replaced by the gateway's.
+		if resp, body := do("GET", "/api/users/7", "X-Request-Id", "client-id-1"); echo(body).Headers["X-Request-Id"] != "client-id-1" || resp.Header.Get("X-Request-Id") != "client-id-1" {
+			t.Errorf("a client's id: the upstream got %q", echo(body).Headers["X-Request-Id"])
+		}
+		bad := strings.Repeat("x", 300)
+		if resp, body := do("GET", "/api/users/7", "X-Request-Id", bad); echo(body).Headers["X-Request-Id"] != resp.Header.Get("X-Request-Id") || resp.Header.Get("X-Request-Id") == bad {
+			t.Errorf("an unacceptable client id reached the upstream: %q", echo(body).Headers["X-Request-Id"])
+		}
 	})
 	t.Run("method not matched", func(t *testing.T) {
 		if resp, _ := do("DELETE", "/api/users/7"); resp.StatusCode != 404 {

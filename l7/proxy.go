@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/switchyard/switchyard/inbound"
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/policies"
 )
@@ -152,6 +153,11 @@ func (o *ProxyOptions) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	pr.SetXForwarded()
+	// The request's id, as the GraphQL path sends it: the client's when acceptable,
+	// else the gateway's (a client's other value is not passed on).
+	if info := inbound.From(in.Context()); info != nil && info.ID != "" {
+		out.Header["X-Request-Id"] = []string{info.ID}
+	}
 	o.RequestHeaders.Apply(out.Header)
 	if o.Fields != nil {
 		out.Header.Del("Accept-Encoding") // the answer is read: it must not be compressed
