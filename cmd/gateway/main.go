@@ -45,18 +45,66 @@ const defaultGCPercent = 400
 // version is the release, set at build time with -ldflags "-X main.version=v1.2.3".
 var version = "dev"
 
-// run runs the command line: "version", "check -config FILE", or the gateway.
+// run runs the command line: "version", "check -config FILE", "help", or the
+// gateway. Asking for help (help, -h, -help, --help, also after a command) prints
+// the usage to stdout and is not an error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "version":
-			printVersion(stdout)
-			return nil
-		case "check":
-			return check(args[1:], stdout, stderr)
-		}
+	var err error
+	switch cmd := firstArg(args); cmd {
+	case "version":
+		printVersion(stdout)
+	case "check":
+		err = check(args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		printUsage(stdout)
+	case "", "-":
+		err = serve(ctx, args, stdout, stderr)
+	default:
+		return fmt.Errorf("unknown command %q (commands: check, version, help; run gateway help)", cmd)
 	}
-	return serve(ctx, args, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		printUsage(stdout)
+		return nil
+	}
+	return err
+}
+
+// firstArg is the command args start with: their first word unless it is a flag
+// other than help ("" then), "-" when args are flags only.
+func firstArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	switch a := args[0]; {
+	case a == "-h" || a == "-help" || a == "--help":
+		return a
+	case strings.HasPrefix(a, "-"):
+		return "-"
+	default:
+		return a
+	}
+}
+
+const usage = `Switchyard: a GraphQL and backend-for-frontend gateway and L7 load balancer.
+
+Usage:
+  gateway [flags]               serve; without -config, the built-in demo on loopback
+  gateway check -config FILE    validate a configuration file as the gateway would at
+                                start (every problem with file, line and key), and exit
+  gateway version               print the version and what the binary was built from
+  gateway help                  print this help
+
+Flags of the server:
+`
+
+// printUsage prints the commands and the server's flags.
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, usage)
+	fs, _ := serveFlagSet(io.Discard)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprintln(w, "\nSignals: SIGHUP reloads the configuration file; SIGINT or SIGTERM stops gracefully.")
+	fmt.Fprintln(w, "Documentation: README.md and docs/ in the source tree.")
 }
 
 // printVersion prints the release and what the binary was built from.
@@ -78,6 +126,7 @@ func printVersion(w io.Writer) {
 func check(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gateway check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {} // help goes to stdout, printed by run
 	configPath := fs.String("config", "", "the configuration file to check (required)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -105,15 +154,28 @@ type serveFlags struct {
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
+	fs, f := serveFlagSet(stderr)
+	if err := fs.Parse(args); err != nil {
+		return *f, err
+	}
+	if fs.NArg() > 0 {
+		return *f, fmt.Errorf("unexpected arguments %q after the flags (run gateway help)", fs.Args())
+	}
+	return *f, nil
+}
+
+// serveFlagSet is the server's flags; errors of parsing them go to stderr.
+func serveFlagSet(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
 	var f serveFlags
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.config, "config", "", "the configuration file (YAML); none runs the built-in demo")
-	fs.StringVar(&f.listen, "listen", "", "listen address, overriding the configuration's")
+	fs.Usage = func() {} // help goes to stdout, printed by run
+	fs.StringVar(&f.config, "config", "", "the configuration `file` (YAML); none runs the built-in demo")
+	fs.StringVar(&f.listen, "listen", "", "listen `address`, overriding the configuration's")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&f.debug, "debug-listen", "", "if set, serve Go's pprof profiles on this address (keep it private)")
+	fs.StringVar(&f.debug, "debug-listen", "", "if set, serve Go's pprof profiles on this `address` (keep it private)")
 	fs.DurationVar(&f.watch, "watch", 0, "if set, check the configuration file this often and reload it when it changes")
-	return f, fs.Parse(args)
+	return fs, &f
 }
 
 // serve runs the gateway until ctx ends.

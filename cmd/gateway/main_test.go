@@ -211,6 +211,31 @@ func TestVersionAndCheck(t *testing.T) {
 	}
 }
 
+// Help, however asked for, prints the commands and flags to stdout and is no error
+// (the process exits 0); an unknown command or a stray argument is one, and starts
+// nothing.
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}, {"-help"}, {"-config", "x.yaml", "-h"}, {"check", "-h"}} {
+		var out, errOut strings.Builder
+		if err := run(context.Background(), args, &out, &errOut); err != nil {
+			t.Errorf("%q: %v", args, err)
+		}
+		for _, want := range []string{"gateway check -config FILE", "gateway version", "-config file", "-watch", "-listen address"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%q: the usage lacks %q:\n%s", args, want, out.String())
+			}
+		}
+		if errOut.Len() > 0 {
+			t.Errorf("%q wrote to stderr: %s", args, errOut.String())
+		}
+	}
+	for _, args := range [][]string{{"hlep"}, {"-config", "x.yaml", "extra"}, {"-nope"}} {
+		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+	}
+}
+
 func TestSIGHUPReloadsTheFile(t *testing.T) {
 	cluster, err := demo.StartCluster(demo.NewDataset(), 2)
 	if err != nil {
