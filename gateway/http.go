@@ -130,6 +130,8 @@ func (g *Gateway) graphqlServer(version string) *handler.Server {
 	srv.SetParserTokenLimit(max(g.cfg.GraphQL.Limits.MaxTokens, 0)) // 0: none
 	if *g.cfg.GraphQL.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(policies.NoIntrospection{})
 	}
 	lim := g.cfg.GraphQL.Limits
 	off := func(n int) int { return max(n, 0) } // -1: no limit

@@ -64,8 +64,10 @@ type requestBody struct {
 // of another media type is a 415, and a body over the limit a 413.
 //
 // With Accept: application/graphql-response+json, a request that fails before
-// execution (it does not parse or validate) is a 400; with application/json it is a
-// 422 for parse and validation errors, as gqlgen answers, and otherwise a 200.
+// execution (it does not parse or validate, or its variables do not fit) is a 400;
+// with application/json (or no Accept) it is a 200, as the specification says a
+// server SHOULD answer there. A request that is not a GraphQL request at all (no
+// query) is a 400 either way.
 type httpTransport struct {
 	maxBody  int64
 	metrics  *metrics.Metrics // nil when disabled; for the operations that do not parse or validate
@@ -163,11 +165,26 @@ func (t httpTransport) readParams(w http.ResponseWriter, r *http.Request, buf *b
 		return status, err
 	}
 	params.ReadTime.End = graphql.Now()
+	if params.Query == "" && !hasPersistedQuery(params.Extensions) {
+		return http.StatusBadRequest, codedError(codeBadRequest, "the request has no query: send it in the \"query\" parameter")
+	}
 	if t.maxQuery > 0 && len(params.Query) > t.maxQuery {
 		return http.StatusBadRequest, codedError(policies.CodeQueryTooLarge,
 			fmt.Sprintf("the query is %d bytes; at most %d are allowed", len(params.Query), t.maxQuery))
 	}
 	return 0, nil
+}
+
+// hasPersistedQuery reports whether a request's extensions name a persisted query,
+// in any case of the key (as the trusted documents read it), so that the query
+// may come from its hash.
+func hasPersistedQuery(ext map[string]any) bool {
+	for k := range ext {
+		if strings.EqualFold(k, "persistedQuery") {
+			return true
+		}
+	}
+	return false
 }
 
 // refuse answers an operation that did not parse, validate or pass a policy, with
@@ -187,11 +204,11 @@ func (t httpTransport) refuse(ctx context.Context, w http.ResponseWriter, exec g
 		status = http.StatusForbidden
 	case refusedByLimits(errs):
 		status = http.StatusBadRequest
-	case errcode.GetErrorKind(errs) == errcode.KindProtocol:
-		status = http.StatusUnprocessableEntity
-		if media == mediaGraphQLResponse {
-			status = http.StatusBadRequest
-		}
+	case errcode.GetErrorKind(errs) == errcode.KindProtocol && media == mediaGraphQLResponse:
+		// Parse, validation and variable errors: 400 where the client reads the
+		// GraphQL-over-HTTP media type, 200 (the specification's SHOULD for
+		// application/json) otherwise.
+		status = http.StatusBadRequest
 	}
 	resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
 	writeResponse(w, status, buf, resp)
