@@ -258,7 +258,9 @@ type CORS struct {
 	// allows any (and then no credentials). Empty: CORS off.
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	// AllowedHeaders a browser may send. Default: Content-Type, Authorization,
-	// API-Version, Request-Timeout, X-Request-Id, Traceparent.
+	// the API key header (auth.api_key_header), API-Version, Request-Timeout,
+	// X-Request-Id, Traceparent, Tracestate. A preflight asking for another is
+	// refused, and the refusal logged (at most once a minute).
 	AllowedHeaders []string `yaml:"allowed_headers"`
 	// AllowCredentials lets browsers send cookies and authorization. Default false.
 	AllowCredentials bool `yaml:"allow_credentials"`

@@ -23,7 +23,7 @@ func (c *Config) SetDefaults() {
 		c.Auth.OIDC[i].SetDefaults()
 	}
 	if len(c.CORS.AllowedHeaders) == 0 {
-		c.CORS.AllowedHeaders = []string{"Content-Type", "Authorization", "API-Version", "Request-Timeout", "X-Request-Id", "Traceparent"}
+		c.CORS.AllowedHeaders = []string{"Content-Type", "Authorization", c.Auth.APIKeyHeader, "API-Version", "Request-Timeout", "X-Request-Id", "Traceparent", "Tracestate"}
 	}
 	c.CORS.MaxAge.SetDefault(10 * time.Minute)
 	c.RateLimits.IdleTimeout.SetDefault(10 * time.Minute)

@@ -5,9 +5,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/cors"
+	"golang.org/x/time/rate"
 
 	"github.com/switchyard/switchyard/lb"
 	"github.com/switchyard/switchyard/playground"
@@ -72,11 +74,15 @@ func (g *Gateway) routes(l7 http.Handler) http.Handler {
 		for i, o := range c.AllowedOrigins {
 			origins[i] = strings.TrimSuffix(o, "/") // browsers send origins without one
 		}
+		r.Use(g.logRefusedPreflights(c.AllowedHeaders))
 		r.Use(cors.New(cors.Options{
-			AllowedOrigins:   origins,
-			AllowedMethods:   []string{http.MethodGet, http.MethodPost},
-			AllowedHeaders:   c.AllowedHeaders,
-			ExposedHeaders:   []string{"X-Request-Id", "Deprecation", "Sunset", "Switchyard-Errors"},
+			AllowedOrigins: origins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost},
+			AllowedHeaders: c.AllowedHeaders,
+			// What a browser's script may read of an answer: the request's id, the
+			// versions' deprecation, the rate limits' state and when to retry.
+			ExposedHeaders: []string{"X-Request-Id", "Deprecation", "Sunset", "Switchyard-Errors",
+				"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"},
 			AllowCredentials: c.AllowCredentials,
 			MaxAge:           int(c.MaxAge.Seconds()),
 		}).Handler)
@@ -131,4 +137,37 @@ func (g *Gateway) routes(l7 http.Handler) http.Handler {
 		writeJSONError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "method not allowed on this route")
 	})
 	return r
+}
+
+// logRefusedPreflights logs, at most once a minute, a CORS preflight asking for a
+// header that cors.allowed_headers does not allow: the browser then sends nothing,
+// and without the log the refusal is silent.
+func (g *Gateway) logRefusedPreflights(allowed []string) func(http.Handler) http.Handler {
+	ok := make(map[string]bool, len(allowed))
+	for _, h := range allowed {
+		ok[http.CanonicalHeaderKey(h)] = true
+	}
+	var sometimes rate.Sometimes
+	sometimes.Interval = time.Minute
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodOptions && r.Header.Get("Origin") != "" {
+				var refused []string
+				for _, list := range r.Header.Values("Access-Control-Request-Headers") {
+					for h := range strings.SplitSeq(list, ",") {
+						if h = http.CanonicalHeaderKey(strings.TrimSpace(h)); h != "" && !ok[h] {
+							refused = append(refused, h)
+						}
+					}
+				}
+				if len(refused) > 0 {
+					sometimes.Do(func() {
+						g.log.Warn("CORS preflight refused: a header is not in cors.allowed_headers",
+							"headers", refused, "origin", r.Header.Get("Origin"), "path", r.URL.Path)
+					})
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/demo"
+	"github.com/switchyard/switchyard/gateway"
 	graphv1 "github.com/switchyard/switchyard/graph/v1"
 	graphv2 "github.com/switchyard/switchyard/graph/v2"
 )
@@ -276,11 +278,14 @@ func TestCORSAndSecurityHeaders(t *testing.T) {
 	s := startStack(t, 1, func(c *config.Config) {
 		c.CORS.AllowedOrigins = []string{"https://shop.example"}
 	})
-	preflight := func(origin string) *http.Response {
+	preflight := func(origin string, headers ...string) *http.Response {
 		req, _ := http.NewRequest("OPTIONS", s.url+"/graphql", nil)
 		req.Header.Set("Origin", origin)
 		req.Header.Set("Access-Control-Request-Method", "POST")
 		req.Header.Set("Access-Control-Request-Headers", "api-version,content-type") // as browsers send it: lower case, sorted
+		if len(headers) > 0 {
+			req.Header.Set("Access-Control-Request-Headers", headers[0])
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -291,6 +296,11 @@ func TestCORSAndSecurityHeaders(t *testing.T) {
 	if resp := preflight("https://shop.example"); resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" ||
 		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "api-version") {
 		t.Fatalf("preflight from an allowed origin: %d %v", resp.StatusCode, resp.Header)
+	}
+	// The default key header is allowed by default.
+	if resp := preflight("https://shop.example", "content-type,x-api-key"); resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" ||
+		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "x-api-key") {
+		t.Fatalf("preflight with the API key header: %d %v", resp.StatusCode, resp.Header)
 	}
 	if resp := preflight("https://evil.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("preflight from another origin allowed: %v", resp.Header)
@@ -303,12 +313,55 @@ func TestCORSAndSecurityHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" || !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "X-Request-Id") {
+	if resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
 		t.Errorf("CORS answer headers: %v", resp.Header)
+	}
+	for _, h := range []string{"X-Request-Id", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"} {
+		if !strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Expose-Headers")), strings.ToLower(h)) { // names are case-insensitive
+			t.Errorf("%s is not exposed: %q", h, resp.Header.Get("Access-Control-Expose-Headers"))
+		}
 	}
 	for h, want := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"} {
 		if got := resp.Header.Get(h); got != want {
 			t.Errorf("%s: %q, want %q", h, got, want)
 		}
+	}
+}
+
+// A preflight asking for a header cors.allowed_headers lacks is refused (no
+// Access-Control-Allow-Origin), and the refusal is logged with the header's name.
+func TestRefusedPreflightIsLogged(t *testing.T) {
+	var logs syncBuffer
+	cfg := demoConfig(t, startCluster(t, 1), func(c *config.Config) {
+		c.CORS.AllowedOrigins = []string{"https://shop.example"}
+		c.Auth.APIKeyHeader = "X-Shop-Key"
+	})
+	rt, err := gateway.NewRuntime(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	srv := httptest.NewServer(rt.Handler())
+	defer srv.Close()
+	preflight := func(headers string) *http.Response {
+		req, _ := http.NewRequest("OPTIONS", srv.URL+"/graphql", nil)
+		req.Header.Set("Origin", "https://shop.example")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", headers)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := preflight("content-type,x-shop-key"); resp.Header.Get("Access-Control-Allow-Origin") == "" {
+		t.Errorf("the configured key header is not allowed: %v", resp.Header)
+	}
+	if resp := preflight("content-type,x-custom"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("a header not allowed passed: %v", resp.Header)
+	}
+	if !strings.Contains(logs.String(), "CORS preflight refused") || !strings.Contains(logs.String(), "X-Custom") {
+		t.Errorf("the refusal is not logged: %s", logs.String())
 	}
 }
