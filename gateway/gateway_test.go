@@ -561,15 +561,30 @@ func TestHTTPSurface(t *testing.T) {
 	}
 }
 
+// Readiness follows the health of the pools marked required only: the others are
+// shown in the body, and one failing (reviews, here) leaves the gateway ready,
+// since the rest of each answer still arrives.
 func TestReadyzFollowsHealth(t *testing.T) {
-	s := startStack(t, 2, nil)
+	s := startStack(t, 2, func(c *config.Config) {
+		users := c.Pools["users"]
+		users.Required = true
+		c.Pools["users"] = users
+	})
+	var body map[string]any
 	status := func() int {
 		resp, err := http.Get(s.url + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		defer resp.Body.Close()
+		body = nil
+		_ = json.NewDecoder(resp.Body).Decode(&body)
 		return resp.StatusCode
+	}
+	poolReady := func(name string) any {
+		pools, _ := body["pools"].(map[string]any)
+		p, _ := pools[name].(map[string]any)
+		return p["ready"]
 	}
 	waitFor := func(want int) {
 		t.Helper()
@@ -583,8 +598,23 @@ func TestReadyzFollowsHealth(t *testing.T) {
 	}
 	waitFor(200)
 	s.cluster.SetFault(demo.Reviews, demo.Fault{FailHealth: true})
-	waitFor(503)
+	deadline := time.Now().Add(5 * time.Second)
+	for status(); poolReady("reviews") != false; status() {
+		if time.Now().After(deadline) {
+			t.Fatalf("reviews never showed unready: %v", body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code := status(); code != 200 || body["ready"] != true {
+		t.Fatalf("a pool not required took the gateway out: %d %v", code, body)
+	}
 	s.cluster.SetFault(demo.Reviews, demo.Fault{})
+	s.cluster.SetFault(demo.Users, demo.Fault{FailHealth: true})
+	waitFor(503)
+	if poolReady("users") != false {
+		t.Errorf("body %v", body)
+	}
+	s.cluster.SetFault(demo.Users, demo.Fault{})
 	waitFor(200)
 }
 

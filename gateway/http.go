@@ -307,12 +307,16 @@ func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
 	}
 }
 
-// readyz answers 200 when every pool has a healthy endpoint and 503 otherwise, with
-// the number of healthy endpoints of each pool. Endpoint addresses are not shown:
-// this route is public.
+// readyz answers whether this gateway should get traffic: 200 while it is not
+// draining and every pool marked required (pools.NAME.required, without which no
+// answer can be given) has a healthy endpoint, 503 otherwise. Other pools are shown
+// with their healthy endpoints but do not count: one dead side service must not
+// take every replica out of its load balancer, since the rest of each answer
+// still arrives. Endpoint addresses are not shown: this route is public.
 func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 	type pool struct {
 		Ready     bool `json:"ready"`
+		Required  bool `json:"required,omitempty"`
 		Healthy   int  `json:"healthy"`
 		Endpoints int  `json:"endpoints"`
 	}
@@ -322,7 +326,7 @@ func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 		Pools    map[string]pool `json:"pools"`
 	}{Ready: !g.shared.draining.Load(), Draining: g.shared.draining.Load(), Pools: map[string]pool{}}
 	for _, p := range g.pools.list {
-		ps := pool{Ready: p.Ready()}
+		ps := pool{Ready: p.Ready(), Required: g.cfg.Pools[p.Name()].Required}
 		for _, e := range p.Status() {
 			ps.Endpoints++
 			if e.Healthy {
@@ -330,7 +334,9 @@ func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 			}
 		}
 		out.Pools[p.Name()] = ps
-		out.Ready = out.Ready && ps.Ready
+		if ps.Required {
+			out.Ready = out.Ready && ps.Ready
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
