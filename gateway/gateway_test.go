@@ -660,9 +660,22 @@ func TestAdminShowsPools(t *testing.T) {
 	}
 }
 
+// The demo keeps the README's promise with no configuration: when reviews are down,
+// a product still arrives, with no reviews and the failure reported.
+func TestDemoAnswersWithoutReviews(t *testing.T) {
+	s := startStack(t, 1, nil)
+	s.cluster.SetFault(demo.Reviews, demo.Fault{Status: 500})
+	got := s.query(t, `{ product(id:"p1"){ name reviews{ id } } }`)
+	jsonEqual(t, got.Data, `{"product":{"name":"Analytical Engine Manual","reviews":[]}}`)
+	if len(got.Errors) != 1 || got.Errors[0].Extensions["fallback"] != true || got.Errors[0].Extensions["code"] != "UPSTREAM_UNAVAILABLE" {
+		t.Errorf("errors: %s", got.Raw)
+	}
+}
+
 func TestFailurePolicies(t *testing.T) {
 	s := startStack(t, 1, func(c *config.Config) {
-		c.GraphQL.Fallbacks = map[string]any{"Product.reviews": []any{}, "Product.rating": 0}
+		// Product.reviews: [] is the demo's own default: the configured fallback adds to it.
+		c.GraphQL.Fallbacks = map[string]any{"Product.rating": 0}
 		c.GraphQL.RequiredFields = []string{"Query.product"}
 		o := c.Pools["orders"]
 		o.Required = true

@@ -105,20 +105,27 @@ func (vs *versionSet) executable(version string) graphql.ExecutableSchema {
 // loadFallbacks checks the configured fallbacks and required fields against each
 // version's schema: against the current one strictly, the others skipping the
 // fields they lack.
+//
+// The demo schema has fallbacks of its own (resolvers.DefaultFallbacks), which the
+// configured ones add to or override key by key; a declared schema has none.
 func (vs *versionSet) loadFallbacks(g *Gateway) error {
 	gc := g.cfg.GraphQL
-	if len(gc.Fallbacks) == 0 && len(gc.RequiredFields) == 0 {
+	values := gc.Fallbacks
+	if vs.declared == nil {
+		values = resolvers.MergeFallbacks(resolvers.DefaultFallbacks(), gc.Fallbacks)
+	}
+	if len(values) == 0 && len(gc.RequiredFields) == 0 {
 		return nil
 	}
 	vs.fallbacks = map[string]*resolvers.Fallbacks{}
 	for _, v := range vs.names {
 		sdl := vs.executable(v).Schema()
-		fb, err := resolvers.NewFallbacks(sdl, gc.Fallbacks, gc.RequiredFields)
+		fb, err := resolvers.NewFallbacks(sdl, values, gc.RequiredFields)
 		if err != nil && v == schema.Current {
 			return fmt.Errorf("graphql.fallbacks or graphql.required_fields: %w", err)
 		}
 		if err != nil {
-			fb, _ = resolvers.NewFallbacks(sdl, onlyIn(sdl, gc.Fallbacks), onlyFieldsIn(sdl, gc.RequiredFields))
+			fb, _ = resolvers.NewFallbacks(sdl, onlyIn(sdl, values), onlyFieldsIn(sdl, gc.RequiredFields))
 		}
 		vs.fallbacks[v] = &fb
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -31,6 +32,24 @@ var (
 	_ graphql.FieldInterceptor     = Fallbacks{}
 	_ graphql.OperationInterceptor = Fallbacks{}
 )
+
+// DefaultFallbacks are the demo schema's fallbacks when the configuration gives
+// none for these fields: a product whose reviews cannot be fetched is answered
+// with no reviews (and the failure reported), not nulled whole, since its
+// reviews field is non-null.
+func DefaultFallbacks() map[string]any {
+	return map[string]any{"Product.reviews": []any{}}
+}
+
+// MergeFallbacks returns the defaults with the configured fallbacks over them, key
+// by key: a configured field adds to the defaults, or replaces the default value of
+// the same field.
+func MergeFallbacks(defaults, configured map[string]any) map[string]any {
+	out := make(map[string]any, len(defaults)+len(configured))
+	maps.Copy(out, defaults)
+	maps.Copy(out, configured)
+	return out
+}
 
 // NewFallbacks checks every field against schema and returns the extension.
 func NewFallbacks(schema *ast.Schema, values map[string]any, required []string) (Fallbacks, error) {
