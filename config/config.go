@@ -61,6 +61,9 @@ type Config struct {
 	// routes do not serve: the first that matches proxies the request to a pool,
 	// answers a fixed response or redirects.
 	Routes []Route `yaml:"routes"`
+
+	// source is the file the configuration was read from, for Locate.
+	source *source
 }
 
 // GraphQL configures the GraphQL endpoint.

@@ -127,6 +127,50 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 	}
 }
 
+// Every problem of a file comes in one pass, sorted by line, whatever its kind: a
+// duplicate key (said plainly, with the line of the first), a value of the wrong
+// type, an unknown key, a bad value, a rate limit and an auth rule on routes that
+// do not exist. A value of the wrong type gets no second, spurious complaint.
+func TestErrorsInOnePassSortedByLine(t *testing.T) {
+	file := valid + `graphql:
+  query_cache_size: lots
+  max_body_bytes: 1
+  introspection: maybe
+versions: {}
+versions: {}
+rate_limits:
+  per_route:
+    /nope/graphql: {rate: 1, burst: 1}
+    route:missing: {rate: 1, burst: 1}
+auth:
+  routes:
+    /v9/graphql: {authenticated: true}
+lisen: x
+`
+	_, err := Parse("gw.yaml", []byte(file), demoPools...)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	want := []string{
+		`gw.yaml:15: graphql.query_cache_size: wrong type: the text "lots" where a number is expected`,
+		`gw.yaml:17: graphql.introspection: wrong type: the text "maybe" where true or false is expected`,
+		`gw.yaml:19: versions: given twice: this key is already set at line 18 (keep one)`,
+		`gw.yaml:22: rate_limits.per_route./nope/graphql: no route "/nope/graphql": the routes are /graphql, /v1/graphql, /v2/graphql`,
+		`gw.yaml:23: rate_limits.per_route.route:missing: no L7 route is named "missing"`,
+		`gw.yaml:26: auth.routes./v9/graphql: no route "/v9/graphql"`,
+		`gw.yaml:27: lisen: unknown key`,
+	}
+	if len(lines) != len(want) {
+		t.Errorf("%d problems, want %d:\n%s", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if i >= len(lines) || !strings.HasPrefix(lines[i], w) {
+			t.Errorf("problem %d:\n got %q\nwant %q", i+1, lines[min(i, len(lines)-1)], w)
+		}
+	}
+}
+
 func TestLoadMissingFile(t *testing.T) {
 	_, err := Load("/nonexistent/gw.yaml")
 	if err == nil || !os.IsNotExist(unwrapAll(err)) {

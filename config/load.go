@@ -98,36 +98,131 @@ func Parse(name string, data []byte, requiredPools ...string) (*Config, error) {
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		doc = doc.Content[0]
 	}
+	// Every problem is reported at once, sorted by line: unknown and duplicate keys,
+	// values of the wrong type, and the checks of the values (those of a key whose
+	// value had the wrong type left out: its default stands in for it there).
 	var errs errorList
 	checkKeys(doc, reflect.TypeFor[Config](), nil, &errs)
 	var c Config
+	var mistyped []string
 	if err := doc.Decode(&c); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
 			return nil, &FieldError{File: name, Msg: err.Error()}
 		}
 		for _, msg := range te.Errors {
+			if strings.Contains(msg, "already defined at line") {
+				continue // a duplicate key: checkKeys reported it
+			}
 			line := yamlErrorLine(errors.New(msg))
-			errs.errs = append(errs.errs, &FieldError{Line: line,
-				Key: keyAtLine(doc, line, nil).String(), Msg: "wrong type: " + trimYAMLError(errors.New(msg))})
+			key := keyAtLine(doc, line, nil).String()
+			mistyped = append(mistyped, key)
+			errs.errs = append(errs.errs, &FieldError{Line: line, Key: key, Msg: typeMessage(msg)})
 			errs.keys = append(errs.keys, nil)
 		}
-		return nil, finish(name, doc, errs.err())
 	}
 	c.resolvePaths(filepath.Dir(name))
 	c.SetDefaults()
-	// Report every problem at once: unknown keys and invalid values together.
 	if err := c.Validate(requiredPools...); err != nil {
 		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-			errs.errs = append(errs.errs, e.(*FieldError))
+			fe := e.(*FieldError)
+			if under(fe.Key, mistyped) {
+				continue
+			}
+			errs.errs = append(errs.errs, fe)
 			errs.keys = append(errs.keys, nil)
 		}
 	}
-	if err := errs.err(); err != nil {
-		return nil, finish(name, doc, err)
+	if len(errs.errs) > 0 {
+		err := finish(name, doc, errs.err())
+		return nil, sortByLine(err)
 	}
 	forgetText(reflect.ValueOf(&c).Elem())
+	c.source = &source{name: name, doc: doc}
 	return &c, nil
+}
+
+// typeMessage says what a type error of the YAML decoder means: "cannot unmarshal
+// !!str `abc` into int" becomes "wrong type: "abc" where a number is expected".
+func typeMessage(msg string) string {
+	m := typeErrorRE.FindStringSubmatch(msg)
+	if m == nil {
+		return "wrong type: " + trimYAMLError(errors.New(msg))
+	}
+	got := map[string]string{"!!str": "the text", "!!int": "the number", "!!float": "the number",
+		"!!bool": "the boolean", "!!seq": "a list", "!!map": "a mapping", "!!null": "null"}[m[1]]
+	if got == "" {
+		got = "a value"
+	}
+	want := m[3]
+	switch {
+	case strings.HasPrefix(want, "[]"):
+		want = "a list"
+	case strings.HasPrefix(want, "map["):
+		want = "a mapping"
+	case strings.Contains(want, "int"), strings.Contains(want, "float"):
+		want = "a number"
+	case want == "bool" || want == "*bool":
+		want = "true or false"
+	case want == "string":
+		want = "a text"
+	case strings.Contains(want, "Duration"):
+		want = "a duration such as 250ms or 2s"
+	default:
+		want = "a mapping"
+	}
+	if m[2] != "" && (m[1] == "!!str" || m[1] == "!!int" || m[1] == "!!float" || m[1] == "!!bool") {
+		return fmt.Sprintf("wrong type: %s %s where %s is expected", got, strconv.Quote(m[2]), want)
+	}
+	return fmt.Sprintf("wrong type: %s where %s is expected", got, want)
+}
+
+var typeErrorRE = regexp.MustCompile("cannot unmarshal (!!\\w+) (?:`([^`]*)` )?into (\\S+)")
+
+// under reports whether key is one of keys or lies below one.
+func under(key string, keys []string) bool {
+	for _, k := range keys {
+		if k != "" && (key == k || strings.HasPrefix(key, k+".") || strings.HasPrefix(key, k+"[")) {
+			return true
+		}
+	}
+	return false
+}
+
+// sortByLine orders the problems of err by line (problems without a line last),
+// keeping the order of those on the same line.
+func sortByLine(err error) error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return err
+	}
+	list := slices.Clone(j.Unwrap())
+	line := func(e error) int {
+		var fe *FieldError
+		if errors.As(e, &fe) && fe.Line > 0 {
+			return fe.Line
+		}
+		return 1 << 30
+	}
+	slices.SortStableFunc(list, func(a, b error) int { return line(a) - line(b) })
+	return errors.Join(list...)
+}
+
+// source is the file a configuration was read from, kept to find the line of a
+// key that a later check (the gateway's, at build) finds wrong.
+type source struct {
+	name string
+	doc  *yaml.Node
+}
+
+// Locate gives the problems in err that name a key of the configuration (as
+// *FieldError) the file and line of that key, when the configuration was read
+// from a file, and returns err.
+func (c *Config) Locate(err error) error {
+	if c.source == nil || err == nil {
+		return err
+	}
+	return finish(c.source.name, c.source.doc, err)
 }
 
 // resolvePaths makes the schema files' patterns relative to the file's directory.
@@ -221,6 +316,7 @@ func checkKeys(n *yaml.Node, t reflect.Type, at path, errs *errorList) {
 		}
 		fields := map[string]reflect.Type{}
 		yamlFields(t, fields)
+		dropDuplicates(n, at, errs)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			ft, ok := fields[k.Value]
@@ -236,6 +332,7 @@ func checkKeys(n *yaml.Node, t reflect.Type, at path, errs *errorList) {
 		if n.Kind != yaml.MappingNode {
 			return
 		}
+		dropDuplicates(n, at, errs)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			checkKeys(n.Content[i+1], t.Elem(), at.Key(n.Content[i].Value), errs)
 		}
@@ -247,6 +344,26 @@ func checkKeys(n *yaml.Node, t reflect.Type, at path, errs *errorList) {
 			checkKeys(v, t.Elem(), at.Index(i), errs)
 		}
 	}
+}
+
+// dropDuplicates reports each key of mapping n given a second time (YAML allows
+// one value per key) and takes it out, with its value, so that the rest of the
+// file is still read and checked.
+func dropDuplicates(n *yaml.Node, at path, errs *errorList) {
+	seen := map[string]int{}
+	kept := n.Content[:0]
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if first, dup := seen[k.Value]; dup {
+			errs.errs = append(errs.errs, &FieldError{Line: k.Line, Key: at.Key(k.Value).String(),
+				Msg: fmt.Sprintf("given twice: this key is already set at line %d (keep one)", first)})
+			errs.keys = append(errs.keys, at.Key(k.Value))
+			continue
+		}
+		seen[k.Value] = k.Line
+		kept = append(kept, k, n.Content[i+1])
+	}
+	n.Content = kept
 }
 
 // suggest names the known keys, so that a typo is easy to fix.

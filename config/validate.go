@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -117,6 +118,8 @@ func (c *Config) validateRateLimits(errs *errorList) {
 		at := path{"rate_limits", "per_route", route}
 		if !strings.HasPrefix(route, "/") && !strings.HasPrefix(route, "route:") {
 			errs.Add(at, "%q is not a route pattern (it starts with /) or an L7 route (route:NAME)", route)
+		} else if msg := c.unknownRoute(route, true); msg != "" {
+			errs.Add(at, "%s", msg)
 		}
 		r.Validate(at, errs)
 	}
@@ -131,6 +134,38 @@ func (c *Config) validateRateLimits(errs *errorList) {
 	if r := c.RateLimits.Redis; r != nil {
 		r.Validate(path{"rate_limits", "redis"}, errs)
 	}
+}
+
+// unknownRoute says why route names no route the gateway serves, or returns "":
+// /graphql, /VERSION/graphql, route:NAME for an L7 route (with l7), and paths under
+// /rest/ (the composed REST endpoints, which the gateway checks when it builds
+// them).
+func (c *Config) unknownRoute(route string, l7 bool) string {
+	if name, ok := strings.CutPrefix(route, "route:"); ok && l7 {
+		for _, rc := range c.Routes {
+			if rc.Name == name {
+				return ""
+			}
+		}
+		return fmt.Sprintf("no L7 route is named %q (see routes)", name)
+	}
+	if route == "/graphql" || strings.HasPrefix(route, "/rest/") {
+		return ""
+	}
+	for _, v := range schema.Versions {
+		if route == "/"+v+"/graphql" {
+			return ""
+		}
+	}
+	known := []string{"/graphql"}
+	for _, v := range schema.Versions {
+		known = append(known, "/"+v+"/graphql")
+	}
+	known = append(known, "/rest/... (a composed REST endpoint)")
+	if l7 {
+		known = append(known, "route:NAME (an L7 route)")
+	}
+	return fmt.Sprintf("no route %q: the routes are %s", route, strings.Join(known, ", "))
 }
 
 // validateAuth checks the auth section and the trusted proxies.
@@ -159,6 +194,10 @@ func (c *Config) validateAuth(errs *errorList) {
 			}
 			if rules.key == "routes" && !strings.HasPrefix(name, "/") {
 				errs.Add(at, "%q is not a route pattern (it starts with /)", name)
+			} else if rules.key == "routes" {
+				if msg := c.unknownRoute(name, false); msg != "" {
+					errs.Add(at, "%s", msg)
+				}
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/policies"
 )
 
@@ -74,7 +75,7 @@ func (a *auth) authorization(g *Gateway) error {
 	a.routeRules = map[string]policies.Requirement{}
 	for route, r := range c.Routes {
 		if !slices.Contains(routes, route) {
-			return fmt.Errorf("auth.routes: no route %q (the guarded routes are %s)", route, strings.Join(routes, ", "))
+			return &config.FieldError{Key: "auth.routes." + route, Msg: fmt.Sprintf("no route %q: the guarded routes are %s", route, strings.Join(routes, ", "))}
 		}
 		a.routeRules[route] = r
 	}

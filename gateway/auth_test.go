@@ -164,7 +164,7 @@ func TestRouteAndOperationRules(t *testing.T) {
 	}
 	for _, edit := range []func(*config.Config){
 		func(c *config.Config) {
-			c.Auth.Routes = map[string]config.Requirement{"/v3/graphql": {Authenticated: true}}
+			c.Auth.Routes = map[string]config.Requirement{"/rest/v9/nope": {Authenticated: true}} // only the built gateway knows
 		},
 		func(c *config.Config) {
 			c.GraphQL.TrustedDocuments = manifest

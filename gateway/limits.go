@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/policies"
 )
 
@@ -75,7 +76,7 @@ func rateLimits(g *Gateway) (*policies.RateLimits, error) {
 	perRoute := map[string]policies.Rate{}
 	for route, r := range c.PerRoute {
 		if !slices.Contains(routes, route) {
-			return nil, fmt.Errorf("rate_limits.per_route: no route %q (the limited routes are %s)", route, strings.Join(routes, ", "))
+			return nil, &config.FieldError{Key: "rate_limits.per_route." + route, Msg: fmt.Sprintf("no route %q: the limited routes are %s", route, strings.Join(routes, ", "))}
 		}
 		perRoute[route] = r
 	}

@@ -144,7 +144,7 @@ func TestFailedReloadLeavesPoolsAlone(t *testing.T) {
 		}
 	}
 	query()
-	if err := rt.Reload(configWith(map[string]config.Rate{"/no-such-route": {PerSecond: 1, Burst: 1}})); err == nil {
+	if err := rt.Reload(configWith(map[string]config.Rate{"/rest/v2/no-such-route": {PerSecond: 1, Burst: 1}})); err == nil {
 		t.Fatal("a limit for a route that is not served was accepted")
 	}
 	before := conns.Load()

@@ -98,7 +98,7 @@ func (rt *Runtime) Reload(cfg *config.Config) error {
 	}
 	g, err := Rebuild(old, cfg)
 	if err != nil {
-		return err
+		return cfg.Locate(err)
 	}
 	rt.cur.Store(g)
 	g.shared.current.Store(g)

@@ -140,11 +140,22 @@ func check(args []string, stdout, stderr io.Writer) error {
 	}
 	gw, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
-		return fmt.Errorf("%s: %w", *configPath, err)
+		return buildError(cfg, *configPath, err)
 	}
 	gw.Close()
 	fmt.Fprintf(stdout, "%s: ok (%d pools)\n", *configPath, len(cfg.Pools))
 	return nil
+}
+
+// buildError is the error of making a gateway of cfg, read from file: a problem
+// the build found with a key of the file gets its file and line, as the file's own
+// checks do; another is prefixed with the file's name.
+func buildError(cfg *config.Config, file string, err error) error {
+	var fe *config.FieldError
+	if errors.As(err, &fe) || file == "" {
+		return cfg.Locate(err)
+	}
+	return fmt.Errorf("%s: %w", file, err)
 }
 
 // serveFlags are the flags of the serving command.
@@ -202,7 +213,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	rt, err := gateway.NewRuntime(cfg, log)
 	if err != nil {
-		return err
+		return buildError(cfg, f.config, err)
 	}
 	defer rt.Close()
 	term := rt.TLS()

@@ -209,6 +209,14 @@ func TestVersionAndCheck(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), bad+":2: pools.users.endpoints[0]") {
 		t.Fatalf("check of a bad file: %v", err)
 	}
+	// A route only the built gateway knows is wrong: still with file, line and key.
+	os.WriteFile(bad, []byte("pools:\n  users: {endpoints: [http://127.0.0.1:1]}\n  orders: {endpoints: [http://127.0.0.1:2]}\n"+
+		"  catalog: {endpoints: [http://127.0.0.1:3]}\n  reviews: {endpoints: [http://127.0.0.1:4]}\n"+
+		"auth:\n  routes:\n    /rest/v2/nope: {authenticated: true}\n"), 0o644)
+	err = run(context.Background(), []string{"check", "-config", bad}, io.Discard, io.Discard)
+	if want := fmt.Sprintf("%s:%d: auth.routes./rest/v2/nope: no route", bad, 8); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("check of an unknown REST route: %v, want %s", err, want)
+	}
 }
 
 // Help, however asked for, prints the commands and flags to stdout and is no error
