@@ -253,8 +253,12 @@ func pct(x float64) string { return fmt.Sprintf("%+.1f%%", (x-1)*100) }
 func (r *abReport) print(w io.Writer) {
 	e, o := r.Env, r.Options
 	fmt.Fprintf(w, "\nSwitchyard bench A/B, %s: head (%s) against %s\n", e.Time.Format("2006-01-02T15:04:05Z"), e.Commit, r.Revision)
-	fmt.Fprintf(w, "%s, %d CPUs, %s; %d rounds of %v at %d connections after %v warm-up, order alternating\n\n",
-		e.CPUModel, e.CPUs, e.GoVersion, o.Rounds, o.Duration, o.Connections, o.Warmup)
+	how := "order alternating"
+	if o.Together {
+		how = "both builds at once, each under half the connections"
+	}
+	fmt.Fprintf(w, "%s, %d CPUs, %s; %d rounds of %v at %d connections after %v warm-up, %s\n\n",
+		e.CPUModel, e.CPUs, e.GoVersion, o.Rounds, o.Duration, o.Connections, o.Warmup, how)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "case\t%s req/s\thead req/s\trate head/%s\t95%% CI\tCPU/req head/%s\t95%% CI\t\n", r.Revision, r.Revision, r.Revision)
 	for _, c := range r.Cases {
@@ -280,7 +284,11 @@ func (r *abReport) print(w io.Writer) {
 // runAB is the A/B run: it measures, reports and writes the JSON.
 func runAB(ctx context.Context, b *bench, stdout io.Writer) error {
 	rep := &abReport{Env: b.env, Options: b.opts, Revision: b.baseRev}
-	runErr := b.runAB(ctx, rep)
+	run := b.runAB
+	if b.opts.Together {
+		run = b.runABTogether
+	}
+	runErr := run(ctx, rep)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

@@ -54,7 +54,7 @@ func newBench(ctx context.Context, opts options, log io.Writer) (_ *bench, err e
 	if err != nil {
 		return nil, err
 	}
-	addrs := []string{statsAddr, gatewayAddr, floorAddr, debugAddr}
+	addrs := []string{statsAddr, gatewayAddr, floorAddr, debugAddr, baseAddr}
 	for _, svc := range services {
 		addrs = append(addrs, upstreamAddrs[svc]...)
 	}
@@ -173,16 +173,12 @@ func (b *bench) ensureServer(ctx context.Context, kind server) error {
 			"-max-idle-per-host", strconv.Itoa(maxIdle))
 		readyURL = "http://" + floorAddr + "/healthz"
 	case gatewayServer:
-		cfg := filepath.Join(b.tmp, "gateway.yaml")
-		if err := writeFile(cfg, gatewayConfig()+b.opts.GatewayYAML+"\n"); err != nil {
+		if p, err = b.startGateway(ctx, "gateway", b.gwBin, gatewayAddr, b.opts.Profile != ""); err != nil {
 			return err
 		}
-		args := []string{b.gwBin, "-config", cfg, "-log-level", "warn"}
-		if b.opts.Profile != "" {
-			args = append(args, "-debug-listen", debugAddr)
-		}
-		p, err = startProc(ctx, "gateway", serverCPU, filepath.Join(b.tmp, "gateway.log"), env, args...)
-		readyURL = "http://" + gatewayAddr + "/readyz"
+		b.server, b.serverKind = p, kind
+		b.env.ServerCPUs[string(kind)] = p.allowedCPUs()
+		return nil
 	}
 	if err != nil {
 		return err
@@ -195,11 +191,33 @@ func (b *bench) ensureServer(ctx context.Context, kind server) error {
 	return nil
 }
 
-// gatewayConfig is the gateway's configuration: every pool over both instances of
-// its service, everything else at its defaults.
-func gatewayConfig() string {
+// startGateway starts the gateway binary bin on the server CPU, listening on addr,
+// and waits until it is ready; name names its log file.
+func (b *bench) startGateway(ctx context.Context, name, bin, addr string, debug bool) (*proc, error) {
+	cfg := filepath.Join(b.tmp, name+".yaml")
+	if err := writeFile(cfg, gatewayConfig(addr)+b.opts.GatewayYAML+"\n"); err != nil {
+		return nil, err
+	}
+	args := []string{bin, "-config", cfg, "-log-level", "warn"}
+	if debug {
+		args = append(args, "-debug-listen", debugAddr)
+	}
+	p, err := startProc(ctx, name, serverCPU, filepath.Join(b.tmp, name+".log"), []string{"GOMAXPROCS=1"}, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.waitReady(ctx, "http://"+addr+"/readyz", 30*time.Second); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// gatewayConfig is the gateway's configuration: listening on addr, every pool over
+// both instances of its service, everything else at its defaults.
+func gatewayConfig(addr string) string {
 	var s strings.Builder
-	fmt.Fprintf(&s, "# written by switchyard cmd/bench\nlisten: %s\npools:\n", gatewayAddr)
+	fmt.Fprintf(&s, "# written by switchyard cmd/bench\nlisten: %s\npools:\n", addr)
 	for _, svc := range services {
 		fmt.Fprintf(&s, "  %s:\n    endpoints: [%s]\n    health_check: {interval: 2s}\n",
 			svc, strings.Join(upstreamURLs(svc), ", "))

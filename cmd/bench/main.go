@@ -78,7 +78,9 @@ const (
 	statsAddr   = "127.0.0.1:19100"
 	gatewayAddr = "127.0.0.1:18080"
 	floorAddr   = "127.0.0.1:18081"
-	debugAddr   = "127.0.0.1:18090"
+	// baseAddr is the -ab -together revision's gateway, beside head's at gatewayAddr.
+	baseAddr  = "127.0.0.1:18082"
+	debugAddr = "127.0.0.1:18090"
 )
 
 // services are the demo services, in the order they are reported.
@@ -151,6 +153,9 @@ type options struct {
 	// the number of rounds of the comparison.
 	AB     string
 	Rounds int
+	// Together runs -ab's two builds at once, side by side on the server CPU (see
+	// ab_together.go), instead of in turns.
+	Together bool
 }
 
 // MarshalJSON writes the durations as Go duration strings ("10s").
@@ -166,8 +171,9 @@ func (o options) MarshalJSON() ([]byte, error) {
 		GatewayYAML     string   `json:"gateway_yaml,omitempty"`
 		AB              string   `json:"ab,omitempty"`
 		Rounds          int      `json:"rounds,omitempty"`
+		Together        bool     `json:"together,omitempty"`
 	}{o.Duration.String(), o.Connections, o.LatencyDuration.String(), o.Warmup.String(),
-		o.Delay.String(), o.Cases, o.Profile, o.GatewayYAML, o.AB, o.Rounds})
+		o.Delay.String(), o.Cases, o.Profile, o.GatewayYAML, o.AB, o.Rounds, o.Together})
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -185,6 +191,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.GatewayYAML, "gateway-yaml", "", "YAML `text` appended to the gateway's configuration, such as 'metrics: {enabled: false}'")
 	fs.StringVar(&o.AB, "ab", "", "compare the gateway with the one built at this git `revision`, in alternating rounds of the W1 and W2 cases (no latency runs)")
 	fs.IntVar(&o.Rounds, "rounds", 6, "`rounds` of the -ab comparison, each measuring both builds once")
+	fs.BoolVar(&o.Together, "together", false, "with -ab, run both builds at once on the server CPU, each under half the load, so that the machine's changes of speed weigh on both alike")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -237,6 +244,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		case o.Rounds < 2:
 			return o, fmt.Errorf("-rounds must be at least 2 (a confidence interval needs two pairs)")
 		}
+	}
+	if o.Together && o.AB == "" {
+		return o, fmt.Errorf("-together runs the two builds of -ab side by side: give -ab REV")
 	}
 	return o, nil
 }

@@ -130,7 +130,7 @@ func TestGatewayYAML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse("gateway.yaml", []byte(gatewayConfig()+o.GatewayYAML+"\n"))
+	cfg, err := config.Parse("gateway.yaml", []byte(gatewayConfig(gatewayAddr)+o.GatewayYAML+"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
