@@ -28,6 +28,8 @@ type Config struct {
 	// listener still serves, so that load balancers stop sending first. Set it to
 	// their probe interval or more. Default 0s.
 	ShutdownDelay Duration `yaml:"shutdown_delay"`
+	// Timeouts bound how long clients may take on the public listener.
+	Timeouts Timeouts `yaml:"timeouts"`
 	// GraphQL configures the GraphQL endpoint.
 	GraphQL GraphQL `yaml:"graphql"`
 	// Admin configures the private admin listener.
@@ -336,6 +338,23 @@ type Pool struct {
 	// Required makes the pool's failure fail the whole response (HTTP 502, no data)
 	// instead of nulling only the fields that need it. Default false.
 	Required bool `yaml:"required"`
+}
+
+// Timeouts bound how long a client may take on the public listener, so that slow or
+// stalled clients cannot hold its connections. Changing them needs a restart.
+type Timeouts struct {
+	// ReadHeader is how long a client has to send a request's head. Default 5s.
+	ReadHeader Duration `yaml:"read_header"`
+	// BodyRead bounds each wait for more of a request's body: a body that stops
+	// coming for this long ends the request, but one that keeps coming may take
+	// as long as it needs (a large upload through an L7 route). Default 10s.
+	BodyRead Duration `yaml:"body_read"`
+	// Write bounds writing a response, from the end of its request's head; 0: no
+	// bound (long downloads and event streams on L7 routes). Default 60s.
+	Write Duration `yaml:"write"`
+	// Idle is how long a keep-alive connection may wait for its next request.
+	// Default 120s.
+	Idle Duration `yaml:"idle"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("250ms", "2s").

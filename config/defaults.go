@@ -13,6 +13,10 @@ func (c *Config) SetDefaults() {
 		c.Listen = "127.0.0.1:8080"
 	}
 	c.ShutdownTimeout.SetDefault(10 * time.Second)
+	c.Timeouts.ReadHeader.SetDefault(5 * time.Second)
+	c.Timeouts.BodyRead.SetDefault(10 * time.Second)
+	c.Timeouts.Idle.SetDefault(120 * time.Second)
+	c.Timeouts.Write.SetDefault(60 * time.Second)
 	if c.Tracing.Sample == nil {
 		c.Tracing.Sample = ptr(1.0)
 	}

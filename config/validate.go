@@ -39,6 +39,13 @@ func (c *Config) validateServer(errs *errorList) {
 	}
 	c.ShutdownTimeout.Check(path{"shutdown_timeout"}, errs)
 	c.ShutdownDelay.Check(path{"shutdown_delay"}, errs)
+	for key, d := range map[string]Duration{"read_header": c.Timeouts.ReadHeader, "body_read": c.Timeouts.BodyRead, "idle": c.Timeouts.Idle} {
+		d.Check(path{"timeouts", key}, errs)
+		if d.Duration <= 0 {
+			errs.Add(path{"timeouts", key}, "must be more than 0: without it a client that sends nothing holds a connection for ever")
+		}
+	}
+	c.Timeouts.Write.Check(path{"timeouts", "write"}, errs)
 	if c.Tracing.Enabled {
 		if u, err := url.Parse(c.Tracing.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs.Add(path{"tracing", "endpoint"}, "%q is not a collector URL (want http://host:4318)", c.Tracing.Endpoint)

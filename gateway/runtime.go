@@ -120,6 +120,8 @@ func (rt *Runtime) restartNeeded(old, cfg *config.Config) error {
 		return errors.Join(ErrNeedsRestart, errors.New("turning TLS on or off"))
 	case cfg.Listen != old.Listen || cfg.Admin.Listen != old.Admin.Listen:
 		return errors.Join(ErrNeedsRestart, errors.New("listen and admin.listen cannot change on a reload"))
+	case cfg.Timeouts != old.Timeouts:
+		return errors.Join(ErrNeedsRestart, errors.New("the listener's timeouts cannot change on a reload"))
 	}
 	return nil
 }

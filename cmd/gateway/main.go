@@ -232,12 +232,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *cfg.GraphQL.Playground {
 		fmt.Fprintf(stdout, "Playground:       %s/playground\n", base)
 	}
+	to := cfg.Timeouts
 	srv := &http.Server{
-		Handler:           rt.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		// The body is bounded per read (PaceBodies), not whole: ReadTimeout stays 0.
+		Handler:           gateway.PaceBodies(rt.Handler(), to.BodyRead.Duration),
+		ReadHeaderTimeout: to.ReadHeader.Duration,
+		WriteTimeout:      to.Write.Duration,
+		IdleTimeout:       to.Idle.Duration,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -341,4 +344,88 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// The listener's timeouts come from the configuration: a client that does not
+// finish its request's head in timeouts.read_header loses its connection; a body
+// is bounded per wait (timeouts.body_read), so an upload that keeps coming may
+// take longer than that, and one that stalls ends.
+func TestListenerTimeouts(t *testing.T) {
+	cluster, err := demo.StartCluster(demo.NewDataset(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	upload := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprint(w, n)
+	}))
+	defer upload.Close()
+	var cfg strings.Builder
+	cfg.WriteString("timeouts: {read_header: 300ms, body_read: 300ms}\npools:\n")
+	for _, svc := range demo.Services {
+		fmt.Fprintf(&cfg, "  %s: {endpoints: [%s]}\n", svc, cluster.URLs(svc)[0])
+	}
+	fmt.Fprintf(&cfg, "  uploads: {endpoints: [%s]}\nroutes:\n  - name: up\n    match: {path: /up}\n    proxy: {pool: uploads}\n", upload.URL)
+	file := filepath.Join(t.TempDir(), "gw.yaml")
+	os.WriteFile(file, []byte(cfg.String()), 0o644)
+	addr := strings.TrimPrefix(start(t, "-config", file), "http://")
+
+	// closedWithin reports whether the server closes c within d.
+	closedWithin := func(c net.Conn, d time.Duration) bool {
+		c.SetReadDeadline(time.Now().Add(d))
+		_, err := io.Copy(io.Discard, c)
+		var ne net.Error
+		return !(errors.As(err, &ne) && ne.Timeout())
+	}
+	t.Run("a slow head", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: gw\r\n") // and never the blank line
+		if !closedWithin(c, 3*time.Second) {
+			t.Error("a client that never finished its head kept its connection")
+		}
+	})
+	send := func(chunks int, pause time.Duration, stallAfter int) (net.Conn, string) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "POST /up HTTP/1.1\r\nHost: gw\r\nContent-Length: %d\r\n\r\n", chunks*1024)
+		for i := range chunks {
+			if i == stallAfter {
+				return c, ""
+			}
+			c.Write(bytes.Repeat([]byte("x"), 1024))
+			time.Sleep(pause)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		return c, fmt.Sprint(resp.StatusCode, " ", string(body))
+	}
+	t.Run("an upload that keeps coming", func(t *testing.T) {
+		c, got := send(8, 100*time.Millisecond, -1) // 800 ms in all, 100 ms between reads
+		defer c.Close()
+		if got != "200 8192" {
+			t.Errorf("answer %q, want 200 8192", got)
+		}
+	})
+	t.Run("an upload that stalls", func(t *testing.T) {
+		c, _ := send(8, 0, 2)
+		defer c.Close()
+		if !closedWithin(c, 3*time.Second) {
+			t.Error("a stalled body kept its connection")
+		}
+	})
 }
