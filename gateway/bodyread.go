@@ -15,7 +15,7 @@ import (
 func PaceBodies(next http.Handler, d time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody && d > 0 {
-			r.Body = &pacedBody{ReadCloser: r.Body, rc: http.NewResponseController(w), d: d}
+			r.Body = &pacedBody{ReadCloser: r.Body, rc: *http.NewResponseController(w), d: d} // one allocation
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -24,7 +24,7 @@ func PaceBodies(next http.Handler, d time.Duration) http.Handler {
 // pacedBody moves its connection's read deadline ahead as it is read.
 type pacedBody struct {
 	io.ReadCloser
-	rc   *http.ResponseController
+	rc   http.ResponseController
 	d    time.Duration
 	next time.Time // when the deadline is next moved
 }
