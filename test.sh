@@ -14,6 +14,7 @@ step() { printf '\n==> %s\n' "$*"; }
 missing=()
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing ${missing[*]}"
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -45,6 +46,13 @@ helm=$(go env GOPATH)/bin/helm
 if ! go version -m "$helm" 2>/dev/null | grep -q "helm.sh/helm/v4[[:space:]]*${HELM_VERSION}"; then
   step "installing helm $HELM_VERSION"
   GOFLAGS= go install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
+fi
+
+# graphql-http's audit of GraphQL over HTTP (gateway/httpaudit_test.go) runs on
+# Node.js, with the packages its lock file names.
+if [ ! -d gateway/testdata/httpaudit/node_modules/graphql-http ]; then
+  step "installing the GraphQL-over-HTTP audit"
+  npm ci --prefix gateway/testdata/httpaudit --no-audit --no-fund --loglevel=error
 fi
 
 step "go generate leaves no diff"
