@@ -54,7 +54,7 @@ func newBench(ctx context.Context, opts options, log io.Writer) (_ *bench, err e
 	if err != nil {
 		return nil, err
 	}
-	addrs := []string{statsAddr, gatewayAddr, floorAddr, debugAddr, baseAddr}
+	addrs := []string{statsAddr, gatewayAddr, floorAddr, debugAddr, baseAddr, w3FloorAddr}
 	for _, svc := range services {
 		addrs = append(addrs, upstreamAddrs[svc]...)
 	}
@@ -172,6 +172,11 @@ func (b *bench) ensureServer(ctx context.Context, kind server) error {
 			"-catalog", strings.Join(upstreamURLs("catalog"), ","),
 			"-max-idle-per-host", strconv.Itoa(maxIdle))
 		readyURL = "http://" + floorAddr + "/healthz"
+	case proxyFloorServer:
+		p, err = startProc(ctx, "w3-floor", serverCPU, filepath.Join(b.tmp, "w3-floor.log"), env,
+			b.self, "proxy-floor", "-listen", w3FloorAddr, "-upstreams", strings.Join(upstreamURLs("catalog"), ","),
+			"-max-idle-per-host", strconv.Itoa(max(256, b.opts.Connections)))
+		readyURL = "http://" + w3FloorAddr + "/healthz"
 	case gatewayServer:
 		if p, err = b.startGateway(ctx, "gateway", b.gwBin, gatewayAddr, b.opts.Profile != ""); err != nil {
 			return err
@@ -222,6 +227,8 @@ func gatewayConfig(addr string) string {
 		fmt.Fprintf(&s, "  %s:\n    endpoints: [%s]\n    health_check: {interval: 2s}\n",
 			svc, strings.Join(upstreamURLs(svc), ", "))
 	}
+	// W3's pass-through: the catalog's records on an L7 route.
+	s.WriteString("routes:\n  - name: w3\n    match: {path_prefix: /products}\n    proxy: {pool: catalog}\n")
 	return s.String()
 }
 

@@ -53,6 +53,8 @@ func main() {
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "floor" {
 		err = runFloor(ctx, os.Args[2:])
+	} else if len(os.Args) > 1 && os.Args[1] == "proxy-floor" {
+		err = runProxyFloor(ctx, os.Args[2:])
 	} else {
 		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	}
@@ -78,6 +80,7 @@ const (
 	statsAddr   = "127.0.0.1:19100"
 	gatewayAddr = "127.0.0.1:18080"
 	floorAddr   = "127.0.0.1:18081"
+	w3FloorAddr = "127.0.0.1:18083"
 	// baseAddr is the -ab -together revision's gateway, beside head's at gatewayAddr.
 	baseAddr  = "127.0.0.1:18082"
 	debugAddr = "127.0.0.1:18090"
@@ -103,6 +106,9 @@ func upstreamURLs(svc string) []string {
 	return urls
 }
 
+// w3Path is W3's request: a catalog record passed through an L7 route.
+const w3Path = "/products/p1"
+
 // The GraphQL request bodies.
 const (
 	w1Body = `{"query":"{ user(id:\"u1\"){name} product(id:\"p1\"){name} order(id:\"o1\"){status total{amount}} }"}`
@@ -113,9 +119,11 @@ const (
 type server string
 
 const (
-	noServer      server = ""
-	floorServer   server = "floor"
-	gatewayServer server = "gateway"
+	noServer    server = ""
+	floorServer server = "floor"
+	// proxyFloorServer is the pass-through floor (proxyfloor.go).
+	proxyFloorServer server = "w3-floor"
+	gatewayServer    server = "gateway"
 )
 
 // benchCase is one measured workload.
@@ -134,6 +142,8 @@ var allCases = []benchCase{
 	{Name: "floor", Server: floorServer, Method: "POST", URL: "http://" + floorAddr + "/graphql", Body: w1Body, GraphQL: true},
 	{Name: "w1", Server: gatewayServer, Method: "POST", URL: "http://" + gatewayAddr + "/graphql", Body: w1Body, GraphQL: true},
 	{Name: "w2", Server: gatewayServer, Method: "POST", URL: "http://" + gatewayAddr + "/graphql", Body: w2Body, GraphQL: true},
+	{Name: "w3-floor", Server: proxyFloorServer, Method: "GET", URL: "http://" + w3FloorAddr + w3Path},
+	{Name: "w3", Server: gatewayServer, Method: "GET", URL: "http://" + gatewayAddr + w3Path},
 }
 
 // options are the command-line flags.
@@ -185,7 +195,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.LatencyDuration, "latency-duration", 5*time.Second, "length of each latency run at 1 connection (whole seconds)")
 	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "length of the warm-up before each case (whole seconds, 0 for none)")
 	fs.DurationVar(&o.Delay, "delay", 0, "delay every upstream answer by this much (demo-upstreams -delay)")
-	cases := fs.String("cases", "direct,floor,w1,w2", "comma-separated `cases` to run: direct, floor, w1, w2")
+	cases := fs.String("cases", "direct,floor,w1,w2", "comma-separated `cases` to run: direct, floor, w1, w2, w3-floor, w3")
 	fs.StringVar(&o.Profile, "profile", "", "save CPU profiles of the gateway during the W1 and W2 throughput runs to `prefix`.w1 and prefix.w2")
 	fs.StringVar(&o.JSON, "json", "", "also write the results as JSON to this `file`")
 	fs.StringVar(&o.GatewayYAML, "gateway-yaml", "", "YAML `text` appended to the gateway's configuration, such as 'metrics: {enabled: false}'")

@@ -110,6 +110,10 @@ type ratios struct {
 	FloorAddedP50ms *float64 `json:"floor_added_p50_1conn_ms,omitempty"`
 	// FloorMatchesW1 says whether the floor's answer equals the gateway's to W1.
 	FloorMatchesW1 *bool `json:"floor_answer_matches_w1,omitempty"`
+	// W3 against the pass-through floor: the rates' ratio, and the floor's server
+	// CPU per request over the gateway's (above 1: the gateway is cheaper).
+	W3OverFloor        *float64 `json:"w3_rate_over_w3_floor,omitempty"`
+	W3CPUPerReqVsFloor *float64 `json:"w3_floor_cpu_per_request_over_w3,omitempty"`
 }
 
 // report is everything one run measured.
@@ -146,6 +150,12 @@ func (r *report) finish() {
 		}
 		if floor != nil {
 			r.Ratios.FloorAddedP50ms = ptr((floor.Latency1.P50us - direct.Latency1.P50us) / 1000)
+		}
+	}
+	if w3, f := r.result("w3"), r.result("w3-floor"); w3 != nil && f != nil && f.Throughput.Rate > 0 {
+		r.Ratios.W3OverFloor = ptr(w3.Throughput.Rate / f.Throughput.Rate)
+		if w3.ServerCPUPerReqUs != nil && f.ServerCPUPerReqUs != nil && *w3.ServerCPUPerReqUs > 0 {
+			r.Ratios.W3CPUPerReqVsFloor = ptr(*f.ServerCPUPerReqUs / *w3.ServerCPUPerReqUs)
 		}
 	}
 	if floor != nil && w1 != nil {
@@ -215,6 +225,12 @@ func (r *report) print(w io.Writer) {
 	}
 	if rt.W2OverFloor != nil {
 		fmt.Fprintf(w, "W2 rate / floor rate:                          %.3f\n", *rt.W2OverFloor)
+	}
+	if rt.W3OverFloor != nil {
+		fmt.Fprintf(w, "W3 rate / w3-floor rate:                       %.3f\n", *rt.W3OverFloor)
+	}
+	if rt.W3CPUPerReqVsFloor != nil {
+		fmt.Fprintf(w, "w3-floor CPU per request / W3's:               %.3f\n", *rt.W3CPUPerReqVsFloor)
 	}
 	if rt.GatewayAddedP50ms != nil {
 		fmt.Fprintf(w, "gateway added p50 at 1 connection (W1-direct): %.3f ms\n", *rt.GatewayAddedP50ms)
