@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -37,6 +36,7 @@ import (
 // object's fields once they are all there.
 type Executable struct {
 	schema   *Schema
+	client   *ast.Schema                   // what clients see: the declared schema without the connectors' prelude
 	services map[string]*upstreams.Service // by source name
 	config   map[string]any                // $config
 	keys     map[string][]string           // each entity connector's lookup keys, by type
@@ -53,13 +53,15 @@ func NewExecutable(s *Schema, services map[string]*upstreams.Service, config map
 	for typ, ent := range s.Entities {
 		keys[typ] = entityKeys(ent)
 	}
-	return &Executable{schema: s, services: services, config: config, keys: keys}, nil
+	return &Executable{schema: s, client: clientSchema(s.AST), services: services, config: config, keys: keys}, nil
 }
 
 var _ graphql.ExecutableSchema = (*Executable)(nil)
 
-// Schema is the declared schema's AST.
-func (e *Executable) Schema() *ast.Schema { return e.schema.AST }
+// Schema is the declared schema as clients see it: without the directives and
+// input types of Prelude. Operations are validated against it, and introspection
+// answers from it.
+func (e *Executable) Schema() *ast.Schema { return e.client }
 
 // Complexity leaves every field to gqlgen's default cost.
 func (e *Executable) Complexity(context.Context, string, string, int, map[string]any) (int, bool) {
@@ -122,157 +124,8 @@ type run struct {
 	fanOut chan struct{}
 }
 
-// MaxBatch is the most keys one entity call is given.
-const MaxBatch = 100
-
 // maxConcurrentItems bounds the elements of one list resolved at once.
 const maxConcurrentItems = 32
-
-// entityKeys are the fields of an object its entity connector looks it up by: the
-// first keys its $batch paths read.
-func entityKeys(c *Connector) []string {
-	var keys []string
-	var ps []*mapping.Path
-	if c.Query != nil {
-		ps = append(ps, paths(c.Query)...)
-	}
-	ps = append(ps, c.URL.Paths()...)
-	if c.Body != nil {
-		ps = append(ps, paths(c.Body)...)
-	}
-	for _, p := range ps {
-		if (p.Var == "$batch" || p.Var == "$this") && len(p.Keys) > 0 && !slices.Contains(keys, p.Keys[0]) {
-			keys = append(keys, p.Keys[0])
-		}
-	}
-	return keys
-}
-
-// keyOf is an object's key for its entity connector, as text.
-func keyOf(obj map[string]any, keys []string) string {
-	vals := make([]any, len(keys))
-	for i, k := range keys {
-		vals[i] = obj[k]
-		if n, ok := vals[i].(json.Number); ok {
-			vals[i] = n.String() // "1" and 1 are the same key
-		}
-	}
-	b, _ := json.Marshal(vals)
-	return string(b)
-}
-
-// lookup fetches the object of type typ through its entity connector, batched with
-// the request's other lookups of that type; nil when the service does not know it.
-func (r *run) lookup(ctx context.Context, typ string, ent *Connector, obj map[string]any) (map[string]any, error) {
-	if ent.PerItem {
-		return r.lookupOne(ctx, ent, obj)
-	}
-	keys := r.e.keys[typ]
-	key := keyOf(obj, keys)
-	r.mu.Lock()
-	if r.loaders == nil {
-		r.loaders, r.pending = map[string]*dataloadgen.Loader[string, map[string]any]{}, map[string]map[string]map[string]any{}
-	}
-	l := r.loaders[typ]
-	if l == nil {
-		l = dataloadgen.NewLoader(func(ctx context.Context, ks []string) ([]map[string]any, []error) {
-			return r.fetchEntities(ctx, typ, ent, keys, ks)
-		}, dataloadgen.WithWait(time.Millisecond), dataloadgen.WithBatchCapacity(MaxBatch))
-		r.loaders[typ] = l
-		r.pending[typ] = map[string]map[string]any{}
-	}
-	r.pending[typ][key] = obj
-	r.mu.Unlock()
-	return l.Load(ctx, key)
-}
-
-// MaxFanOut bounds the per-item entity calls one request has in flight.
-const MaxFanOut = 16
-
-// itemCall is one per-item entity call, shared by the objects that need it.
-type itemCall struct {
-	done chan struct{}
-	v    map[string]any
-	err  error
-}
-
-// lookupOne fetches one object through a per-item entity connector ($this): one
-// call per distinct request, made once for all the objects that need it, at most
-// MaxFanOut at a time for the request.
-func (r *run) lookupOne(ctx context.Context, ent *Connector, obj map[string]any) (map[string]any, error) {
-	vars := mapping.Vars{"$this": obj, "$config": r.e.config}
-	req, err := ent.Request(obj, vars, r.client)
-	if err != nil {
-		return nil, err
-	}
-	key := req.Method + " " + req.Target + " " + string(req.Body)
-	r.mu.Lock()
-	if r.items == nil {
-		r.items, r.fanOut = map[string]*itemCall{}, make(chan struct{}, MaxFanOut)
-	}
-	call, started := r.items[key]
-	if !started {
-		call = &itemCall{done: make(chan struct{})}
-		r.items[key] = call
-	}
-	r.mu.Unlock()
-	if started {
-		select {
-		case <-call.done:
-			return call.v, call.err
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	defer close(call.done)
-	select {
-	case r.fanOut <- struct{}{}:
-	case <-ctx.Done():
-		call.err = ctx.Err()
-		return nil, call.err
-	}
-	got, err := ent.Do(ctx, r.e.services[ent.Source.Name], obj, vars, r.client)
-	<-r.fanOut
-	if list, ok := got.([]any); ok && len(list) > 0 {
-		got = list[0]
-	}
-	call.v, _ = got.(map[string]any)
-	call.err = err
-	return call.v, call.err
-}
-
-// fetchEntities makes one entity call for the objects of ks.
-func (r *run) fetchEntities(ctx context.Context, typ string, ent *Connector, keys, ks []string) ([]map[string]any, []error) {
-	batch := make([]any, len(ks))
-	r.mu.Lock()
-	for i, k := range ks {
-		batch[i] = r.pending[typ][k]
-	}
-	r.mu.Unlock()
-	out := make([]map[string]any, len(ks))
-	errs := make([]error, len(ks))
-	got, err := ent.Do(ctx, r.e.services[ent.Source.Name], nil, mapping.Vars{"$batch": batch, "$config": r.e.config}, r.client)
-	if err != nil {
-		for i := range errs {
-			errs[i] = err
-		}
-		return out, errs
-	}
-	list, ok := got.([]any)
-	if !ok && got != nil {
-		list = []any{got}
-	}
-	byKey := map[string]map[string]any{}
-	for _, el := range list {
-		if m, ok := el.(map[string]any); ok {
-			byKey[keyOf(m, keys)] = m
-		}
-	}
-	for i, k := range ks {
-		out[i] = byKey[k] // an unknown key: nil
-	}
-	return out, errs
-}
 
 func (r *run) fail(path ast.Path, err error) {
 	var ge *gqlerror.Error
@@ -325,6 +178,10 @@ func (r *run) root(ctx context.Context, def *ast.Definition, sel ast.SelectionSe
 		path := ast.Path{ast.PathName(f.Alias)}
 		if f.Name == "__typename" {
 			values[i], oks[i] = strconv.AppendQuote(nil, def.Name), true
+			return
+		}
+		if f.Name == "__schema" || f.Name == "__type" {
+			values[i], oks[i] = r.introspect(f, path)
 			return
 		}
 		c := r.e.schema.Fields[def.Name+"."+f.Name]
