@@ -86,7 +86,8 @@ type itemCall struct {
 // call per distinct request, made once for all the objects that need it, at most
 // MaxFanOut at a time for the request.
 func (r *run) lookupOne(ctx context.Context, ent *Connector, obj map[string]any) (map[string]any, error) {
-	vars := mapping.Vars{"$this": obj, "$config": r.e.config}
+	vars := r.common()
+	vars["$this"] = obj
 	req, err := ent.Request(obj, vars, r.client)
 	if err != nil {
 		return nil, err
@@ -137,7 +138,9 @@ func (r *run) fetchEntities(ctx context.Context, typ string, ent *Connector, key
 	r.mu.Unlock()
 	out := make([]map[string]any, len(ks))
 	errs := make([]error, len(ks))
-	got, err := ent.Do(ctx, r.e.services[ent.Source.Name], nil, mapping.Vars{"$batch": batch, "$config": r.e.config}, r.client)
+	vars := r.common()
+	vars["$batch"] = batch
+	got, err := ent.Do(ctx, r.e.services[ent.Source.Name], nil, vars, r.client)
 	if err != nil {
 		for i := range errs {
 			errs[i] = err

@@ -16,7 +16,7 @@ import (
 	"github.com/vikstrous/dataloadgen"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/switchyard/switchyard/connectors/mapping"
+	"github.com/switchyard/switchyard/policies"
 	"github.com/switchyard/switchyard/upstreams"
 )
 
@@ -87,7 +87,7 @@ func (e *Executable) Exec(ctx context.Context) graphql.ResponseHandler {
 			return nil
 		}
 		done = true
-		r := &run{e: e, oc: oc, client: client, ctx: ctx}
+		r := &run{e: e, oc: oc, client: client, ctx: ctx, caller: callerOf(policies.PrincipalFrom(ctx))}
 		var root *ast.Definition
 		switch oc.Operation.Operation {
 		case ast.Mutation:
@@ -110,7 +110,9 @@ type run struct {
 	// ctx is the response's context: errors are added to it, so that the
 	// gateway's error presenter codes them as every other error.
 	ctx context.Context
-	mu  sync.Mutex
+	// caller is $context: the authenticated caller, nil when anonymous.
+	caller map[string]any
+	mu     sync.Mutex
 	// req is $request, made once (reqOnce) on first use.
 	reqOnce sync.Once
 	req     any
@@ -138,36 +140,6 @@ func (r *run) fail(path ast.Path, err error) {
 	graphql.AddError(r.ctx, ge)
 }
 
-func (r *run) vars(args map[string]any, this any) mapping.Vars {
-	v := mapping.Vars{"$args": args, "$config": r.e.config}
-	if this != nil {
-		v["$this"] = this
-	}
-	if req := r.request(); req != nil {
-		v["$request"] = req
-	}
-	return v
-}
-
-// request is $request, made once per operation from the client's header.
-func (r *run) request() any {
-	r.reqOnce.Do(func() {
-		if r.client == nil {
-			return
-		}
-		h := make(map[string]any, len(r.client))
-		for k, vs := range r.client {
-			list := make([]any, len(vs))
-			for i, s := range vs {
-				list[i] = s
-			}
-			h[k] = list
-		}
-		r.req = map[string]any{"headers": h}
-	})
-	return r.req
-}
-
 // root resolves the root fields, concurrently unless serial, into one object.
 func (r *run) root(ctx context.Context, def *ast.Definition, sel ast.SelectionSet, serial bool) (json.RawMessage, bool) {
 	fields := graphql.CollectFields(r.oc, sel, []string{def.Name})
@@ -189,7 +161,7 @@ func (r *run) root(ctx context.Context, def *ast.Definition, sel ast.SelectionSe
 			r.fail(path, fmt.Errorf("%s.%s has no connector", def.Name, f.Name))
 			return
 		}
-		v, err := c.Do(ctx, r.e.services[c.Source.Name], nil, r.vars(f.ArgumentMap(r.oc.Variables), nil), r.client)
+		v, err := r.call(ctx, c, nil, r.vars(f.ArgumentMap(r.oc.Variables), nil))
 		if err != nil {
 			r.fail(path, err)
 			values[i], oks[i] = r.nullFor(f.Definition.Type)
@@ -363,7 +335,7 @@ func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.Selection
 		if c := r.e.schema.Fields[def.Name+"."+f.Name]; c != nil {
 			from = c.Source.Name
 			var err error
-			if v, err = c.Do(ctx, r.e.services[c.Source.Name], obj, r.vars(f.ArgumentMap(r.oc.Variables), obj), r.client); err != nil {
+			if v, err = r.call(ctx, c, obj, r.vars(f.ArgumentMap(r.oc.Variables), obj)); err != nil {
 				r.fail(fpath, err)
 				values[i], oks[i] = r.nullFor(f.Definition.Type)
 				continue

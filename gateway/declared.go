@@ -42,7 +42,11 @@ func (g *Gateway) buildDeclared(*Gateway, *closers) error {
 		}
 		services[name] = svc
 	}
-	g.declared, err = connectors.NewExecutable(s, services, nil)
+	values, err := connectors.ConfigValues(g.cfg.GraphQL.SchemaConfig)
+	if err != nil {
+		return fmt.Errorf("graphql.schema_config: %w", err)
+	}
+	g.declared, err = connectors.NewExecutable(s, services, values)
 	return err
 }
 
