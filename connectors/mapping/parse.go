@@ -13,7 +13,8 @@
 //	id: $args.id             a variable: $ (the input), $args, $this, $batch, $config,
 //	                         $context, $request
 //	kind: $("book")          a literal, in JSON
-//	tag: tags->first         methods: ->first, ->last, ->joinNotNull(","), ->map(expr)
+//	tag: tags->first         methods: ->first, ->last, ->joinNotNull(","), ->map(expr),
+//	                         ->slice(start, end) (end left out or missing: to the end)
 //
 // A path applied to a list applies to each element, and so does a sub-selection.
 // Parse reports the first error with its offset; Eval never fails on data: what is
@@ -23,6 +24,7 @@ package mapping
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -63,8 +65,8 @@ type Method struct {
 // Variables a path may start from.
 var Variables = []string{"$args", "$this", "$batch", "$config", "$context", "$request"}
 
-// Methods the language supports, with their number of arguments.
-var methodArity = map[string]int{"first": 0, "last": 0, "joinNotNull": 1, "map": 1}
+// Methods the language supports, with their least and most numbers of arguments.
+var methodArity = map[string][2]int{"first": {0, 0}, "last": {0, 0}, "joinNotNull": {1, 1}, "map": {1, 1}, "slice": {1, 2}}
 
 // Error is a parse error at an offset of the source.
 type Error struct {
@@ -332,7 +334,7 @@ func (p *parser) method() (Method, error) {
 	m := Method{Name: p.src[start:p.pos]}
 	arity, ok := methodArity[m.Name]
 	if !ok {
-		return m, &Error{Offset: start, Msg: fmt.Sprintf("unknown method ->%s (the methods are ->first, ->last, ->joinNotNull, ->map)", m.Name)}
+		return m, &Error{Offset: start, Msg: fmt.Sprintf("unknown method ->%s (the methods are ->first, ->last, ->joinNotNull, ->map, ->slice)", m.Name)}
 	}
 	if p.peek("(") {
 		p.depth++
@@ -369,8 +371,12 @@ func (p *parser) method() (Method, error) {
 			}
 		}
 	}
-	if len(m.Args) != arity {
-		return m, &Error{Offset: start, Msg: fmt.Sprintf("->%s takes %d argument(s), got %d", m.Name, arity, len(m.Args))}
+	if n := len(m.Args); n < arity[0] || n > arity[1] {
+		want := strconv.Itoa(arity[0])
+		if arity[1] > arity[0] {
+			want += " to " + strconv.Itoa(arity[1])
+		}
+		return m, &Error{Offset: start, Msg: fmt.Sprintf("->%s takes %s argument(s), got %d", m.Name, want, n)}
 	}
 	return m, nil
 }
