@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"time"
 
 	"github.com/vikstrous/dataloadgen"
 
@@ -63,7 +62,7 @@ func (r *run) lookup(ctx context.Context, typ string, ent *Connector, obj map[st
 	if l == nil {
 		l = dataloadgen.NewLoader(func(ctx context.Context, ks []string) ([]map[string]any, []error) {
 			return r.fetchEntities(ctx, typ, ent, keys, ks)
-		}, dataloadgen.WithWait(time.Millisecond), dataloadgen.WithBatchCapacity(MaxBatch))
+		}, dataloadgen.WithWait(r.e.batchWait), dataloadgen.WithBatchCapacity(MaxBatch))
 		r.loaders[typ] = l
 		r.pending[typ] = map[string]map[string]any{}
 	}

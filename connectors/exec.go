@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -40,6 +41,8 @@ type Executable struct {
 	services map[string]*upstreams.Service // by source name
 	config   map[string]any                // $config
 	keys     map[string][]string           // each entity connector's lookup keys, by type
+	// batchWait is how long a batch of entity lookups stays open for more keys.
+	batchWait time.Duration
 }
 
 // NewExecutable serves s, calling each source's service; config is $config.
@@ -53,10 +56,18 @@ func NewExecutable(s *Schema, services map[string]*upstreams.Service, config map
 	for typ, ent := range s.Entities {
 		keys[typ] = entityKeys(ent)
 	}
-	return &Executable{schema: s, client: clientSchema(s.AST), services: services, config: config, keys: keys}, nil
+	return &Executable{schema: s, client: clientSchema(s.AST), services: services, config: config, keys: keys, batchWait: time.Millisecond}, nil
 }
 
 var _ graphql.ExecutableSchema = (*Executable)(nil)
+
+// SetBatchWait sets how long a batch of entity lookups stays open for more keys
+// after its first (default a millisecond). Call it before serving.
+func (e *Executable) SetBatchWait(d time.Duration) {
+	if d > 0 {
+		e.batchWait = d
+	}
+}
 
 // Schema is the declared schema as clients see it: without the directives and
 // input types of Prelude. Operations are validated against it, and introspection
@@ -87,7 +98,8 @@ func (e *Executable) Exec(ctx context.Context) graphql.ResponseHandler {
 			return nil
 		}
 		done = true
-		r := &run{e: e, oc: oc, client: client, ctx: ctx, caller: callerOf(policies.PrincipalFrom(ctx))}
+		p := policies.PrincipalFrom(ctx)
+		r := &run{e: e, oc: oc, client: client, ctx: ctx, principal: p, caller: callerOf(p)}
 		var root *ast.Definition
 		switch oc.Operation.Operation {
 		case ast.Mutation:
@@ -110,9 +122,13 @@ type run struct {
 	// ctx is the response's context: errors are added to it, so that the
 	// gateway's error presenter codes them as every other error.
 	ctx context.Context
-	// caller is $context: the authenticated caller, nil when anonymous.
-	caller map[string]any
-	mu     sync.Mutex
+	// principal is the authenticated caller, nil when anonymous; caller is it
+	// as $context.
+	principal *policies.Principal
+	caller    map[string]any
+	// answers are the request's GET calls of fields' connectors, each made once.
+	answers map[string]*answer
+	mu      sync.Mutex
 	// req is $request, made once (reqOnce) on first use.
 	reqOnce sync.Once
 	req     any
@@ -282,86 +298,6 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 		}
 		return out, true
 	}
-}
-
-// object writes an object of def from what was made of it, fetching through its
-// type's entity connector the fields it lacks, and through its fields' connectors
-// the fields they answer.
-func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.SelectionSet, obj map[string]any, path ast.Path, src string, nonNull bool) ([]byte, bool) {
-	fields := graphql.CollectFields(r.oc, sel, []string{def.Name})
-	if ent := r.e.schema.Entities[def.Name]; ent != nil {
-		for _, name := range r.needs(def, fields) {
-			if _, have := obj[name]; !have {
-				m, err := r.lookup(ctx, def.Name, ent, obj)
-				if err != nil {
-					r.fail(path, err)
-					return []byte("null"), false
-				}
-				if m == nil { // the service does not know it: null, an error where null is not allowed
-					if nonNull {
-						r.fail(path, notFound(ent.Source.Name, def.Name))
-					}
-					return []byte("null"), false
-				}
-				merged := make(map[string]any, len(m)+len(obj))
-				for k, v := range m {
-					merged[k] = v
-				}
-				for k, v := range obj {
-					merged[k] = v
-				}
-				obj = merged
-				break
-			}
-		}
-	}
-	values := make([][]byte, len(fields))
-	oks := make([]bool, len(fields))
-	for i, f := range fields {
-		fpath := append(slices.Clone(path), ast.PathName(f.Alias))
-		if f.Name == "__typename" {
-			values[i], oks[i] = strconv.AppendQuote(nil, def.Name), true
-			continue
-		}
-		v, from := obj[f.Name], src
-		if comp := r.e.schema.Computed[def.Name+"."+f.Name]; comp != nil {
-			var err error
-			if v, err = comp.Eval(obj); err != nil {
-				r.fail(fpath, badResponse(src, "computing "+def.Name+"."+f.Name+": "+err.Error()))
-				values[i], oks[i] = r.nullFor(f.Definition.Type)
-				continue
-			}
-		}
-		if c := r.e.schema.Fields[def.Name+"."+f.Name]; c != nil {
-			from = c.Source.Name
-			var err error
-			if v, err = r.call(ctx, c, obj, r.vars(f.ArgumentMap(r.oc.Variables), obj)); err != nil {
-				r.fail(fpath, err)
-				values[i], oks[i] = r.nullFor(f.Definition.Type)
-				continue
-			}
-		}
-		values[i], oks[i] = r.value(ctx, f.Definition.Type, f.Selections, v, fpath, from)
-	}
-	return r.writeObject(fields, values, oks)
-}
-
-// needs are the fields of def the object must hold before its fields are written:
-// those asked for that no connector or @compute of their own answers, and those the
-// computed ones read.
-func (r *run) needs(def *ast.Definition, fields []graphql.CollectedField) []string {
-	var out []string
-	for _, f := range fields {
-		key := def.Name + "." + f.Name
-		switch {
-		case f.Name == "__typename", r.e.schema.Fields[key] != nil:
-		case r.e.schema.Computed[key] != nil:
-			out = append(out, r.e.schema.Computed[key].Uses...)
-		default:
-			out = append(out, f.Name)
-		}
-	}
-	return out
 }
 
 // scalar writes a built-in scalar's value, refusing one of the wrong JSON type.

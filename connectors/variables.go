@@ -2,7 +2,6 @@ package connectors
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -56,16 +55,6 @@ func callerOf(p *policies.Principal) map[string]any {
 func (r *run) anonymous(err error) bool {
 	me, ok := err.(*mapping.MissingError)
 	return ok && r.caller == nil && strings.HasPrefix(me.Expr, "$context")
-}
-
-// call makes a field connector's call; a call for an anonymous caller's $context
-// is not made, and its value is null.
-func (r *run) call(ctx context.Context, c *Connector, input any, vars mapping.Vars) (any, error) {
-	v, err := c.Do(ctx, r.e.services[c.Source.Name], input, vars, r.client)
-	if err != nil && r.anonymous(err) {
-		return nil, nil
-	}
-	return v, err
 }
 
 // common are the variables every call of the request reads: $config, $context

@@ -46,8 +46,11 @@ func (g *Gateway) buildDeclared(*Gateway, *closers) error {
 	if err != nil {
 		return fmt.Errorf("graphql.schema_config: %w", err)
 	}
-	g.declared, err = connectors.NewExecutable(s, services, values)
-	return err
+	if g.declared, err = connectors.NewExecutable(s, services, values); err != nil {
+		return err
+	}
+	g.declared.SetBatchWait(g.cfg.GraphQL.LoaderWait.Duration)
+	return nil
 }
 
 // versions are the schema versions served: the built-in ones, or the current one
