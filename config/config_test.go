@@ -37,8 +37,10 @@ func TestParseValid(t *testing.T) {
 }
 
 func TestExampleFileIsValid(t *testing.T) {
-	if _, err := Load("../gateway.example.yaml"); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"../gateway.example.yaml", "../gateway.declared.yaml"} {
+		if _, err := Load(name); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

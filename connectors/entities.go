@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"slices"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/switchyard/switchyard/connectors/mapping"
@@ -52,9 +54,17 @@ func (r *run) lookup(ctx context.Context, typ string, ent *Connector, obj map[st
 	if ent.PerItem {
 		return r.lookupOne(ctx, ent, obj)
 	}
+	l, keys := r.pend(typ, ent, []map[string]any{obj})
+	return l.Load(ctx, keys[0])
+}
+
+// pend records objects of type typ waiting for their entity lookups and returns
+// the request's loader of typ with their keys.
+func (r *run) pend(typ string, ent *Connector, objs []map[string]any) (*dataloadgen.Loader[string, map[string]any], []string) {
 	keys := r.e.keys[typ]
-	key := keyOf(obj, keys)
+	out := make([]string, len(objs))
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.loaders == nil {
 		r.loaders, r.pending = map[string]*dataloadgen.Loader[string, map[string]any]{}, map[string]map[string]map[string]any{}
 	}
@@ -66,9 +76,42 @@ func (r *run) lookup(ctx context.Context, typ string, ent *Connector, obj map[st
 		r.loaders[typ] = l
 		r.pending[typ] = map[string]map[string]any{}
 	}
-	r.pending[typ][key] = obj
-	r.mu.Unlock()
-	return l.Load(ctx, key)
+	for i, obj := range objs {
+		out[i] = keyOf(obj, keys)
+		r.pending[typ][out[i]] = obj
+	}
+	return l, out
+}
+
+// prefetch looks up together the objects of a list that need their type's entity
+// connector for the fields sel asks, before the elements are written: their keys
+// are known, so the batches (MaxBatch keys each) do not depend on when each
+// element runs. The elements' own lookups then find the answers. Failures are
+// left to them to report.
+func (r *run) prefetch(ctx context.Context, def *ast.Definition, sel ast.SelectionSet, list []any) {
+	ent := r.e.schema.Entities[def.Name]
+	if ent == nil || ent.PerItem || len(list) < 2 {
+		return
+	}
+	needs := r.needs(def, graphql.CollectFields(r.oc, sel, []string{def.Name}))
+	var objs []map[string]any
+	for _, el := range list {
+		obj, ok := el.(map[string]any)
+		if !ok {
+			continue
+		}
+		for _, n := range needs {
+			if _, have := obj[n]; !have {
+				objs = append(objs, obj)
+				break
+			}
+		}
+	}
+	if len(objs) < 2 {
+		return
+	}
+	l, keys := r.pend(def.Name, ent, objs)
+	_, _ = l.LoadAll(ctx, keys)
 }
 
 // MaxFanOut bounds the per-item entity calls one request has in flight.

@@ -145,7 +145,9 @@ type run struct {
 // maxConcurrentItems bounds the elements of one list resolved at once.
 const maxConcurrentItems = 32
 
-func (r *run) fail(path ast.Path, err error) {
+// fail adds err to the response at path, located at the field it is an error of,
+// as gqlgen locates a resolver's error.
+func (r *run) fail(path ast.Path, pos *ast.Position, err error) {
 	var ge *gqlerror.Error
 	if gqlErr, ok := err.(*gqlerror.Error); ok {
 		ge = gqlErr
@@ -153,6 +155,9 @@ func (r *run) fail(path ast.Path, err error) {
 		ge = &gqlerror.Error{Message: err.Error(), Err: err}
 	}
 	ge.Path = slices.Clone(path)
+	if pos != nil && pos.Line > 0 && ge.Locations == nil {
+		ge.Locations = []gqlerror.Location{{Line: pos.Line, Column: pos.Column}}
+	}
 	graphql.AddError(r.ctx, ge)
 }
 
@@ -174,16 +179,16 @@ func (r *run) root(ctx context.Context, def *ast.Definition, sel ast.SelectionSe
 		}
 		c := r.e.schema.Fields[def.Name+"."+f.Name]
 		if c == nil {
-			r.fail(path, fmt.Errorf("%s.%s has no connector", def.Name, f.Name))
+			r.fail(path, f.Position, fmt.Errorf("%s.%s has no connector", def.Name, f.Name))
 			return
 		}
 		v, err := r.call(ctx, c, nil, r.vars(f.ArgumentMap(r.oc.Variables), nil))
 		if err != nil {
-			r.fail(path, err)
+			r.fail(path, f.Position, err)
 			values[i], oks[i] = r.nullFor(f.Definition.Type)
 			return
 		}
-		values[i], oks[i] = r.value(ctx, f.Definition.Type, f.Selections, v, path, c.Source.Name)
+		values[i], oks[i] = r.value(ctx, f.Definition.Type, f.Selections, v, path, f.Position, c.Source.Name)
 	}
 	if serial || len(fields) == 1 {
 		for i := range fields {
@@ -224,26 +229,27 @@ func (r *run) writeObject(fields []graphql.CollectedField, values [][]byte, oks 
 
 // value writes v, what a selection made, as a value of type t; ok is false when it
 // is null (or bad) where t is non-null, which nulls the parent.
-func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v any, path ast.Path, src string) ([]byte, bool) {
+func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v any, path ast.Path, pos *ast.Position, src string) ([]byte, bool) {
 	if v == nil {
 		if t.NonNull {
-			r.fail(path, badResponse(src, "the service sent no value for a non-null field"))
+			r.fail(path, pos, badResponse(src, "the service sent no value for a non-null field"))
 		}
 		return []byte("null"), !t.NonNull
 	}
 	if t.Elem != nil {
 		list, ok := v.([]any)
 		if !ok {
-			r.fail(path, badResponse(src, "the service sent a single value for a list"))
+			r.fail(path, pos, badResponse(src, "the service sent a single value for a list"))
 			return r.nullFor(t)
 		}
 		outs := make([][]byte, len(list))
 		oks := make([]bool, len(list))
 		each := func(i int) {
-			outs[i], oks[i] = r.value(ctx, t.Elem, sel, list[i], append(slices.Clone(path), ast.PathIndex(i)), src)
+			outs[i], oks[i] = r.value(ctx, t.Elem, sel, list[i], append(slices.Clone(path), ast.PathIndex(i)), pos, src)
 		}
 		if def := r.e.schema.AST.Types[t.Elem.Name()]; def != nil && def.Kind == ast.Object && len(list) > 1 {
-			// Objects, concurrently: their lookups batch together.
+			// Objects, concurrently, their lookups made together first.
+			r.prefetch(ctx, def, sel, list)
 			var g errgroup.Group
 			g.SetLimit(maxConcurrentItems)
 			for i := range list {
@@ -274,10 +280,10 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 	case ast.Object:
 		obj, ok := v.(map[string]any)
 		if !ok {
-			r.fail(path, badResponse(src, "the service sent a "+kindOf(v)+" for an object"))
+			r.fail(path, pos, badResponse(src, "the service sent a "+kindOf(v)+" for an object"))
 			return r.nullFor(t)
 		}
-		out, ok := r.object(ctx, def, sel, obj, path, src, t.NonNull)
+		out, ok := r.object(ctx, def, sel, obj, path, pos, src, t.NonNull)
 		if !ok {
 			return r.nullFor(t)
 		}
@@ -285,7 +291,7 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 	case ast.Enum:
 		s, ok := v.(string)
 		if !ok || def.EnumValues.ForName(s) == nil {
-			r.fail(path, badResponse(src, fmt.Sprintf("%v is not a value of the enum %s", v, def.Name)))
+			r.fail(path, pos, badResponse(src, fmt.Sprintf("%v is not a value of the enum %s", v, def.Name)))
 			return r.nullFor(t)
 		}
 		b, _ := json.Marshal(s)
@@ -293,7 +299,7 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 	default:
 		out, err := scalar(def.Name, v)
 		if err != nil {
-			r.fail(path, badResponse(src, err.Error()))
+			r.fail(path, pos, badResponse(src, err.Error()))
 			return r.nullFor(t)
 		}
 		return out, true

@@ -15,9 +15,9 @@ import (
 // object writes an object of def from what was made of it, fetching through its
 // type's entity connector the fields it lacks, and through its fields' connectors
 // the fields they answer.
-func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.SelectionSet, obj map[string]any, path ast.Path, src string, nonNull bool) ([]byte, bool) {
+func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.SelectionSet, obj map[string]any, path ast.Path, pos *ast.Position, src string, nonNull bool) ([]byte, bool) {
 	fields := graphql.CollectFields(r.oc, sel, []string{def.Name})
-	obj, ok := r.complete(ctx, def, fields, obj, path, nonNull)
+	obj, ok := r.complete(ctx, def, fields, obj, path, pos, nonNull)
 	if !ok {
 		return []byte("null"), false
 	}
@@ -32,7 +32,7 @@ func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.Selection
 // complete returns obj with what its type's entity connector adds when the fields
 // asked for need it; ok is false when the object is null (the service does not
 // know it, or the lookup failed).
-func (r *run) complete(ctx context.Context, def *ast.Definition, fields []graphql.CollectedField, obj map[string]any, path ast.Path, nonNull bool) (map[string]any, bool) {
+func (r *run) complete(ctx context.Context, def *ast.Definition, fields []graphql.CollectedField, obj map[string]any, path ast.Path, pos *ast.Position, nonNull bool) (map[string]any, bool) {
 	ent := r.e.schema.Entities[def.Name]
 	if ent == nil {
 		return obj, true
@@ -43,12 +43,12 @@ func (r *run) complete(ctx context.Context, def *ast.Definition, fields []graphq
 		}
 		m, err := r.lookup(ctx, def.Name, ent, obj)
 		if err != nil {
-			r.fail(path, err)
+			r.fail(path, pos, err)
 			return nil, false
 		}
 		if m == nil { // the service does not know it: null, an error where null is not allowed
 			if nonNull {
-				r.fail(path, notFound(ent.Source.Name, def.Name))
+				r.fail(path, pos, notFound(ent.Source.Name, def.Name))
 			}
 			return nil, false
 		}
@@ -72,7 +72,7 @@ func (r *run) field(ctx context.Context, def *ast.Definition, f graphql.Collecte
 	}
 	key := def.Name + "." + f.Name
 	if a := r.e.schema.Auth[key]; a != nil && !a.allows(r.principal, obj) {
-		r.fail(path, policies.ErrForbidden)
+		r.fail(path, f.Position, policies.ErrForbidden)
 		return r.nullFor(f.Definition.Type)
 	}
 	v, from := obj[f.Name], src
@@ -85,7 +85,7 @@ func (r *run) field(ctx context.Context, def *ast.Definition, f graphql.Collecte
 			}
 		}
 		if err != nil {
-			r.fail(path, err)
+			r.fail(path, f.Position, err)
 			return r.nullFor(f.Definition.Type)
 		}
 	}
@@ -93,11 +93,11 @@ func (r *run) field(ctx context.Context, def *ast.Definition, f graphql.Collecte
 		from = c.Source.Name
 		var err error
 		if v, err = r.call(ctx, c, obj, r.vars(f.ArgumentMap(r.oc.Variables), obj)); err != nil {
-			r.fail(path, err)
+			r.fail(path, f.Position, err)
 			return r.nullFor(f.Definition.Type)
 		}
 	}
-	return r.value(ctx, f.Definition.Type, f.Selections, v, path, from)
+	return r.value(ctx, f.Definition.Type, f.Selections, v, path, f.Position, from)
 }
 
 // computeInput is obj with the fields comp reads that have connectors of their

@@ -120,7 +120,7 @@ func TestFieldsOverConnectors(t *testing.T) {
 		calls                  map[string]int
 	}{
 		{"the owner", "key-u1", users,
-			`{"errors":[{"message":"forbidden","path":["users",2,"email"]}],"data":{"users":[` +
+			`{"errors":[{"message":"forbidden","path":["users",2,"email"],"locations":[{"line":1,"column":52}]}],"data":{"users":[` +
 				`{"id":"u1","name":"Ada","email":"u1@example.com","orders":[{"id":"u1-o1"},{"id":"u1-o2"}]},null,` +
 				`{"id":"u2","name":"Ben","email":null,"orders":[{"id":"u2-o1"},{"id":"u2-o2"}]},` +
 				`{"id":"u1","name":"Ada","email":"u1@example.com","orders":[{"id":"u1-o1"},{"id":"u1-o2"}]}]}}`,
@@ -128,7 +128,7 @@ func TestFieldsOverConnectors(t *testing.T) {
 		{"an admin", "key-admin", `{ users(ids: ["u2"]) { email orders(first: 1) { id } } }`,
 			`{"data":{"users":[{"email":"u2@example.com","orders":[{"id":"u2-o1"}]}]}}`, map[string]int{"/users": 1, "/orders": 1}},
 		{"anonymous", "", `{ users(ids: ["u1"]) { email } }`,
-			`{"errors":[{"message":"forbidden","path":["users",0,"email"]}],"data":{"users":[{"email":null}]}}`, map[string]int{"/users": 1}},
+			`{"errors":[{"message":"forbidden","path":["users",0,"email"],"locations":[{"line":1,"column":24}]}],"data":{"users":[{"email":null}]}}`, map[string]int{"/users": 1}},
 		{"ids only: no call", "", `{ users(ids: ["u1", "u9"]) { id } }`,
 			`{"data":{"users":[{"id":"u1"},{"id":"u9"}]}}`, map[string]int{}},
 		{"computed over a connected field", "", `{ product(id: "p1") { rating reviews { id } all: reviews(first: 10) { rating } } }`,

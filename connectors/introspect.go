@@ -47,7 +47,7 @@ var errIntrospectionDisabled = errors.New("introspection disabled")
 // of the client schema, written as gqlgen's generated code writes it.
 func (r *run) introspect(f graphql.CollectedField, path ast.Path) ([]byte, bool) {
 	if r.oc.DisableIntrospection {
-		r.fail(path, errIntrospectionDisabled)
+		r.fail(path, f.Position, errIntrospectionDisabled)
 		return r.nullFor(f.Definition.Type)
 	}
 	var v any

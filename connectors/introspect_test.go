@@ -72,9 +72,9 @@ extend type Book {
 		{"with data", open, `{ book(id: "b1") { title } __typename t: __type(name: "Author") { name } }`,
 			`{"data":{"book":{"title":"Dune"},"__typename":"Query","t":{"name":"Author"}}}`},
 		{"introspection off", closed, `{ __type(name: "Book") { name } book(id: "b1") { title } }`,
-			`{"errors":[{"message":"introspection disabled","path":["__type"]}],"data":{"__type":null,"book":{"title":"Dune"}}}`},
+			`{"errors":[{"message":"introspection disabled","path":["__type"],"locations":[{"line":1,"column":3}]}],"data":{"__type":null,"book":{"title":"Dune"}}}`},
 		{"introspection off, the schema", closed, `{ __schema { queryType { name } } }`,
-			`{"errors":[{"message":"introspection disabled","path":["__schema"]}],"data":null}`},
+			`{"errors":[{"message":"introspection disabled","path":["__schema"],"locations":[{"line":1,"column":3}]}],"data":null}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := post(t, tc.h, tc.query); got != tc.want {
