@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/demo"
+	"github.com/switchyard/switchyard/gateway"
 )
 
 // declaredSkips are the cases of directCorpus the declared demo does not answer as
@@ -222,4 +224,18 @@ func TestDeclaredDemoIntrospectionOff(t *testing.T) {
 			t.Errorf("%s: errors %s, want introspection refused", q, c.errors)
 		}
 	}
+}
+
+// TestDeclaredExampleConfiguration: the example configuration of the declared demo
+// loads, and its schema, named relative to it, loads over its pools.
+func TestDeclaredExampleConfiguration(t *testing.T) {
+	cfg, err := config.Load("../gateway.declared.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Close()
 }
