@@ -27,7 +27,7 @@ import (
 const Prelude = `
 directive @link(url: String, import: [String]) repeatable on SCHEMA
 directive @source(name: String!, http: SourceHTTP) repeatable on SCHEMA
-directive @connect(source: String, http: ConnectHTTP, selection: String!, entity: Boolean = false) repeatable on FIELD_DEFINITION | OBJECT
+directive @connect(source: String, http: ConnectHTTP, selection: String!, entity: Boolean = false, batchKey: String) repeatable on FIELD_DEFINITION | OBJECT
 directive @compute(expr: String!) on FIELD_DEFINITION
 input SourceHTTP { baseURL: String!, headers: [HTTPHeaderMapping!] }
 input ConnectHTTP { GET: String, POST: String, PUT: String, PATCH: String, DELETE: String, queryParams: String, headers: [HTTPHeaderMapping!], body: String }
@@ -78,7 +78,10 @@ type Connector struct {
 	// connector's may be; PerItem that an entity connector looks up one object at
 	// a time ($this), for a service without a batch endpoint.
 	Batch, PerItem bool
-	Pos            *ast.Position
+	// BatchKey, on a field's connector reading $batch, is the field of each
+	// element of the answer that holds the key of the object it belongs to.
+	BatchKey string
+	Pos      *ast.Position
 }
 
 // Problem is one problem of a schema, at its file, line and column.
@@ -335,8 +338,7 @@ func (l *loader) connector(d *ast.Directive, where string, entity bool) *Connect
 		c.Selection, ok = l.selection(sel.Value, where+" selection", ok)
 	}
 	if c.Batch && !entity {
-		l.add(d.Position, "%s: $batch is for the connector of a type (its entity lookups), not of a field", where)
-		ok = false
+		ok = l.batchField(d, c, where) && ok
 	}
 	if c.Batch && c.PerItem {
 		l.add(d.Position, "%s: an entity connector reads its keys from $batch (many at once) or from $this (one at a time), not both", where)

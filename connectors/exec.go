@@ -41,6 +41,9 @@ type Executable struct {
 	services map[string]*upstreams.Service // by source name
 	config   map[string]any                // $config
 	keys     map[string][]string           // each entity connector's lookup keys, by type
+	// fieldKeys are the keys of their objects that batched fields' connectors
+	// read from $batch.
+	fieldKeys map[*Connector][]string
 	// batchWait is how long a batch of entity lookups stays open for more keys.
 	batchWait time.Duration
 }
@@ -56,7 +59,13 @@ func NewExecutable(s *Schema, services map[string]*upstreams.Service, config map
 	for typ, ent := range s.Entities {
 		keys[typ] = entityKeys(ent)
 	}
-	return &Executable{schema: s, client: clientSchema(s.AST), services: services, config: config, keys: keys, batchWait: time.Millisecond}, nil
+	fieldKeys := map[*Connector][]string{}
+	for _, c := range s.Fields {
+		if c.Batch {
+			fieldKeys[c] = entityKeys(c)
+		}
+	}
+	return &Executable{schema: s, client: clientSchema(s.AST), services: services, config: config, keys: keys, fieldKeys: fieldKeys, batchWait: time.Millisecond}, nil
 }
 
 var _ graphql.ExecutableSchema = (*Executable)(nil)
@@ -126,9 +135,13 @@ type run struct {
 	// as $context.
 	principal *policies.Principal
 	caller    map[string]any
-	// answers are the request's GET calls of fields' connectors, each made once.
-	answers map[string]*answer
-	mu      sync.Mutex
+	// answers are the request's GET calls of fields' connectors, each made once;
+	// groups batch the calls of fields whose connectors read $batch, and
+	// groupPending are the objects waiting for them.
+	answers      map[string]*answer
+	groups       map[*Connector]*dataloadgen.Loader[string, []any]
+	groupPending map[*Connector]map[string]map[string]any
+	mu           sync.Mutex
 	// req is $request, made once (reqOnce) on first use.
 	reqOnce sync.Once
 	req     any

@@ -166,6 +166,9 @@ func (r *run) call(ctx context.Context, c *Connector, input any, vars mapping.Va
 	if c.Method == "" {
 		return c.Selection.Eval(map[string]any{}, vars), nil
 	}
+	if parent, ok := input.(map[string]any); ok && c.Batch {
+		return r.batched(ctx, c, parent, vars)
+	}
 	req, err := c.Request(input, vars, r.client)
 	if err != nil {
 		if r.anonymous(err) {

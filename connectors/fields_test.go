@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,7 @@ extend schema @source(name: "shop", http: { baseURL: "http://shop" })
 type Query {
   users(ids: [ID!]!): [User]! @connect(source: "shop", selection: "$args.ids { id: $ }")
   product(id: ID!): Product @connect(source: "shop", http: { GET: "/products/{$args.id}" }, selection: "id name")
+  products(ids: [ID!]!): [Product]! @connect(source: "shop", selection: "$args.ids { id: $ }")
 }
 type User @connect(source: "shop", http: { GET: "/users", queryParams: "ids: $batch.id->joinNotNull(',')" }, selection: "id name email") {
   id: ID!
@@ -34,7 +36,8 @@ type Order { id: ID! }
 type Product {
   id: ID!
   name: String
-  reviews(first: Int = 1): [Review!]! @connect(source: "shop", http: { GET: "/reviews", queryParams: "productId: $this.id" }, selection: "$->slice(0, $args.first) { id rating }")
+  reviews(first: Int = 1): [Review!]! @connect(source: "shop", http: { GET: "/reviews", queryParams: "productIds: $batch.id->joinNotNull(',')" },
+    batchKey: "productId", selection: "$->slice(0, $args.first) { id rating }")
   rating: Float @compute(expr: "len(reviews) == 0 ? nil : sum(reviews, .rating) / len(reviews)")
 }
 type Review { id: ID! rating: Int! }
@@ -64,12 +67,16 @@ func shopServer(t *testing.T) (*httptest.Server, func() map[string]int) {
 			out = []map[string]string{{"id": q.Get("userId") + "-o1"}, {"id": q.Get("userId") + "-o2"}, {"id": q.Get("userId") + "-o3"}}
 		case "/products/p1", "/products/p2":
 			out = map[string]string{"id": strings.TrimPrefix(r.URL.Path, "/products/"), "name": "Thing"}
-		case "/reviews":
-			if q.Get("productId") == "p1" {
-				out = []map[string]any{{"id": "r1", "rating": 5}, {"id": "r2", "rating": 4}, {"id": "r3", "rating": 2}}
-			} else {
-				out = []any{}
+		case "/reviews": // p1's reviews, and p2's; answered in an order of their own
+			list := []map[string]any{}
+			ids := strings.Split(q.Get("productIds"), ",")
+			if slices.Contains(ids, "p2") {
+				list = append(list, map[string]any{"id": "r9", "rating": 1, "productId": "p2"})
 			}
+			if slices.Contains(ids, "p1") {
+				list = append(list, map[string]any{"id": "r1", "rating": 5, "productId": "p1"}, map[string]any{"id": "r2", "rating": 4, "productId": "p1"}, map[string]any{"id": "r3", "rating": 2, "productId": "p1"})
+			}
+			out = list
 		default:
 			http.NotFound(w, r)
 			return
@@ -89,8 +96,10 @@ func shopServer(t *testing.T) (*httptest.Server, func() map[string]int) {
 // TestFieldsOverConnectors: a root field made from its arguments alone, whose
 // objects its type's entity connector completes in one batch; ->slice with a
 // field's argument and its default; a @compute over a field with its own
-// connector, which runs first and is called once for both; identical calls once
-// per request; @auth on a field, for the owner, an admin and anyone else.
+// connector, which runs first and is called once for both; a field's connector
+// reading $batch, called once for a list's objects and its answer grouped back by
+// batchKey; identical calls once per request; @auth on a field, for the owner, an
+// admin and anyone else.
 func TestFieldsOverConnectors(t *testing.T) {
 	srv, calls := shopServer(t)
 	s, err := Load(map[string]string{"shop.graphql": shopSDL}, pools("shop"))
@@ -134,8 +143,13 @@ func TestFieldsOverConnectors(t *testing.T) {
 		{"computed over a connected field", "", `{ product(id: "p1") { rating reviews { id } all: reviews(first: 10) { rating } } }`,
 			`{"data":{"product":{"rating":3.6666666666666665,"reviews":[{"id":"r1"}],"all":[{"rating":5},{"rating":4},{"rating":2}]}}}`,
 			map[string]int{"/products/p1": 1, "/reviews": 1}},
-		{"computed over nothing", "", `{ product(id: "p2") { rating } }`,
-			`{"data":{"product":{"rating":null}}}`, map[string]int{"/products/p2": 1, "/reviews": 1}},
+		{"computed over nothing", "", `{ product(id: "p3") { rating } }`,
+			`{"data":{"product":null}}`, map[string]int{"/products/p3": 1}},
+		{"a batched field", "", `{ products(ids: ["p1", "p2", "p3", "p1"]) { id rating reviews(first: 2) { id } } }`,
+			`{"data":{"products":[{"id":"p1","rating":3.6666666666666665,"reviews":[{"id":"r1"},{"id":"r2"}]},` +
+				`{"id":"p2","rating":1,"reviews":[{"id":"r9"}]},{"id":"p3","rating":null,"reviews":[]},` +
+				`{"id":"p1","rating":3.6666666666666665,"reviews":[{"id":"r1"},{"id":"r2"}]}]}}`,
+			map[string]int{"/reviews": 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			calls()
@@ -179,6 +193,13 @@ type A @connect(source: "s", selection: "id") { id: ID }`, "an entity connector 
 		{`extend schema @source(name: "s", http: { baseURL: "http://s" })
 type Query { a: A @connect(source: "s", selection: "id: $batch.id") }
 type A { id: ID }`, "$batch is for the connector of a type"},
+		{`extend schema @source(name: "s", http: { baseURL: "http://s" })
+type Query { a: A @connect(source: "s", http: { GET: "/a" }, selection: "id") }
+type A { id: ID b: [String] @connect(source: "s", http: { GET: "/b", queryParams: "ids: $batch.id" }, selection: "$") }`, "needs batchKey"},
+		{`extend schema @source(name: "s", http: { baseURL: "http://s" })
+type Query { a: A @connect(source: "s", http: { GET: "/a" }, selection: "id") }
+type A { id: ID b(n: Int): [String] @connect(source: "s", http: { GET: "/b/{$args.n}", queryParams: "ids: $batch.id" }, batchKey: "aId", selection: "$") }`,
+			"its request cannot read $args"},
 	} {
 		_, err := Load(map[string]string{"x.graphql": tc.sdl}, pools("s"))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
