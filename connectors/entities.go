@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -83,35 +84,76 @@ func (r *run) pend(typ string, ent *Connector, objs []map[string]any) (*dataload
 	return l, out
 }
 
-// prefetch looks up together the objects of a list that need their type's entity
-// connector for the fields sel asks, before the elements are written: their keys
-// are known, so the batches (MaxBatch keys each) do not depend on when each
-// element runs. The elements' own lookups then find the answers. Failures are
-// left to them to report.
+// prefetch looks up together, before a list's elements are written, the objects
+// of the list, and those nested in them, that need their type's entity connector
+// for the fields sel asks: their keys are known, so the batches (MaxBatch keys
+// each) do not depend on when each element runs. The elements' own lookups then
+// find the answers. Failures are left to them to report.
 func (r *run) prefetch(ctx context.Context, def *ast.Definition, sel ast.SelectionSet, list []any) {
-	ent := r.e.schema.Entities[def.Name]
-	if ent == nil || ent.PerItem || len(list) < 2 {
-		return
+	found := map[string][]map[string]any{}
+	r.gather(def, sel, objects(list, nil), found)
+	var wg sync.WaitGroup
+	for typ, objs := range found {
+		l, keys := r.pend(typ, r.e.schema.Entities[typ], objs)
+		wg.Go(func() { _, _ = l.LoadAll(ctx, keys) })
 	}
-	needs := r.needs(def, graphql.CollectFields(r.oc, sel, []string{def.Name}))
-	var objs []map[string]any
-	for _, el := range list {
-		obj, ok := el.(map[string]any)
-		if !ok {
-			continue
-		}
-		for _, n := range needs {
-			if _, have := obj[n]; !have {
-				objs = append(objs, obj)
-				break
+	wg.Wait()
+}
+
+// gather finds, by type, the objects among objs (of def, asked for sel) and
+// nested in them that need a batched entity lookup. It goes into the objects that
+// need none: what the others hold is known only once they are looked up.
+func (r *run) gather(def *ast.Definition, sel ast.SelectionSet, objs []map[string]any, found map[string][]map[string]any) {
+	fields := graphql.CollectFields(r.oc, sel, []string{def.Name})
+	if ent := r.e.schema.Entities[def.Name]; ent != nil && !ent.PerItem {
+		needs := r.needs(def, fields)
+		complete := objs[:0:0]
+		for _, obj := range objs {
+			if lacks(obj, needs) {
+				found[def.Name] = append(found[def.Name], obj)
+			} else {
+				complete = append(complete, obj)
 			}
 		}
+		objs = complete
 	}
-	if len(objs) < 2 {
-		return
+	for _, f := range fields {
+		key := def.Name + "." + f.Name
+		inner := r.e.schema.AST.Types[f.Definition.Type.Name()]
+		if inner == nil || inner.Kind != ast.Object || r.e.schema.Fields[key] != nil || r.e.schema.Computed[key] != nil {
+			continue
+		}
+		var children []map[string]any
+		for _, obj := range objs {
+			children = objects([]any{obj[f.Name]}, children)
+		}
+		if len(children) > 0 {
+			r.gather(inner, f.Selections, children, found)
+		}
 	}
-	l, keys := r.pend(def.Name, ent, objs)
-	_, _ = l.LoadAll(ctx, keys)
+}
+
+// objects appends to out the objects of list, and of the lists in it.
+func objects(list []any, out []map[string]any) []map[string]any {
+	for _, el := range list {
+		switch x := el.(type) {
+		case map[string]any:
+			out = append(out, x)
+		case []any:
+			out = objects(x, out)
+		}
+	}
+	return out
+}
+
+// lacks reports whether obj lacks one of the fields names.
+func lacks(obj map[string]any, names []string) bool {
+	for _, n := range names {
+		if _, have := obj[n]; !have {
+			return true
+		}
+	}
+	return false
 }
 
 // MaxFanOut bounds the per-item entity calls one request has in flight.
