@@ -139,6 +139,7 @@ type run struct {
 	// groups batch the calls of fields whose connectors read $batch, and
 	// groupPending are the objects waiting for them.
 	answers      map[string]*answer
+	listErrs     map[string]bool // the failures reported at a list, by list and message
 	groups       map[*Connector]*dataloadgen.Loader[string, []any]
 	groupPending map[*Connector]map[string]map[string]any
 	mu           sync.Mutex

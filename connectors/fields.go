@@ -43,7 +43,7 @@ func (r *run) complete(ctx context.Context, def *ast.Definition, fields []graphq
 		}
 		m, err := r.lookup(ctx, def.Name, ent, obj)
 		if err != nil {
-			r.fail(path, pos, err)
+			r.failLookup(path, pos, err)
 			return nil, false
 		}
 		if m == nil { // the service does not know it: null, an error where null is not allowed
@@ -62,6 +62,33 @@ func (r *run) complete(ctx context.Context, def *ast.Definition, fields []graphq
 		return merged, true
 	}
 	return obj, true
+}
+
+// failLookup reports a failed entity lookup at its object or, for an element of a
+// list, once per distinct failure at the list: a failed batch is one error, not
+// one per element (as the compiled demo reports a list by ids).
+func (r *run) failLookup(path ast.Path, pos *ast.Position, err error) {
+	n := len(path)
+	if n == 0 {
+		r.fail(path, pos, err)
+		return
+	}
+	if _, element := path[n-1].(ast.PathIndex); !element {
+		r.fail(path, pos, err)
+		return
+	}
+	list := path[:n-1]
+	key := list.String() + "\x00" + err.Error()
+	r.mu.Lock()
+	if r.listErrs == nil {
+		r.listErrs = map[string]bool{}
+	}
+	seen := r.listErrs[key]
+	r.listErrs[key] = true
+	r.mu.Unlock()
+	if !seen {
+		r.fail(list, nil, err)
+	}
 }
 
 // field writes one field of an object: its authorization first, then its value
