@@ -29,12 +29,17 @@ import (
 // connector for what the selection left out.
 //
 // The objects of one request that need their type's entity connector are looked up
-// together: the connector's $batch gets up to MaxBatch keys per call, gathered for a
-// millisecond, and the answers are matched back by key (an unknown key is null).
-// A type whose service has no batch endpoint gets per-item fan-out instead: its
-// entity connector reads $this, and each distinct call is made once, at most
-// MaxFanOut at a time for the request. A @compute field is computed from the
-// object's fields once they are all there.
+// together: the connector's $batch gets up to MaxBatch keys per call, gathered for
+// the batch wait (SetBatchWait), those of a list before its elements are written,
+// and the answers are matched back by key (an unknown key is null). A type whose
+// service has no batch endpoint gets per-item fan-out instead: its entity connector
+// reads $this, and each distinct call is made once, at most MaxFanOut at a time for
+// the request. A field's connector reading $batch (with batchKey) is batched the
+// same way over the objects asking for it; other GET calls of fields' connectors
+// are made once per request. A @compute field is computed from the object's fields
+// once they are all there (a connected field it reads is called first). @auth
+// fields are checked against the caller, and introspection answers from the
+// schema clients see.
 type Executable struct {
 	schema   *Schema
 	client   *ast.Schema                   // what clients see: the declared schema without the connectors' prelude
