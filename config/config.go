@@ -114,6 +114,10 @@ type GraphQL struct {
 	// calls answer them (see docs/connectors.md). Its sources are pools of this
 	// file; the demo's pools are then not needed. Read again on reload.
 	Schema []string `yaml:"schema"`
+	// SchemaConfig are the values a declared schema reads as $config, in its
+	// templates ("Bearer {$config.token}"), headers and selections
+	// ("region: $config.region"): any YAML. Only with Schema.
+	SchemaConfig map[string]any `yaml:"schema_config"`
 }
 
 // SchemaFiles are the files the schema patterns name, sorted, each once.

@@ -37,8 +37,10 @@ func TestParseValid(t *testing.T) {
 }
 
 func TestExampleFileIsValid(t *testing.T) {
-	if _, err := Load("../gateway.example.yaml"); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"../gateway.example.yaml", "../gateway.declared.yaml"} {
+		if _, err := Load(name); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -110,6 +112,8 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		{"a redirect to any host", func(s string) string {
 			return s + "routes:\n  - name: r\n    match: {hosts: [\"*.example.com\"]}\n    redirect: {to: \"https://{host}/\", hosts: [\"a/b\"]}\n"
 		}, []string{`routes[0].redirect.default_host: the redirect uses {host}`, `routes[0].redirect.hosts[0]: "a/b" is not a host name`}},
+		{"values for no declared schema", func(s string) string { return s + "graphql:\n  schema_config: {token: t}\n" },
+			[]string{`gw.yaml:15: graphql.schema_config: values for a declared schema, but graphql.schema names none`}},
 		{"not YAML", func(s string) string { return s + "\n  : : [\n" }, []string{"gw.yaml:", "not valid YAML"}},
 	}
 	for _, tc := range tests {

@@ -244,6 +244,8 @@ func (c *Config) validatePools(required []string, errs *errorList) {
 		if _, err := c.GraphQL.SchemaFiles(); err != nil {
 			errs.Add(path{"graphql", "schema"}, "%v", err)
 		}
+	} else if len(c.GraphQL.SchemaConfig) > 0 {
+		errs.Add(path{"graphql", "schema_config"}, "values for a declared schema, but graphql.schema names none")
 	}
 	for _, name := range required {
 		if len(c.GraphQL.Schema) > 0 {

@@ -71,14 +71,28 @@ func (c *Connector) Request(input any, vars mapping.Vars, client http.Header) (*
 
 // Do makes the connector's call through svc and returns what its selection makes of
 // the answer, decoded JSON. A GET answered 404 is a lookup that found nothing: nil
-// and no error. Other failures are *upstreams.Error.
+// and no error. Other failures are *upstreams.Error. A connector without a method
+// makes no call: its selection reads the variables alone.
 func (c *Connector) Do(ctx context.Context, svc *upstreams.Service, input any, vars mapping.Vars, client http.Header) (any, error) {
+	if c.Method == "" {
+		return c.Selection.Eval(map[string]any{}, vars), nil
+	}
 	req, err := c.Request(input, vars, client)
 	if err != nil {
 		return nil, err
 	}
+	answer, err := c.fetch(ctx, svc, req)
+	if err != nil || answer == nil {
+		return nil, err
+	}
+	return c.Selection.Eval(answer, vars), nil
+}
+
+// fetch makes a request of the connector and returns its answer, decoded JSON
+// (nil for a GET answered 404, or an empty answer).
+func (c *Connector) fetch(ctx context.Context, svc *upstreams.Service, req *Request) (any, error) {
 	var answer any
-	err = svc.Call(ctx, strings.ToLower(c.Method)+" "+c.Source.Name, req.Method, req.Target, req.Header, req.Body, func(body []byte) error {
+	err := svc.Call(ctx, strings.ToLower(c.Method)+" "+c.Source.Name, req.Method, req.Target, req.Header, req.Body, func(body []byte) error {
 		if len(bytes.TrimSpace(body)) == 0 {
 			return nil // 204, or an empty 200: null
 		}
@@ -98,10 +112,7 @@ func (c *Connector) Do(ctx context.Context, svc *upstreams.Service, input any, v
 		}
 		return nil, err
 	}
-	if answer == nil {
-		return nil, nil
-	}
-	return c.Selection.Eval(answer, vars), nil
+	return answer, nil
 }
 
 type trailingError struct{}

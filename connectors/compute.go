@@ -165,6 +165,12 @@ func toJSON(v any) any {
 			out[i] = toJSON(el)
 		}
 		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, el := range x {
+			out[k] = toJSON(el)
+		}
+		return out
 	}
 	return v
 }

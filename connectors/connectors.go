@@ -27,7 +27,7 @@ import (
 const Prelude = `
 directive @link(url: String, import: [String]) repeatable on SCHEMA
 directive @source(name: String!, http: SourceHTTP) repeatable on SCHEMA
-directive @connect(source: String, http: ConnectHTTP!, selection: String!, entity: Boolean = false) repeatable on FIELD_DEFINITION | OBJECT
+directive @connect(source: String, http: ConnectHTTP, selection: String!, entity: Boolean = false, batchKey: String) repeatable on FIELD_DEFINITION | OBJECT
 directive @compute(expr: String!) on FIELD_DEFINITION
 input SourceHTTP { baseURL: String!, headers: [HTTPHeaderMapping!] }
 input ConnectHTTP { GET: String, POST: String, PUT: String, PATCH: String, DELETE: String, queryParams: String, headers: [HTTPHeaderMapping!], body: String }
@@ -44,6 +44,8 @@ type Schema struct {
 	Entities map[string]*Connector
 	// Computed are the @compute fields, by "Type.field".
 	Computed map[string]*Compute
+	// Auth are the fields' authorizations (@auth), by "Type.field".
+	Auth map[string]*Auth
 }
 
 // Source is a service: the pool its calls go to, the path every call's URL starts
@@ -76,7 +78,10 @@ type Connector struct {
 	// connector's may be; PerItem that an entity connector looks up one object at
 	// a time ($this), for a service without a batch endpoint.
 	Batch, PerItem bool
-	Pos            *ast.Position
+	// BatchKey, on a field's connector reading $batch, is the field of each
+	// element of the answer that holds the key of the object it belongs to.
+	BatchKey string
+	Pos      *ast.Position
 }
 
 // Problem is one problem of a schema, at its file, line and column.
@@ -141,10 +146,11 @@ func Load(files map[string]string, pool func(name string) bool) (*Schema, error)
 		}
 		return nil, ps
 	}
-	l := &loader{s: &Schema{AST: sch, Sources: map[string]*Source{}, Fields: map[string]*Connector{}, Entities: map[string]*Connector{}, Computed: map[string]*Compute{}}, pool: pool}
+	l := &loader{s: &Schema{AST: sch, Sources: map[string]*Source{}, Fields: map[string]*Connector{}, Entities: map[string]*Connector{}, Computed: map[string]*Compute{}, Auth: map[string]*Auth{}}, pool: pool}
 	l.sources()
 	l.connectors()
 	l.computes()
+	l.auths()
 	if len(l.problems) == 0 {
 		l.shapes()
 	}
@@ -285,7 +291,7 @@ func (l *loader) connector(d *ast.Directive, where string, entity bool) *Connect
 	}
 	http := d.Arguments.ForName("http")
 	if http == nil {
-		return nil // the prelude makes it required: gqlparser reported it
+		return l.local(d, c, where, entity, ok)
 	}
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		v := child(http.Value, m)
@@ -332,8 +338,7 @@ func (l *loader) connector(d *ast.Directive, where string, entity bool) *Connect
 		c.Selection, ok = l.selection(sel.Value, where+" selection", ok)
 	}
 	if c.Batch && !entity {
-		l.add(d.Position, "%s: $batch is for the connector of a type (its entity lookups), not of a field", where)
-		ok = false
+		ok = l.batchField(d, c, where) && ok
 	}
 	if c.Batch && c.PerItem {
 		l.add(d.Position, "%s: an entity connector reads its keys from $batch (many at once) or from $this (one at a time), not both", where)
@@ -341,6 +346,31 @@ func (l *loader) connector(d *ast.Directive, where string, entity bool) *Connect
 	}
 	if entity && !c.Batch && !c.PerItem {
 		l.add(d.Position, "%s: an entity connector needs the keys it looks objects up by: $batch, or $this for one at a time", where)
+		ok = false
+	}
+	if !ok {
+		return nil
+	}
+	return c
+}
+
+// local reads a @connect without http: its selection makes the field's value from
+// the variables alone, with no call ($args.ids { id: $ } makes objects its type's
+// entity connector completes).
+func (l *loader) local(d *ast.Directive, c *Connector, where string, entity, ok bool) *Connector {
+	if entity {
+		l.add(d.Position, "%s: an entity connector needs http: the call that looks its objects up", where)
+		return nil
+	}
+	if sel := d.Arguments.ForName("selection"); sel != nil {
+		if c.Selection, ok = l.selection(sel.Value, where+" selection", ok); c.Selection != nil {
+			for _, p := range paths(c.Selection) {
+				ok = l.checkVar(p, sel.Value.Position, where, false, c) && ok
+			}
+		}
+	}
+	if c.Batch {
+		l.add(d.Position, "%s: $batch is for the connector of a type (its entity lookups), not of a field", where)
 		ok = false
 	}
 	if !ok {

@@ -17,7 +17,7 @@ import (
 	"github.com/vikstrous/dataloadgen"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/switchyard/switchyard/connectors/mapping"
+	"github.com/switchyard/switchyard/policies"
 	"github.com/switchyard/switchyard/upstreams"
 )
 
@@ -29,17 +29,28 @@ import (
 // connector for what the selection left out.
 //
 // The objects of one request that need their type's entity connector are looked up
-// together: the connector's $batch gets up to MaxBatch keys per call, gathered for a
-// millisecond, and the answers are matched back by key (an unknown key is null).
-// A type whose service has no batch endpoint gets per-item fan-out instead: its
-// entity connector reads $this, and each distinct call is made once, at most
-// MaxFanOut at a time for the request. A @compute field is computed from the
-// object's fields once they are all there.
+// together: the connector's $batch gets up to MaxBatch keys per call, gathered for
+// the batch wait (SetBatchWait), those of a list before its elements are written,
+// and the answers are matched back by key (an unknown key is null). A type whose
+// service has no batch endpoint gets per-item fan-out instead: its entity connector
+// reads $this, and each distinct call is made once, at most MaxFanOut at a time for
+// the request. A field's connector reading $batch (with batchKey) is batched the
+// same way over the objects asking for it; other GET calls of fields' connectors
+// are made once per request. A @compute field is computed from the object's fields
+// once they are all there (a connected field it reads is called first). @auth
+// fields are checked against the caller, and introspection answers from the
+// schema clients see.
 type Executable struct {
 	schema   *Schema
+	client   *ast.Schema                   // what clients see: the declared schema without the connectors' prelude
 	services map[string]*upstreams.Service // by source name
 	config   map[string]any                // $config
 	keys     map[string][]string           // each entity connector's lookup keys, by type
+	// fieldKeys are the keys of their objects that batched fields' connectors
+	// read from $batch.
+	fieldKeys map[*Connector][]string
+	// batchWait is how long a batch of entity lookups stays open for more keys.
+	batchWait time.Duration
 }
 
 // NewExecutable serves s, calling each source's service; config is $config.
@@ -53,13 +64,29 @@ func NewExecutable(s *Schema, services map[string]*upstreams.Service, config map
 	for typ, ent := range s.Entities {
 		keys[typ] = entityKeys(ent)
 	}
-	return &Executable{schema: s, services: services, config: config, keys: keys}, nil
+	fieldKeys := map[*Connector][]string{}
+	for _, c := range s.Fields {
+		if c.Batch {
+			fieldKeys[c] = entityKeys(c)
+		}
+	}
+	return &Executable{schema: s, client: clientSchema(s.AST), services: services, config: config, keys: keys, fieldKeys: fieldKeys, batchWait: time.Millisecond}, nil
 }
 
 var _ graphql.ExecutableSchema = (*Executable)(nil)
 
-// Schema is the declared schema's AST.
-func (e *Executable) Schema() *ast.Schema { return e.schema.AST }
+// SetBatchWait sets how long a batch of entity lookups stays open for more keys
+// after its first (default a millisecond). Call it before serving.
+func (e *Executable) SetBatchWait(d time.Duration) {
+	if d > 0 {
+		e.batchWait = d
+	}
+}
+
+// Schema is the declared schema as clients see it: without the directives and
+// input types of Prelude. Operations are validated against it, and introspection
+// answers from it.
+func (e *Executable) Schema() *ast.Schema { return e.client }
 
 // Complexity leaves every field to gqlgen's default cost.
 func (e *Executable) Complexity(context.Context, string, string, int, map[string]any) (int, bool) {
@@ -85,7 +112,8 @@ func (e *Executable) Exec(ctx context.Context) graphql.ResponseHandler {
 			return nil
 		}
 		done = true
-		r := &run{e: e, oc: oc, client: client, ctx: ctx}
+		p := policies.PrincipalFrom(ctx)
+		r := &run{e: e, oc: oc, client: client, ctx: ctx, principal: p, caller: callerOf(p)}
 		var root *ast.Definition
 		switch oc.Operation.Operation {
 		case ast.Mutation:
@@ -108,7 +136,18 @@ type run struct {
 	// ctx is the response's context: errors are added to it, so that the
 	// gateway's error presenter codes them as every other error.
 	ctx context.Context
-	mu  sync.Mutex
+	// principal is the authenticated caller, nil when anonymous; caller is it
+	// as $context.
+	principal *policies.Principal
+	caller    map[string]any
+	// answers are the request's GET calls of fields' connectors, each made once;
+	// groups batch the calls of fields whose connectors read $batch, and
+	// groupPending are the objects waiting for them.
+	answers      map[string]*answer
+	listErrs     map[string]bool // the failures reported at a list, by list and message
+	groups       map[*Connector]*dataloadgen.Loader[string, []any]
+	groupPending map[*Connector]map[string]map[string]any
+	mu           sync.Mutex
 	// req is $request, made once (reqOnce) on first use.
 	reqOnce sync.Once
 	req     any
@@ -122,159 +161,12 @@ type run struct {
 	fanOut chan struct{}
 }
 
-// MaxBatch is the most keys one entity call is given.
-const MaxBatch = 100
-
 // maxConcurrentItems bounds the elements of one list resolved at once.
 const maxConcurrentItems = 32
 
-// entityKeys are the fields of an object its entity connector looks it up by: the
-// first keys its $batch paths read.
-func entityKeys(c *Connector) []string {
-	var keys []string
-	var ps []*mapping.Path
-	if c.Query != nil {
-		ps = append(ps, paths(c.Query)...)
-	}
-	ps = append(ps, c.URL.Paths()...)
-	if c.Body != nil {
-		ps = append(ps, paths(c.Body)...)
-	}
-	for _, p := range ps {
-		if (p.Var == "$batch" || p.Var == "$this") && len(p.Keys) > 0 && !slices.Contains(keys, p.Keys[0]) {
-			keys = append(keys, p.Keys[0])
-		}
-	}
-	return keys
-}
-
-// keyOf is an object's key for its entity connector, as text.
-func keyOf(obj map[string]any, keys []string) string {
-	vals := make([]any, len(keys))
-	for i, k := range keys {
-		vals[i] = obj[k]
-		if n, ok := vals[i].(json.Number); ok {
-			vals[i] = n.String() // "1" and 1 are the same key
-		}
-	}
-	b, _ := json.Marshal(vals)
-	return string(b)
-}
-
-// lookup fetches the object of type typ through its entity connector, batched with
-// the request's other lookups of that type; nil when the service does not know it.
-func (r *run) lookup(ctx context.Context, typ string, ent *Connector, obj map[string]any) (map[string]any, error) {
-	if ent.PerItem {
-		return r.lookupOne(ctx, ent, obj)
-	}
-	keys := r.e.keys[typ]
-	key := keyOf(obj, keys)
-	r.mu.Lock()
-	if r.loaders == nil {
-		r.loaders, r.pending = map[string]*dataloadgen.Loader[string, map[string]any]{}, map[string]map[string]map[string]any{}
-	}
-	l := r.loaders[typ]
-	if l == nil {
-		l = dataloadgen.NewLoader(func(ctx context.Context, ks []string) ([]map[string]any, []error) {
-			return r.fetchEntities(ctx, typ, ent, keys, ks)
-		}, dataloadgen.WithWait(time.Millisecond), dataloadgen.WithBatchCapacity(MaxBatch))
-		r.loaders[typ] = l
-		r.pending[typ] = map[string]map[string]any{}
-	}
-	r.pending[typ][key] = obj
-	r.mu.Unlock()
-	return l.Load(ctx, key)
-}
-
-// MaxFanOut bounds the per-item entity calls one request has in flight.
-const MaxFanOut = 16
-
-// itemCall is one per-item entity call, shared by the objects that need it.
-type itemCall struct {
-	done chan struct{}
-	v    map[string]any
-	err  error
-}
-
-// lookupOne fetches one object through a per-item entity connector ($this): one
-// call per distinct request, made once for all the objects that need it, at most
-// MaxFanOut at a time for the request.
-func (r *run) lookupOne(ctx context.Context, ent *Connector, obj map[string]any) (map[string]any, error) {
-	vars := mapping.Vars{"$this": obj, "$config": r.e.config}
-	req, err := ent.Request(obj, vars, r.client)
-	if err != nil {
-		return nil, err
-	}
-	key := req.Method + " " + req.Target + " " + string(req.Body)
-	r.mu.Lock()
-	if r.items == nil {
-		r.items, r.fanOut = map[string]*itemCall{}, make(chan struct{}, MaxFanOut)
-	}
-	call, started := r.items[key]
-	if !started {
-		call = &itemCall{done: make(chan struct{})}
-		r.items[key] = call
-	}
-	r.mu.Unlock()
-	if started {
-		select {
-		case <-call.done:
-			return call.v, call.err
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	defer close(call.done)
-	select {
-	case r.fanOut <- struct{}{}:
-	case <-ctx.Done():
-		call.err = ctx.Err()
-		return nil, call.err
-	}
-	got, err := ent.Do(ctx, r.e.services[ent.Source.Name], obj, vars, r.client)
-	<-r.fanOut
-	if list, ok := got.([]any); ok && len(list) > 0 {
-		got = list[0]
-	}
-	call.v, _ = got.(map[string]any)
-	call.err = err
-	return call.v, call.err
-}
-
-// fetchEntities makes one entity call for the objects of ks.
-func (r *run) fetchEntities(ctx context.Context, typ string, ent *Connector, keys, ks []string) ([]map[string]any, []error) {
-	batch := make([]any, len(ks))
-	r.mu.Lock()
-	for i, k := range ks {
-		batch[i] = r.pending[typ][k]
-	}
-	r.mu.Unlock()
-	out := make([]map[string]any, len(ks))
-	errs := make([]error, len(ks))
-	got, err := ent.Do(ctx, r.e.services[ent.Source.Name], nil, mapping.Vars{"$batch": batch, "$config": r.e.config}, r.client)
-	if err != nil {
-		for i := range errs {
-			errs[i] = err
-		}
-		return out, errs
-	}
-	list, ok := got.([]any)
-	if !ok && got != nil {
-		list = []any{got}
-	}
-	byKey := map[string]map[string]any{}
-	for _, el := range list {
-		if m, ok := el.(map[string]any); ok {
-			byKey[keyOf(m, keys)] = m
-		}
-	}
-	for i, k := range ks {
-		out[i] = byKey[k] // an unknown key: nil
-	}
-	return out, errs
-}
-
-func (r *run) fail(path ast.Path, err error) {
+// fail adds err to the response at path, located at the field it is an error of,
+// as gqlgen locates a resolver's error.
+func (r *run) fail(path ast.Path, pos *ast.Position, err error) {
 	var ge *gqlerror.Error
 	if gqlErr, ok := err.(*gqlerror.Error); ok {
 		ge = gqlErr
@@ -282,37 +174,10 @@ func (r *run) fail(path ast.Path, err error) {
 		ge = &gqlerror.Error{Message: err.Error(), Err: err}
 	}
 	ge.Path = slices.Clone(path)
+	if pos != nil && pos.Line > 0 && ge.Locations == nil {
+		ge.Locations = []gqlerror.Location{{Line: pos.Line, Column: pos.Column}}
+	}
 	graphql.AddError(r.ctx, ge)
-}
-
-func (r *run) vars(args map[string]any, this any) mapping.Vars {
-	v := mapping.Vars{"$args": args, "$config": r.e.config}
-	if this != nil {
-		v["$this"] = this
-	}
-	if req := r.request(); req != nil {
-		v["$request"] = req
-	}
-	return v
-}
-
-// request is $request, made once per operation from the client's header.
-func (r *run) request() any {
-	r.reqOnce.Do(func() {
-		if r.client == nil {
-			return
-		}
-		h := make(map[string]any, len(r.client))
-		for k, vs := range r.client {
-			list := make([]any, len(vs))
-			for i, s := range vs {
-				list[i] = s
-			}
-			h[k] = list
-		}
-		r.req = map[string]any{"headers": h}
-	})
-	return r.req
 }
 
 // root resolves the root fields, concurrently unless serial, into one object.
@@ -327,18 +192,22 @@ func (r *run) root(ctx context.Context, def *ast.Definition, sel ast.SelectionSe
 			values[i], oks[i] = strconv.AppendQuote(nil, def.Name), true
 			return
 		}
-		c := r.e.schema.Fields[def.Name+"."+f.Name]
-		if c == nil {
-			r.fail(path, fmt.Errorf("%s.%s has no connector", def.Name, f.Name))
+		if f.Name == "__schema" || f.Name == "__type" {
+			values[i], oks[i] = r.introspect(f, path)
 			return
 		}
-		v, err := c.Do(ctx, r.e.services[c.Source.Name], nil, r.vars(f.ArgumentMap(r.oc.Variables), nil), r.client)
+		c := r.e.schema.Fields[def.Name+"."+f.Name]
+		if c == nil {
+			r.fail(path, f.Position, fmt.Errorf("%s.%s has no connector", def.Name, f.Name))
+			return
+		}
+		v, err := r.call(ctx, c, nil, r.vars(f.ArgumentMap(r.oc.Variables), nil))
 		if err != nil {
-			r.fail(path, err)
+			r.fail(path, f.Position, err)
 			values[i], oks[i] = r.nullFor(f.Definition.Type)
 			return
 		}
-		values[i], oks[i] = r.value(ctx, f.Definition.Type, f.Selections, v, path, c.Source.Name)
+		values[i], oks[i] = r.value(ctx, f.Definition.Type, f.Selections, v, path, f.Position, c.Source.Name)
 	}
 	if serial || len(fields) == 1 {
 		for i := range fields {
@@ -379,26 +248,27 @@ func (r *run) writeObject(fields []graphql.CollectedField, values [][]byte, oks 
 
 // value writes v, what a selection made, as a value of type t; ok is false when it
 // is null (or bad) where t is non-null, which nulls the parent.
-func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v any, path ast.Path, src string) ([]byte, bool) {
+func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v any, path ast.Path, pos *ast.Position, src string) ([]byte, bool) {
 	if v == nil {
 		if t.NonNull {
-			r.fail(path, badResponse(src, "the service sent no value for a non-null field"))
+			r.fail(path, pos, badResponse(src, "the service sent no value for a non-null field"))
 		}
 		return []byte("null"), !t.NonNull
 	}
 	if t.Elem != nil {
 		list, ok := v.([]any)
 		if !ok {
-			r.fail(path, badResponse(src, "the service sent a single value for a list"))
+			r.fail(path, pos, badResponse(src, "the service sent a single value for a list"))
 			return r.nullFor(t)
 		}
 		outs := make([][]byte, len(list))
 		oks := make([]bool, len(list))
 		each := func(i int) {
-			outs[i], oks[i] = r.value(ctx, t.Elem, sel, list[i], append(slices.Clone(path), ast.PathIndex(i)), src)
+			outs[i], oks[i] = r.value(ctx, t.Elem, sel, list[i], append(slices.Clone(path), ast.PathIndex(i)), pos, src)
 		}
 		if def := r.e.schema.AST.Types[t.Elem.Name()]; def != nil && def.Kind == ast.Object && len(list) > 1 {
-			// Objects, concurrently: their lookups batch together.
+			// Objects, concurrently, their lookups made together first.
+			r.prefetch(ctx, def, sel, list)
 			var g errgroup.Group
 			g.SetLimit(maxConcurrentItems)
 			for i := range list {
@@ -429,10 +299,10 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 	case ast.Object:
 		obj, ok := v.(map[string]any)
 		if !ok {
-			r.fail(path, badResponse(src, "the service sent a "+kindOf(v)+" for an object"))
+			r.fail(path, pos, badResponse(src, "the service sent a "+kindOf(v)+" for an object"))
 			return r.nullFor(t)
 		}
-		out, ok := r.object(ctx, def, sel, obj, path, src, t.NonNull)
+		out, ok := r.object(ctx, def, sel, obj, path, pos, src, t.NonNull)
 		if !ok {
 			return r.nullFor(t)
 		}
@@ -440,7 +310,7 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 	case ast.Enum:
 		s, ok := v.(string)
 		if !ok || def.EnumValues.ForName(s) == nil {
-			r.fail(path, badResponse(src, fmt.Sprintf("%v is not a value of the enum %s", v, def.Name)))
+			r.fail(path, pos, badResponse(src, fmt.Sprintf("%v is not a value of the enum %s", v, def.Name)))
 			return r.nullFor(t)
 		}
 		b, _ := json.Marshal(s)
@@ -448,91 +318,11 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 	default:
 		out, err := scalar(def.Name, v)
 		if err != nil {
-			r.fail(path, badResponse(src, err.Error()))
+			r.fail(path, pos, badResponse(src, err.Error()))
 			return r.nullFor(t)
 		}
 		return out, true
 	}
-}
-
-// object writes an object of def from what was made of it, fetching through its
-// type's entity connector the fields it lacks, and through its fields' connectors
-// the fields they answer.
-func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.SelectionSet, obj map[string]any, path ast.Path, src string, nonNull bool) ([]byte, bool) {
-	fields := graphql.CollectFields(r.oc, sel, []string{def.Name})
-	if ent := r.e.schema.Entities[def.Name]; ent != nil {
-		for _, name := range r.needs(def, fields) {
-			if _, have := obj[name]; !have {
-				m, err := r.lookup(ctx, def.Name, ent, obj)
-				if err != nil {
-					r.fail(path, err)
-					return []byte("null"), false
-				}
-				if m == nil { // the service does not know it: null, an error where null is not allowed
-					if nonNull {
-						r.fail(path, notFound(ent.Source.Name, def.Name))
-					}
-					return []byte("null"), false
-				}
-				merged := make(map[string]any, len(m)+len(obj))
-				for k, v := range m {
-					merged[k] = v
-				}
-				for k, v := range obj {
-					merged[k] = v
-				}
-				obj = merged
-				break
-			}
-		}
-	}
-	values := make([][]byte, len(fields))
-	oks := make([]bool, len(fields))
-	for i, f := range fields {
-		fpath := append(slices.Clone(path), ast.PathName(f.Alias))
-		if f.Name == "__typename" {
-			values[i], oks[i] = strconv.AppendQuote(nil, def.Name), true
-			continue
-		}
-		v, from := obj[f.Name], src
-		if comp := r.e.schema.Computed[def.Name+"."+f.Name]; comp != nil {
-			var err error
-			if v, err = comp.Eval(obj); err != nil {
-				r.fail(fpath, badResponse(src, "computing "+def.Name+"."+f.Name+": "+err.Error()))
-				values[i], oks[i] = r.nullFor(f.Definition.Type)
-				continue
-			}
-		}
-		if c := r.e.schema.Fields[def.Name+"."+f.Name]; c != nil {
-			from = c.Source.Name
-			var err error
-			if v, err = c.Do(ctx, r.e.services[c.Source.Name], obj, r.vars(f.ArgumentMap(r.oc.Variables), obj), r.client); err != nil {
-				r.fail(fpath, err)
-				values[i], oks[i] = r.nullFor(f.Definition.Type)
-				continue
-			}
-		}
-		values[i], oks[i] = r.value(ctx, f.Definition.Type, f.Selections, v, fpath, from)
-	}
-	return r.writeObject(fields, values, oks)
-}
-
-// needs are the fields of def the object must hold before its fields are written:
-// those asked for that no connector or @compute of their own answers, and those the
-// computed ones read.
-func (r *run) needs(def *ast.Definition, fields []graphql.CollectedField) []string {
-	var out []string
-	for _, f := range fields {
-		key := def.Name + "." + f.Name
-		switch {
-		case f.Name == "__typename", r.e.schema.Fields[key] != nil:
-		case r.e.schema.Computed[key] != nil:
-			out = append(out, r.e.schema.Computed[key].Uses...)
-		default:
-			out = append(out, f.Name)
-		}
-	}
-	return out
 }
 
 // scalar writes a built-in scalar's value, refusing one of the wrong JSON type.

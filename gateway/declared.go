@@ -41,5 +41,14 @@ func loadDeclared(g *Gateway) (*connectors.Executable, error) {
 		}
 		services[name] = svc
 	}
-	return connectors.NewExecutable(s, services, nil)
+	values, err := connectors.ConfigValues(g.cfg.GraphQL.SchemaConfig)
+	if err != nil {
+		return nil, fmt.Errorf("graphql.schema_config: %w", err)
+	}
+	ex, err := connectors.NewExecutable(s, services, values)
+	if err != nil {
+		return nil, err
+	}
+	ex.SetBatchWait(g.cfg.GraphQL.LoaderWait.Duration)
+	return ex, nil
 }

@@ -29,24 +29,25 @@ type env struct {
 }
 
 func (s *Selection) eval(in any, e *env) any {
-	if list, ok := in.([]any); ok {
-		out := make([]any, len(list))
-		for i, v := range list {
-			out[i] = s.eval(v, e)
-		}
-		return out
-	}
 	if in == nil {
 		return nil
 	}
 	if len(s.Items) == 1 && s.Items[0].Merge {
-		// The whole selection is one path's: its value, lists included, is the result.
+		// The whole selection is one path's: its value, lists included, is the
+		// result; a list input is the path's whole input ($->slice(0, 2) { id }).
 		n := &s.Items[0]
 		v, ok := n.Path.eval(in, e)
 		if !ok {
 			return nil
 		}
 		return n.Sub.eval(v, e)
+	}
+	if list, ok := in.([]any); ok {
+		out := make([]any, len(list))
+		for i, v := range list {
+			out[i] = s.eval(v, e)
+		}
+		return out
 	}
 	out := map[string]any{}
 	for i := range s.Items {
@@ -167,6 +168,8 @@ func (m *Method) apply(v, in any, e *env) (any, bool) {
 			}
 		}
 		return strings.Join(parts, sep), true
+	case "slice":
+		return slice(list, isList, v, m.Args, in, e)
 	case "map":
 		if !isList {
 			list = []any{v}
@@ -200,4 +203,46 @@ func scalarText(v any) (string, bool) {
 		return strconv.FormatBool(x), true
 	}
 	return "", false
+}
+
+// slice is ->slice(start, end): the elements from start up to end, as Go's
+// s[start:end] but clamped to the list (and to each other); an end left out, or
+// missing or null, is the list's end. A value that is not a list is itself.
+func slice(list []any, isList bool, v any, args []*Path, in any, e *env) (any, bool) {
+	if !isList {
+		return v, true
+	}
+	bound := func(i, def int) (int, bool) {
+		if i >= len(args) {
+			return def, true
+		}
+		x, ok := args[i].eval(in, e)
+		if !ok || x == nil {
+			return def, true
+		}
+		n, ok := intOf(x)
+		return min(max(n, 0), len(list)), ok
+	}
+	start, ok1 := bound(0, 0)
+	end, ok2 := bound(1, len(list))
+	if !ok1 || !ok2 {
+		return nil, false
+	}
+	return list[start:max(start, end)], true
+}
+
+// intOf is an integer value: a JSON number or a GraphQL argument's.
+func intOf(v any) (int, bool) {
+	switch x := v.(type) {
+	case json.Number:
+		n, err := x.Int64()
+		return int(n), err == nil
+	case int64:
+		return int(x), true
+	case int:
+		return x, true
+	case float64:
+		return int(x), x == float64(int(x))
+	}
+	return 0, false
 }

@@ -31,7 +31,7 @@ func encode(t testing.TB, v any) string {
 
 func TestEval(t *testing.T) {
 	vars := Vars{
-		"$args":  decode(t, `{"id":"u1","filter":{"tier":"GOLD"}}`),
+		"$args":  decode(t, `{"id":"u1","filter":{"tier":"GOLD"},"first":2,"from":1}`),
 		"$this":  decode(t, `{"id":"p1","authorRef":"a9"}`),
 		"$batch": decode(t, `[{"id":"1"},{"id":null},{"id":"3"}]`),
 	}
@@ -61,6 +61,9 @@ func TestEval(t *testing.T) {
 		{"'odd key': \"a-b\"", `{"a-b":1}`, `{"odd key":1}`},
 		{"# a comment\nid # another\n", `{"id":1}`, `{"id":1}`},
 		{"id", `"not an object"`, `{}`},
+		{"two: l->slice(0, 2) rest: l->slice(1) none: l->slice(3, 1) all: l->slice(-5, 99) n: n->slice(0, 1)", `{"l":[1,2,3],"n":7}`, `{"all":[1,2,3],"n":7,"none":[],"rest":[2,3],"two":[1,2]}`},
+		{"firstN: l->slice(0, $args.first) open: l->slice($args.from, $args.missing)", `{"l":["a","b","c"]}`, `{"firstN":["a","b"],"open":["b","c"]}`},
+		{"$->slice(1, 2) { id }", `[{"id":1,"x":0},{"id":2,"x":0},{"id":3}]`, `[{"id":2}]`},
 	} {
 		sel, err := Parse(tc.sel)
 		if err != nil {
@@ -81,6 +84,8 @@ func TestParseErrors(t *testing.T) {
 		{"x: a->shout", "unknown method ->shout"},
 		{"x: a->first(1)", "->first takes 0 argument(s), got 1"},
 		{"x: a->joinNotNull", "->joinNotNull takes 1 argument(s), got 0"},
+		{"x: a->slice", "->slice takes 1 to 2 argument(s), got 0"},
+		{"x: a->slice(1, 2, 3)", "->slice takes 1 to 2 argument(s), got 3"},
 		{"a { b", "missing }"},
 		{"a }", `expected a key, got "}"`},
 		{"x: $(", "expected a literal"},

@@ -13,7 +13,8 @@
 //	id: $args.id             a variable: $ (the input), $args, $this, $batch, $config,
 //	                         $context, $request
 //	kind: $("book")          a literal, in JSON
-//	tag: tags->first         methods: ->first, ->last, ->joinNotNull(","), ->map(expr)
+//	tag: tags->first         methods: ->first, ->last, ->joinNotNull(","), ->map(expr),
+//	                         ->slice(start, end) (end left out or missing: to the end)
 //
 // A path applied to a list applies to each element, and so does a sub-selection.
 // Parse reports the first error with its offset; Eval never fails on data: what is
@@ -21,10 +22,9 @@
 package mapping
 
 import (
-	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // Selection is a parsed selection: a list of named selections.
@@ -63,8 +63,8 @@ type Method struct {
 // Variables a path may start from.
 var Variables = []string{"$args", "$this", "$batch", "$config", "$context", "$request"}
 
-// Methods the language supports, with their number of arguments.
-var methodArity = map[string]int{"first": 0, "last": 0, "joinNotNull": 1, "map": 1}
+// Methods the language supports, with their least and most numbers of arguments.
+var methodArity = map[string][2]int{"first": {0, 0}, "last": {0, 0}, "joinNotNull": {1, 1}, "map": {1, 1}, "slice": {1, 2}}
 
 // Error is a parse error at an offset of the source.
 type Error struct {
@@ -332,7 +332,7 @@ func (p *parser) method() (Method, error) {
 	m := Method{Name: p.src[start:p.pos]}
 	arity, ok := methodArity[m.Name]
 	if !ok {
-		return m, &Error{Offset: start, Msg: fmt.Sprintf("unknown method ->%s (the methods are ->first, ->last, ->joinNotNull, ->map)", m.Name)}
+		return m, &Error{Offset: start, Msg: fmt.Sprintf("unknown method ->%s (the methods are ->first, ->last, ->joinNotNull, ->map, ->slice)", m.Name)}
 	}
 	if p.peek("(") {
 		p.depth++
@@ -369,8 +369,12 @@ func (p *parser) method() (Method, error) {
 			}
 		}
 	}
-	if len(m.Args) != arity {
-		return m, &Error{Offset: start, Msg: fmt.Sprintf("->%s takes %d argument(s), got %d", m.Name, arity, len(m.Args))}
+	if n := len(m.Args); n < arity[0] || n > arity[1] {
+		want := strconv.Itoa(arity[0])
+		if arity[1] > arity[0] {
+			want += " to " + strconv.Itoa(arity[1])
+		}
+		return m, &Error{Offset: start, Msg: fmt.Sprintf("->%s takes %s argument(s), got %d", m.Name, want, n)}
 	}
 	return m, nil
 }
@@ -402,125 +406,4 @@ func (p *parser) key() (string, error) {
 
 func isIdent(c byte, notFirst bool) bool {
 	return c == '_' || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || (notFirst && '0' <= c && c <= '9')
-}
-
-// quoted parses a string in single or double quotes, with JSON's escapes.
-func (p *parser) quoted() (string, error) {
-	q := p.src[p.pos]
-	start := p.pos
-	p.pos++
-	var b strings.Builder
-	for p.pos < len(p.src) {
-		c := p.src[p.pos]
-		switch {
-		case c == q:
-			p.pos++
-			if !utf8.ValidString(b.String()) {
-				return "", &Error{Offset: start, Msg: "a quoted string that is not UTF-8"}
-			}
-			return b.String(), nil
-		case c == '\\' && p.pos+1 < len(p.src):
-			e := p.src[p.pos+1]
-			switch e {
-			case 'n':
-				b.WriteByte('\n')
-			case 't':
-				b.WriteByte('\t')
-			case '\\', '"', '\'', '/':
-				b.WriteByte(e)
-			default:
-				return "", p.errf("unknown escape \\%c", e)
-			}
-			p.pos += 2
-		default:
-			b.WriteByte(c)
-			p.pos++
-		}
-	}
-	return "", &Error{Offset: start, Msg: "a quoted string is not closed"}
-}
-
-// literal parses a JSON value (strings may be single-quoted).
-func (p *parser) literal() (any, error) {
-	p.depth++
-	defer func() { p.depth-- }()
-	if p.depth > maxDepth {
-		return nil, p.errf("nested too deep")
-	}
-	p.space()
-	switch c := p.peekByte(); {
-	case c == '"' || c == '\'':
-		return p.quoted()
-	case c == '[':
-		p.pos++
-		out := []any{}
-		for {
-			p.space()
-			if p.peek("]") {
-				p.pos++
-				return out, nil
-			}
-			v, err := p.literal()
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-			p.space()
-			if p.peek(",") {
-				p.pos++
-			} else if !p.peek("]") {
-				return nil, p.errf("missing ] or ,")
-			}
-		}
-	case c == '{':
-		p.pos++
-		out := map[string]any{}
-		for {
-			p.space()
-			if p.peek("}") {
-				p.pos++
-				return out, nil
-			}
-			k, err := p.key()
-			if err != nil {
-				return nil, err
-			}
-			p.space()
-			if !p.peek(":") {
-				return nil, p.errf("missing : after %q", k)
-			}
-			p.pos++
-			v, err := p.literal()
-			if err != nil {
-				return nil, err
-			}
-			out[k] = v
-			p.space()
-			if p.peek(",") {
-				p.pos++
-			} else if !p.peek("}") {
-				return nil, p.errf("missing } or ,")
-			}
-		}
-	case p.peek("true"):
-		p.pos += 4
-		return true, nil
-	case p.peek("false"):
-		p.pos += 5
-		return false, nil
-	case p.peek("null"):
-		p.pos += 4
-		return nil, nil
-	default:
-		start := p.pos
-		for p.pos < len(p.src) && strings.IndexByte("+-.eE0123456789", p.src[p.pos]) >= 0 {
-			p.pos++
-		}
-		n := json.Number(p.src[start:p.pos])
-		if _, err := n.Float64(); err != nil || start == p.pos || !json.Valid([]byte(n)) {
-			p.pos = start
-			return nil, p.errf("expected a literal, got %q", p.rest(10))
-		}
-		return n, nil
-	}
 }
