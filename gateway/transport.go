@@ -125,6 +125,9 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		}
 	}
 	verdict := operationVerdict{request: r}
+	// The operation's upstream calls share one watch of the request's end.
+	ctx, watch := lb.WithWatch(ctx)
+	defer watch.Stop()
 	responses, ctx := exec.DispatchOperation(withVerdict(ctx, &verdict), opCtx)
 	// operationHooks record the outcome; an extension that refused the operation
 	// before it ran (its cost) left the answer to write.

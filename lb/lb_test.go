@@ -338,6 +338,60 @@ func TestCancellationClosesTheConnection(t *testing.T) {
 	}
 }
 
+// Calls made under a Watch end with its context as calls with an AfterFunc each
+// do: both calls begun before the cancellation end, their connections are not
+// reused, and the watch's Stop after them leaves later calls alone.
+func TestWatchEndsTheCallsUnderIt(t *testing.T) {
+	var reached sync.WaitGroup
+	reached.Add(2)
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hang" {
+			reached.Done()
+			select {
+			case <-r.Context().Done():
+			case <-hang:
+			}
+			return
+		}
+	}))
+	defer srv.Close()
+	defer close(hang)
+	p := newPool(t, Options{Endpoints: []string{srv.URL}})
+	base, cancel := context.WithCancel(context.Background())
+	ctx, watch := WithWatch(base)
+	a, b := p.Start(ctx, &Request{Target: "/hang"}), p.Start(ctx, &Request{Target: "/hang"})
+	reached.Wait()
+	cancel()
+	for _, call := range []*Call{a, b} {
+		var resp Response
+		if err := call.Finish(&resp); !errors.Is(err, context.Canceled) {
+			t.Errorf("a call under the watch: %v, want context.Canceled", err)
+		}
+	}
+	watch.Stop()
+	var resp Response
+	if err := p.Do(context.Background(), &Request{Target: "/ok"}, &resp); err != nil || resp.Status != 200 {
+		t.Fatalf("a later call: %v %d", err, resp.Status)
+	}
+
+	// A watch stopped before its context ends leaves its connections usable.
+	ctx2, w2 := WithWatch(context.WithoutCancel(context.Background()))
+	if w2 != nil || ctx2 == nil {
+		t.Error("a context that never ends got a watch")
+	}
+	live, stop := context.WithCancel(context.Background())
+	ctx3, w3 := WithWatch(live)
+	if err := p.Do(ctx3, &Request{Target: "/ok"}, &resp); err != nil {
+		t.Fatal(err)
+	}
+	w3.Stop()
+	stop()
+	if err := p.Do(context.Background(), &Request{Target: "/ok"}, &resp); err != nil || resp.Status != 200 {
+		t.Fatalf("after the watch's context ended: %v %d", err, resp.Status)
+	}
+}
+
 func TestDeadline(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()

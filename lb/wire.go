@@ -1,6 +1,10 @@
 package lb
 
-import "github.com/switchyard/switchyard/lb/h1"
+import (
+	"context"
+
+	"github.com/switchyard/switchyard/lb/h1"
+)
 
 // The pools' requests, answers and wire errors are those of their HTTP/1.1 client
 // (package lb/h1), under the names lb's callers use.
@@ -30,3 +34,11 @@ const DefaultMaxHeaderBytes = h1.DefaultMaxHeaderBytes
 // IsCertificateRefusal reports whether err is a TLS alert by which the peer refused
 // the handshake; see h1.IsCertificateRefusal.
 func IsCertificateRefusal(err error) bool { return h1.IsCertificateRefusal(err) }
+
+// Watch watches the end of a request's context for every upstream call made under
+// it, with one context.AfterFunc for all of them (see h1.Watch).
+type Watch = h1.Watch
+
+// WithWatch returns ctx with a Watch of its end for the calls made under it; call
+// the Watch's Stop once they are finished.
+func WithWatch(ctx context.Context) (context.Context, *Watch) { return h1.WithWatch(ctx) }

@@ -257,7 +257,7 @@ type Exchange struct {
 	deadline time.Time
 	c        *conn // nil when the dial failed
 	reused   bool
-	stop     func() bool
+	stop     armed
 	err      error // the request could not be sent
 }
 
@@ -309,49 +309,43 @@ func retryStale(req *Request, reused, sent, answered bool, err error) bool {
 // on it, with the deadline set and cancellation armed. On success the caller must
 // call finish with the returned connection and stop. On failure the connection, if
 // any, is closed; c is nil when the dial failed.
-func (t *Client) begin(ctx context.Context, deadline time.Time, req *Request, fresh bool) (c *conn, reused bool, stop func() bool, err error) {
+func (t *Client) begin(ctx context.Context, deadline time.Time, req *Request, fresh bool) (c *conn, reused bool, stop armed, err error) {
 	if !fresh {
 		c = t.getIdle()
 	}
 	reused = c != nil
 	if c == nil {
 		if c, err = t.dial(ctx, deadline); err != nil {
-			return nil, false, nil, err
+			return nil, false, armed{}, err
 		}
 	}
 	if !deadline.Equal(c.deadline) {
 		if err := c.nc.SetDeadline(deadline); err != nil {
 			c.nc.Close()
-			return c, reused, nil, err
+			return c, reused, armed{}, err
 		}
 		c.deadline = deadline
 	}
-	stop = noStop
-	if ctx.Done() != nil {
-		nc := c.nc
-		stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(aLongTimeAgo) })
-	}
+	stop = arm(ctx, c)
 	if err := writeRequest(c, t.host, req); err != nil {
-		stop()
+		stop.disarm()
 		c.nc.Close()
-		return c, reused, nil, err
+		return c, reused, armed{}, err
 	}
 	return c, reused, stop, nil
 }
-
-func noStop() bool { return true }
 
 // finish reads the answer of the request begun on c into resp, disarms the
 // cancellation, and returns c to the idle set or closes it. answered reports whether
 // any byte of the answer was read, after which a failure cannot be blamed on a stale
 // connection.
-func (t *Client) finish(ctx context.Context, c *conn, stop func() bool, req *Request, resp *Response) (answered bool, err error) {
+func (t *Client) finish(ctx context.Context, c *conn, stop armed, req *Request, resp *Response) (answered bool, err error) {
 	// A caller that keeps several calls in flight reads their answers in turn; by
 	// the time it reads one, the deadline may have passed while the answer sat in
 	// the socket, in time. Such an answer is still read, within a short grace.
 	late := !c.deadline.IsZero() && !time.Now().Before(c.deadline)
 	if late || ctx.Err() != nil {
-		stop()
+		stop.disarm()
 		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			t.discard(c, DiscardBroken) // cancelled: no one wants the answer
 			return true, ctx.Err()
@@ -361,10 +355,10 @@ func (t *Client) finish(ctx context.Context, c *conn, stop func() bool, req *Req
 			c.nc.Close()
 			return false, err
 		}
-		stop = noStop
+		stop = armed{}
 	}
 	answered, keepAlive, err := t.readResponse(c, req.method() == "HEAD", resp)
-	if !stop() {
+	if !stop.disarm() {
 		// The context ended while the request ran; the deadline set by the callback
 		// makes the connection useless.
 		t.discard(c, DiscardBroken)
