@@ -1,6 +1,7 @@
 package resolvers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/switchyard/switchyard/connectors"
 	"github.com/switchyard/switchyard/upstreams"
 )
 
@@ -22,6 +24,10 @@ import (
 // required field's failure fails the whole answer (see RequiredFailed). Fields are
 // named "Type.field"; fallbacks are JSON-like values (nil, numbers, strings, lists,
 // maps) that must fit the field's type.
+//
+// It applies to the fields of a compiled schema as a field interceptor, and to
+// those of a declared schema as its executor's failure policy
+// (connectors.Executable.SetFailurePolicy), which has no field middleware.
 type Fallbacks struct {
 	values   map[string]json.RawMessage
 	required map[string]bool
@@ -31,6 +37,7 @@ var (
 	_ graphql.HandlerExtension     = Fallbacks{}
 	_ graphql.FieldInterceptor     = Fallbacks{}
 	_ graphql.OperationInterceptor = Fallbacks{}
+	_ connectors.FailurePolicy     = Fallbacks{}
 )
 
 // DefaultFallbacks are the demo schema's fallbacks when the configuration gives
@@ -125,22 +132,11 @@ func (f Fallbacks) InterceptField(ctx context.Context, next graphql.Resolver) (a
 	if err == nil {
 		return res, nil
 	}
-	var ue *upstreams.Error
-	if !errors.As(err, &ue) || ue.Kind == upstreams.KindCanceled {
-		return res, err
-	}
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
 		return res, err
 	}
-	name := fc.Object + "." + fc.Field.Name
-	if f.required[name] {
-		if fl, _ := ctx.Value(failedKey{}).(*failed); fl != nil {
-			fl.yes.Store(true)
-		}
-		return res, err
-	}
-	raw, ok := f.values[name]
+	raw, ok := f.fallback(ctx, fc.Object+"."+fc.Field.Name, err)
 	if !ok || res == nil {
 		return res, err
 	}
@@ -152,6 +148,48 @@ func (f Fallbacks) InterceptField(ctx context.Context, next graphql.Resolver) (a
 	}
 	graphql.AddError(ctx, &fallbackError{err})
 	return v.Elem().Interface(), nil
+}
+
+// Covers reports whether field ("Type.field") has a fallback or is required.
+func (f Fallbacks) Covers(field string) bool {
+	_, ok := f.values[field]
+	return ok || f.required[field]
+}
+
+// Failed applies the policies to a declared schema's field that failed with err,
+// as InterceptField does to a compiled one's: it records a required field's
+// failure in the operation of ctx, and returns the fallback of a field that has
+// one (decoded with json.Number numbers), or nil.
+func (f Fallbacks) Failed(ctx context.Context, field string, err error) *connectors.Fallback {
+	raw, ok := f.fallback(ctx, field, err)
+	if !ok {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return nil
+	}
+	return &connectors.Fallback{Value: v, Err: &fallbackError{err}}
+}
+
+// fallback decides for field, which failed with err: an upstream's failure
+// (other than a canceled call) of a required field is recorded for the operation
+// of ctx; that of a field with a fallback gets its value, as JSON.
+func (f Fallbacks) fallback(ctx context.Context, field string, err error) (json.RawMessage, bool) {
+	var ue *upstreams.Error
+	if !errors.As(err, &ue) || ue.Kind == upstreams.KindCanceled {
+		return nil, false
+	}
+	if f.required[field] {
+		if fl, _ := ctx.Value(failedKey{}).(*failed); fl != nil {
+			fl.yes.Store(true)
+		}
+		return nil, false
+	}
+	raw, ok := f.values[field]
+	return raw, ok
 }
 
 // fallbackError is an upstream failure whose field got its fallback value.
