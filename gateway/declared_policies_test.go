@@ -175,10 +175,11 @@ func TestDeclaredFailurePolicies(t *testing.T) {
 
 // TestDeclaredFailurePoliciesAreChecked: the fallbacks and required fields are
 // checked against the declared schema at load, with the messages the compiled
-// schema's give.
+// schema's give: the fields must exist and the values fit their types.
 func TestDeclaredFailurePoliciesAreChecked(t *testing.T) {
 	cfg := shopConfig(t, "http://127.0.0.1:1", func(g *config.GraphQL) {
-		g.Fallbacks = map[string]any{"Item.tagz": []any{}, "Item.name": nil, "Product.reviews": []any{}}
+		g.Fallbacks = map[string]any{"Item.tagz": []any{}, "Item.name": nil, "Product.reviews": []any{},
+			"Item.stock": map[string]any{"count": "many"}, "Item.tags": []any{map[string]any{"nam": "x"}}, "Query.items": map[string]any{}}
 		g.RequiredFields = []string{"Query.nope"}
 	})
 	_, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
@@ -188,6 +189,9 @@ func TestDeclaredFailurePoliciesAreChecked(t *testing.T) {
 		"Item.name: null does not fit the non-null type String!",
 		"Product.reviews: no such field (write Type.field)", // the demo's default is not a declared schema's
 		"Query.nope: no such field (write Type.field)",
+		`Item.stock: "many" does not fit the type Int`,
+		"Item.tags: Tag has no field nam",
+		"Query.items: {} does not fit the list type [Item]!",
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v, want %q", err, want)

@@ -84,9 +84,108 @@ func NewFallbacks(schema *ast.Schema, values map[string]any, required []string) 
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			continue
 		}
+		if err := fits(schema, def.Type, decode(raw)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
 		f.values[name] = raw
 	}
 	return f, errors.Join(errs...)
+}
+
+// decode decodes JSON the configuration's values were encoded to, numbers as
+// json.Number; nil when it is not JSON.
+func decode(raw json.RawMessage) any {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return nil
+	}
+	return v
+}
+
+// fits checks a fallback value, decoded JSON, against the field's type t: the
+// JSON type of each scalar, enum values, lists, and objects whose keys are fields
+// of their type (a field left out is not checked: the schema's code may provide
+// it). Custom scalars take any value.
+func fits(schema *ast.Schema, t *ast.Type, v any) error {
+	if v == nil {
+		if t.NonNull {
+			return fmt.Errorf("null does not fit the non-null type %s", t)
+		}
+		return nil
+	}
+	if t.Elem != nil {
+		list, ok := v.([]any)
+		if !ok {
+			return fmt.Errorf("%s does not fit the list type %s", jsonText(v), t)
+		}
+		for _, el := range list {
+			if err := fits(schema, t.Elem, el); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	def := schema.Types[t.NamedType]
+	ok := true
+	switch {
+	case def == nil:
+	case def.Kind == ast.Enum:
+		s, isString := v.(string)
+		ok = isString && def.EnumValues.ForName(s) != nil
+	case def.Kind == ast.Object:
+		obj, isObject := v.(map[string]any)
+		if !isObject {
+			return fmt.Errorf("%s does not fit the type %s", jsonText(v), t)
+		}
+		for k, x := range obj {
+			f := def.Fields.ForName(k)
+			if f == nil {
+				return fmt.Errorf("%s has no field %s", def.Name, k)
+			}
+			if err := fits(schema, f.Type, x); err != nil {
+				return err
+			}
+		}
+	default:
+		ok = scalarFits(def.Name, v)
+	}
+	if !ok {
+		return fmt.Errorf("%s does not fit the type %s", jsonText(v), t)
+	}
+	return nil
+}
+
+// scalarFits reports whether v, decoded JSON, is a value of the built-in scalar
+// name; a custom scalar takes any value.
+func scalarFits(name string, v any) bool {
+	n, isNumber := v.(json.Number)
+	switch name {
+	case "String":
+		_, ok := v.(string)
+		return ok
+	case "ID":
+		_, ok := v.(string)
+		_, err := n.Int64()
+		return ok || isNumber && err == nil
+	case "Int":
+		i, err := n.Int64()
+		return isNumber && err == nil && i >= -1<<31 && i < 1<<31
+	case "Float":
+		_, err := n.Float64()
+		return isNumber && err == nil
+	case "Boolean":
+		_, ok := v.(bool)
+		return ok
+	}
+	return true
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // FieldNamed returns the field an object type's "Type.field" names in schema, or nil.
@@ -165,13 +264,7 @@ func (f Fallbacks) Failed(ctx context.Context, field string, err error) *connect
 	if !ok {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if dec.Decode(&v) != nil {
-		return nil
-	}
-	return &connectors.Fallback{Value: v, Err: &fallbackError{err}}
+	return &connectors.Fallback{Value: decode(raw), Err: &fallbackError{err}}
 }
 
 // fallback decides for field, which failed with err: an upstream's failure
