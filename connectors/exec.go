@@ -51,6 +51,10 @@ type Executable struct {
 	fieldKeys map[*Connector][]string
 	// batchWait is how long a batch of entity lookups stays open for more keys.
 	batchWait time.Duration
+	// policy decides what the fields it covers answer when they fail; covered
+	// are those fields, by "Type.field" (nil when none).
+	policy  FailurePolicy
+	covered map[string]bool
 }
 
 // NewExecutable serves s, calling each source's service; config is $config.
@@ -196,18 +200,18 @@ func (r *run) root(ctx context.Context, def *ast.Definition, sel ast.SelectionSe
 			values[i], oks[i] = r.introspect(f, path)
 			return
 		}
-		c := r.e.schema.Fields[def.Name+"."+f.Name]
+		key := def.Name + "." + f.Name
+		c := r.e.schema.Fields[key]
 		if c == nil {
 			r.fail(path, f.Position, fmt.Errorf("%s.%s has no connector", def.Name, f.Name))
 			return
 		}
 		v, err := r.call(ctx, c, nil, r.vars(f.ArgumentMap(r.oc.Variables), nil))
 		if err != nil {
-			r.fail(path, f.Position, err)
-			values[i], oks[i] = r.nullFor(f.Definition.Type)
+			values[i], oks[i] = r.failed(ctx, def, f, path, c.Source.Name, err)
 			return
 		}
-		values[i], oks[i] = r.value(ctx, f.Definition.Type, f.Selections, v, path, f.Position, c.Source.Name)
+		values[i], oks[i] = r.write(ctx, def, key, f, v, path, c.Source.Name)
 	}
 	if serial || len(fields) == 1 {
 		for i := range fields {
@@ -247,24 +251,26 @@ func (r *run) writeObject(fields []graphql.CollectedField, values [][]byte, oks 
 }
 
 // value writes v, what a selection made, as a value of type t; ok is false when it
-// is null (or bad) where t is non-null, which nulls the parent.
-func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v any, path ast.Path, pos *ast.Position, src string) ([]byte, bool) {
+// is null (or bad) where t is non-null, which nulls the parent. The failures of
+// the value's own (not those of its objects' fields) are reported, or kept in
+// hold when it is not nil (see report).
+func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v any, path ast.Path, pos *ast.Position, src string, hold *failure) ([]byte, bool) {
 	if v == nil {
 		if t.NonNull {
-			r.fail(path, pos, badResponse(src, "the service sent no value for a non-null field"))
+			r.report(hold, path, pos, badResponse(src, "the service sent no value for a non-null field"))
 		}
 		return []byte("null"), !t.NonNull
 	}
 	if t.Elem != nil {
 		list, ok := v.([]any)
 		if !ok {
-			r.fail(path, pos, badResponse(src, "the service sent a single value for a list"))
+			r.report(hold, path, pos, badResponse(src, "the service sent a single value for a list"))
 			return r.nullFor(t)
 		}
 		outs := make([][]byte, len(list))
 		oks := make([]bool, len(list))
 		each := func(i int) {
-			outs[i], oks[i] = r.value(ctx, t.Elem, sel, list[i], append(slices.Clone(path), ast.PathIndex(i)), pos, src)
+			outs[i], oks[i] = r.value(ctx, t.Elem, sel, list[i], append(slices.Clone(path), ast.PathIndex(i)), pos, src, hold)
 		}
 		if def := r.e.schema.AST.Types[t.Elem.Name()]; def != nil && def.Kind == ast.Object && len(list) > 1 {
 			// Objects, concurrently, their lookups made together first.
@@ -299,10 +305,10 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 	case ast.Object:
 		obj, ok := v.(map[string]any)
 		if !ok {
-			r.fail(path, pos, badResponse(src, "the service sent a "+kindOf(v)+" for an object"))
+			r.report(hold, path, pos, badResponse(src, "the service sent a "+kindOf(v)+" for an object"))
 			return r.nullFor(t)
 		}
-		out, ok := r.object(ctx, def, sel, obj, path, pos, src, t.NonNull)
+		out, ok := r.object(ctx, def, sel, obj, path, pos, src, t.NonNull, hold)
 		if !ok {
 			return r.nullFor(t)
 		}
@@ -310,7 +316,7 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 	case ast.Enum:
 		s, ok := v.(string)
 		if !ok || def.EnumValues.ForName(s) == nil {
-			r.fail(path, pos, badResponse(src, fmt.Sprintf("%v is not a value of the enum %s", v, def.Name)))
+			r.report(hold, path, pos, badResponse(src, fmt.Sprintf("%v is not a value of the enum %s", v, def.Name)))
 			return r.nullFor(t)
 		}
 		b, _ := json.Marshal(s)
@@ -318,7 +324,7 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 	default:
 		out, err := scalar(def.Name, v)
 		if err != nil {
-			r.fail(path, pos, badResponse(src, err.Error()))
+			r.report(hold, path, pos, badResponse(src, err.Error()))
 			return r.nullFor(t)
 		}
 		return out, true

@@ -14,10 +14,11 @@ import (
 
 // object writes an object of def from what was made of it, fetching through its
 // type's entity connector the fields it lacks, and through its fields' connectors
-// the fields they answer.
-func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.SelectionSet, obj map[string]any, path ast.Path, pos *ast.Position, src string, nonNull bool) ([]byte, bool) {
+// the fields they answer. A failed lookup is reported, or kept in hold (see
+// report).
+func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.SelectionSet, obj map[string]any, path ast.Path, pos *ast.Position, src string, nonNull bool, hold *failure) ([]byte, bool) {
 	fields := graphql.CollectFields(r.oc, sel, []string{def.Name})
-	obj, ok := r.complete(ctx, def, fields, obj, path, pos, nonNull)
+	obj, ok := r.complete(ctx, def, fields, obj, path, pos, nonNull, hold)
 	if !ok {
 		return []byte("null"), false
 	}
@@ -32,7 +33,7 @@ func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.Selection
 // complete returns obj with what its type's entity connector adds when the fields
 // asked for need it; ok is false when the object is null (the service does not
 // know it, or the lookup failed).
-func (r *run) complete(ctx context.Context, def *ast.Definition, fields []graphql.CollectedField, obj map[string]any, path ast.Path, pos *ast.Position, nonNull bool) (map[string]any, bool) {
+func (r *run) complete(ctx context.Context, def *ast.Definition, fields []graphql.CollectedField, obj map[string]any, path ast.Path, pos *ast.Position, nonNull bool, hold *failure) (map[string]any, bool) {
 	ent := r.e.schema.Entities[def.Name]
 	if ent == nil {
 		return obj, true
@@ -43,12 +44,16 @@ func (r *run) complete(ctx context.Context, def *ast.Definition, fields []graphq
 		}
 		m, err := r.lookup(ctx, def.Name, ent, obj)
 		if err != nil {
-			r.failLookup(path, pos, err)
+			if hold != nil {
+				hold.set(err)
+			} else {
+				r.failLookup(path, pos, err)
+			}
 			return nil, false
 		}
 		if m == nil { // the service does not know it: null, an error where null is not allowed
 			if nonNull {
-				r.fail(path, pos, notFound(ent.Source.Name, def.Name))
+				r.report(hold, path, pos, notFound(ent.Source.Name, def.Name))
 			}
 			return nil, false
 		}
@@ -112,19 +117,17 @@ func (r *run) field(ctx context.Context, def *ast.Definition, f graphql.Collecte
 			}
 		}
 		if err != nil {
-			r.fail(path, f.Position, err)
-			return r.nullFor(f.Definition.Type)
+			return r.failed(ctx, def, f, path, src, err)
 		}
 	}
 	if c := r.e.schema.Fields[key]; c != nil {
 		from = c.Source.Name
 		var err error
 		if v, err = r.call(ctx, c, obj, r.vars(f.ArgumentMap(r.oc.Variables), obj)); err != nil {
-			r.fail(path, f.Position, err)
-			return r.nullFor(f.Definition.Type)
+			return r.failed(ctx, def, f, path, from, err)
 		}
 	}
-	return r.value(ctx, f.Definition.Type, f.Selections, v, path, f.Position, from)
+	return r.write(ctx, def, key, f, v, path, from)
 }
 
 // computeInput is obj with the fields comp reads that have connectors of their

@@ -733,11 +733,12 @@ func TestBadFallbacksAreRefused(t *testing.T) {
 	for _, svc := range gateway.DemoPools() {
 		cfg.Pools[svc] = config.Pool{Options: lb.Options{Endpoints: []string{"http://127.0.0.1:1"}}}
 	}
-	cfg.GraphQL.Fallbacks = map[string]any{"Product.reviewz": []any{}, "Order.total": nil}
+	cfg.GraphQL.Fallbacks = map[string]any{"Product.reviewz": []any{}, "Order.total": nil, "Product.rating": "high"}
 	cfg.GraphQL.RequiredFields = []string{"Query.nope"}
 	cfg.SetDefaults()
 	_, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), "Product.reviewz: no such field") || !strings.Contains(err.Error(), "Order.total: null does not fit") || !strings.Contains(err.Error(), "Query.nope: no such field") {
+	if err == nil || !strings.Contains(err.Error(), "Product.reviewz: no such field") || !strings.Contains(err.Error(), "Order.total: null does not fit") || !strings.Contains(err.Error(), "Query.nope: no such field") ||
+		!strings.Contains(err.Error(), `Product.rating: "high" does not fit the type Float`) {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -107,7 +107,8 @@ func (vs *versionSet) executable(version string) graphql.ExecutableSchema {
 // fields they lack.
 //
 // The demo schema has fallbacks of its own (resolvers.DefaultFallbacks), which the
-// configured ones add to or override key by key; a declared schema has none.
+// configured ones add to or override key by key; a declared schema has none, and
+// its executor, which runs no field middleware, applies the policies itself.
 func (vs *versionSet) loadFallbacks(g *Gateway) error {
 	gc := g.cfg.GraphQL
 	values := gc.Fallbacks
@@ -128,6 +129,9 @@ func (vs *versionSet) loadFallbacks(g *Gateway) error {
 			fb, _ = resolvers.NewFallbacks(sdl, onlyIn(sdl, values), onlyFieldsIn(sdl, gc.RequiredFields))
 		}
 		vs.fallbacks[v] = &fb
+		if vs.declared != nil {
+			vs.declared.SetFailurePolicy(fb)
+		}
 	}
 	return nil
 }
