@@ -25,6 +25,7 @@ type bench struct {
 	opts  options
 	log   io.Writer // progress, to stderr
 	tmp   string
+	root  string // the module's directory
 	self  string // this binary, for the floor subcommand
 	gwBin string // the gateway ensureServer starts
 	// baseBin is the gateway built at -ab's revision, baseRev its short hash.
@@ -66,7 +67,7 @@ func newBench(ctx context.Context, opts options, log io.Writer) (_ *bench, err e
 		return nil, fmt.Errorf("finding this binary (for the floor): %w", err)
 	}
 
-	b := &bench{opts: opts, log: log, self: self, client: &http.Client{Timeout: 30 * time.Second}}
+	b := &bench{opts: opts, log: log, self: self, root: root, client: &http.Client{Timeout: 30 * time.Second}}
 	defer func() {
 		if err != nil {
 			b.close()
@@ -177,8 +178,12 @@ func (b *bench) ensureServer(ctx context.Context, kind server) error {
 			b.self, "proxy-floor", "-listen", w3FloorAddr, "-upstreams", strings.Join(upstreamURLs("catalog"), ","),
 			"-max-idle-per-host", strconv.Itoa(max(256, b.opts.Connections)))
 		readyURL = "http://" + w3FloorAddr + "/healthz"
-	case gatewayServer:
-		if p, err = b.startGateway(ctx, "gateway", b.gwBin, gatewayAddr, b.opts.Profile != ""); err != nil {
+	case gatewayServer, declaredServer:
+		yaml := b.opts.GatewayYAML
+		if kind == declaredServer {
+			yaml = declaredYAML(b.root) + yaml
+		}
+		if p, err = b.startGatewayWith(ctx, "gateway", b.gwBin, gatewayAddr, yaml, b.opts.Profile != ""); err != nil {
 			return err
 		}
 		b.server, b.serverKind = p, kind
@@ -199,8 +204,21 @@ func (b *bench) ensureServer(ctx context.Context, kind server) error {
 // startGateway starts the gateway binary bin on the server CPU, listening on addr,
 // and waits until it is ready; name names its log file.
 func (b *bench) startGateway(ctx context.Context, name, bin, addr string, debug bool) (*proc, error) {
+	return b.startGatewayWith(ctx, name, bin, addr, b.opts.GatewayYAML, debug)
+}
+
+// declaredYAML is the configuration that serves the declared demo
+// (schema/declared/storefront.graphql of the module at root) in place of the
+// compiled one, with the same default fallback.
+func declaredYAML(root string) string {
+	return fmt.Sprintf("graphql:\n  schema: [%q]\n  fallbacks: {Product.reviews: []}\n",
+		filepath.Join(root, "schema", "declared", "storefront.graphql"))
+}
+
+// startGatewayWith is startGateway with extra YAML appended to the configuration.
+func (b *bench) startGatewayWith(ctx context.Context, name, bin, addr, extra string, debug bool) (*proc, error) {
 	cfg := filepath.Join(b.tmp, name+".yaml")
-	if err := writeFile(cfg, gatewayConfig(addr)+b.opts.GatewayYAML+"\n"); err != nil {
+	if err := writeFile(cfg, gatewayConfig(addr)+extra+"\n"); err != nil {
 		return nil, err
 	}
 	args := []string{bin, "-config", cfg, "-log-level", "warn"}

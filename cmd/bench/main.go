@@ -121,6 +121,8 @@ type server string
 const (
 	noServer    server = ""
 	floorServer server = "floor"
+	// declaredServer is the gateway serving the declared demo (schema/declared).
+	declaredServer server = "gateway-declared"
 	// proxyFloorServer is the pass-through floor (proxyfloor.go).
 	proxyFloorServer server = "w3-floor"
 	gatewayServer    server = "gateway"
@@ -142,6 +144,8 @@ var allCases = []benchCase{
 	{Name: "floor", Server: floorServer, Method: "POST", URL: "http://" + floorAddr + "/graphql", Body: w1Body, GraphQL: true},
 	{Name: "w1", Server: gatewayServer, Method: "POST", URL: "http://" + gatewayAddr + "/graphql", Body: w1Body, GraphQL: true},
 	{Name: "w2", Server: gatewayServer, Method: "POST", URL: "http://" + gatewayAddr + "/graphql", Body: w2Body, GraphQL: true},
+	{Name: "w1-declared", Server: declaredServer, Method: "POST", URL: "http://" + gatewayAddr + "/graphql", Body: w1Body, GraphQL: true},
+	{Name: "w2-declared", Server: declaredServer, Method: "POST", URL: "http://" + gatewayAddr + "/graphql", Body: w2Body, GraphQL: true},
 	{Name: "w3-floor", Server: proxyFloorServer, Method: "GET", URL: "http://" + w3FloorAddr + w3Path},
 	{Name: "w3", Server: gatewayServer, Method: "GET", URL: "http://" + gatewayAddr + w3Path},
 }
@@ -195,7 +199,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.LatencyDuration, "latency-duration", 5*time.Second, "length of each latency run at 1 connection (whole seconds)")
 	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "length of the warm-up before each case (whole seconds, 0 for none)")
 	fs.DurationVar(&o.Delay, "delay", 0, "delay every upstream answer by this much (demo-upstreams -delay)")
-	cases := fs.String("cases", "direct,floor,w1,w2", "comma-separated `cases` to run: direct, floor, w1, w2, w3-floor, w3")
+	cases := fs.String("cases", "direct,floor,w1,w2", "comma-separated `cases` to run: direct, floor, w1, w2, w1-declared, w2-declared, w3-floor, w3")
 	fs.StringVar(&o.Profile, "profile", "", "save CPU profiles of the gateway during the W1 and W2 throughput runs to `prefix`.w1 and prefix.w2")
 	fs.StringVar(&o.JSON, "json", "", "also write the results as JSON to this `file`")
 	fs.StringVar(&o.GatewayYAML, "gateway-yaml", "", "YAML `text` appended to the gateway's configuration, such as 'metrics: {enabled: false}'")

@@ -112,8 +112,11 @@ type ratios struct {
 	FloorMatchesW1 *bool `json:"floor_answer_matches_w1,omitempty"`
 	// W3 against the pass-through floor: the rates' ratio, and the floor's server
 	// CPU per request over the gateway's (above 1: the gateway is cheaper).
-	W3OverFloor        *float64 `json:"w3_rate_over_w3_floor,omitempty"`
-	W3CPUPerReqVsFloor *float64 `json:"w3_floor_cpu_per_request_over_w3,omitempty"`
+	W3OverFloor *float64 `json:"w3_rate_over_w3_floor,omitempty"`
+	// The declared demo's rates over the compiled demo's.
+	W1DeclaredOverCompiled *float64 `json:"w1_declared_rate_over_w1,omitempty"`
+	W2DeclaredOverCompiled *float64 `json:"w2_declared_rate_over_w2,omitempty"`
+	W3CPUPerReqVsFloor     *float64 `json:"w3_floor_cpu_per_request_over_w3,omitempty"`
 }
 
 // report is everything one run measured.
@@ -157,6 +160,12 @@ func (r *report) finish() {
 		if w3.ServerCPUPerReqUs != nil && f.ServerCPUPerReqUs != nil && *w3.ServerCPUPerReqUs > 0 {
 			r.Ratios.W3CPUPerReqVsFloor = ptr(*f.ServerCPUPerReqUs / *w3.ServerCPUPerReqUs)
 		}
+	}
+	if d := r.result("w1-declared"); d != nil && w1 != nil && w1.Throughput.Rate > 0 {
+		r.Ratios.W1DeclaredOverCompiled = ptr(d.Throughput.Rate / w1.Throughput.Rate)
+	}
+	if d := r.result("w2-declared"); d != nil && w2 != nil && w2.Throughput.Rate > 0 {
+		r.Ratios.W2DeclaredOverCompiled = ptr(d.Throughput.Rate / w2.Throughput.Rate)
 	}
 	if floor != nil && w1 != nil {
 		var a, b any
@@ -231,6 +240,12 @@ func (r *report) print(w io.Writer) {
 	}
 	if rt.W3CPUPerReqVsFloor != nil {
 		fmt.Fprintf(w, "w3-floor CPU per request / W3's:               %.3f\n", *rt.W3CPUPerReqVsFloor)
+	}
+	if rt.W1DeclaredOverCompiled != nil {
+		fmt.Fprintf(w, "W1 declared rate / W1 rate:                    %.3f\n", *rt.W1DeclaredOverCompiled)
+	}
+	if rt.W2DeclaredOverCompiled != nil {
+		fmt.Fprintf(w, "W2 declared rate / W2 rate:                    %.3f\n", *rt.W2DeclaredOverCompiled)
 	}
 	if rt.GatewayAddedP50ms != nil {
 		fmt.Fprintf(w, "gateway added p50 at 1 connection (W1-direct): %.3f ms\n", *rt.GatewayAddedP50ms)
