@@ -298,7 +298,7 @@ func (b *bench) runCase(ctx context.Context, c benchCase) (caseResult, error) {
 		return res, err
 	}
 	var profDone chan error
-	if (c.Name == "w1" || c.Name == "w2") && b.opts.Profile != "" {
+	if profiled(c.Name) && b.opts.Profile != "" {
 		profDone = make(chan error, 1)
 		go func() { profDone <- b.profile(ctx, c.Name, b.opts.Profile+"."+c.Name) }()
 	}

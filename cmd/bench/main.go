@@ -43,6 +43,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -200,7 +201,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "length of the warm-up before each case (whole seconds, 0 for none)")
 	fs.DurationVar(&o.Delay, "delay", 0, "delay every upstream answer by this much (demo-upstreams -delay)")
 	cases := fs.String("cases", "direct,floor,w1,w2", "comma-separated `cases` to run: direct, floor, w1, w2, w1-declared, w2-declared, w3-floor, w3")
-	fs.StringVar(&o.Profile, "profile", "", "save CPU profiles of the gateway during the W1 and W2 throughput runs to `prefix`.w1 and prefix.w2")
+	fs.StringVar(&o.Profile, "profile", "", "save CPU profiles of the gateway during the W1 and W2 throughput runs (compiled and declared) to `prefix`.CASE, such as prefix.w1 and prefix.w2-declared")
 	fs.StringVar(&o.JSON, "json", "", "also write the results as JSON to this `file`")
 	fs.StringVar(&o.GatewayYAML, "gateway-yaml", "", "YAML `text` appended to the gateway's configuration, such as 'metrics: {enabled: false}'")
 	fs.StringVar(&o.AB, "ab", "", "compare the gateway with the one built at this git `revision`, in alternating rounds of the W1 and W2 cases (no latency runs)")
@@ -246,8 +247,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if len(o.Cases) == 0 {
 		return o, fmt.Errorf("-cases: no case to run")
 	}
-	if o.Profile != "" && !seen["w1"] && !seen["w2"] {
-		return o, fmt.Errorf("-profile profiles the W1 and W2 runs, but -cases has neither")
+	if o.Profile != "" && !slices.ContainsFunc(o.Cases, profiled) {
+		return o, fmt.Errorf("-profile profiles the W1 and W2 runs (compiled or declared), but -cases has none")
 	}
 	if o.AB != "" {
 		switch {
@@ -272,6 +273,15 @@ func caseByName(name string) (benchCase, bool) {
 		}
 	}
 	return benchCase{}, false
+}
+
+// profiled reports whether -profile profiles the case's throughput run.
+func profiled(name string) bool {
+	switch name {
+	case "w1", "w2", "w1-declared", "w2-declared":
+		return true
+	}
+	return false
 }
 
 // run is the benchmark: it prepares, runs every case, and reports.

@@ -225,37 +225,7 @@ func (r *report) print(w io.Writer) {
 		"little high: the calls of the up to %d requests in flight when wrk stops are counted, not them.\n",
 		o.Connections, o.Connections)
 
-	rt := r.Ratios
-	if rt != (ratios{}) {
-		fmt.Fprintln(w)
-	}
-	if rt.W1OverFloor != nil {
-		fmt.Fprintf(w, "W1 rate / floor rate:                          %.3f\n", *rt.W1OverFloor)
-	}
-	if rt.W2OverFloor != nil {
-		fmt.Fprintf(w, "W2 rate / floor rate:                          %.3f\n", *rt.W2OverFloor)
-	}
-	if rt.W3OverFloor != nil {
-		fmt.Fprintf(w, "W3 rate / w3-floor rate:                       %.3f\n", *rt.W3OverFloor)
-	}
-	if rt.W3CPUPerReqVsFloor != nil {
-		fmt.Fprintf(w, "w3-floor CPU per request / W3's:               %.3f\n", *rt.W3CPUPerReqVsFloor)
-	}
-	if rt.W1DeclaredOverCompiled != nil {
-		fmt.Fprintf(w, "W1 declared rate / W1 rate:                    %.3f\n", *rt.W1DeclaredOverCompiled)
-	}
-	if rt.W2DeclaredOverCompiled != nil {
-		fmt.Fprintf(w, "W2 declared rate / W2 rate:                    %.3f\n", *rt.W2DeclaredOverCompiled)
-	}
-	if rt.GatewayAddedP50ms != nil {
-		fmt.Fprintf(w, "gateway added p50 at 1 connection (W1-direct): %.3f ms\n", *rt.GatewayAddedP50ms)
-	}
-	if rt.FloorAddedP50ms != nil {
-		fmt.Fprintf(w, "floor added p50 at 1 connection (floor-direct): %.3f ms\n", *rt.FloorAddedP50ms)
-	}
-	if rt.FloorMatchesW1 != nil {
-		fmt.Fprintf(w, "floor answer equals gateway W1 answer:         %v\n", *rt.FloorMatchesW1)
-	}
+	r.Ratios.print(w)
 
 	fmt.Fprintln(w, "\nUpstream calls during the throughput runs, and one answer of each case:")
 	for _, c := range r.Cases {
@@ -312,4 +282,39 @@ func writeJSONFile(file string, v any) error {
 		return err
 	}
 	return os.WriteFile(file, append(data, '\n'), 0o644)
+}
+
+// print writes the ratios that were computed, one per line.
+func (rt ratios) print(w io.Writer) {
+	if rt != (ratios{}) {
+		fmt.Fprintln(w)
+	}
+	if rt.W1OverFloor != nil {
+		fmt.Fprintf(w, "W1 rate / floor rate:                          %.3f\n", *rt.W1OverFloor)
+	}
+	if rt.W2OverFloor != nil {
+		fmt.Fprintf(w, "W2 rate / floor rate:                          %.3f\n", *rt.W2OverFloor)
+	}
+	if rt.W3OverFloor != nil {
+		fmt.Fprintf(w, "W3 rate / w3-floor rate:                       %.3f\n", *rt.W3OverFloor)
+	}
+	if rt.W3CPUPerReqVsFloor != nil {
+		fmt.Fprintf(w, "w3-floor CPU per request / W3's:               %.3f\n", *rt.W3CPUPerReqVsFloor)
+	}
+	if rt.W1DeclaredOverCompiled != nil {
+		fmt.Fprintf(w, "W1 declared rate / W1 rate:                    %.3f\n", *rt.W1DeclaredOverCompiled)
+	}
+	if rt.W2DeclaredOverCompiled != nil {
+		fmt.Fprintf(w, "W2 declared rate / W2 rate:                    %.3f\n", *rt.W2DeclaredOverCompiled)
+	}
+	if rt.GatewayAddedP50ms != nil {
+		fmt.Fprintf(w, "gateway added p50 at 1 connection (W1-direct): %.3f ms\n", *rt.GatewayAddedP50ms)
+	}
+	if rt.FloorAddedP50ms != nil {
+		fmt.Fprintf(w, "floor added p50 at 1 connection (floor-direct): %.3f ms\n", *rt.FloorAddedP50ms)
+	}
+	if rt.FloorMatchesW1 != nil {
+		fmt.Fprintf(w, "floor answer equals gateway W1 answer:         %v\n", *rt.FloorMatchesW1)
+	}
+
 }
