@@ -14,12 +14,13 @@ import (
 // own AfterFunc would. An exchange whose context is not the Watch's (one with a
 // cancellation or deadline of its own) arms its own AfterFunc.
 type Watch struct {
-	ctx   context.Context
-	done  <-chan struct{}
-	mu    sync.Mutex
-	conns []*conn
-	ended bool
-	after func() bool // the AfterFunc's stop, once the first exchange is armed
+	ctx     context.Context
+	done    <-chan struct{}
+	mu      sync.Mutex
+	conns   []*conn
+	ended   bool
+	stopped bool        // by its owner: later exchanges arm their own
+	after   func() bool // the AfterFunc's stop, once the first exchange is armed
 }
 
 type watchKey struct{}
@@ -44,6 +45,7 @@ func (w *Watch) Stop() {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.stopped = true
 	if w.after != nil {
 		w.after()
 	}
@@ -63,8 +65,7 @@ func arm(ctx context.Context, c *conn) armed {
 	if done == nil {
 		return armed{}
 	}
-	if w, _ := ctx.Value(watchKey{}).(*Watch); w != nil && w.done == done {
-		w.add(c)
+	if w, _ := ctx.Value(watchKey{}).(*Watch); w != nil && w.done == done && w.add(c) {
 		return armed{w: w, c: c}
 	}
 	nc := c.nc
@@ -83,17 +84,23 @@ func (a armed) disarm() bool {
 	return true
 }
 
-func (w *Watch) add(c *conn) {
+// add registers c, unless the watch was stopped (an exchange begun after its
+// owner finished, which then arms its own AfterFunc).
+func (w *Watch) add(c *conn) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.ended {
+	switch {
+	case w.stopped:
+		return false
+	case w.ended:
 		_ = c.nc.SetDeadline(aLongTimeAgo)
-		return
+		return true
 	}
 	if w.after == nil {
 		w.after = context.AfterFunc(w.ctx, w.end)
 	}
 	w.conns = append(w.conns, c)
+	return true
 }
 
 func (w *Watch) remove(c *conn) bool {
