@@ -375,6 +375,18 @@ func TestWatchEndsTheCallsUnderIt(t *testing.T) {
 		t.Fatalf("a later call: %v %d", err, resp.Status)
 	}
 
+	// A call begun under a watch already stopped is still ended by its context.
+	late, cancelLate := context.WithCancel(context.Background())
+	lateCtx, lateWatch := WithWatch(late)
+	lateWatch.Stop()
+	reached.Add(1)
+	c := p.Start(lateCtx, &Request{Target: "/hang"})
+	reached.Wait()
+	cancelLate()
+	if err := c.Finish(&resp); !errors.Is(err, context.Canceled) {
+		t.Errorf("a call begun after the watch stopped: %v, want context.Canceled", err)
+	}
+
 	// A watch stopped before its context ends leaves its connections usable.
 	ctx2, w2 := WithWatch(context.WithoutCancel(context.Background()))
 	if w2 != nil || ctx2 == nil {
