@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vikstrous/dataloadgen"
 
 	"github.com/switchyard/switchyard/connectors/mapping"
 )
@@ -64,58 +63,48 @@ func requestPaths(c *Connector) []*mapping.Path {
 // group (an empty list when the answer has none).
 func (r *run) batched(ctx context.Context, c *Connector, parent map[string]any, vars mapping.Vars) (any, error) {
 	keys := r.e.fieldKeys[c]
-	key := keyOf(parent, keys)
 	r.mu.Lock()
 	if r.groups == nil {
-		r.groups, r.groupPending = map[*Connector]*dataloadgen.Loader[string, []any]{}, map[*Connector]map[string]map[string]any{}
+		r.groups = map[*Connector]*batcher[[]any]{}
 	}
-	l := r.groups[c]
-	if l == nil {
-		l = dataloadgen.NewLoader(func(ctx context.Context, ks []string) ([][]any, []error) {
-			return r.fetchGroups(ctx, c, keys, ks)
-		}, dataloadgen.WithWait(r.e.batchWait), dataloadgen.WithBatchCapacity(MaxBatch))
-		r.groups[c] = l
-		r.groupPending[c] = map[string]map[string]any{}
+	b := r.groups[c]
+	if b == nil {
+		b = newBatcher(r, func(ctx context.Context, ks []string, objs []any) ([][]any, error) {
+			return r.fetchGroups(ctx, c, keys, ks, objs)
+		})
+		r.groups[c] = b
 	}
-	r.groupPending[c][key] = parent
+	e, full := b.add(keyOf(parent, keys), parent)
 	r.mu.Unlock()
-	group, err := l.Load(ctx, key)
+	var fulls []sendable
+	if full != nil {
+		fulls = []sendable{full}
+	}
+	if err := wait(ctx, r, []*batchEntry[[]any]{e}, fulls); err != nil {
+		return nil, err
+	}
+	if e.err != nil {
+		return nil, e.err
+	}
+	return c.Selection.Eval(e.v, vars), nil
+}
+
+// fetchGroups makes one call of a batched field's connector for the objects objs,
+// of keys ks, and groups the answer's elements by object.
+func (r *run) fetchGroups(ctx context.Context, c *Connector, keys, ks []string, objs []any) ([][]any, error) {
+	vars := r.common()
+	vars["$batch"] = objs
+	req, err := c.Request(nil, vars, r.client)
 	if err != nil {
 		return nil, err
 	}
-	return c.Selection.Eval(group, vars), nil
-}
-
-// fetchGroups makes one call of a batched field's connector for the objects of ks
-// and groups the answer's elements by object.
-func (r *run) fetchGroups(ctx context.Context, c *Connector, keys, ks []string) ([][]any, []error) {
-	batch := make([]any, len(ks))
-	r.mu.Lock()
-	for i, k := range ks {
-		batch[i] = r.groupPending[c][k]
-	}
-	r.mu.Unlock()
-	out := make([][]any, len(ks))
-	errs := make([]error, len(ks))
-	fail := func(err error) ([][]any, []error) {
-		for i := range errs {
-			errs[i] = err
-		}
-		return out, errs
-	}
-	vars := r.common()
-	vars["$batch"] = batch
-	req, err := c.Request(nil, vars, r.client)
-	if err != nil {
-		return fail(err)
-	}
 	got, err := c.fetch(ctx, r.e.services[c.Source.Name], req)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	list, ok := got.([]any)
 	if !ok && got != nil {
-		return fail(badResponse(c.Source.Name, fmt.Sprintf("the service sent a %s where a list was expected", kindOf(got))))
+		return nil, badResponse(c.Source.Name, fmt.Sprintf("the service sent a %s where a list was expected", kindOf(got)))
 	}
 	groups := map[string][]any{}
 	for _, el := range list {
@@ -124,11 +113,12 @@ func (r *run) fetchGroups(ctx context.Context, c *Connector, keys, ks []string) 
 			groups[k] = append(groups[k], el)
 		}
 	}
+	out := make([][]any, len(ks))
 	for i, k := range ks {
 		out[i] = groups[k]
 		if out[i] == nil {
 			out[i] = []any{}
 		}
 	}
-	return out, errs
+	return out, nil
 }

@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vikstrous/dataloadgen"
 
 	"github.com/switchyard/switchyard/connectors/mapping"
 )
@@ -55,49 +53,62 @@ func (r *run) lookup(ctx context.Context, typ string, ent *Connector, obj map[st
 	if ent.PerItem {
 		return r.lookupOne(ctx, ent, obj)
 	}
-	l, keys := r.pend(typ, ent, []map[string]any{obj})
-	return l.Load(ctx, keys[0])
+	r.mu.Lock()
+	e, full := r.entities(typ, ent).add(keyOf(obj, r.e.keys[typ]), obj)
+	r.mu.Unlock()
+	var fulls []sendable
+	if full != nil {
+		fulls = []sendable{full}
+	}
+	if err := wait(ctx, r, []*batchEntry[map[string]any]{e}, fulls); err != nil {
+		return nil, err
+	}
+	return e.v, e.err
 }
 
-// pend records objects of type typ waiting for their entity lookups and returns
-// the request's loader of typ with their keys.
-func (r *run) pend(typ string, ent *Connector, objs []map[string]any) (*dataloadgen.Loader[string, map[string]any], []string) {
-	keys := r.e.keys[typ]
-	out := make([]string, len(objs))
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// entities is the request's batcher of typ's lookups. r.mu must be held.
+func (r *run) entities(typ string, ent *Connector) *batcher[map[string]any] {
 	if r.loaders == nil {
-		r.loaders, r.pending = map[string]*dataloadgen.Loader[string, map[string]any]{}, map[string]map[string]map[string]any{}
+		r.loaders = map[string]*batcher[map[string]any]{}
 	}
-	l := r.loaders[typ]
-	if l == nil {
-		l = dataloadgen.NewLoader(func(ctx context.Context, ks []string) ([]map[string]any, []error) {
-			return r.fetchEntities(ctx, typ, ent, keys, ks)
-		}, dataloadgen.WithWait(r.e.batchWait), dataloadgen.WithBatchCapacity(MaxBatch))
-		r.loaders[typ] = l
-		r.pending[typ] = map[string]map[string]any{}
+	b := r.loaders[typ]
+	if b == nil {
+		keys := r.e.keys[typ]
+		b = newBatcher(r, func(ctx context.Context, ks []string, objs []any) ([]map[string]any, error) {
+			return r.fetchEntities(ctx, ent, keys, ks, objs)
+		})
+		r.loaders[typ] = b
 	}
-	for i, obj := range objs {
-		out[i] = keyOf(obj, keys)
-		r.pending[typ][out[i]] = obj
-	}
-	return l, out
+	return b
 }
 
 // prefetch looks up together, before a list's elements are written, the objects
 // of the list, and those nested in them, that need their type's entity connector
 // for the fields sel asks: their keys are known, so the batches (MaxBatch keys
-// each) do not depend on when each element runs. The elements' own lookups then
+// each) do not depend on when each element runs, and they are sent as soon as no
+// other goroutine of the request can add to them. The elements' own lookups then
 // find the answers. Failures are left to them to report.
 func (r *run) prefetch(ctx context.Context, def *ast.Definition, sel ast.SelectionSet, list []any) {
 	found := map[string][]map[string]any{}
 	r.gather(def, sel, objects(list, nil), found)
-	var wg sync.WaitGroup
-	for typ, objs := range found {
-		l, keys := r.pend(typ, r.e.schema.Entities[typ], objs)
-		wg.Go(func() { _, _ = l.LoadAll(ctx, keys) })
+	if len(found) == 0 {
+		return
 	}
-	wg.Wait()
+	var entries []*batchEntry[map[string]any]
+	var full []sendable
+	r.mu.Lock()
+	for typ, objs := range found {
+		b, keys := r.entities(typ, r.e.schema.Entities[typ]), r.e.keys[typ]
+		for _, obj := range objs {
+			e, s := b.add(keyOf(obj, keys), obj)
+			entries = append(entries, e)
+			if s != nil {
+				full = append(full, s)
+			}
+		}
+	}
+	r.mu.Unlock()
+	_ = wait(ctx, r, entries, full)
 }
 
 // gather finds, by type, the objects among objs (of def, asked for sel) and
@@ -161,9 +172,9 @@ const MaxFanOut = 16
 
 // itemCall is one per-item entity call, shared by the objects that need it.
 type itemCall struct {
-	done chan struct{}
-	v    map[string]any
-	err  error
+	signal
+	v   map[string]any
+	err error
 }
 
 // lookupOne fetches one object through a per-item entity connector ($this): one
@@ -183,19 +194,17 @@ func (r *run) lookupOne(ctx context.Context, ent *Connector, obj map[string]any)
 	}
 	call, started := r.items[key]
 	if !started {
-		call = &itemCall{done: make(chan struct{})}
+		call = &itemCall{signal: newSignal()}
 		r.items[key] = call
 	}
 	r.mu.Unlock()
 	if started {
-		select {
-		case <-call.done:
-			return call.v, call.err
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		if err := r.await(ctx, &call.signal); err != nil {
+			return nil, err
 		}
+		return call.v, call.err
 	}
-	defer close(call.done)
+	defer r.give(&call.signal)
 	select {
 	case r.fanOut <- struct{}{}:
 	case <-ctx.Done():
@@ -212,37 +221,27 @@ func (r *run) lookupOne(ctx context.Context, ent *Connector, obj map[string]any)
 	return call.v, call.err
 }
 
-// fetchEntities makes one entity call for the objects of ks.
-func (r *run) fetchEntities(ctx context.Context, typ string, ent *Connector, keys, ks []string) ([]map[string]any, []error) {
-	batch := make([]any, len(ks))
-	r.mu.Lock()
-	for i, k := range ks {
-		batch[i] = r.pending[typ][k]
-	}
-	r.mu.Unlock()
-	out := make([]map[string]any, len(ks))
-	errs := make([]error, len(ks))
+// fetchEntities makes one entity call for the objects objs, of keys ks.
+func (r *run) fetchEntities(ctx context.Context, ent *Connector, keys, ks []string, objs []any) ([]map[string]any, error) {
 	vars := r.common()
-	vars["$batch"] = batch
+	vars["$batch"] = objs
 	got, err := ent.Do(ctx, r.e.services[ent.Source.Name], nil, vars, r.client)
 	if err != nil {
-		for i := range errs {
-			errs[i] = err
-		}
-		return out, errs
+		return nil, err
 	}
 	list, ok := got.([]any)
 	if !ok && got != nil {
 		list = []any{got}
 	}
-	byKey := map[string]map[string]any{}
+	byKey := make(map[string]map[string]any, len(list))
 	for _, el := range list {
 		if m, ok := el.(map[string]any); ok {
 			byKey[keyOf(m, keys)] = m
 		}
 	}
+	out := make([]map[string]any, len(ks))
 	for i, k := range ks {
 		out[i] = byKey[k] // an unknown key: nil
 	}
-	return out, errs
+	return out, nil
 }

@@ -14,8 +14,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-	"github.com/vikstrous/dataloadgen"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/switchyard/switchyard/policies"
 	"github.com/switchyard/switchyard/upstreams"
@@ -29,9 +27,11 @@ import (
 // connector for what the selection left out.
 //
 // The objects of one request that need their type's entity connector are looked up
-// together: the connector's $batch gets up to MaxBatch keys per call, gathered for
-// the batch wait (SetBatchWait), those of a list before its elements are written,
-// and the answers are matched back by key (an unknown key is null). A type whose
+// together: the connector's $batch gets up to MaxBatch keys per call, those of a
+// list before its elements are written, and the answers are matched back by key
+// (an unknown key is null). A batch is sent as soon as no goroutine of the request
+// can add to it (every one waits), or at the latest after the batch wait
+// (SetBatchWait). A type whose
 // service has no batch endpoint gets per-item fan-out instead: its entity connector
 // reads $this, and each distinct call is made once, at most MaxFanOut at a time for
 // the request. A field's connector reading $batch (with batchKey) is batched the
@@ -79,8 +79,10 @@ func NewExecutable(s *Schema, services map[string]*upstreams.Service, config map
 
 var _ graphql.ExecutableSchema = (*Executable)(nil)
 
-// SetBatchWait sets how long a batch of entity lookups stays open for more keys
-// after its first (default a millisecond). Call it before serving.
+// SetBatchWait sets how long at most a batch of entity lookups stays open for more
+// keys after its first while other goroutines of the request may still add some
+// (default a millisecond); a batch no goroutine can add to is sent at once. Call
+// it before serving.
 func (e *Executable) SetBatchWait(d time.Duration) {
 	if d > 0 {
 		e.batchWait = d
@@ -117,7 +119,7 @@ func (e *Executable) Exec(ctx context.Context) graphql.ResponseHandler {
 		}
 		done = true
 		p := policies.PrincipalFrom(ctx)
-		r := &run{e: e, oc: oc, client: client, ctx: ctx, principal: p, caller: callerOf(p)}
+		r := &run{e: e, oc: oc, client: client, ctx: ctx, principal: p, caller: callerOf(p), active: 1}
 		var root *ast.Definition
 		switch oc.Operation.Operation {
 		case ast.Mutation:
@@ -147,18 +149,19 @@ type run struct {
 	// answers are the request's GET calls of fields' connectors, each made once;
 	// groups batch the calls of fields whose connectors read $batch, and
 	// groupPending are the objects waiting for them.
-	answers      map[string]*answer
-	listErrs     map[string]bool // the failures reported at a list, by list and message
-	groups       map[*Connector]*dataloadgen.Loader[string, []any]
-	groupPending map[*Connector]map[string]map[string]any
-	mu           sync.Mutex
+	answers  map[string]*answer
+	listErrs map[string]bool // the failures reported at a list, by list and message
+	groups   map[*Connector]*batcher[[]any]
+	mu       sync.Mutex
+	// active counts the goroutines writing the answer that are not waiting
+	// (see batch.go); pendingBatches are the batchers with keys not yet sent.
+	active         int
+	pendingBatches []pendingBatcher
 	// req is $request, made once (reqOnce) on first use.
 	reqOnce sync.Once
 	req     any
-	// loaders batch the entity lookups of the request, by type; pending are the
-	// objects waiting for them, by type and key.
-	loaders map[string]*dataloadgen.Loader[string, map[string]any]
-	pending map[string]map[string]map[string]any
+	// loaders batch the entity lookups of the request, by type.
+	loaders map[string]*batcher[map[string]any]
 	// items are the request's per-item entity calls, by request; fanOut bounds
 	// those in flight.
 	items  map[string]*itemCall
@@ -213,16 +216,12 @@ func (r *run) root(ctx context.Context, def *ast.Definition, sel ast.SelectionSe
 		}
 		values[i], oks[i] = r.write(ctx, def, key, f, v, path, c.Source.Name)
 	}
-	if serial || len(fields) == 1 {
+	if serial {
 		for i := range fields {
 			resolve(i)
 		}
 	} else {
-		var g errgroup.Group
-		for i := range fields {
-			g.Go(func() error { resolve(i); return nil })
-		}
-		_ = g.Wait()
+		r.fork(len(fields), len(fields), resolve)
 	}
 	return r.writeObject(fields, values, oks)
 }
@@ -275,12 +274,7 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 		if def := r.e.schema.AST.Types[t.Elem.Name()]; def != nil && def.Kind == ast.Object && len(list) > 1 {
 			// Objects, concurrently, their lookups made together first.
 			r.prefetch(ctx, def, sel, list)
-			var g errgroup.Group
-			g.SetLimit(maxConcurrentItems)
-			for i := range list {
-				g.Go(func() error { each(i); return nil })
-			}
-			_ = g.Wait()
+			r.fork(len(list), maxConcurrentItems, each)
 		} else {
 			for i := range list {
 				each(i)

@@ -183,9 +183,9 @@ func (r *run) needs(def *ast.Definition, fields []graphql.CollectedField) []stri
 // answer is one call's answer, shared by the fields of the request that make the
 // same call.
 type answer struct {
-	done chan struct{}
-	v    any
-	err  error
+	signal
+	v   any
+	err error
 }
 
 // call makes a field connector's call and maps its answer. Identical GET calls
@@ -224,19 +224,15 @@ func (r *run) call(ctx context.Context, c *Connector, input any, vars mapping.Va
 	}
 	a, started := r.answers[key]
 	if !started {
-		a = &answer{done: make(chan struct{})}
+		a = &answer{signal: newSignal()}
 		r.answers[key] = a
 	}
 	r.mu.Unlock()
 	if !started {
 		a.v, a.err = c.fetch(ctx, svc, req)
-		close(a.done)
-	} else {
-		select {
-		case <-a.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+		r.give(&a.signal)
+	} else if err := r.await(ctx, &a.signal); err != nil {
+		return nil, err
 	}
 	if a.err != nil || a.v == nil {
 		return nil, a.err
