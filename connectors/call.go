@@ -96,15 +96,9 @@ func (c *Connector) fetch(ctx context.Context, svc *upstreams.Service, req *Requ
 		if len(bytes.TrimSpace(body)) == 0 {
 			return nil // 204, or an empty 200: null
 		}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.UseNumber()
-		if err := dec.Decode(&answer); err != nil {
-			return err
-		}
-		if dec.More() {
-			return errTrailing
-		}
-		return nil
+		var err error
+		answer, err = decodeAnswer(body)
+		return err
 	})
 	if err != nil {
 		if c.Method == "GET" && upstreams.IsNotFound(err) {
