@@ -34,8 +34,18 @@ func entityKeys(c *Connector) []string {
 	return keys
 }
 
-// keyOf is an object's key for its entity connector, as text.
+// keyOf is an object's key for its entity connector, as text: a single key that
+// is a string or a number is its text after "s" ("1" and 1 are the same key), any
+// other the JSON of the list of values (which starts with "[").
 func keyOf(obj map[string]any, keys []string) string {
+	if len(keys) == 1 {
+		switch v := obj[keys[0]].(type) {
+		case string:
+			return "s" + v
+		case json.Number:
+			return "s" + v.String()
+		}
+	}
 	vals := make([]any, len(keys))
 	for i, k := range keys {
 		vals[i] = obj[k]
