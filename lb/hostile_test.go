@@ -152,7 +152,10 @@ func TestHostileUpstream(t *testing.T) {
 			if elapsed > 2*time.Second {
 				t.Errorf("the answer took %v", elapsed)
 			}
-			if grew := after.TotalAlloc - before.TotalAlloc; grew > 4<<20 {
+			// The whole process's allocations: the test's own servers and the race
+			// detector count too (one run of the 48 MB head saw 5 MB under load), so
+			// the bound is loose; reading a 48 MB head would pass it many times over.
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
 				t.Errorf("reading the answer allocated %d bytes", grew)
 			}
 			if tc.wrote != nil {
