@@ -28,6 +28,11 @@ type Config struct {
 	// listener still serves, so that load balancers stop sending first. Set it to
 	// their probe interval or more. Default 0s.
 	ShutdownDelay Duration `yaml:"shutdown_delay"`
+	// MemoryLimit is a soft limit of the process's memory, as GOMEMLIMIT sets one
+	// ("200MiB"): near it the garbage collector runs more often, trading CPU for
+	// memory. 0: none. GOMEMLIMIT in the environment, when set, wins. A reload
+	// applies a changed limit.
+	MemoryLimit setting.Bytes `yaml:"memory_limit"`
 	// Timeouts bound how long clients may take on the public listener.
 	Timeouts Timeouts `yaml:"timeouts"`
 	// GraphQL configures the GraphQL endpoint.

@@ -62,6 +62,8 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{`gw.yaml:9: pools.catalog.endpoints[0]:`}},
 		{"wrong type", func(s string) string { return s + "graphql:\n  query_cache_size: lots\n" },
 			[]string{"gw.yaml:15: graphql.query_cache_size: wrong type"}},
+		{"a list for a number", func(s string) string { return s + "graphql:\n  max_body_bytes: [1]\n" },
+			[]string{"gw.yaml:15: graphql.max_body_bytes: wrong type: a list where a number is expected"}},
 		{"missing pool", func(s string) string {
 			return strings.Replace(s, "  catalog:\n    endpoints: [http://127.0.0.1:3]\n", "", 1)
 		},
@@ -114,6 +116,8 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		}, []string{`routes[0].redirect.default_host: the redirect uses {host}`, `routes[0].redirect.hosts[0]: "a/b" is not a host name`}},
 		{"values for no declared schema", func(s string) string { return s + "graphql:\n  schema_config: {token: t}\n" },
 			[]string{`gw.yaml:15: graphql.schema_config: values for a declared schema, but graphql.schema names none`}},
+		{"a bad memory limit", func(s string) string { return s + "memory_limit: lots\n" },
+			[]string{`gw.yaml:14: memory_limit: wrong type: "lots" is not a size`}},
 		{"not YAML", func(s string) string { return s + "\n  : : [\n" }, []string{"gw.yaml:", "not valid YAML"}},
 	}
 	for _, tc := range tests {
@@ -171,6 +175,15 @@ lisen: x
 	for i, w := range want {
 		if i >= len(lines) || !strings.HasPrefix(lines[i], w) {
 			t.Errorf("problem %d:\n got %q\nwant %q", i+1, lines[min(i, len(lines)-1)], w)
+		}
+	}
+}
+
+func TestMemoryLimitSizes(t *testing.T) {
+	for text, want := range map[string]int64{"1048576": 1 << 20, "200MiB": 200 << 20, "1 GiB": 1 << 30, "512KiB": 512 << 10, "7B": 7} {
+		c, err := Parse("gw.yaml", []byte(valid+"memory_limit: "+text+"\n"), demoPools...)
+		if err != nil || int64(c.MemoryLimit) != want {
+			t.Errorf("%s: %v, %v; want %d", text, c, err, want)
 		}
 	}
 }

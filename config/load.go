@@ -449,7 +449,10 @@ func keyAtLine(n *yaml.Node, line int, at path) path {
 			if p := keyAtLine(v, line, at.Index(i)); p != nil {
 				return p
 			}
-			if v.Line == line {
+			// An entry of a sequence written on its own line; one written on the
+			// sequence's line ([1, 2]) is named by the sequence's key, since a
+			// type error there is most often the sequence's own.
+			if v.Line == line && n.Line != line {
 				return at.Index(i)
 			}
 		}

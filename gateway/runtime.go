@@ -48,6 +48,7 @@ func NewRuntime(cfg *config.Config, log *slog.Logger) (*Runtime, error) {
 	rt.mu.Lock()
 	rt.startLoops(g)
 	rt.mu.Unlock()
+	applyMemoryLimit(cfg, log)
 	return rt, nil
 }
 
@@ -107,6 +108,9 @@ func (rt *Runtime) Reload(cfg *config.Config) error {
 	}
 	rt.startLoops(g)
 	rt.stopLoops(g)
+	if cfg.MemoryLimit != old.cfg.MemoryLimit {
+		applyMemoryLimit(cfg, rt.log)
+	}
 	kept, started, stopped := old.pools.changes(g.pools)
 	old.Retire(g)
 	rt.log.Info("configuration reloaded", "pools_kept", kept, "pools_rebuilt", started, "pools_retired", stopped)

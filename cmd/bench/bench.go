@@ -317,6 +317,11 @@ func (b *bench) runCase(ctx context.Context, c benchCase) (caseResult, error) {
 	if loadBusy >= 0 {
 		res.LoadCPUBusy = ptr(loadBusy)
 	}
+	if b.server != nil {
+		if rss, err := processPeakRSS(b.server.cmd.Process.Pid); err == nil {
+			res.ServerPeakRSSMiB = ptr(float64(rss) / (1 << 20))
+		}
+	}
 	if profDone != nil {
 		if err := <-profDone; err != nil {
 			return res, fmt.Errorf("profile: %w", err)

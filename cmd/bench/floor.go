@@ -265,15 +265,17 @@ func runFloor(ctx context.Context, args []string) error {
 	defer tr.CloseIdleConnections()
 	h := newFloorHandler(&http.Client{Transport: tr, Timeout: 10 * time.Second},
 		lists["users"], lists["catalog"], lists["orders"])
-	ln, err := net.Listen("tcp", *listen)
+	return serveUntil(ctx, *listen, h)
+}
+
+// serveUntil serves h on addr until ctx ends, then shuts the server down
+// gracefully: the floors' server.
+func serveUntil(ctx context.Context, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	select {

@@ -94,7 +94,10 @@ type caseResult struct {
 	// busy fraction of CPU 0 (wrk and demo-upstreams). Nil when not measured.
 	ServerCPU         *float64 `json:"server_cpu,omitempty"`
 	ServerCPUPerReqUs *float64 `json:"server_cpu_per_request_us,omitempty"`
-	LoadCPUBusy       *float64 `json:"load_cpu_busy,omitempty"`
+	// ServerPeakRSSMiB is the server's peak resident memory (VmHWM) by the end of
+	// the throughput run, since it started (cases on one server share it).
+	ServerPeakRSSMiB *float64 `json:"server_peak_rss_mib,omitempty"`
+	LoadCPUBusy      *float64 `json:"load_cpu_busy,omitempty"`
 	// Profiled says a CPU profile was taken during the throughput run.
 	Profiled     bool   `json:"profiled,omitempty"`
 	SampleAnswer string `json:"sample_answer"`
@@ -213,12 +216,12 @@ func (r *report) print(w io.Writer) {
 
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "case\treq/s\tp50 ms\tp99 ms\tp50@1conn ms\tupstream calls/req\terrors\t\tserver CPU\tserver CPU us/req\tCPU %s busy\t\n", loadCPU)
+	fmt.Fprintf(tw, "case\treq/s\tp50 ms\tp99 ms\tp50@1conn ms\tupstream calls/req\terrors\t\tserver CPU\tserver CPU us/req\tpeak RSS MiB\tCPU %s busy\t\n", loadCPU)
 	for _, c := range r.Cases {
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%.3f\t%d\t\t%s\t%s\t%s\t\n", c.Name, c.Throughput.Rate,
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%.3f\t%d\t\t%s\t%s\t%s\t%s\t\n", c.Name, c.Throughput.Rate,
 			ms(c.Throughput.P50us), ms(c.Throughput.P99us), ms(c.Latency1.P50us),
 			c.CallsPerRequest, c.Throughput.Errors()+c.Latency1.Errors(),
-			percent(c.ServerCPU), optional(c.ServerCPUPerReqUs, "%.1f"), percent(c.LoadCPUBusy))
+			percent(c.ServerCPU), optional(c.ServerCPUPerReqUs, "%.1f"), optional(c.ServerPeakRSSMiB, "%.1f"), percent(c.LoadCPUBusy))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "p50, p99, calls/req and CPU are of the throughput run at %d connections. Calls/req reads a\n"+
