@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/expr-lang/expr"
 	exprast "github.com/expr-lang/expr/ast"
@@ -109,42 +110,66 @@ func zeroOf(t *ast.Type) any {
 	return nil // objects, enums and custom scalars: any
 }
 
-// Eval computes the field from the object's values.
+// vms are the expression machines Eval runs on: a machine keeps its stack and
+// scopes from one run to the next, so that a run allocates neither.
+var vms = sync.Pool{New: func() any { return &vm.VM{} }}
+
+// Eval computes the field from the object's values. It is safe for concurrent use.
 func (c *Compute) Eval(obj map[string]any) (any, error) {
 	env := make(map[string]any, len(c.Uses))
 	for _, name := range c.Uses {
-		env[name] = fromJSON(obj[name])
+		env[name], _ = fromJSON(obj[name])
 	}
-	out, err := expr.Run(c.Program, env)
+	m := vms.Get().(*vm.VM)
+	out, err := m.Run(c.Program, env)
+	vms.Put(m)
 	if err != nil {
 		return nil, err
 	}
 	return toJSON(out), nil
 }
 
-// fromJSON turns decoded JSON numbers into Go numbers an expression computes with.
-func fromJSON(v any) any {
+// fromJSON turns decoded JSON numbers into Go numbers an expression computes with;
+// changed says whether v held any. The lists and maps holding none are v's own, not
+// copies: an expression does not change its environment.
+func fromJSON(v any) (out any, changed bool) {
 	switch x := v.(type) {
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
-			return int(i)
+			return int(i), true
 		}
 		f, _ := x.Float64()
-		return f
+		return f, true
 	case []any:
-		out := make([]any, len(x))
+		var list []any
 		for i, el := range x {
-			out[i] = fromJSON(el)
+			if y, ok := fromJSON(el); ok {
+				if list == nil {
+					list = slices.Clone(x)
+				}
+				list[i] = y
+			}
 		}
-		return out
+		if list == nil {
+			return x, false
+		}
+		return list, true
 	case map[string]any:
-		out := make(map[string]any, len(x))
+		var m map[string]any
 		for k, el := range x {
-			out[k] = fromJSON(el)
+			if y, ok := fromJSON(el); ok {
+				if m == nil {
+					m = maps.Clone(x)
+				}
+				m[k] = y
+			}
 		}
-		return out
+		if m == nil {
+			return x, false
+		}
+		return m, true
 	}
-	return v
+	return v, false
 }
 
 // toJSON turns an expression's result back into decoded JSON.
