@@ -92,14 +92,39 @@ func (c *Connector) Do(ctx context.Context, svc *upstreams.Service, input any, v
 // (nil for a GET answered 404, or an empty answer).
 func (c *Connector) fetch(ctx context.Context, svc *upstreams.Service, req *Request) (any, error) {
 	var answer any
-	err := svc.Call(ctx, strings.ToLower(c.Method)+" "+c.Source.Name, req.Method, req.Target, req.Header, req.Body, func(body []byte) error {
+	err := svc.Call(ctx, c.op, req.Method, req.Target, req.Header, req.Body, decodeInto(&answer))
+	return c.answered(answer, err)
+}
+
+// start sends a request of the connector without waiting for its answer, which
+// finish reads.
+func (c *Connector) start(ctx context.Context, svc *upstreams.Service, req *Request) *upstreams.Started {
+	return svc.Start(ctx, c.op, req.Method, req.Target, req.Header, req.Body)
+}
+
+// finish reads the answer of a call start sent, as fetch returns it.
+func (c *Connector) finish(st *upstreams.Started) (any, error) {
+	var answer any
+	err := st.Finish(decodeInto(&answer))
+	return c.answered(answer, err)
+}
+
+// decodeInto decodes an answer's body into *v: an empty body (a 204, or an empty
+// 200) is null.
+func decodeInto(v *any) func(body []byte) error {
+	return func(body []byte) error {
 		if len(bytes.TrimSpace(body)) == 0 {
-			return nil // 204, or an empty 200: null
+			return nil
 		}
 		var err error
-		answer, err = decodeAnswer(body)
+		*v, err = decodeAnswer(body)
 		return err
-	})
+	}
+}
+
+// answered is a call's outcome: a GET answered 404 found nothing, which is nil
+// and no error.
+func (c *Connector) answered(answer any, err error) (any, error) {
 	if err != nil {
 		if c.Method == "GET" && upstreams.IsNotFound(err) {
 			return nil, nil

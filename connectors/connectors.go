@@ -82,6 +82,8 @@ type Connector struct {
 	// element of the answer that holds the key of the object it belongs to.
 	BatchKey string
 	Pos      *ast.Position
+	// op names its calls in errors, spans and metrics: "get users".
+	op string
 }
 
 // Problem is one problem of a schema, at its file, line and column.
@@ -322,6 +324,8 @@ func (l *loader) connector(d *ast.Directive, where string, entity bool) *Connect
 	if c.Method == "" {
 		l.add(http.Position, "%s: @connect needs one of GET, POST, PUT, PATCH and DELETE", where)
 		ok = false
+	} else if c.Source != nil {
+		c.op = strings.ToLower(c.Method) + " " + c.Source.Name
 	}
 	if q := child(http.Value, "queryParams"); q != nil {
 		if c.Query, ok = l.selection(q, where+" queryParams", ok); c.Query != nil {

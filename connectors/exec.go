@@ -15,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/switchyard/switchyard/connectors/mapping"
 	"github.com/switchyard/switchyard/policies"
 	"github.com/switchyard/switchyard/upstreams"
 )
@@ -192,6 +193,10 @@ func (r *run) root(ctx context.Context, def *ast.Definition, sel ast.SelectionSe
 	fields := graphql.CollectFields(r.oc, sel, []string{def.Name})
 	values := make([][]byte, len(fields))
 	oks := make([]bool, len(fields))
+	vars := make([]mapping.Vars, len(fields))
+	if !serial {
+		r.fetchRoots(ctx, def, fields, vars)
+	}
 	resolve := func(i int) {
 		f := fields[i]
 		path := ast.Path{ast.PathName(f.Alias)}
@@ -209,7 +214,10 @@ func (r *run) root(ctx context.Context, def *ast.Definition, sel ast.SelectionSe
 			r.fail(path, f.Position, fmt.Errorf("%s.%s has no connector", def.Name, f.Name))
 			return
 		}
-		v, err := r.call(ctx, c, nil, r.vars(f.ArgumentMap(r.oc.Variables), nil))
+		if vars[i] == nil {
+			vars[i] = r.vars(f.ArgumentMap(r.oc.Variables), nil)
+		}
+		v, err := r.call(ctx, c, nil, vars[i])
 		if err != nil {
 			values[i], oks[i] = r.failed(ctx, def, f, path, c.Source.Name, err)
 			return

@@ -214,20 +214,7 @@ func (r *run) call(ctx context.Context, c *Connector, input any, vars mapping.Va
 		}
 		return c.Selection.Eval(got, vars), nil
 	}
-	key := c.Source.Name + " " + req.Target
-	for _, h := range req.Header {
-		key += "\n" + h[0] + ": " + h[1]
-	}
-	r.mu.Lock()
-	if r.answers == nil {
-		r.answers = map[string]*answer{}
-	}
-	a, started := r.answers[key]
-	if !started {
-		a = &answer{signal: newSignal()}
-		r.answers[key] = a
-	}
-	r.mu.Unlock()
+	a, started := r.answerFor(answerKey(c, req))
 	if !started {
 		a.v, a.err = c.fetch(ctx, svc, req)
 		r.give(&a.signal)
@@ -238,4 +225,32 @@ func (r *run) call(ctx context.Context, c *Connector, input any, vars mapping.Va
 		return nil, a.err
 	}
 	return c.Selection.Eval(a.v, vars), nil
+}
+
+// answerKey is the key of a GET call among the request's answers.
+func answerKey(c *Connector, req *Request) string {
+	if len(req.Header) == 0 {
+		return c.Source.Name + " " + req.Target
+	}
+	key := c.Source.Name + " " + req.Target
+	for _, h := range req.Header {
+		key += "\n" + h[0] + ": " + h[1]
+	}
+	return key
+}
+
+// answerFor is the request's answer of key, and whether its call is started
+// already; one not started is the caller's to make and give.
+func (r *run) answerFor(key string) (*answer, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.answers == nil {
+		r.answers = map[string]*answer{}
+	}
+	a, started := r.answers[key]
+	if !started {
+		a = &answer{signal: newSignal()}
+		r.answers[key] = a
+	}
+	return a, started
 }

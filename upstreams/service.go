@@ -1,6 +1,12 @@
 package upstreams
 
-import "context"
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/switchyard/switchyard/lb"
+)
 
 // Service is the client of a declared service, for the connectors of a declared
 // schema: any method and target over its pool, with what the typed clients send and
@@ -18,15 +24,61 @@ func NewService(name string, pool Doer) *Service { return &Service{core{name: na
 // anything else; so is a failed call (of its kind) and an error of decode (the
 // answer refused, logged with the target, KindBadResponse).
 func (s *Service) Call(ctx context.Context, op, method, target string, header [][2]string, body []byte, decode func(body []byte) error) error {
+	ctx, span, cl := s.prepare(ctx, op, method, target, header, body)
+	defer cl.release()
+	err := s.result(ctx, op, cl, s.pool.Do(ctx, &cl.req, &cl.resp), decode)
+	endSpan(span, cl, err)
+	return err
+}
+
+// Started is a call of a Service that Start has sent and whose answer Finish
+// reads. It is not safe for concurrent use.
+type Started struct {
+	s    *Service
+	ctx  context.Context
+	op   string
+	cl   *call
+	lc   *lb.Call   // nil when the pool cannot start calls
+	span trace.Span // nil when the service records no spans
+}
+
+// Start sends the request Call sends and returns without waiting for the answer,
+// when the pool is a Starter (without one, the call is made by Finish). A
+// goroutine that starts several calls and then finishes each has them all in
+// flight at once, as if each had its own goroutine. Every Started call must be
+// finished, once.
+func (s *Service) Start(ctx context.Context, op, method, target string, header [][2]string, body []byte) *Started {
+	ctx, span, cl := s.prepare(ctx, op, method, target, header, body)
+	st := &Started{s: s, ctx: ctx, op: op, cl: cl, span: span}
+	if p, ok := s.pool.(Starter); ok {
+		st.lc = p.Start(ctx, &cl.req)
+	}
+	return st
+}
+
+// Finish reads the answer of a started call and hands it to decode; its result
+// is Call's.
+func (st *Started) Finish(decode func(body []byte) error) error {
+	defer st.cl.release()
+	var err error
+	if st.lc != nil {
+		err = st.lc.Finish(&st.cl.resp)
+	} else {
+		err = st.s.pool.Do(st.ctx, &st.cl.req, &st.cl.resp)
+	}
+	err = st.s.result(st.ctx, st.op, st.cl, err, decode)
+	endSpan(st.span, st.cl, err)
+	return err
+}
+
+// prepare starts a call's span and makes its request.
+func (s *Service) prepare(ctx context.Context, op, method, target string, header [][2]string, body []byte) (context.Context, trace.Span, *call) {
 	ctx, span := s.startSpan(ctx, op)
 	cl := newCall(ctx, s.name, target)
-	defer cl.release()
 	cl.req.Method, cl.req.Body = method, body
 	if len(header) > 0 {
 		cl.req.Header = append(cl.req.Header[:len(cl.req.Header):len(cl.req.Header)], header...)
 	}
 	cl.any2xx = true
-	err := s.result(ctx, op, cl, s.pool.Do(ctx, &cl.req, &cl.resp), decode)
-	endSpan(span, cl, err)
-	return err
+	return ctx, span, cl
 }
