@@ -1,7 +1,6 @@
 package connectors
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -239,24 +238,6 @@ func (r *run) nullFor(t *ast.Type) ([]byte, bool) {
 	return []byte("null"), !t.NonNull
 }
 
-func (r *run) writeObject(fields []graphql.CollectedField, values [][]byte, oks []bool) (json.RawMessage, bool) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, f := range fields {
-		if !oks[i] {
-			return json.RawMessage("null"), false
-		}
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(strconv.AppendQuote(nil, f.Alias))
-		b.WriteByte(':')
-		b.Write(values[i])
-	}
-	b.WriteByte('}')
-	return b.Bytes(), true
-}
-
 // value writes v, what a selection made, as a value of type t; ok is false when it
 // is null (or bad) where t is non-null, which nulls the parent. The failures of
 // the value's own (not those of its objects' fields) are reported, or kept in
@@ -276,8 +257,9 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 		}
 		outs := make([][]byte, len(list))
 		oks := make([]bool, len(list))
+		paths := childPaths(path, len(list), func(i int) ast.PathElement { return ast.PathIndex(i) })
 		each := func(i int) {
-			outs[i], oks[i] = r.value(ctx, t.Elem, sel, list[i], append(slices.Clone(path), ast.PathIndex(i)), pos, src, hold)
+			outs[i], oks[i] = r.value(ctx, t.Elem, sel, list[i], paths[i], pos, src, hold)
 		}
 		if def := r.e.schema.AST.Types[t.Elem.Name()]; def != nil && def.Kind == ast.Object && len(list) > 1 {
 			// Objects, concurrently, their lookups made together first.
@@ -288,19 +270,12 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 				each(i)
 			}
 		}
-		var b bytes.Buffer
-		b.WriteByte('[')
 		for i := range list {
 			if !oks[i] {
 				return r.nullFor(t)
 			}
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.Write(outs[i])
 		}
-		b.WriteByte(']')
-		return b.Bytes(), true
+		return writeList(outs), true
 	}
 	def := r.e.schema.AST.Types[t.NamedType]
 	switch def.Kind {
@@ -321,8 +296,7 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 			r.report(hold, path, pos, badResponse(src, fmt.Sprintf("%v is not a value of the enum %s", v, def.Name)))
 			return r.nullFor(t)
 		}
-		b, _ := json.Marshal(s)
-		return b, true
+		return appendString(nil, s), true
 	default:
 		out, err := scalar(def.Name, v)
 		if err != nil {
@@ -339,10 +313,10 @@ func scalar(name string, v any) ([]byte, error) {
 	case "String", "ID":
 		switch x := v.(type) {
 		case string:
-			return json.Marshal(x) // JSON's escapes, not Go's
+			return appendString(nil, x), nil // JSON's escapes, not Go's
 		case json.Number:
 			if name == "ID" {
-				return json.Marshal(x.String())
+				return appendString(nil, x.String()), nil
 			}
 		}
 	case "Int":

@@ -2,7 +2,7 @@ package connectors
 
 import (
 	"context"
-	"slices"
+	"encoding/json"
 	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -24,8 +24,9 @@ func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.Selection
 	}
 	values := make([][]byte, len(fields))
 	oks := make([]bool, len(fields))
+	paths := childPaths(path, len(fields), func(i int) ast.PathElement { return ast.PathName(fields[i].Alias) })
 	for i, f := range fields {
-		values[i], oks[i] = r.field(ctx, def, f, obj, append(slices.Clone(path), ast.PathName(f.Alias)), src)
+		values[i], oks[i] = r.field(ctx, def, f, obj, paths[i], src)
 	}
 	return r.writeObject(fields, values, oks)
 }
@@ -57,6 +58,9 @@ func (r *run) complete(ctx context.Context, def *ast.Definition, fields []graphq
 			}
 			return nil, false
 		}
+		if holds(m, obj) {
+			return m, true
+		}
 		merged := make(map[string]any, len(m)+len(obj))
 		for k, v := range m {
 			merged[k] = v
@@ -67,6 +71,27 @@ func (r *run) complete(ctx context.Context, def *ast.Definition, fields []graphq
 		return merged, true
 	}
 	return obj, true
+}
+
+// holds reports whether m holds every field of obj with the same value, a string
+// or a number (an entity looked up by the keys its object was made with): then m
+// is what merging the two would make.
+func holds(m, obj map[string]any) bool {
+	for k, v := range obj {
+		switch x := v.(type) {
+		case string:
+			if y, ok := m[k].(string); !ok || x != y {
+				return false
+			}
+		case json.Number:
+			if y, ok := m[k].(json.Number); !ok || x != y {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // failLookup reports a failed entity lookup at its object or, for an element of a

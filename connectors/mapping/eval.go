@@ -49,7 +49,7 @@ func (s *Selection) eval(in any, e *env) any {
 		}
 		return out
 	}
-	out := map[string]any{}
+	out := make(map[string]any, len(s.Items))
 	for i := range s.Items {
 		n := &s.Items[i]
 		switch {
