@@ -8,8 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/switchyard/switchyard/upstreams"
 )
@@ -79,6 +82,36 @@ extend type Query {
 				if !strings.Contains(calls[0], "id="+k) {
 					t.Errorf("the call %q lacks %s", calls[0], k)
 				}
+			}
+		})
+	}
+}
+
+func TestSettled(t *testing.T) {
+	s, err := Load(map[string]string{"shop.graphql": shopSDL}, pools("shop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		query string
+		want  bool
+	}{
+		{`{ users(ids: ["u1"]) { id name } }`, true},                 // looked up ahead
+		{`{ users(ids: ["u1"]) { orders { id } } }`, false},          // a connector of its own
+		{`{ products(ids: ["p1"]) { rating } }`, false},              // a @compute reading one
+		{`{ products(ids: ["p1"]) { name reviews { id } } }`, false}, // the same
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			doc, errs := gqlparser.LoadQueryWithRules(s.AST, tc.query, nil)
+			if errs != nil {
+				t.Fatal(errs)
+			}
+			r := &run{e: &Executable{schema: s}, oc: &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0]}}
+			f := doc.Operations[0].SelectionSet[0].(*ast.Field)
+			def := s.AST.Types[f.Definition.Type.Name()]
+			if got := r.settled(def, f.SelectionSet, true); got != tc.want {
+				t.Fatalf("settled = %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -121,6 +121,40 @@ func (r *run) prefetch(ctx context.Context, def *ast.Definition, sel ast.Selecti
 	_ = wait(ctx, r, entries, full)
 }
 
+// settled reports whether objects of def, asked for sel and prefetched, can be
+// written without waiting for anything: no field below has a connector of its own
+// (or a @compute reading one), and the only entity lookups are those prefetch
+// makes, of batched entity connectors, with none below an object looked up
+// (whose fields are known only once it is). Such objects are written in turn, in
+// the calling goroutine. looked says def's objects may need a lookup themselves.
+func (r *run) settled(def *ast.Definition, sel ast.SelectionSet, looked bool) bool {
+	if ent := r.e.schema.Entities[def.Name]; ent != nil && ent.PerItem {
+		return false
+	}
+	for _, f := range graphql.CollectFields(r.oc, sel, []string{def.Name}) {
+		key := def.Name + "." + f.Name
+		if r.e.schema.Fields[key] != nil {
+			return false
+		}
+		if comp := r.e.schema.Computed[key]; comp != nil {
+			for _, use := range comp.Uses {
+				if r.e.schema.Fields[def.Name+"."+use] != nil {
+					return false
+				}
+			}
+		}
+		inner := r.e.schema.AST.Types[f.Definition.Type.Name()]
+		if inner == nil || inner.Kind != ast.Object {
+			continue
+		}
+		entity := r.e.schema.Entities[inner.Name] != nil
+		if entity && looked || !r.settled(inner, f.Selections, looked || entity) {
+			return false
+		}
+	}
+	return true
+}
+
 // gather finds, by type, the objects among objs (of def, asked for sel) and
 // nested in them that need a batched entity lookup. It goes into the objects that
 // need none: what the others hold is known only once they are looked up.

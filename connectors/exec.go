@@ -21,7 +21,10 @@ import (
 
 // Executable serves a declared schema: a gqlgen ExecutableSchema built at run time,
 // so that the gqlgen handler and every extension of the gateway apply to it as to
-// the compiled one. Root fields run concurrently (a mutation's one after another);
+// the compiled one. Root fields run concurrently (a mutation's one after another;
+// a query's GET calls sent together from the request's goroutine when every root
+// field makes one), and so do the elements of a list of objects, unless nothing
+// is left for them to wait for once their lookups are made;
 // an object's fields come from what its connector's selection made, from the
 // connectors of its type's fields (with $this), and from its type's entity
 // connector for what the selection left out.
@@ -262,9 +265,16 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 			outs[i], oks[i] = r.value(ctx, t.Elem, sel, list[i], paths[i], pos, src, hold)
 		}
 		if def := r.e.schema.AST.Types[t.Elem.Name()]; def != nil && def.Kind == ast.Object && len(list) > 1 {
-			// Objects, concurrently, their lookups made together first.
+			// Objects, their lookups made together first; concurrently
+			// unless nothing is left to wait for.
 			r.prefetch(ctx, def, sel, list)
-			r.fork(len(list), maxConcurrentItems, each)
+			if r.settled(def, sel, r.e.schema.Entities[def.Name] != nil) {
+				for i := range list {
+					each(i)
+				}
+			} else {
+				r.fork(len(list), maxConcurrentItems, each)
+			}
 		} else {
 			for i := range list {
 				each(i)
