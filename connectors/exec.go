@@ -258,34 +258,7 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 			r.report(hold, path, pos, badResponse(src, "the service sent a single value for a list"))
 			return r.nullFor(t)
 		}
-		outs := make([][]byte, len(list))
-		oks := make([]bool, len(list))
-		paths := childPaths(path, len(list), func(i int) ast.PathElement { return ast.PathIndex(i) })
-		each := func(i int) {
-			outs[i], oks[i] = r.value(ctx, t.Elem, sel, list[i], paths[i], pos, src, hold)
-		}
-		if def := r.e.schema.AST.Types[t.Elem.Name()]; def != nil && def.Kind == ast.Object && len(list) > 1 {
-			// Objects, their lookups made together first; concurrently
-			// unless nothing is left to wait for.
-			r.prefetch(ctx, def, sel, list)
-			if r.settled(def, sel, r.e.schema.Entities[def.Name] != nil) {
-				for i := range list {
-					each(i)
-				}
-			} else {
-				r.fork(len(list), maxConcurrentItems, each)
-			}
-		} else {
-			for i := range list {
-				each(i)
-			}
-		}
-		for i := range list {
-			if !oks[i] {
-				return r.nullFor(t)
-			}
-		}
-		return writeList(outs), true
+		return r.list(ctx, t, sel, list, path, pos, src, hold)
 	}
 	def := r.e.schema.AST.Types[t.NamedType]
 	switch def.Kind {
@@ -315,6 +288,37 @@ func (r *run) value(ctx context.Context, t *ast.Type, sel ast.SelectionSet, v an
 		}
 		return out, true
 	}
+}
+
+// list writes the elements of a list of type t (see value). A list of objects
+// has their lookups made together first; its elements are written concurrently
+// unless nothing is left for them to wait for.
+func (r *run) list(ctx context.Context, t *ast.Type, sel ast.SelectionSet, list []any, path ast.Path, pos *ast.Position, src string, hold *failure) ([]byte, bool) {
+	outs := make([][]byte, len(list))
+	oks := make([]bool, len(list))
+	concurrent := false
+	if def := r.e.schema.AST.Types[t.Elem.Name()]; def != nil && def.Kind == ast.Object && len(list) > 1 {
+		r.prefetch(ctx, def, sel, list)
+		concurrent = !r.settled(def, sel, r.e.schema.Entities[def.Name] != nil)
+	}
+	if concurrent {
+		paths := indexPaths(path, len(list))
+		r.fork(len(list), maxConcurrentItems, func(i int) {
+			outs[i], oks[i] = r.value(ctx, t.Elem, sel, list[i], paths[i], pos, src, hold)
+		})
+	} else {
+		p := childPath(path) // one for all the elements (see childPath)
+		for i := range list {
+			p[len(path)] = ast.PathIndex(i)
+			outs[i], oks[i] = r.value(ctx, t.Elem, sel, list[i], p, pos, src, hold)
+		}
+	}
+	for i := range list {
+		if !oks[i] {
+			return r.nullFor(t)
+		}
+	}
+	return writeList(outs), true
 }
 
 // scalar writes a built-in scalar's value, refusing one of the wrong JSON type.

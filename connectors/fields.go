@@ -24,9 +24,10 @@ func (r *run) object(ctx context.Context, def *ast.Definition, sel ast.Selection
 	}
 	values := make([][]byte, len(fields))
 	oks := make([]bool, len(fields))
-	paths := childPaths(path, len(fields), func(i int) ast.PathElement { return ast.PathName(fields[i].Alias) })
+	p := childPath(path) // one for all the fields, written in turn (see childPath)
 	for i, f := range fields {
-		values[i], oks[i] = r.field(ctx, def, f, obj, paths[i], src)
+		p[len(path)] = ast.PathName(f.Alias)
+		values[i], oks[i] = r.field(ctx, def, f, obj, p, src)
 	}
 	return r.writeObject(fields, values, oks)
 }

@@ -102,15 +102,26 @@ func writeList(values [][]byte) []byte {
 	return append(b, ']')
 }
 
-// childPaths are the paths of n children of path, made in one allocation: the
-// i-th is path followed by elem(i).
-func childPaths(path ast.Path, n int, elem func(i int) ast.PathElement) []ast.Path {
-	all := make(ast.Path, n*(len(path)+1))
+// childPath is path with room for one more element, which the caller sets. A
+// path is read only while the value at it is written, and failures keep a copy
+// of theirs (see fail), so the children written in turn, one after another, may
+// share one: an object's fields, a list's elements in one goroutine.
+func childPath(path ast.Path) ast.Path {
+	p := make(ast.Path, len(path)+1)
+	copy(p, path)
+	return p
+}
+
+// indexPaths are the paths of a list's n elements, for elements written
+// concurrently, made in one allocation: the i-th is path followed by i.
+func indexPaths(path ast.Path, n int) []ast.Path {
+	size := len(path) + 1
+	all := make(ast.Path, n*size)
 	out := make([]ast.Path, n)
 	for i := range out {
-		p := all[i*(len(path)+1) : (i+1)*(len(path)+1) : (i+1)*(len(path)+1)]
+		p := all[i*size : (i+1)*size : (i+1)*size]
 		copy(p, path)
-		p[len(path)] = elem(i)
+		p[len(path)] = ast.PathIndex(i)
 		out[i] = p
 	}
 	return out
