@@ -62,6 +62,8 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{`gw.yaml:9: pools.catalog.endpoints[0]:`}},
 		{"wrong type", func(s string) string { return s + "graphql:\n  query_cache_size: lots\n" },
 			[]string{"gw.yaml:15: graphql.query_cache_size: wrong type"}},
+		{"a list for a duration", func(s string) string { return s + "shutdown_timeout: [1s]\n" },
+			[]string{"gw.yaml:14: shutdown_timeout: wrong type: a sequence where a duration is expected"}},
 		{"a list for a number", func(s string) string { return s + "graphql:\n  max_body_bytes: [1]\n" },
 			[]string{"gw.yaml:15: graphql.max_body_bytes: wrong type: a list where a number is expected"}},
 		{"missing pool", func(s string) string {

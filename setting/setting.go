@@ -122,6 +122,8 @@ func (d Duration) Check(at Path, r Reporter) {
 	}
 	v, err := time.ParseDuration(d.raw)
 	switch {
+	case err != nil && strings.HasPrefix(d.raw, "<"): // a sequence or mapping
+		r.Add(at, "wrong type: a %s where a duration is expected (write it like 500ms, 2s or 1m)", strings.Trim(d.raw, "<>"))
 	case err != nil:
 		r.Add(at, "%q is not a duration (write it like 500ms, 2s or 1m)", d.raw)
 	case v < 0:
