@@ -3,9 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -130,30 +128,8 @@ func TestDirectExecutionMatchesGqlgen(t *testing.T) {
 // resolvers' timing, in either executor).
 func postGraphQL(t *testing.T, url, query string, vars map[string]any) (int, json.RawMessage, []string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out struct {
-		Data   json.RawMessage   `json:"data"`
-		Errors []json.RawMessage `json:"errors"`
-	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("answer is not JSON: %v: %s", err, raw)
-	}
-	errs := make([]string, len(out.Errors))
-	for i, e := range out.Errors {
-		var b bytes.Buffer
-		_ = json.Compact(&b, e)
-		errs[i] = b.String()
-	}
-	slices.Sort(errs)
-	return resp.StatusCode, out.Data, errs
+	a := postAs(t, url, "", query, vars)
+	return a.status, a.data, a.errors
 }
 
 // TestDirectExecutionBatchesAsGqlgen counts the upstream calls each executor makes
