@@ -174,15 +174,10 @@ type Starter interface {
 // in flight at once, as if each had its own goroutine. Wait must be called once; a
 // Pending call is not safe for concurrent use.
 type Pending[T any] struct {
-	c      *core
-	ctx    context.Context
-	op     string
-	cl     *call
-	lc     *lb.Call // nil when the pool cannot start calls
-	id     string   // the id asked for
+	inFlight
+	id     string // the id asked for
 	decode func(body []byte, id string, v *T) error
-	err    error      // known before any call: nothing is sent
-	span   trace.Span // nil when the client records no spans
+	err    error // known before any call: nothing is sent
 }
 
 // Wait reads the answer and returns the record, or an *Error as Get does.
@@ -190,20 +185,43 @@ func (p *Pending[T]) Wait() (*T, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
-	defer p.cl.release()
-	var err error
-	if p.lc != nil {
-		err = p.lc.Finish(&p.cl.resp)
-	} else {
-		err = p.c.pool.Do(p.ctx, &p.cl.req, &p.cl.resp)
-	}
 	var v T
-	err = p.c.result(p.ctx, p.op, p.cl, err, func(body []byte) error { return p.decode(body, p.id, &v) })
-	endSpan(p.span, p.cl, err)
-	if err != nil {
+	if err := p.finish(func(body []byte) error { return p.decode(body, p.id, &v) }); err != nil {
 		return nil, err
 	}
 	return &v, nil
+}
+
+// inFlight is a call sent ahead of its answer: by its pool's Start when the pool is
+// a Starter, else made whole by finish.
+type inFlight struct {
+	c    *core
+	ctx  context.Context
+	op   string
+	cl   *call
+	lc   *lb.Call   // nil when the pool cannot start calls
+	span trace.Span // nil when the client records no spans
+}
+
+// start sends cl's request when the pool can start calls.
+func (f *inFlight) start() {
+	if s, ok := f.c.pool.(Starter); ok {
+		f.lc = s.Start(f.ctx, &f.cl.req)
+	}
+}
+
+// finish reads the answer (or makes the call) and hands it to decode, as get does.
+func (f *inFlight) finish(decode func(body []byte) error) error {
+	defer f.cl.release()
+	var err error
+	if f.lc != nil {
+		err = f.lc.Finish(&f.cl.resp)
+	} else {
+		err = f.c.pool.Do(f.ctx, &f.cl.req, &f.cl.resp)
+	}
+	err = f.c.result(f.ctx, f.op, f.cl, err, decode)
+	endSpan(f.span, f.cl, err)
+	return err
 }
 
 func startGet[T any](ctx context.Context, c *core, op, id, path string, decode func(body []byte, id string, v *T) error) *Pending[T] {
@@ -212,10 +230,8 @@ func startGet[T any](ctx context.Context, c *core, op, id, path string, decode f
 	}
 	target := path + pathSegment(id)
 	ctx, span := c.startSpan(ctx, op)
-	p := &Pending[T]{span: span, c: c, ctx: ctx, op: op, cl: newCall(ctx, c.name, target), id: id, decode: decode}
-	if s, ok := c.pool.(Starter); ok {
-		p.lc = s.Start(ctx, &p.cl.req)
-	}
+	p := &Pending[T]{inFlight: inFlight{span: span, c: c, ctx: ctx, op: op, cl: newCall(ctx, c.name, target)}, id: id, decode: decode}
+	p.start()
 	return p
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/switchyard/switchyard/lb"
 )
 
 // Service is the client of a declared service, for the connectors of a declared
@@ -33,14 +31,7 @@ func (s *Service) Call(ctx context.Context, op, method, target string, header []
 
 // Started is a call of a Service that Start has sent and whose answer Finish
 // reads. It is not safe for concurrent use.
-type Started struct {
-	s    *Service
-	ctx  context.Context
-	op   string
-	cl   *call
-	lc   *lb.Call   // nil when the pool cannot start calls
-	span trace.Span // nil when the service records no spans
-}
+type Started struct{ inFlight }
 
 // Start sends the request Call sends and returns without waiting for the answer,
 // when the pool is a Starter (without one, the call is made by Finish). A
@@ -49,27 +40,14 @@ type Started struct {
 // finished, once.
 func (s *Service) Start(ctx context.Context, op, method, target string, header [][2]string, body []byte) *Started {
 	ctx, span, cl := s.prepare(ctx, op, method, target, header, body)
-	st := &Started{s: s, ctx: ctx, op: op, cl: cl, span: span}
-	if p, ok := s.pool.(Starter); ok {
-		st.lc = p.Start(ctx, &cl.req)
-	}
+	st := &Started{inFlight{c: &s.core, ctx: ctx, op: op, cl: cl, span: span}}
+	st.start()
 	return st
 }
 
 // Finish reads the answer of a started call and hands it to decode; its result
 // is Call's.
-func (st *Started) Finish(decode func(body []byte) error) error {
-	defer st.cl.release()
-	var err error
-	if st.lc != nil {
-		err = st.lc.Finish(&st.cl.resp)
-	} else {
-		err = st.s.pool.Do(st.ctx, &st.cl.req, &st.cl.resp)
-	}
-	err = st.s.result(st.ctx, st.op, st.cl, err, decode)
-	endSpan(st.span, st.cl, err)
-	return err
-}
+func (st *Started) Finish(decode func(body []byte) error) error { return st.finish(decode) }
 
 // prepare starts a call's span and makes its request.
 func (s *Service) prepare(ctx context.Context, op, method, target string, header [][2]string, body []byte) (context.Context, trace.Span, *call) {
